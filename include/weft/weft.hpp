@@ -1,0 +1,7 @@
+// weft/weft.hpp - the umbrella header: every portable component of weft.
+// Adapters that need a hosted backend (libsodium, fmt, POSIX files and sockets) are
+// included by name, never from here, so this header also builds for firmware.
+#pragma once
+
+#include "weft/config.hpp"
+#include "weft/core/core.hpp"
