@@ -79,3 +79,28 @@ TEST_CASE("the assert handler can be replaced and restored", "[core][assert]") {
   CHECK(mine == &counting_handler);
   CHECK(handler_calls == 0);
 }
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "weft/core/static_vector.hpp"
+
+namespace {
+[[noreturn]] void exiting_handler(const char*, const char*, int) noexcept { ::_exit(42); }
+}  // namespace
+
+TEST_CASE("a broken invariant reaches the installed handler", "[core][assert]") {
+  // In a child process, so the handler may end it: pop_back on an empty vector.
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    weft::set_assert_handler(&exiting_handler);
+    weft::static_vector<int, 2> v;
+    v.pop_back();
+    ::_exit(0);  // not reached when the assertion fires
+  }
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 42);
+}
