@@ -368,6 +368,9 @@ class basic_cbor_reader {
       failure_ = error(cbor_errc::invalid_limits, "max_depth above the reader's capacity");
     else if (input.size() > limits.max_total_bytes)
       failure_ = error(cbor_errc::input_limit_exceeded, "cbor_reader");
+    else
+      return;
+    failed_ = true;
   }
 
   [[nodiscard]] std::size_t position() const noexcept { return position_; }
