@@ -1,0 +1,355 @@
+// tests/unit/storage/wal.cpp - the file WAL on an in-memory file system: round trips,
+// segment rolls, truncation, compaction, recovery from foreign, future and damaged files,
+// and failed writes that are never acknowledged.
+#include <catch2/catch.hpp>
+
+#include <string>
+#include <vector>
+
+#include "test_fs.hpp"
+#include "weft/core/random.hpp"
+#include "weft/storage/memory.hpp"
+#include "weft/storage/wal.hpp"
+
+namespace st = weft::storage;
+using weft_test::mem_fs;
+
+namespace {
+struct entry {
+  std::uint64_t index, term;
+  std::string payload;
+  bool operator==(const entry&) const = default;
+};
+
+template <class Log>
+std::vector<entry> contents(Log& log) {
+  std::vector<entry> out;
+  auto r = log.read_range(log.first_index(), log.last_index() + 1,
+                          [](void* c, const st::log_entry_view& e) noexcept {
+                            static_cast<std::vector<entry>*>(c)->push_back(
+                                {e.index, e.term, std::string(weft::as_chars(e.payload))});
+                            return true;
+                          },
+                          &out);
+  REQUIRE(r);
+  return out;
+}
+
+st::wal_options small_options() {
+  st::wal_options o;
+  o.segment_size_bytes = 4096;
+  o.max_record_size_bytes = 1024;
+  o.write_buffer_size_bytes = 2048;
+  o.max_entries = 4096;
+  o.max_segments = 256;
+  return o;
+}
+
+std::string payload_for(std::uint64_t i) { return "entry-" + std::to_string(i * 7919 % 1000) + std::string(i % 50, 'x'); }
+}  // namespace
+
+TEST_CASE("wal: append, sync, reopen round-trips every entry", "[storage][wal]") {
+  mem_fs fs;
+  std::vector<entry> expected;
+  {
+    st::wal<mem_fs> log(fs, small_options());
+    st::recovery_report report;
+    REQUIRE(log.open(report));
+    CHECK(report.reason == "new log");
+    for (std::uint64_t i = 1; i <= 200; ++i) {
+      const std::string p = payload_for(i);
+      auto pos = log.append(i, 1 + i / 64, weft::as_bytes(p));
+      REQUIRE(pos);
+      CHECK(pos->last_index == i);
+      expected.push_back({i, 1 + i / 64, p});
+      if (i % 16 == 0) {
+        auto d = log.sync();
+        REQUIRE(d);
+        CHECK(d->sequence == pos->sequence);
+      }
+    }
+    REQUIRE(log.sync());
+    CHECK(contents(log) == expected);
+    CHECK(log.stats().segments_created > 2);  // the small segments rolled
+    REQUIRE(log.close());
+  }
+  st::wal<mem_fs> again(fs, small_options());
+  st::recovery_report report;
+  REQUIRE(again.open(report));
+  CHECK(report.reason == "clean");
+  CHECK(report.torn_tails_repaired == 0);
+  CHECK(report.records == 200);
+  CHECK(again.last_index() == 200);
+  CHECK(contents(again) == expected);
+  REQUIRE(again.term_at(130));
+  CHECK(*again.term_at(130) == 1 + 130 / 64);
+  CHECK(again.append(202, 9, weft::as_bytes("gap")).error() == st::storage_errc::index_mismatch);
+}
+
+TEST_CASE("wal: group commit issues one sync per batch", "[storage][wal]") {
+  mem_fs fs;
+  st::wal_options o = small_options();
+  o.segment_size_bytes = 1 << 20;
+  o.write_buffer_size_bytes = 1 << 16;
+  st::wal<mem_fs> log(fs, o);
+  st::recovery_report report;
+  REQUIRE(log.open(report));
+  const int before = fs.syncs;
+  for (std::uint64_t i = 1; i <= 256; ++i) REQUIRE(log.append(i, 1, weft::as_bytes("abc")));
+  CHECK(fs.syncs == before);  // nothing synced, nothing durable yet
+  CHECK(log.durable().sequence == 0);
+  REQUIRE(log.sync());
+  CHECK(fs.syncs == before + 1);
+  CHECK(log.durable().last_index == 256);
+}
+
+TEST_CASE("wal: agrees with the memory model under random operations and reopens", "[storage][wal]") {
+  for (std::uint64_t seed = 1; seed <= 12; ++seed) {
+    weft::xoshiro256 rng(seed);
+    mem_fs fs;
+    st::memory_log_store model;
+    auto log = std::make_unique<st::wal<mem_fs>>(fs, small_options());
+    st::recovery_report report;
+    REQUIRE(log->open(report));
+    for (int step = 0; step < 600; ++step) {
+      const auto dice = rng.next_u64() % 100;
+      if (dice < 70) {
+        const std::uint64_t i = model.last_index() + 1;
+        const std::string p(static_cast<std::size_t>(rng.next_u64() % 300), static_cast<char>('a' + i % 26));
+        const std::uint64_t term = 1 + static_cast<std::uint64_t>(step / 50);
+        REQUIRE(model.append(i, term, weft::as_bytes(p)));
+        REQUIRE(log->append(i, term, weft::as_bytes(p)));
+      } else if (dice < 80 && model.last_index() >= model.first_index()) {
+        const auto span = model.last_index() - model.first_index() + 1;
+        const auto from = model.last_index() + 1 - rng.next_u64() % std::min<std::uint64_t>(span, 10);
+        REQUIRE(model.truncate_suffix(from));
+        REQUIRE(log->truncate_suffix(from));
+      } else if (dice < 85) {
+        const auto to = model.first_index() + rng.next_u64() % 40;
+        REQUIRE(model.compact_prefix(to));
+        REQUIRE(log->compact_prefix(to));
+      } else if (dice < 95) {
+        REQUIRE(log->sync());
+      } else {  // clean restart
+        REQUIRE(log->close());
+        log = std::make_unique<st::wal<mem_fs>>(fs, small_options());
+        REQUIRE(log->open(report));
+        CHECK(report.torn_tails_repaired == 0);
+      }
+      REQUIRE(log->last_index() == model.last_index());
+      // The WAL may keep more below first_index after a restart only if it kept segments;
+      // it must never lose entries the model still has.
+      REQUIRE(log->first_index() <= std::max(model.first_index(), log->first_index()));
+    }
+    REQUIRE(log->close());
+    st::wal<mem_fs> last(fs, small_options());
+    REQUIRE(last.open(report));
+    CHECK(last.last_index() == model.last_index());
+    CHECK(last.first_index() == model.first_index());
+    std::vector<entry> want = contents(model);
+    CHECK(contents(last) == want);
+  }
+}
+
+TEST_CASE("wal: compaction removes dead segments and survives reopen", "[storage][wal]") {
+  mem_fs fs;
+  st::wal<mem_fs> log(fs, small_options());
+  st::recovery_report report;
+  REQUIRE(log.open(report));
+  const std::string p(200, 'p');
+  for (std::uint64_t i = 1; i <= 100; ++i) REQUIRE(log.append(i, 2, weft::as_bytes(p)));
+  REQUIRE(log.sync());
+  const auto files_before = fs.files.size();
+  REQUIRE(log.compact_prefix(90));
+  CHECK(fs.files.size() < files_before);
+  CHECK(log.first_index() == 90);
+  CHECK(log.term_at(89).error() == st::storage_errc::out_of_range);
+  REQUIRE(log.compact_prefix(500));  // a snapshot beyond the log
+  CHECK(log.first_index() == 500);
+  CHECK(log.last_index() == 499);
+  REQUIRE(log.append(500, 3, weft::as_bytes("after snapshot")));
+  REQUIRE(log.close());
+  st::wal<mem_fs> again(fs, small_options());
+  REQUIRE(again.open(report));
+  CHECK(again.first_index() == 500);
+  CHECK(again.last_index() == 500);
+  CHECK(contents(again) == std::vector<entry>{{500, 3, "after snapshot"}});
+}
+
+namespace {
+std::string first_segment(const mem_fs& fs) {
+  for (const auto& [name, data] : fs.files)
+    if (name.rfind("wal-", 0) == 0) return name;
+  return {};
+}
+void make_log(mem_fs& fs, std::uint64_t count) {
+  st::wal<mem_fs> log(fs, small_options());
+  st::recovery_report report;
+  REQUIRE(log.open(report));
+  for (std::uint64_t i = 1; i <= count; ++i)
+    REQUIRE(log.append(i, 1, weft::as_bytes(payload_for(i))));
+  REQUIRE(log.close());
+}
+}  // namespace
+
+TEST_CASE("wal: foreign, future and damaged segment headers are refused with typed errors", "[storage][wal]") {
+  st::recovery_report report;
+  SECTION("unknown magic") {
+    mem_fs fs;
+    make_log(fs, 3);
+    fs.files[first_segment(fs)][0] = 'X';
+    st::wal<mem_fs> log(fs, small_options());
+    CHECK(log.open(report).error() == st::storage_errc::bad_magic);
+    CHECK(report.file_name() == first_segment(fs));
+    CHECK_FALSE(log.is_open());
+  }
+  SECTION("future version") {
+    mem_fs fs;
+    make_log(fs, 3);
+    fs.files[first_segment(fs)][8] = 2;
+    st::wal<mem_fs> log(fs, small_options());
+    CHECK(log.open(report).error() == st::storage_errc::unsupported_version);
+  }
+  SECTION("header checksum") {
+    mem_fs fs;
+    make_log(fs, 300);  // several segments
+    fs.files[first_segment(fs)][20] ^= 1;
+    st::wal<mem_fs> log(fs, small_options());
+    CHECK(log.open(report).error() == st::storage_errc::corrupt_header);
+    CHECK(report.offset == 0);
+  }
+  SECTION("a missing middle segment") {
+    mem_fs fs;
+    make_log(fs, 300);
+    REQUIRE(fs.files.size() > 3);
+    fs.files.erase(std::next(fs.files.begin())->first);
+    st::wal<mem_fs> log(fs, small_options());
+    CHECK(log.open(report).error() == st::storage_errc::corrupt_sequence);
+  }
+  SECTION("a foreign file with a segment's name") {
+    mem_fs fs;
+    fs.files["wal-0000000000000000.log"] = std::vector<std::uint8_t>(100, 0x41);
+    st::wal<mem_fs> log(fs, small_options());
+    CHECK(log.open(report).error() == st::storage_errc::bad_magic);
+  }
+}
+
+TEST_CASE("wal: damage in a sealed segment is a hard error naming file and offset", "[storage][wal]") {
+  mem_fs fs;
+  make_log(fs, 300);
+  auto& seg = fs.files[first_segment(fs)];
+  seg[64 + 48 + 2] ^= 0x10;  // inside the first record's payload
+  st::wal<mem_fs> log(fs, small_options());
+  st::recovery_report report;
+  auto opened = log.open(report);
+  REQUIRE_FALSE(opened);
+  CHECK(opened.error() == st::storage_errc::corrupt_record);
+  CHECK(report.file_name() == first_segment(fs));
+  CHECK(report.offset == 64);
+}
+
+TEST_CASE("wal: a torn tail is cut off and reported; garbage after the tail too", "[storage][wal]") {
+  mem_fs fs;
+  make_log(fs, 20);  // one segment
+  auto& seg = fs.files[first_segment(fs)];
+  // Find the end of the records: the first all-zero 48-byte header.
+  std::size_t end = 64;
+  while (true) {
+    bool zero = true;
+    for (std::size_t k = 0; k < 48; ++k) zero = zero && seg[end + k] == 0;
+    if (zero) break;
+    const std::uint32_t len = weft::load_le<std::uint32_t>(seg.data() + end + 4);
+    end += st::detail::record_size(len);
+  }
+  seg[end + 5] = 0x77;  // junk where the next record would go: a torn write
+  seg[end + 300] = 0x01;
+  st::wal<mem_fs> log(fs, small_options());
+  st::recovery_report report;
+  REQUIRE(log.open(report));
+  CHECK(report.torn_tails_repaired == 1);
+  CHECK(report.offset == end);
+  CHECK(report.torn_bytes_discarded >= 296);
+  CHECK(log.last_index() == 20);
+  CHECK(log.stats().torn_tails_repaired == 1);
+  REQUIRE(log.close());
+  st::wal<mem_fs> again(fs, small_options());
+  REQUIRE(again.open(report));
+  CHECK(report.torn_tails_repaired == 0);  // the repair was made durable
+}
+
+TEST_CASE("wal: damage followed by a later synced batch is a hard error", "[storage][wal]") {
+  mem_fs fs;
+  {
+    st::wal<mem_fs> log(fs, small_options());
+    st::recovery_report report;
+    REQUIRE(log.open(report));
+    REQUIRE(log.append(1, 1, weft::as_bytes("first")));
+    REQUIRE(log.sync());
+    REQUIRE(log.append(2, 1, weft::as_bytes("second")));
+    REQUIRE(log.sync());
+    REQUIRE(log.close());
+  }
+  fs.files[first_segment(fs)][64 + 48] ^= 0x01;  // record 1's payload
+  st::wal<mem_fs> log(fs, small_options());
+  st::recovery_report report;
+  CHECK(log.open(report).error() == st::storage_errc::corrupt_record);
+  CHECK(report.offset == 64);
+}
+
+TEST_CASE("wal: a failed write or sync is never acknowledged", "[storage][wal]") {
+  mem_fs inner;
+  weft_test::faulty_fs<mem_fs> fs(inner);
+  st::wal_options o = small_options();
+  st::wal<weft_test::faulty_fs<mem_fs>> log(fs, o);
+  st::recovery_report report;
+  REQUIRE(log.open(report));
+  REQUIRE(log.append(1, 1, weft::as_bytes("durable")));
+  REQUIRE(log.sync());
+  SECTION("ENOSPC") {
+    fs.write_budget = 0;
+    REQUIRE(log.append(2, 1, weft::as_bytes("lost")));  // buffered only
+    auto synced = log.sync();
+    REQUIRE_FALSE(synced);
+    CHECK(synced.error() == st::fs_errc::no_space);
+    CHECK(log.durable().last_index == 1);
+    CHECK(log.append(3, 1, weft::as_bytes("x")).error() == st::storage_errc::poisoned);
+    CHECK(log.sync().error() == st::storage_errc::poisoned);
+  }
+  SECTION("ENOSPC while creating a segment") {
+    fs.write_budget = 1;
+    const std::string big(1000, 'b');
+    weft::result<st::log_position> last = st::log_position{};
+    std::uint64_t i = 2;
+    for (; i < 20 && last; ++i) last = log.append(i, 1, weft::as_bytes(big));
+    REQUIRE_FALSE(last);
+    CHECK(last.error() == st::fs_errc::no_space);
+    CHECK(log.durable().last_index < i - 1);
+  }
+  SECTION("fdatasync failure") {
+    fs.fail_syncs = true;
+    REQUIRE(log.append(2, 1, weft::as_bytes("unsure")));
+    CHECK(log.sync().error() == st::fs_errc::io_error);
+    CHECK(log.durable().last_index == 1);
+    CHECK(log.append(3, 1, weft::as_bytes("x")).error() == st::storage_errc::poisoned);
+  }
+  SECTION("read errors on open") {
+    REQUIRE(log.close());
+    fs.fail_reads = true;
+    st::wal<weft_test::faulty_fs<mem_fs>> again(fs, o);
+    CHECK(again.open(report).error() == st::fs_errc::io_error);
+  }
+}
+
+TEST_CASE("wal: options validate and limits refuse", "[storage][wal]") {
+  st::wal_options o = small_options();
+  o.write_buffer_size_bytes = 100;
+  CHECK(o.validate().error() == weft::core_errc::invalid_options);
+  mem_fs fs;
+  st::wal<mem_fs> log(fs, small_options());
+  st::recovery_report report;
+  CHECK(log.append(1, 1, {}).error() == st::storage_errc::not_open);
+  REQUIRE(log.open(report));
+  const std::string big(1025, 'b');
+  CHECK(log.append(1, 1, weft::as_bytes(big)).error() == st::storage_errc::record_too_large);
+  CHECK(log.truncate_suffix(5).error() == st::storage_errc::out_of_range);
+}
