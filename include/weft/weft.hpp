@@ -5,3 +5,6 @@
 
 #include "weft/config.hpp"
 #include "weft/core/core.hpp"
+#include "weft/wire/cbor.hpp"
+#include "weft/wire/frame.hpp"
+#include "weft/wire/schema.hpp"

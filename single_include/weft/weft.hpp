@@ -1116,4 +1116,1264 @@ class static_vector {
 WEFT_END
 // ---- end weft/core/static_vector.hpp
 // ---- end weft/core/core.hpp
+// ---- begin weft/wire/cbor.hpp
+// weft/wire/cbor.hpp - deterministic CBOR (RFC 8949 §4.2.1): an encoder into caller memory
+// and a strict, zero-copy pull decoder bounded by decode_limits. Neither allocates.
+//
+// The encoder writes shortest heads and preferred floats; the order of map keys is the
+// caller's (weft/wire/schema.hpp and weft/wire/cbor_value.hpp sort for you). The decoder
+// accepts exactly the core deterministic encoding and answers anything else with its own
+// cbor_errc code: it is safe on hostile input and never reads outside the input view.
+
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <string_view>
+
+
+WEFT_BEGIN
+namespace wire {
+
+/// Errors of the CBOR codec, the typed schema layer and the diagnostic notation parser.
+enum class cbor_errc : std::uint16_t {
+  ok = 0,
+  truncated = 1,                 // input ends inside an item
+  trailing_bytes = 2,            // bytes after the single top-level item
+  non_shortest_argument = 3,     // integer, length or tag not in its shortest form
+  non_preferred_float = 4,       // a float that fits a shorter width, or a non-canonical NaN
+  indefinite_length = 5,         // additional information 31 (indefinite length)
+  unsorted_map_keys = 6,         // map keys not in bytewise order of their encodings
+  duplicate_map_key = 7,         // the same key twice in one map
+  invalid_utf8 = 8,              // a text string that is not UTF-8
+  reserved_additional_info = 9,  // additional information 28, 29 or 30
+  invalid_simple_value = 10,     // two-byte simple value below 32, or simple 24..31 encoded
+  unexpected_break = 11,         // a 0xff "break" outside an indefinite-length item
+  depth_limit_exceeded = 12,     // nesting deeper than decode_limits::max_depth
+  item_limit_exceeded = 13,      // more items than decode_limits::max_items
+  string_limit_exceeded = 14,    // a string longer than decode_limits::max_string_bytes
+  input_limit_exceeded = 15,     // input longer than decode_limits::max_total_bytes
+  invalid_limits = 16,           // decode_limits::validate() failed
+  output_full = 17,              // the encoder's output buffer is full
+  no_more_items = 18,            // next() after the top-level item was complete
+  type_mismatch = 19,            // typed decoding met another major type than the field's
+  integer_out_of_range = 20,     // an integer does not fit the field's type
+  unknown_key = 21,              // a map key the schema does not declare (reject policy)
+  missing_key = 22,              // a required (non-optional) field is absent
+  capacity_exceeded = 23,        // an array or string longer than its fixed-capacity target
+  length_mismatch = 24,          // a fixed-size target (std::array) got another length
+  invalid_diagnostic = 25,       // diagnostic notation that cannot be parsed
+  not_representable = 26,        // a float value that the target type cannot hold exactly
+};
+
+constexpr std::string_view describe(cbor_errc code) noexcept {
+  switch (code) {
+    case cbor_errc::ok: return "ok";
+    case cbor_errc::truncated: return "truncated input";
+    case cbor_errc::trailing_bytes: return "trailing bytes after the item";
+    case cbor_errc::non_shortest_argument: return "integer or length not in shortest form";
+    case cbor_errc::non_preferred_float: return "float not in preferred (shortest) form";
+    case cbor_errc::indefinite_length: return "indefinite length is not deterministic";
+    case cbor_errc::unsorted_map_keys: return "map keys not in bytewise order";
+    case cbor_errc::duplicate_map_key: return "duplicate map key";
+    case cbor_errc::invalid_utf8: return "text string is not valid UTF-8";
+    case cbor_errc::reserved_additional_info: return "reserved additional information (28-30)";
+    case cbor_errc::invalid_simple_value: return "invalid simple value encoding";
+    case cbor_errc::unexpected_break: return "break stop code outside indefinite item";
+    case cbor_errc::depth_limit_exceeded: return "nesting depth limit exceeded";
+    case cbor_errc::item_limit_exceeded: return "item count limit exceeded";
+    case cbor_errc::string_limit_exceeded: return "string length limit exceeded";
+    case cbor_errc::input_limit_exceeded: return "input size limit exceeded";
+    case cbor_errc::invalid_limits: return "invalid decode limits";
+    case cbor_errc::output_full: return "output buffer full";
+    case cbor_errc::no_more_items: return "no more items";
+    case cbor_errc::type_mismatch: return "unexpected CBOR type";
+    case cbor_errc::integer_out_of_range: return "integer out of range for the field";
+    case cbor_errc::unknown_key: return "unknown map key";
+    case cbor_errc::missing_key: return "required map key missing";
+    case cbor_errc::capacity_exceeded: return "array or string exceeds field capacity";
+    case cbor_errc::length_mismatch: return "fixed-size field got another length";
+    case cbor_errc::invalid_diagnostic: return "invalid diagnostic notation";
+    case cbor_errc::not_representable: return "float not representable in the field type";
+  }
+  return "unknown cbor error";
+}
+
+}  // namespace wire
+WEFT_END
+
+// Registered before any code below builds a weft::error from a cbor_errc.
+WEFT_ERROR_DOMAIN(weft::wire::cbor_errc, "cbor")
+
+WEFT_BEGIN
+namespace wire {
+
+/// Bounds for one decode. Each is checked before the decoder acts on a length it read.
+struct decode_limits {
+  /// Largest max_depth that validate() accepts (the reader's fixed frame stack).
+  static constexpr std::size_t max_depth_supported = 64;
+
+  std::size_t max_depth = 32;                  // nested arrays, maps and tags
+  std::size_t max_items = 65536;               // data items in the whole input, every level
+  std::size_t max_string_bytes = 1u << 20;     // one byte or text string
+  std::size_t max_total_bytes = 16u << 20;     // the whole input
+
+  [[nodiscard]] constexpr result<void> validate() const noexcept {
+    if (max_depth == 0 || max_depth > max_depth_supported)
+      return error(cbor_errc::invalid_limits, "decode_limits.max_depth not in 1..64");
+    if (max_items == 0) return error(cbor_errc::invalid_limits, "decode_limits.max_items is 0");
+    if (max_total_bytes == 0)
+      return error(cbor_errc::invalid_limits, "decode_limits.max_total_bytes is 0");
+    return ok();
+  }
+};
+
+/// The eight major types, with floats split from simple values.
+enum class cbor_type : std::uint8_t {
+  unsigned_int,  // argument is the value
+  negative_int,  // argument n stands for -1 - n
+  bytes,         // content is the string
+  text,          // content is the UTF-8 string (validated)
+  array,         // argument is the element count
+  map,           // argument is the pair count
+  tag,           // argument is the tag number; the tagged item follows
+  simple,        // argument is the simple value (20 false, 21 true, 22 null, 23 undefined)
+  floating,      // float_value holds the value
+};
+
+inline constexpr std::uint64_t simple_false = 20;
+inline constexpr std::uint64_t simple_true = 21;
+inline constexpr std::uint64_t simple_null = 22;
+inline constexpr std::uint64_t simple_undefined = 23;
+
+/// One head read by the decoder. Strings are views into the decoder's input.
+struct cbor_item {
+  cbor_type type = cbor_type::unsigned_int;
+  std::uint64_t argument = 0;
+  byte_view content{};
+  double float_value = 0.0;
+  std::size_t offset = 0;  // where the head starts in the input
+  std::size_t depth = 0;   // number of enclosing arrays, maps and tags
+};
+
+namespace detail {
+
+/// Half-precision bits to double (exact).
+[[nodiscard]] inline double half_to_double(std::uint16_t half) noexcept {
+  const std::uint64_t sign = static_cast<std::uint64_t>(half >> 15) << 63;
+  const unsigned exponent = (half >> 10) & 0x1fu;
+  const std::uint64_t mantissa = half & 0x3ffu;
+  if (exponent == 0) {  // zero or subnormal: mantissa * 2^-24, exact in double
+    const double magnitude = static_cast<double>(mantissa) / 16777216.0;  // exact
+    return sign != 0 ? -magnitude : magnitude;
+  }
+  std::uint64_t bits = 0;
+  if (exponent == 31) bits = sign | (0x7ffull << 52) | (mantissa << 42);
+  else bits = sign | (static_cast<std::uint64_t>(exponent - 15 + 1023) << 52) | (mantissa << 42);
+  return std::bit_cast<double>(bits);
+}
+
+/// If `value` (not NaN) is exactly a half, stores its bits and returns true.
+[[nodiscard]] inline bool double_to_half_exact(double value, std::uint16_t& out) noexcept {
+  const auto bits = std::bit_cast<std::uint64_t>(value);
+  const auto sign = static_cast<std::uint16_t>((bits >> 48) & 0x8000u);
+  const int exponent = static_cast<int>((bits >> 52) & 0x7ffu);
+  const std::uint64_t mantissa = bits & ((1ull << 52) - 1);
+  if (exponent == 0x7ff) {  // infinity (NaN is handled by the callers)
+    out = static_cast<std::uint16_t>(sign | 0x7c00u);
+    return mantissa == 0;
+  }
+  if (exponent == 0) {  // zero, or a double subnormal: far below half range
+    out = sign;
+    return mantissa == 0;
+  }
+  const int unbiased = exponent - 1023;
+  if (unbiased >= -14 && unbiased <= 15) {  // half normal
+    if ((mantissa & ((1ull << 42) - 1)) != 0) return false;
+    out = static_cast<std::uint16_t>(sign | static_cast<unsigned>(unbiased + 15) << 10 |
+                                     static_cast<unsigned>(mantissa >> 42));
+    return true;
+  }
+  if (unbiased >= -24 && unbiased < -14) {  // half subnormal: m * 2^-24
+    const std::uint64_t full = mantissa | (1ull << 52);
+    const int shift = 28 - unbiased;  // 43..52
+    if ((full & ((1ull << shift) - 1)) != 0) return false;
+    out = static_cast<std::uint16_t>(sign | static_cast<unsigned>(full >> shift));
+    return true;
+  }
+  return false;
+}
+
+/// True when `value` (not NaN) is exactly a single-precision float.
+[[nodiscard]] inline bool double_fits_single(double value) noexcept {
+  const auto bits = std::bit_cast<std::uint64_t>(value);
+  const int exponent = static_cast<int>((bits >> 52) & 0x7ffu);
+  const std::uint64_t mantissa = bits & ((1ull << 52) - 1);
+  if (exponent == 0x7ff || exponent == 0) return mantissa == 0;
+  const int unbiased = exponent - 1023;
+  if (unbiased >= -126 && unbiased <= 127) return (mantissa & ((1ull << 29) - 1)) == 0;
+  if (unbiased >= -149 && unbiased < -126) {
+    const std::uint64_t full = mantissa | (1ull << 52);
+    const int shift = -97 - unbiased;  // 30..52
+    return (full & ((1ull << shift) - 1)) == 0;
+  }
+  return false;
+}
+
+/// Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing above U+10FFFF.
+[[nodiscard]] constexpr bool valid_utf8(byte_view s) noexcept {
+  std::size_t i = 0;
+  const std::size_t n = s.size();
+  while (i < n) {
+    const std::uint8_t c = s[i];
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t length = 0;
+    std::uint8_t lo = 0x80, hi = 0xbf;  // bounds of the second byte
+    if (c >= 0xc2 && c <= 0xdf) length = 2;
+    else if (c >= 0xe0 && c <= 0xef) {
+      length = 3;
+      if (c == 0xe0) lo = 0xa0;
+      if (c == 0xed) hi = 0x9f;  // no surrogates
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      length = 4;
+      if (c == 0xf0) lo = 0x90;
+      if (c == 0xf4) hi = 0x8f;
+    } else {
+      return false;
+    }
+    if (n - i < length) return false;
+    if (s[i + 1] < lo || s[i + 1] > hi) return false;
+    for (std::size_t k = 2; k < length; ++k)
+      if ((s[i + k] & 0xc0u) != 0x80u) return false;
+    i += length;
+  }
+  return true;
+}
+
+}  // namespace detail
+
+/// Writes deterministic CBOR into a byte_writer (caller memory), or only counts the bytes
+/// when default-constructed. Maps: write the keys in bytewise order of their encodings.
+class cbor_writer {
+ public:
+  /// Counts the bytes that would be written; writes nothing.
+  constexpr cbor_writer() noexcept = default;
+  constexpr explicit cbor_writer(byte_writer& out) noexcept : out_(&out) {}
+
+  /// Bytes written (or counted) so far through this writer.
+  [[nodiscard]] constexpr std::size_t size() const noexcept { return size_; }
+
+  result<void> put_uint(std::uint64_t value) noexcept { return head(0, value); }
+  /// Writes -1 - n (major type 1).
+  result<void> put_negative(std::uint64_t n) noexcept { return head(1, n); }
+  result<void> put_int(std::int64_t value) noexcept {
+    if (value >= 0) return head(0, static_cast<std::uint64_t>(value));
+    return head(1, static_cast<std::uint64_t>(-(value + 1)));
+  }
+  result<void> put_bytes(byte_view bytes) noexcept {
+    WEFT_TRY(head(2, bytes.size()));
+    return raw(bytes);
+  }
+  /// Refuses text that is not UTF-8: the decoder would refuse it too.
+  result<void> put_text(std::string_view text) noexcept {
+    if (!detail::valid_utf8(as_bytes(text))) return error(cbor_errc::invalid_utf8, "put_text");
+    WEFT_TRY(head(3, text.size()));
+    return raw(as_bytes(text));
+  }
+  result<void> begin_array(std::uint64_t count) noexcept { return head(4, count); }
+  result<void> begin_map(std::uint64_t pair_count) noexcept { return head(5, pair_count); }
+  result<void> put_tag(std::uint64_t number) noexcept { return head(6, number); }
+  result<void> put_bool(bool value) noexcept { return byte(value ? 0xf5 : 0xf4); }
+  result<void> put_null() noexcept { return byte(0xf6); }
+  result<void> put_undefined() noexcept { return byte(0xf7); }
+  /// Simple values 0..23 and 32..255 (24..31 are not valid simple values).
+  result<void> put_simple(std::uint8_t value) noexcept {
+    if (value >= 24 && value < 32)
+      return error(cbor_errc::invalid_simple_value, "put_simple: 24..31");
+    if (value < 24) return byte(static_cast<std::uint8_t>(0xe0u | value));
+    const std::uint8_t two[2] = {0xf8, value};
+    return raw(byte_view(two, 2));
+  }
+  /// Preferred serialization: the shortest of half, single, double that is exact;
+  /// every NaN is written as the canonical half NaN f97e00.
+  result<void> put_float(double value) noexcept {
+    std::uint8_t buffer[9];
+    std::size_t length = 0;
+    std::uint16_t half = 0;
+    if (value != value) {
+      buffer[0] = 0xf9; buffer[1] = 0x7e; buffer[2] = 0x00;
+      length = 3;
+    } else if (detail::double_to_half_exact(value, half)) {
+      buffer[0] = 0xf9;
+      store_be<std::uint16_t>(buffer + 1, half);
+      length = 3;
+    } else if (detail::double_fits_single(value)) {
+      buffer[0] = 0xfa;
+      store_be<std::uint32_t>(buffer + 1, std::bit_cast<std::uint32_t>(static_cast<float>(value)));
+      length = 5;
+    } else {
+      buffer[0] = 0xfb;
+      store_be<std::uint64_t>(buffer + 1, std::bit_cast<std::uint64_t>(value));
+      length = 9;
+    }
+    return raw(byte_view(buffer, length));
+  }
+  /// Copies an already encoded item verbatim (the caller vouches that it is deterministic).
+  result<void> put_encoded(byte_view item) noexcept { return raw(item); }
+
+ private:
+  result<void> byte(std::uint8_t b) noexcept {
+    ++size_;
+    if (out_ == nullptr) return ok();
+    if (WEFT_UNLIKELY(!out_->put(b))) return error(cbor_errc::output_full, "cbor_writer");
+    return ok();
+  }
+  result<void> raw(byte_view bytes) noexcept {
+    size_ += bytes.size();
+    if (out_ == nullptr) return ok();
+    if (WEFT_UNLIKELY(!out_->put(bytes))) return error(cbor_errc::output_full, "cbor_writer");
+    return ok();
+  }
+  result<void> head(unsigned major, std::uint64_t argument) noexcept {
+    const auto initial = static_cast<std::uint8_t>(major << 5);
+    if (argument < 24) return byte(static_cast<std::uint8_t>(initial | argument));
+    std::uint8_t buffer[9];
+    std::size_t length = 0;
+    if (argument <= 0xffu) {
+      buffer[0] = static_cast<std::uint8_t>(initial | 24u);
+      buffer[1] = static_cast<std::uint8_t>(argument);
+      length = 2;
+    } else if (argument <= 0xffffu) {
+      buffer[0] = static_cast<std::uint8_t>(initial | 25u);
+      store_be<std::uint16_t>(buffer + 1, static_cast<std::uint16_t>(argument));
+      length = 3;
+    } else if (argument <= 0xffffffffu) {
+      buffer[0] = static_cast<std::uint8_t>(initial | 26u);
+      store_be<std::uint32_t>(buffer + 1, static_cast<std::uint32_t>(argument));
+      length = 5;
+    } else {
+      buffer[0] = static_cast<std::uint8_t>(initial | 27u);
+      store_be<std::uint64_t>(buffer + 1, argument);
+      length = 9;
+    }
+    return raw(byte_view(buffer, length));
+  }
+
+  byte_writer* out_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+/// Strict pull decoder over one encoded item. Call next() for each head in document order
+/// (depth first); container heads give their counts, and the reader checks the structure,
+/// the limits and the ordering of map keys as items complete. The first error is sticky.
+/// `DepthCapacity` sizes the inline frame stack (decode_limits::max_depth may not exceed it).
+template <std::size_t DepthCapacity = decode_limits::max_depth_supported>
+class basic_cbor_reader {
+ public:
+  basic_cbor_reader(byte_view input, const decode_limits& limits = {}) noexcept
+      : input_(input), limits_(limits) {
+    frames_[0] = frame{};
+    frames_[0].remaining = 1;
+    if (auto valid = limits.validate(); !valid) failure_ = valid.error();
+    else if (limits.max_depth > DepthCapacity)
+      failure_ = error(cbor_errc::invalid_limits, "max_depth above the reader's capacity");
+    else if (input.size() > limits.max_total_bytes)
+      failure_ = error(cbor_errc::input_limit_exceeded, "cbor_reader");
+    else
+      return;
+    failed_ = true;
+  }
+
+  [[nodiscard]] std::size_t position() const noexcept { return position_; }
+  [[nodiscard]] std::size_t depth() const noexcept { return depth_; }
+  [[nodiscard]] byte_view input() const noexcept { return input_; }
+  /// True once the top-level item is complete.
+  [[nodiscard]] bool complete() const noexcept { return depth_ == 0 && frames_[0].remaining == 0; }
+
+  /// Reads the next head (and the content of a string).
+  result<cbor_item> next() noexcept {
+    if (WEFT_UNLIKELY(failed_)) return failure_;
+    auto item = read_next();
+    if (WEFT_UNLIKELY(!item)) {
+      failed_ = true;
+      failure_ = item.error();
+    }
+    return item;
+  }
+
+  /// After next() returned `item`, skips what is inside it (array elements, map pairs,
+  /// the tagged item), so the reader stands after the whole item.
+  result<void> skip_contents(const cbor_item& item) noexcept {
+    while (depth_ > item.depth) WEFT_TRY(next());
+    return ok();
+  }
+  /// Skips the next complete item.
+  result<void> skip() noexcept {
+    WEFT_TRY_ASSIGN(const cbor_item item, next());
+    return skip_contents(item);
+  }
+  /// The encoded bytes of the next complete item (validated like everything else).
+  result<byte_view> next_encoded() noexcept {
+    const std::size_t start = position_;
+    WEFT_TRY(skip());
+    return input_.subspan(start, position_ - start);
+  }
+  /// Succeeds when the top-level item is complete and nothing follows it.
+  result<void> finish() noexcept {
+    if (failed_) return failure_;
+    if (!complete()) return error(cbor_errc::truncated, "cbor_reader.finish");
+    if (position_ != input_.size()) return error(cbor_errc::trailing_bytes, "cbor_reader");
+    return ok();
+  }
+
+ private:
+  enum class frame_kind : std::uint8_t { root, array, map, tag };
+  struct frame {
+    std::uint64_t remaining = 0;  // items still to come (keys and values count separately)
+    std::size_t key_start = 0;
+    std::size_t previous_key_start = 0;
+    std::size_t previous_key_size = 0;
+    frame_kind kind = frame_kind::root;
+    bool has_previous_key = false;
+  };
+
+  result<cbor_item> read_next() noexcept {
+    frame& top = frames_[depth_];
+    if (top.remaining == 0) return error(cbor_errc::no_more_items, "cbor_reader.next");
+    if (top.kind == frame_kind::map && (top.remaining & 1u) == 0) top.key_start = position_;
+    if (++items_read_ > limits_.max_items)
+      return error(cbor_errc::item_limit_exceeded, "cbor_reader");
+    cbor_item item;
+    item.offset = position_;
+    item.depth = depth_;
+    WEFT_TRY(read_head(item));
+    switch (item.type) {
+      case cbor_type::array:
+        if (item.argument == 0) break;
+        WEFT_TRY(push(frame_kind::array, item.argument));
+        return item;
+      case cbor_type::map:
+        if (item.argument == 0) break;
+        WEFT_TRY(push(frame_kind::map, item.argument * 2));
+        return item;
+      case cbor_type::tag:
+        WEFT_TRY(push(frame_kind::tag, 1));
+        return item;
+      default:
+        break;
+    }
+    WEFT_TRY(complete_item());
+    return item;
+  }
+
+  result<void> push(frame_kind kind, std::uint64_t count) noexcept {
+    if (depth_ + 1 > limits_.max_depth)
+      return error(cbor_errc::depth_limit_exceeded, "cbor_reader");
+    frame& f = frames_[++depth_];
+    f = frame{};
+    f.kind = kind;
+    f.remaining = count;
+    return ok();
+  }
+
+  /// An item ended at position_: count it in its container, check map key order, and
+  /// close every container that this completes.
+  result<void> complete_item() noexcept {
+    for (;;) {
+      frame& f = frames_[depth_];
+      if (f.kind == frame_kind::map && (f.remaining & 1u) == 0) WEFT_TRY(check_key(f));
+      --f.remaining;
+      if (f.remaining != 0 || depth_ == 0) return ok();
+      --depth_;
+    }
+  }
+
+  result<void> check_key(frame& f) noexcept {
+    const std::size_t size = position_ - f.key_start;
+    if (f.has_previous_key) {
+      const std::size_t common = size < f.previous_key_size ? size : f.previous_key_size;
+      int order = std::memcmp(input_.data() + f.previous_key_start,
+                              input_.data() + f.key_start, common);
+      if (order == 0) order = f.previous_key_size < size ? -1 : (f.previous_key_size > size);
+      if (order == 0) return error(cbor_errc::duplicate_map_key, "cbor_reader");
+      if (order > 0) return error(cbor_errc::unsorted_map_keys, "cbor_reader");
+    }
+    f.has_previous_key = true;
+    f.previous_key_start = f.key_start;
+    f.previous_key_size = size;
+    return ok();
+  }
+
+  [[nodiscard]] std::size_t left() const noexcept { return input_.size() - position_; }
+
+  result<void> read_head(cbor_item& item) noexcept {
+    if (left() == 0) return error(cbor_errc::truncated, "cbor head");
+    const std::uint8_t initial = input_[position_++];
+    const unsigned major = initial >> 5;
+    const unsigned info = initial & 0x1fu;
+    if (major == 7) return read_major7(item, info);
+    std::uint64_t argument = info;
+    if (info >= 24) {
+      if (info >= 28) {
+        if (info == 31) return error(cbor_errc::indefinite_length, "cbor head");
+        return error(cbor_errc::reserved_additional_info, "cbor head");
+      }
+      const std::size_t width = std::size_t{1} << (info - 24);
+      if (left() < width) return error(cbor_errc::truncated, "cbor head argument");
+      argument = load_argument(width);
+      const std::uint64_t shorter_max = width == 1 ? 23 : (std::uint64_t{1} << (width * 4)) - 1;
+      if (argument <= shorter_max)
+        return error(cbor_errc::non_shortest_argument, "cbor head argument");
+    }
+    item.argument = argument;
+    item.type = static_cast<cbor_type>(major);
+    switch (major) {
+      case 2:
+      case 3: return read_string(item);
+      case 4:
+        if (argument > left()) return error(cbor_errc::truncated, "cbor array count");
+        return check_item_budget(argument);
+      case 5:
+        if (argument > left() / 2) return error(cbor_errc::truncated, "cbor map count");
+        return check_item_budget(argument * 2);
+      default: return ok();
+    }
+  }
+
+  result<void> check_item_budget(std::uint64_t children) const noexcept {
+    if (children > limits_.max_items - items_read_)
+      return error(cbor_errc::item_limit_exceeded, "cbor container count");
+    return ok();
+  }
+
+  result<void> read_string(cbor_item& item) noexcept {
+    if (item.argument > left()) return error(cbor_errc::truncated, "cbor string");
+    if (item.argument > limits_.max_string_bytes)
+      return error(cbor_errc::string_limit_exceeded, "cbor string");
+    const auto length = static_cast<std::size_t>(item.argument);
+    item.content = input_.subspan(position_, length);
+    position_ += length;
+    if (item.type == cbor_type::text && !detail::valid_utf8(item.content))
+      return error(cbor_errc::invalid_utf8, "cbor text");
+    return ok();
+  }
+
+  result<void> read_major7(cbor_item& item, unsigned info) noexcept {
+    item.type = cbor_type::simple;
+    if (info < 24) {
+      item.argument = info;
+      return ok();
+    }
+    if (info >= 28) {
+      if (info == 31) return error(cbor_errc::unexpected_break, "cbor break");
+      return error(cbor_errc::reserved_additional_info, "cbor head");
+    }
+    const std::size_t width = std::size_t{1} << (info - 24);
+    if (left() < width) return error(cbor_errc::truncated, "cbor head argument");
+    const std::uint64_t bits = load_argument(width);
+    item.argument = bits;
+    if (width == 1) {
+      if (bits < 32) return error(cbor_errc::invalid_simple_value, "cbor simple value");
+      return ok();
+    }
+    item.type = cbor_type::floating;
+    return read_float(item, width, bits);
+  }
+
+  static result<void> read_float(cbor_item& item, std::size_t width, std::uint64_t bits) noexcept {
+    if (width == 2) {
+      const bool nan = (bits & 0x7c00u) == 0x7c00u && (bits & 0x3ffu) != 0;
+      if (nan && bits != 0x7e00u) return error(cbor_errc::non_preferred_float, "cbor NaN");
+      item.float_value = detail::half_to_double(static_cast<std::uint16_t>(bits));
+      return ok();
+    }
+    double value = 0.0;
+    if (width == 4) value = std::bit_cast<float>(static_cast<std::uint32_t>(bits));
+    else value = std::bit_cast<double>(bits);
+    std::uint16_t half = 0;
+    if (value != value) return error(cbor_errc::non_preferred_float, "cbor NaN");
+    if (detail::double_to_half_exact(value, half))
+      return error(cbor_errc::non_preferred_float, "cbor float fits half");
+    if (width == 8 && detail::double_fits_single(value))
+      return error(cbor_errc::non_preferred_float, "cbor float fits single");
+    item.float_value = value;
+    return ok();
+  }
+
+  std::uint64_t load_argument(std::size_t width) noexcept {
+    const std::uint8_t* p = input_.data() + position_;
+    position_ += width;
+    switch (width) {
+      case 1: return *p;
+      case 2: return load_be<std::uint16_t>(p);
+      case 4: return load_be<std::uint32_t>(p);
+      default: return load_be<std::uint64_t>(p);
+    }
+  }
+
+  byte_view input_;
+  decode_limits limits_;
+  std::size_t position_ = 0;
+  std::size_t depth_ = 0;
+  std::size_t items_read_ = 0;
+  bool failed_ = false;
+  weft::error failure_{};
+  frame frames_[DepthCapacity + 1];
+};
+
+using cbor_reader = basic_cbor_reader<>;
+
+/// Checks that `input` is exactly one item in core deterministic encoding.
+[[nodiscard]] inline result<void> validate_cbor(byte_view input,
+                                               const decode_limits& limits = {}) noexcept {
+  cbor_reader reader(input, limits);
+  WEFT_TRY(reader.skip());
+  return reader.finish();
+}
+
+}  // namespace wire
+WEFT_END
+// ---- end weft/wire/cbor.hpp
+// ---- begin weft/wire/frame.hpp
+// weft/wire/frame.hpp - stream framing: a big-endian u32 payload length, a big-endian u32
+// CRC32C over the length bytes and the payload, then the payload. A maximum payload size
+// bounds every frame; the incremental decoder works in caller memory and never allocates.
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <string_view>
+
+
+WEFT_BEGIN
+namespace wire {
+
+enum class frame_errc : std::uint16_t {
+  ok = 0,
+  frame_too_large = 1,   // the header announces more than max_payload_size_bytes
+  bad_checksum = 2,      // the CRC32C does not match the length and payload
+  buffer_too_small = 3,  // the output (encode) or the decoder's storage cannot hold a frame
+  invalid_options = 4,   // frame_options::validate() failed
+  truncated = 5,         // the stream ended inside a frame
+};
+
+constexpr std::string_view describe(frame_errc code) noexcept {
+  switch (code) {
+    case frame_errc::ok: return "ok";
+    case frame_errc::frame_too_large: return "frame larger than the maximum payload size";
+    case frame_errc::bad_checksum: return "frame checksum mismatch";
+    case frame_errc::buffer_too_small: return "buffer too small for the frame";
+    case frame_errc::invalid_options: return "invalid frame options";
+    case frame_errc::truncated: return "stream ended inside a frame";
+  }
+  return "unknown frame error";
+}
+
+}  // namespace wire
+WEFT_END
+
+WEFT_ERROR_DOMAIN(weft::wire::frame_errc, "frame")
+
+WEFT_BEGIN
+namespace wire {
+
+/// Bytes before the payload: length (4) and CRC32C (4).
+inline constexpr std::size_t frame_header_size_bytes = 8;
+
+struct frame_options {
+  std::size_t max_payload_size_bytes = 1u << 20;
+
+  [[nodiscard]] constexpr result<void> validate() const noexcept {
+    if (max_payload_size_bytes == 0 || max_payload_size_bytes > 0xffffffffu)
+      return error(frame_errc::invalid_options, "frame_options.max_payload_size_bytes");
+    return ok();
+  }
+};
+
+namespace detail {
+[[nodiscard]] inline std::uint32_t frame_checksum(const std::uint8_t* length_bytes,
+                                                  byte_view payload) noexcept {
+  return crc32c_extend(crc32c(byte_view(length_bytes, 4)), payload);
+}
+}  // namespace detail
+
+/// Appends one frame holding `payload` to `out`.
+inline result<void> encode_frame(byte_view payload, byte_writer& out,
+                                 const frame_options& options = {}) noexcept {
+  WEFT_TRY(options.validate());
+  if (payload.size() > options.max_payload_size_bytes)
+    return error(frame_errc::frame_too_large, "encode_frame");
+  if (out.remaining() < frame_header_size_bytes + payload.size())
+    return error(frame_errc::buffer_too_small, "encode_frame");
+  std::uint8_t header[frame_header_size_bytes];
+  store_be<std::uint32_t>(header, static_cast<std::uint32_t>(payload.size()));
+  store_be<std::uint32_t>(header + 4, detail::frame_checksum(header, payload));
+  (void)out.put(byte_view(header, frame_header_size_bytes));  // room checked above
+  (void)out.put(payload);
+  return ok();
+}
+
+/// Writes one frame at the start of `out`; returns the frame's bytes.
+inline result<byte_view> encode_frame(byte_view payload, mutable_byte_view out,
+                                      const frame_options& options = {}) noexcept {
+  byte_writer writer(out);
+  WEFT_TRY(encode_frame(payload, writer, options));
+  return writer.written();
+}
+
+/// What the bytes received so far hold.
+struct frame_scan {
+  bool complete = false;
+  byte_view payload{};               // complete: the payload, a view into the scanned bytes
+  std::size_t frame_size_bytes = 0;  // complete: header + payload, the bytes to consume
+  std::size_t bytes_needed = 0;      // incomplete: at least this many more bytes
+};
+
+/// Looks for one frame at the start of `buffered`. An oversize length is refused as soon
+/// as the header is in, before waiting for (or buffering) its payload.
+[[nodiscard]] inline result<frame_scan> scan_frame(byte_view buffered,
+                                                   const frame_options& options = {}) noexcept {
+  WEFT_TRY(options.validate());
+  frame_scan scan;
+  if (buffered.size() < frame_header_size_bytes) {
+    scan.bytes_needed = frame_header_size_bytes - buffered.size();
+    return scan;
+  }
+  const std::uint32_t length = load_be<std::uint32_t>(buffered.data());
+  if (length > options.max_payload_size_bytes)
+    return error(frame_errc::frame_too_large, "scan_frame");
+  const std::size_t total = frame_header_size_bytes + length;
+  if (buffered.size() < total) {
+    scan.bytes_needed = total - buffered.size();
+    return scan;
+  }
+  const byte_view payload = buffered.subspan(frame_header_size_bytes, length);
+  const std::uint32_t expected = load_be<std::uint32_t>(buffered.data() + 4);
+  if (detail::frame_checksum(buffered.data(), payload) != expected)
+    return error(frame_errc::bad_checksum, "scan_frame");
+  scan.complete = true;
+  scan.payload = payload;
+  scan.frame_size_bytes = total;
+  return scan;
+}
+
+/// Incremental decoder over caller-provided storage (at least header + max payload bytes).
+/// feed() what the stream delivered, then call next() until it yields nothing. A payload
+/// view stays valid until the next feed() or reset(). Errors are sticky until reset().
+class frame_decoder {
+ public:
+  frame_decoder(mutable_byte_view storage, const frame_options& options = {}) noexcept
+      : storage_(storage), options_(options) {
+    if (auto valid = options.validate(); !valid) fail(valid.error());
+    else if (storage.size() < frame_header_size_bytes + options.max_payload_size_bytes)
+      fail(error(frame_errc::buffer_too_small, "frame_decoder storage"));
+  }
+
+  /// Copies as much of `bytes` as fits; returns how many were taken. Take frames with
+  /// next() and feed the rest again.
+  result<std::size_t> feed(byte_view bytes) noexcept {
+    if (failed_) return failure_;
+    compact();
+    const std::size_t room = storage_.size() - filled_;
+    const std::size_t taken = bytes.size() < room ? bytes.size() : room;
+    if (taken > 0) std::memcpy(storage_.data() + filled_, bytes.data(), taken);
+    filled_ += taken;
+    return taken;
+  }
+
+  /// The next complete payload, or nothing when more bytes are needed.
+  result<std::optional<byte_view>> next() noexcept {
+    if (failed_) return failure_;
+    auto scan = scan_frame(buffered(), options_);
+    if (!scan) {
+      fail(scan.error());
+      return scan.error();
+    }
+    if (!scan->complete) return std::optional<byte_view>{};
+    consumed_ += scan->frame_size_bytes;
+    return std::optional<byte_view>{scan->payload};
+  }
+
+  /// At the end of the stream: fails if a partial frame is left over.
+  [[nodiscard]] result<void> finish() const noexcept {
+    if (failed_) return failure_;
+    if (filled_ != consumed_) return error(frame_errc::truncated, "frame_decoder.finish");
+    return ok();
+  }
+
+  /// Forgets buffered bytes and any error (a new connection).
+  void reset() noexcept {
+    filled_ = consumed_ = 0;
+    if (failure_.is(frame_errc::invalid_options) || failure_.is(frame_errc::buffer_too_small))
+      return;  // a construction error stays
+    failed_ = false;
+  }
+
+  [[nodiscard]] std::size_t buffered_bytes() const noexcept { return filled_ - consumed_; }
+
+ private:
+  [[nodiscard]] byte_view buffered() const noexcept {
+    return byte_view(storage_.data() + consumed_, filled_ - consumed_);
+  }
+  void compact() noexcept {
+    if (consumed_ == 0) return;
+    const std::size_t left = filled_ - consumed_;
+    if (left > 0) std::memmove(storage_.data(), storage_.data() + consumed_, left);
+    filled_ = left;
+    consumed_ = 0;
+  }
+  void fail(const weft::error& e) noexcept {
+    failed_ = true;
+    failure_ = e;
+  }
+
+  mutable_byte_view storage_;
+  frame_options options_;
+  std::size_t filled_ = 0;
+  std::size_t consumed_ = 0;
+  bool failed_ = false;
+  weft::error failure_{};
+};
+
+}  // namespace wire
+WEFT_END
+// ---- end weft/wire/frame.hpp
+// ---- begin weft/wire/schema.hpp
+// weft/wire/schema.hpp - typed messages over deterministic CBOR: a struct declares its fields
+// once, each under a small integer key, and encode() / decode<T>() map it to and from a
+// CBOR map whose keys are sorted. No byte fiddling per message, no allocation unless the
+// struct itself holds std::vector or std::string (for tools, not hot paths).
+//
+//   struct append_entries {
+//     std::uint64_t term = 0;
+//     weft::static_vector<entry, 64> entries;
+//     std::optional<std::uint64_t> commit;          // absent key when empty
+//     static constexpr void fields(auto& v, auto& self) {
+//       v(1, self.term); v(2, self.entries); v(3, self.commit);
+//     }
+//   };
+//
+// Keys are declared in deterministic order: 0, 1, 2, ... then -1, -2, ... (the bytewise
+// order of their encodings). See docs/wire.md for every supported field type.
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+
+WEFT_BEGIN
+namespace wire {
+
+/// What decoding does with a map key the struct does not declare.
+enum class unknown_keys : std::uint8_t {
+  reject,  // the default: cbor_errc::unknown_key
+  skip,    // forward compatibility: ignore the pair (set `unknown_key_policy` in the struct)
+};
+
+/// A complete, already encoded item carried verbatim: decoding returns a view of its bytes
+/// in the input (validated), encoding copies them (the caller vouches they are deterministic).
+struct encoded_item {
+  byte_view bytes{};
+  friend bool operator==(const encoded_item& a, const encoded_item& b) noexcept {
+    return equal_bytes(a.bytes, b.bytes);
+  }
+};
+
+/// Customization point for a type with its own CBOR shape. Specialize with
+///   static result<void> encode(cbor_writer&, const T&) noexcept;
+///   static result<void> decode(cbor_reader&, T&) noexcept;
+template <class T>
+struct codec;
+
+namespace detail {
+struct field_probe {
+  template <class F>
+  constexpr void operator()(std::int64_t, F&) const noexcept {}
+};
+
+template <class T> struct is_optional : std::false_type {};
+template <class T> struct is_optional<std::optional<T>> : std::true_type {};
+template <class T> struct is_std_vector : std::false_type {};
+template <class T, class A> struct is_std_vector<std::vector<T, A>> : std::true_type {};
+template <class T> struct is_static_vector : std::false_type {};
+template <class T, std::size_t N> struct is_static_vector<static_vector<T, N>> : std::true_type {};
+template <class T> struct is_std_array : std::false_type {};
+template <class T, std::size_t N> struct is_std_array<std::array<T, N>> : std::true_type {};
+
+template <class C>
+inline constexpr bool is_byte_container = std::is_same_v<typename C::value_type, std::uint8_t>;
+
+/// Position of an integer key in the bytewise order of encodings: major type, argument.
+struct key_rank {
+  std::uint8_t major = 0;  // 0 unsigned, 1 negative, 2 any non-integer key (sorts after)
+  std::uint64_t argument = 0;
+  friend constexpr bool operator==(const key_rank&, const key_rank&) noexcept = default;
+  friend constexpr bool operator<(const key_rank& a, const key_rank& b) noexcept {
+    return a.major != b.major ? a.major < b.major : a.argument < b.argument;
+  }
+};
+constexpr key_rank rank_of(std::int64_t key) noexcept {
+  if (key >= 0) return {0, static_cast<std::uint64_t>(key)};
+  return {1, static_cast<std::uint64_t>(-(key + 1))};
+}
+}  // namespace detail
+
+/// A struct with `static constexpr void fields(auto& v, auto& self)` declaring its fields.
+template <class T>
+concept message = std::is_class_v<T> && requires(T& t, detail::field_probe& v) {
+  T::fields(v, t);
+};
+
+template <class T>
+concept has_codec = requires { sizeof(codec<T>); };
+
+template <class T>
+[[nodiscard]] constexpr unknown_keys unknown_key_policy_of() noexcept {
+  if constexpr (requires { T::unknown_key_policy; }) return T::unknown_key_policy;
+  else return unknown_keys::reject;
+}
+
+template <class T>
+result<void> encode_to(cbor_writer& writer, const T& value) noexcept;
+template <class T>
+result<void> decode_from(cbor_reader& reader, T& value) noexcept;
+
+namespace detail {
+
+template <message T, class Visitor>
+constexpr void visit_fields(Visitor& visitor, const T& value) noexcept {
+  if constexpr (requires { T::fields(visitor, value); }) T::fields(visitor, value);
+  else T::fields(visitor, const_cast<T&>(value));  // a `T&` signature; nothing is written
+}
+
+struct count_visitor {
+  std::uint64_t present = 0;
+  template <class F>
+  constexpr void operator()(std::int64_t, const F& field) noexcept {
+    if constexpr (is_optional<F>::value) present += field.has_value() ? 1 : 0;
+    else ++present;
+  }
+};
+
+struct encode_visitor {
+  cbor_writer& writer;
+  result<void> status{};
+  bool has_last = false;
+  key_rank last{};
+
+  template <class F>
+  void operator()(std::int64_t key, const F& field) noexcept {
+    const key_rank rank = rank_of(key);
+    // A schema must declare its keys in encoding order: 0, 1, ..., then -1, -2, ...
+    WEFT_ASSERT(!has_last || last < rank);
+    has_last = true;
+    last = rank;
+    if (!status) return;
+    if constexpr (is_optional<F>::value) {
+      if (!field.has_value()) return;
+      status = writer.put_int(key);
+      if (status) status = encode_to(writer, *field);
+    } else {
+      status = writer.put_int(key);
+      if (status) status = encode_to(writer, field);
+    }
+  }
+};
+
+template <message T>
+result<void> encode_message(cbor_writer& writer, const T& value) noexcept {
+  count_visitor counter;
+  visit_fields(counter, value);
+  WEFT_TRY(writer.begin_map(counter.present));
+  encode_visitor encoder{writer};
+  visit_fields(encoder, value);
+  return encoder.status;
+}
+
+template <class Range>
+result<void> encode_sequence(cbor_writer& writer, const Range& range) noexcept {
+  if constexpr (is_byte_container<Range>) {
+    return writer.put_bytes(byte_view(range.data(), range.size()));
+  } else {
+    WEFT_TRY(writer.begin_array(range.size()));
+    for (const auto& element : range) WEFT_TRY(encode_to(writer, element));
+    return ok();
+  }
+}
+
+template <unknown_keys Policy>
+struct decode_visitor {
+  cbor_reader& reader;
+  std::uint64_t pairs_left = 0;
+  result<void> status{};
+  bool has_pending = false;
+  key_rank pending{};
+
+  result<void> read_key() noexcept {
+    if (pairs_left == 0) {
+      has_pending = false;
+      return ok();
+    }
+    --pairs_left;
+    WEFT_TRY_ASSIGN(const cbor_item key, reader.next());
+    has_pending = true;
+    if (key.type == cbor_type::unsigned_int) pending = {0, key.argument};
+    else if (key.type == cbor_type::negative_int) pending = {1, key.argument};
+    else {
+      pending = {2, 0};
+      WEFT_TRY(reader.skip_contents(key));
+    }
+    return ok();
+  }
+
+  /// Consumes the value of the pending (unknown) key and reads the next key.
+  result<void> drop_pending() noexcept {
+    if constexpr (Policy == unknown_keys::reject) {
+      return error(cbor_errc::unknown_key, "decode: key not in schema");
+    } else {
+      WEFT_TRY(reader.skip());
+      return read_key();
+    }
+  }
+
+  template <class F>
+  void operator()(std::int64_t key, F& field) noexcept {
+    if (!status) return;
+    const key_rank rank = rank_of(key);
+    while (has_pending && pending < rank) {
+      status = drop_pending();
+      if (!status) return;
+    }
+    if (has_pending && pending == rank) {
+      if constexpr (is_optional<F>::value) {
+        field.emplace();
+        status = decode_from(reader, *field);
+      } else {
+        status = decode_from(reader, field);
+      }
+      if (status) status = read_key();
+      return;
+    }
+    if constexpr (is_optional<F>::value) field.reset();
+    else status = error(cbor_errc::missing_key, "decode: required key absent");
+  }
+};
+
+template <message T>
+result<void> decode_message(cbor_reader& reader, T& value) noexcept {
+  WEFT_TRY_ASSIGN(const cbor_item head, reader.next());
+  if (head.type != cbor_type::map) return error(cbor_errc::type_mismatch, "decode: not a map");
+  decode_visitor<unknown_key_policy_of<T>()> decoder{reader, head.argument};
+  WEFT_TRY(decoder.read_key());
+  T::fields(decoder, value);
+  WEFT_TRY(decoder.status);
+  while (decoder.has_pending) WEFT_TRY(decoder.drop_pending());
+  return ok();
+}
+
+template <class I>
+result<void> decode_integer(cbor_reader& reader, I& value) noexcept {
+  WEFT_TRY_ASSIGN(const cbor_item item, reader.next());
+  using U = std::make_unsigned_t<I>;
+  constexpr auto max = static_cast<std::uint64_t>(std::numeric_limits<I>::max());
+  if (item.type == cbor_type::unsigned_int) {
+    if (item.argument > max) return error(cbor_errc::integer_out_of_range, "decode: integer");
+    value = static_cast<I>(item.argument);
+    return ok();
+  }
+  if constexpr (std::is_signed_v<I>) {
+    if (item.type == cbor_type::negative_int) {
+      if (item.argument > max) return error(cbor_errc::integer_out_of_range, "decode: integer");
+      // -1 - n, computed in the unsigned type to stay clear of overflow
+      value = static_cast<I>(static_cast<U>(~static_cast<U>(item.argument)));
+      return ok();
+    }
+  }
+  return error(cbor_errc::type_mismatch, "decode: not an integer");
+}
+
+inline result<void> decode_float(cbor_reader& reader, double& value) noexcept {
+  WEFT_TRY_ASSIGN(const cbor_item item, reader.next());
+  if (item.type != cbor_type::floating) return error(cbor_errc::type_mismatch, "decode: float");
+  value = item.float_value;
+  return ok();
+}
+
+template <class Container>
+result<void> decode_byte_string(cbor_reader& reader, Container& value) noexcept {
+  WEFT_TRY_ASSIGN(const cbor_item item, reader.next());
+  if (item.type != cbor_type::bytes) return error(cbor_errc::type_mismatch, "decode: bytes");
+  if constexpr (is_std_array<Container>::value) {
+    if (item.content.size() != value.size())
+      return error(cbor_errc::length_mismatch, "decode: fixed-size bytes");
+    if (!item.content.empty()) std::memcpy(value.data(), item.content.data(), value.size());
+  } else if constexpr (is_static_vector<Container>::value) {
+    if (item.content.size() > Container::capacity())
+      return error(cbor_errc::capacity_exceeded, "decode: bytes");
+    value.clear();
+    for (const std::uint8_t b : item.content) (void)value.push_back(b);
+  } else {
+    value.assign(item.content.begin(), item.content.end());
+  }
+  return ok();
+}
+
+template <class Container>
+result<void> decode_array(cbor_reader& reader, Container& value) noexcept {
+  WEFT_TRY_ASSIGN(const cbor_item item, reader.next());
+  if (item.type != cbor_type::array) return error(cbor_errc::type_mismatch, "decode: array");
+  if constexpr (is_std_array<Container>::value) {
+    if (item.argument != value.size())
+      return error(cbor_errc::length_mismatch, "decode: fixed-size array");
+    for (auto& element : value) WEFT_TRY(decode_from(reader, element));
+  } else if constexpr (is_static_vector<Container>::value) {
+    if (item.argument > Container::capacity())
+      return error(cbor_errc::capacity_exceeded, "decode: array");
+    value.clear();
+    for (std::uint64_t i = 0; i < item.argument; ++i) {
+      (void)value.emplace_back();
+      WEFT_TRY(decode_from(reader, value.back()));
+    }
+  } else {  // std::vector: the count is already bounded by the reader's item budget
+    value.clear();
+    value.reserve(static_cast<std::size_t>(item.argument));
+    for (std::uint64_t i = 0; i < item.argument; ++i) {
+      value.emplace_back();
+      WEFT_TRY(decode_from(reader, value.back()));
+    }
+  }
+  return ok();
+}
+
+}  // namespace detail
+
+/// Writes `value` as one CBOR item. See docs/wire.md for the supported types.
+template <class T>
+result<void> encode_to(cbor_writer& writer, const T& value) noexcept {
+  if constexpr (has_codec<T>) return codec<T>::encode(writer, value);
+  else if constexpr (message<T>) return detail::encode_message(writer, value);
+  else if constexpr (std::is_same_v<T, bool>) return writer.put_bool(value);
+  else if constexpr (std::is_enum_v<T>)
+    return encode_to(writer, static_cast<std::underlying_type_t<T>>(value));
+  else if constexpr (std::is_integral_v<T> && std::is_unsigned_v<T>) return writer.put_uint(value);
+  else if constexpr (std::is_integral_v<T>) return writer.put_int(value);
+  else if constexpr (std::is_floating_point_v<T>)
+    return writer.put_float(static_cast<double>(value));
+  else if constexpr (std::is_same_v<T, std::string_view> || std::is_same_v<T, std::string>)
+    return writer.put_text(value);
+  else if constexpr (std::is_same_v<T, byte_view>) return writer.put_bytes(value);
+  else if constexpr (std::is_same_v<T, encoded_item>) return writer.put_encoded(value.bytes);
+  else if constexpr (detail::is_std_vector<T>::value || detail::is_static_vector<T>::value ||
+                     detail::is_std_array<T>::value)
+    return detail::encode_sequence(writer, value);
+  else static_assert(sizeof(T) == 0, "weft::wire: no CBOR mapping for this type; see docs/wire.md");
+}
+
+/// Reads one CBOR item into `value`. Borrowed types (byte_view, std::string_view,
+/// encoded_item) point into the reader's input, which must outlive them.
+template <class T>
+result<void> decode_from(cbor_reader& reader, T& value) noexcept {
+  if constexpr (has_codec<T>) {
+    return codec<T>::decode(reader, value);
+  } else if constexpr (message<T>) {
+    return detail::decode_message(reader, value);
+  } else if constexpr (std::is_same_v<T, bool>) {
+    WEFT_TRY_ASSIGN(const cbor_item item, reader.next());
+    if (item.type != cbor_type::simple ||
+        (item.argument != simple_false && item.argument != simple_true))
+      return error(cbor_errc::type_mismatch, "decode: bool");
+    value = item.argument == simple_true;
+    return ok();
+  } else if constexpr (std::is_enum_v<T>) {
+    std::underlying_type_t<T> raw{};
+    WEFT_TRY(detail::decode_integer(reader, raw));
+    value = static_cast<T>(raw);
+    return ok();
+  } else if constexpr (std::is_integral_v<T>) {
+    return detail::decode_integer(reader, value);
+  } else if constexpr (std::is_floating_point_v<T>) {
+    double wide = 0.0;
+    WEFT_TRY(detail::decode_float(reader, wide));
+    if (wide == wide && static_cast<double>(static_cast<T>(wide)) != wide)
+      return error(cbor_errc::not_representable, "decode: float");
+    value = static_cast<T>(wide);
+    return ok();
+  } else if constexpr (std::is_same_v<T, std::string_view> || std::is_same_v<T, std::string>) {
+    WEFT_TRY_ASSIGN(const cbor_item item, reader.next());
+    if (item.type != cbor_type::text) return error(cbor_errc::type_mismatch, "decode: text");
+    value = T(as_chars(item.content));
+    return ok();
+  } else if constexpr (std::is_same_v<T, byte_view>) {
+    WEFT_TRY_ASSIGN(const cbor_item item, reader.next());
+    if (item.type != cbor_type::bytes) return error(cbor_errc::type_mismatch, "decode: bytes");
+    value = item.content;
+    return ok();
+  } else if constexpr (std::is_same_v<T, encoded_item>) {
+    WEFT_TRY_ASSIGN(value.bytes, reader.next_encoded());
+    return ok();
+  } else if constexpr (detail::is_std_vector<T>::value || detail::is_static_vector<T>::value ||
+                       detail::is_std_array<T>::value) {
+    if constexpr (detail::is_byte_container<T>) return detail::decode_byte_string(reader, value);
+    else return detail::decode_array(reader, value);
+  } else {
+    static_assert(sizeof(T) == 0, "weft::wire: no CBOR mapping for this type; see docs/wire.md");
+  }
+}
+
+/// Bytes that encode(value, ...) writes.
+template <class T>
+[[nodiscard]] std::size_t encoded_size(const T& value) noexcept {
+  cbor_writer counter;
+  (void)encode_to(counter, value);
+  return counter.size();
+}
+
+/// Appends the deterministic encoding of `value` to `out`. On error `out` may hold a
+/// partial item: discard it.
+template <class T>
+result<void> encode(const T& value, byte_writer& out) noexcept {
+  cbor_writer writer(out);
+  return encode_to(writer, value);
+}
+
+/// Encodes `value` into `out` and returns the bytes written (a prefix of `out`).
+template <class T>
+result<byte_view> encode(const T& value, mutable_byte_view out) noexcept {
+  byte_writer bytes(out);
+  WEFT_TRY(encode(value, bytes));
+  return bytes.written();
+}
+
+/// Decodes exactly one item (no trailing bytes) into `value`.
+template <class T>
+result<void> decode_into(byte_view input, T& value, const decode_limits& limits = {}) noexcept {
+  cbor_reader reader(input, limits);
+  WEFT_TRY(decode_from(reader, value));
+  return reader.finish();
+}
+
+/// Decodes exactly one item into a new T (T must be default-constructible).
+template <class T>
+result<T> decode(byte_view input, const decode_limits& limits = {}) noexcept {
+  T value{};
+  WEFT_TRY(decode_into(input, value, limits));
+  return value;
+}
+
+}  // namespace wire
+WEFT_END
+// ---- end weft/wire/schema.hpp
 // ---- end weft/weft.hpp
