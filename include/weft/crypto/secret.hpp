@@ -44,8 +44,8 @@ class secret_bytes {
 
   constexpr secret_bytes() noexcept = default;
   /// Copies `bytes` in; the caller wipes its own copy.
-  explicit secret_bytes(std::span<const std::uint8_t, N> bytes) noexcept {
-    std::memcpy(bytes_.data(), bytes.data(), N);
+  explicit secret_bytes(std::span<const std::uint8_t, N> source) noexcept {
+    std::memcpy(bytes_.data(), source.data(), N);
   }
   secret_bytes(const secret_bytes&) = delete;
   secret_bytes& operator=(const secret_bytes&) = delete;
@@ -63,7 +63,7 @@ class secret_bytes {
   ~secret_bytes() { wipe(); }
 
   /// Loads from a view of any size; fails on a size mismatch (never truncates or pads).
-  [[nodiscard]] static result<secret_bytes> from(byte_view bytes) noexcept;
+  [[nodiscard]] static result<secret_bytes> from(byte_view source) noexcept;
 
   [[nodiscard]] std::span<const std::uint8_t, N> expose() const noexcept { return bytes_; }
   [[nodiscard]] std::span<std::uint8_t, N> expose_mutable() noexcept { return bytes_; }
@@ -82,9 +82,9 @@ class secret_bytes {
 };
 
 template <std::size_t N>
-result<secret_bytes<N>> secret_bytes<N>::from(byte_view bytes) noexcept {
-  if (bytes.size() != N) return error(crypto_errc::invalid_length, "secret_bytes::from");
-  return secret_bytes(std::span<const std::uint8_t, N>(bytes.data(), N));
+result<secret_bytes<N>> secret_bytes<N>::from(byte_view source) noexcept {
+  if (source.size() != N) return error(crypto_errc::invalid_length, "secret_bytes::from");
+  return secret_bytes(std::span<const std::uint8_t, N>(source.data(), N));
 }
 
 /// Constant-time equality of two public byte strings of equal length (tags, MACs).
