@@ -1,0 +1,204 @@
+// SWIM at scale on the in-test network: crash detection time, no false verdicts under
+// loss and pauses, dissemination in O(log n) periods, flat per-member traffic.
+// The default cases are small enough for CI; the hidden [.full] cases produce the figures
+// reported for issue 6:  ./test_sim_swim "[.full]"
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <vector>
+
+#include "../unit/swim/swim_harness.hpp"
+
+using namespace swim_test;
+
+namespace {
+constexpr double period_s = 1.0;  // probe_interval_ms = 1000
+
+double seconds_between(time_point a, time_point b) {
+  return static_cast<double>((b - a).count()) / 1e9;
+}
+
+struct detection {
+  double mean = 0, p99 = 0, max = 0;
+  std::size_t samples = 0, missing = 0, false_dead = 0;
+};
+
+/// Crashes `crashes` members one after another; each live member's time to mark the
+/// crashed one dead, in protocol periods.
+detection crash_detection(std::uint32_t n, std::uint64_t seed, std::size_t crashes) {
+  cluster c(n, sim_options(n), seed);
+  std::vector<double> samples;
+  std::size_t victim = 0, false_dead = 0;
+  time_point crashed_at{};
+  std::vector<bool> seen(n, false);
+  c.on_note = [&](std::size_t i, const notification& e) {
+    if (e.kind != notification_kind::member_failed) return;
+    if (e.member != victim + 1 || c.crashed[i] == true) {
+      if (!c.crashed[e.member - 1]) ++false_dead;
+      return;
+    }
+    if (!seen[i]) samples.push_back(seconds_between(crashed_at, c.now) / period_s);
+    seen[i] = true;
+  };
+  c.run_for(5s);
+  detection d;
+  const double bound_s = 6.0 * 4.0 * std::max(1.0, std::log10(n)) + 4 + 2 * std::log2(n);
+  for (std::size_t k = 0; k < crashes; ++k) {
+    victim = (k * 7919 + 3) % n;
+    std::fill(seen.begin(), seen.end(), false);
+    crashed_at = c.now;
+    c.crashed[victim] = true;
+    c.run_for(std::chrono::seconds(static_cast<long>(bound_s) + 5));
+    for (std::size_t i = 0; i < n; ++i)
+      if (!c.crashed[i] && !seen[i]) ++d.missing;
+  }
+  std::sort(samples.begin(), samples.end());
+  d.samples = samples.size();
+  d.false_dead = false_dead;
+  if (!samples.empty()) {
+    double sum = 0;
+    for (double s : samples) sum += s;
+    d.mean = sum / static_cast<double>(samples.size());
+    d.p99 = samples[std::min(samples.size() - 1,
+                             static_cast<std::size_t>(0.99 * static_cast<double>(samples.size())))];
+    d.max = samples.back();
+  }
+  return d;
+}
+
+/// Zero false "dead" verdicts with packet loss and one member paused now and then.
+std::size_t false_dead_verdicts(std::uint32_t n, std::uint64_t seed, std::size_t periods,
+                                double loss, std::size_t pause_periods,
+                                std::uint64_t* suspicions = nullptr) {
+  cluster c(n, sim_options(n), seed);
+  std::size_t failed = 0, suspected = 0;
+  c.on_note = [&](std::size_t, const notification& e) {
+    if (e.kind == notification_kind::member_failed) ++failed;
+    if (e.kind == notification_kind::member_suspected) ++suspected;
+  };
+  c.loss = loss;
+  for (std::size_t p = 0; p < periods; p += 50) {
+    // Every 50 periods one member (a different one each time) pauses for pause_periods.
+    const std::size_t who = (p / 50 * 13 + 1) % n;
+    c.paused[who] = true;
+    c.run_for(std::chrono::seconds(static_cast<long>(pause_periods)));
+    c.paused[who] = false;
+    c.run_for(std::chrono::seconds(static_cast<long>(50 - pause_periods)));
+  }
+  if (suspicions != nullptr) *suspicions = suspected;
+  return failed;
+}
+
+/// Periods until 99% of the other members hear that one member is leaving.
+double dissemination_periods(std::uint32_t n, std::uint64_t seed) {
+  cluster c(n, sim_options(n), seed);
+  c.run_for(3s);
+  std::size_t heard = 0;
+  double t99 = -1;
+  const time_point start = c.now;
+  const std::size_t need = static_cast<std::size_t>(std::ceil(0.99 * (n - 1)));
+  c.on_note = [&](std::size_t i, const notification& e) {
+    if (e.kind != notification_kind::member_leaving || i == 0 || e.member != 1) return;
+    if (++heard == need) t99 = seconds_between(start, c.now) / period_s;
+  };
+  REQUIRE(c.cores[0].leave(c.now));
+  c.drain(0);
+  c.run_for(30s, 20ms);
+  return t99;
+}
+
+struct traffic {
+  double datagrams_per_member_period = 0, datagram_bytes_per_member_period = 0;
+  double stream_bytes_per_member_period = 0;
+};
+traffic steady_traffic(std::uint32_t n, std::uint64_t seed, std::size_t periods) {
+  cluster c(n, sim_options(n), seed);
+  c.run_for(10s);  // let the start-up announcements die down
+  const auto d0 = c.datagrams, b0 = c.datagram_bytes, s0 = c.stream_bytes;
+  c.run_for(std::chrono::seconds(static_cast<long>(periods)));
+  const double per = static_cast<double>(n) * static_cast<double>(periods);
+  return {static_cast<double>(c.datagrams - d0) / per,
+          static_cast<double>(c.datagram_bytes - b0) / per,
+          static_cast<double>(c.stream_bytes - s0) / per};
+}
+}  // namespace
+
+TEST_CASE("swim sim: crashed members are declared dead within the bound", "[swim][sim]") {
+  for (std::uint32_t n : {20u, 60u}) {
+    const detection d = crash_detection(n, 100 + n, 3);
+    INFO("n=" << n << " mean=" << d.mean << " p99=" << d.p99 << " max=" << d.max);
+    const double bound = 6.0 * 4.0 * std::max(1.0, std::log10(n)) + 4 + 2 * std::log2(n);
+    CHECK(d.missing == 0);
+    CHECK(d.false_dead == 0);
+    CHECK(d.samples == 3 * (n - 1) - 3);  // earlier victims stay crashed
+    CHECK(d.max <= bound);
+    // Lifeguard confirmations pull the mean well under the maximum suspicion timeout.
+    CHECK(d.mean < 6.0 * 4.0 * std::max(1.0, std::log10(n)));
+  }
+}
+
+TEST_CASE("swim sim: no false dead verdicts under 10% loss and pauses", "[swim][sim]") {
+  std::uint64_t suspicions = 0;
+  CHECK(false_dead_verdicts(24, 7, 1000, 0.10, 4, &suspicions) == 0);
+  CHECK(suspicions > 0);  // the test did stress the detector
+}
+
+TEST_CASE("swim sim: an update reaches 99% of members in O(log n) periods", "[swim][sim]") {
+  for (std::uint32_t n : {10u, 50u, 150u}) {
+    const double t = dissemination_periods(n, 300 + n);
+    INFO("n=" << n << " t99=" << t);
+    CHECK(t >= 0);
+    CHECK(t <= 1.0 + 0.5 * std::log2(n));
+  }
+}
+
+TEST_CASE("swim sim: per-member traffic stays flat as n grows", "[swim][sim]") {
+  const traffic small = steady_traffic(20, 9, 60);
+  const traffic large = steady_traffic(120, 9, 60);
+  INFO("dgrams/member/period " << small.datagrams_per_member_period << " -> "
+                               << large.datagrams_per_member_period);
+  INFO("bytes/member/period " << small.datagram_bytes_per_member_period << " -> "
+                              << large.datagram_bytes_per_member_period);
+  CHECK(large.datagrams_per_member_period < 1.5 * small.datagrams_per_member_period);
+  CHECK(large.datagram_bytes_per_member_period < 1.5 * small.datagram_bytes_per_member_period);
+  CHECK(small.datagrams_per_member_period >= 2.0);  // at least ping + ack per period
+}
+
+// ---- the figures for the report (hidden: run with "[.full]") --------------------------------
+
+TEST_CASE("swim full: crash detection at 1000 members", "[.full][swim]") {
+  const detection d = crash_detection(1000, 42, 3);
+  std::printf("crash detection n=1000: samples=%zu missing=%zu false_dead=%zu mean=%.2f p99=%.2f "
+              "max=%.2f periods\n",
+              d.samples, d.missing, d.false_dead, d.mean, d.p99, d.max);
+  CHECK(d.missing == 0);
+}
+
+TEST_CASE("swim full: no false dead over 10,000 periods", "[.full][swim]") {
+  std::uint64_t suspicions = 0;
+  const auto failed = false_dead_verdicts(100, 43, 10000, 0.10, 5, &suspicions);
+  std::printf("false dead n=100 periods=10000 loss=10%% pause=5 periods every 50: "
+              "false_dead=%zu suspicions=%llu\n",
+              failed, static_cast<unsigned long long>(suspicions));
+  CHECK(failed == 0);
+}
+
+TEST_CASE("swim full: dissemination curve", "[.full][swim]") {
+  for (std::uint32_t n : {10u, 100u, 1000u}) {
+    const double t = dissemination_periods(n, 44);
+    std::printf("dissemination n=%u: 99%% after %.2f periods (log2 n = %.1f)\n", n, t,
+                std::log2(n));
+  }
+}
+
+TEST_CASE("swim full: traffic per member per period", "[.full][swim]") {
+  for (std::uint32_t n : {10u, 100u, 1000u}) {
+    const traffic t = steady_traffic(n, 45, 60);
+    std::printf("traffic n=%u: %.2f datagrams, %.1f datagram bytes, %.1f stream bytes "
+                "per member per period\n",
+                n, t.datagrams_per_member_period, t.datagram_bytes_per_member_period,
+                t.stream_bytes_per_member_period);
+  }
+}

@@ -1,0 +1,176 @@
+// swim_harness.hpp - a deterministic in-test network driving many SWIM cores: seeded loss,
+// delay, pause and crash. Shared by tests/unit/swim, tests/sim/swim.cpp and bench/swim.cpp.
+// (The weft::sim simulator is being written concurrently; this stays small on purpose.)
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <queue>
+#include <vector>
+
+#include "weft/membership/swim/swim.hpp"
+
+namespace swim_test {
+
+using namespace weft;
+using namespace weft::swim;
+using namespace std::chrono_literals;
+
+inline constexpr std::uint64_t anchor_seed = 0xa11ce;
+
+/// Options sized for simulations of many cores in one process.
+inline options sim_options(std::uint32_t members) {
+  options o;
+  o.max_members = members + 8;
+  o.max_broadcasts = 256;
+  o.max_outgoing_datagrams = 64;
+  o.max_outgoing_streams = 2;
+  o.max_stream_message_bytes = std::max<std::size_t>(4096, std::size_t{members} * 80 + 1024);
+  o.max_notification_bytes = 16 * 1024;
+  o.max_pending_notifications = members * 4 + 64;
+  return o;
+}
+
+inline test_admission_scheme member_scheme(std::size_t index) {
+  return test_admission_scheme(1000 + index);
+}
+
+/// Builds core `index` (id index+1, address index+1) admitted by the test anchor.
+inline core make_core(const options& o, std::size_t index, std::uint64_t seed,
+                      std::uint64_t incarnation = 1, address addr = 0) {
+  const test_admission_scheme anchor(anchor_seed);
+  const auto scheme = member_scheme(index);
+  identity self;
+  self.id = index + 1;
+  self.addr = addr != 0 ? addr : static_cast<address>(index + 1);
+  self.incarnation = incarnation;
+  self.admitter = anchor_id_base;
+  self.admission = *admit(anchor, self.id, scheme.public_key());
+  const byte_view anchors[] = {anchor.public_key()};
+  auto c = core::create(o, self, scheme, xoshiro256(seed * 7919 + index), anchors);
+  return std::move(*c);
+}
+
+struct in_flight {
+  time_point at;
+  std::uint64_t order;
+  address from, to;
+  channel via;
+  std::vector<std::uint8_t> bytes;
+  bool operator>(const in_flight& o) const {
+    return at != o.at ? at > o.at : order > o.order;
+  }
+};
+
+class cluster {
+ public:
+  cluster(std::size_t n, const options& o, std::uint64_t seed, bool full_tables = true)
+      : rng_(seed) {
+    cores.reserve(n + 4);
+    for (std::size_t i = 0; i < n; ++i) add_core(o, seed);
+    for (auto& c : cores) (void)c.bootstrap(now);
+    if (full_tables)
+      for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t j = 0; j < n; ++j)
+          if (i != j) (void)cores[i].add_member(now, cores[j].self_claim());
+    for (std::size_t i = 0; i < n; ++i) drain(i);
+  }
+
+  std::size_t add_core(const options& o, std::uint64_t seed, std::uint64_t incarnation = 1,
+                       address addr = 0) {
+    const std::size_t index = cores.size();
+    cores.push_back(make_core(o, index, seed, incarnation, addr));
+    crashed.push_back(false);
+    paused.push_back(false);
+    map_address(cores.back().address_of(cores.back().id()), index);
+    return index;
+  }
+  void map_address(address a, std::size_t index) {
+    if (a >= by_address_.size()) by_address_.resize(a + 1, npos);
+    by_address_[a] = index;
+  }
+
+  /// Advances simulated time by `span` in steps of `step`.
+  void run_for(duration span, duration step = 100ms) {
+    const time_point end = now + span;
+    while (now < end) {
+      now += step;
+      deliver_until(now);
+      for (std::size_t i = 0; i < cores.size(); ++i) {
+        if (crashed[i] || paused[i]) continue;
+        cores[i].tick(now);
+        drain(i);
+      }
+    }
+  }
+
+  std::vector<core> cores;
+  std::vector<bool> crashed, paused;
+  time_point now{};
+  double loss = 0;
+  std::int64_t delay_min_us = 500, delay_max_us = 5000;
+  std::function<void(std::size_t, const notification&)> on_note;
+  std::function<bool(address, address)> drop_link;  // true: the link from -> to is cut
+  std::size_t max_datagram_bytes = 0;
+  std::uint64_t datagrams = 0, datagram_bytes = 0, streams = 0, stream_bytes = 0;
+  std::uint64_t lost = 0;
+
+  /// Replaces core `index` by a fresh process (new incarnation, maybe a new address).
+  void restart(std::size_t index, const options& o, std::uint64_t seed, std::uint64_t incarnation,
+               address addr) {
+    cores[index] = make_core(o, index, seed, incarnation, addr);
+    crashed[index] = false;
+    paused[index] = false;
+    map_address(addr, index);
+  }
+
+  /// Sends what core `i` has produced and hands its notifications to on_note.
+  void drain(std::size_t i) {
+    core& c = cores[i];
+    const address from = c.address_of(c.id());
+    for (const outgoing& o : c.sends()) {
+      if (o.via == channel::datagram) {
+        ++datagrams;
+        datagram_bytes += o.bytes.size();
+        max_datagram_bytes = std::max(max_datagram_bytes, o.bytes.size());
+        if (loss > 0 && chance(rng_, loss)) {
+          ++lost;
+          continue;
+        }
+      } else {
+        ++streams;
+        stream_bytes += o.bytes.size();
+      }
+      const auto delay = static_cast<std::int64_t>(uniform_between(
+          rng_, static_cast<std::uint64_t>(delay_min_us), static_cast<std::uint64_t>(delay_max_us)));
+      queue_.push(in_flight{now + microseconds(delay), order_++, from, o.to, o.via,
+                            std::vector<std::uint8_t>(o.bytes.begin(), o.bytes.end())});
+    }
+    if (on_note)
+      for (const notification& n : c.notifications()) on_note(i, n);
+    c.clear_outputs();
+  }
+
+ private:
+  static constexpr std::size_t npos = ~std::size_t{0};
+
+  void deliver_until(time_point t) {
+    while (!queue_.empty() && queue_.top().at <= t) {
+      in_flight m = queue_.top();
+      queue_.pop();
+      const std::size_t to = m.to < by_address_.size() ? by_address_[m.to] : npos;
+      if (to == npos || crashed[to] || paused[to]) continue;
+      if (drop_link && drop_link(m.from, m.to)) continue;
+      if (m.via == channel::datagram) (void)cores[to].step(m.at, m.from, m.bytes);
+      else (void)cores[to].step_stream(m.at, m.from, m.bytes);
+      drain(to);
+    }
+  }
+
+  xoshiro256 rng_;
+  std::uint64_t order_ = 0;
+  std::vector<std::size_t> by_address_;
+  std::priority_queue<in_flight, std::vector<in_flight>, std::greater<>> queue_;
+};
+
+}  // namespace swim_test
