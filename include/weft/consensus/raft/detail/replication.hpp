@@ -1,0 +1,444 @@
+// weft/consensus/raft/detail/replication.hpp - log replication, flow control, commit.
+#pragma once
+
+#include "weft/consensus/raft/core.hpp"
+
+WEFT_BEGIN
+namespace raft {
+
+template <random_source Random>
+void basic_core<Random>::send(message m) noexcept {
+  const bool leader_stream = role_ == role::leader &&
+                             (m.type == message_type::append ||
+                              m.type == message_type::heartbeat ||
+                              m.type == message_type::install_snapshot ||
+                              m.type == message_type::timeout_now);
+  std::vector<message>& box = leader_stream ? send_now_ : send_after_;
+  if (box.size() >= opts_.max_messages_per_ready) {
+    ++counters_.dropped_outbox_full;  // like a lost message: the protocol retries
+    return;
+  }
+  box.push_back(m);
+}
+
+template <random_source Random>
+typename basic_core<Random>::progress* basic_core<Random>::find_progress(node_id id) noexcept {
+  for (progress& pr : progress_)
+    if (pr.id == id) return &pr;
+  return nullptr;
+}
+
+template <random_source Random>
+void basic_core<Random>::inflight_reset(progress& pr) noexcept {
+  pr.inflight_head = 0;
+  pr.inflight_count = 0;
+  pr.inflight_bytes = 0;
+}
+
+template <random_source Random>
+bool basic_core<Random>::inflight_full(const progress& pr) const noexcept {
+  return pr.inflight_count >= opts_.max_inflight_messages ||
+         pr.inflight_bytes >= opts_.max_inflight_bytes;
+}
+
+template <random_source Random>
+void basic_core<Random>::inflight_add(progress& pr, index_t last, std::uint64_t bytes) noexcept {
+  WEFT_ASSERT(pr.inflight_count < opts_.max_inflight_messages);
+  const std::size_t slot = (pr.inflight_head + pr.inflight_count) % opts_.max_inflight_messages;
+  inflight_storage_[pr.inflight_base + slot] = inflight_t{last, bytes};
+  ++pr.inflight_count;
+  pr.inflight_bytes += bytes;
+}
+
+template <random_source Random>
+void basic_core<Random>::inflight_free_to(progress& pr, index_t index) noexcept {
+  while (pr.inflight_count > 0) {
+    const inflight_t& f = inflight_storage_[pr.inflight_base + pr.inflight_head];
+    if (f.last > index) break;
+    pr.inflight_bytes -= f.bytes;
+    pr.inflight_head = (pr.inflight_head + 1) % opts_.max_inflight_messages;
+    --pr.inflight_count;
+  }
+}
+
+template <random_source Random>
+result<index_t> basic_core<Random>::append_local(entry_type type, byte_view payload) noexcept {
+  if (!log_.append(term_, type, payload)) return error(raft_errc::log_full, "append_local");
+  return log_.last_index();
+}
+
+template <random_source Random>
+result<index_t> basic_core<Random>::propose(byte_view payload) noexcept {
+  if (payload.size() > opts_.max_bytes_per_entry) return error(raft_errc::entry_too_large, "propose");
+  if (role_ != role::leader) {
+    if (!opts_.forward_proposals || leader_ == no_node)
+      return error(raft_errc::not_leader, "propose");
+    std::size_t used = 0;
+    for (const entry_ref& e : forward_refs_) used += e.payload.size();
+    if (forward_refs_.size() >= opts_.max_entries_per_message ||
+        used + payload.size() > forward_bytes_.size())
+      return error(raft_errc::too_many_uncommitted, "propose: forward batch full");
+    std::uint8_t* at = forward_bytes_.data() + used;
+    if (!payload.empty()) std::memcpy(at, payload.data(), payload.size());
+    forward_refs_.push_back(entry_ref{0, 0, entry_type::normal, byte_view(at, payload.size())});
+    return index_t{0};
+  }
+  if (transfer_target_ != no_node || removed_leader_)
+    return error(raft_errc::transfer_in_progress, "propose");
+  if (log_.last_index() - commit_ >= opts_.max_uncommitted_entries)
+    return error(raft_errc::too_many_uncommitted, "propose");
+  return append_local(entry_type::normal, payload);
+}
+
+template <random_source Random>
+void basic_core<Random>::handle_propose(const message& m) noexcept {
+  if (role_ != role::leader || transfer_target_ != no_node || removed_leader_ ||
+      config_.find(m.from) == nullptr) {
+    ++counters_.dropped_forwarded_proposals;
+    return;
+  }
+  for (std::size_t i = 0; i < m.entries.size(); ++i) {
+    const entry_ref e = m.entries.at(i);
+    if (e.type != entry_type::normal || e.payload.size() > opts_.max_bytes_per_entry ||
+        log_.last_index() - commit_ >= opts_.max_uncommitted_entries ||
+        !append_local(entry_type::normal, e.payload)) {
+      ++counters_.dropped_forwarded_proposals;
+    }
+  }
+}
+
+template <random_source Random>
+bool basic_core<Random>::valid_entries(const message& m) const noexcept {
+  term_t previous = m.log_term;
+  std::uint64_t bytes = 0;
+  for (std::size_t i = 0; i < m.entries.size(); ++i) {
+    const entry_ref e = m.entries.at(i);
+    if (e.index != m.log_index + 1 + i || e.term < previous || e.term > m.term) return false;
+    if (static_cast<std::uint8_t>(e.type) > 2) return false;
+    previous = e.term;
+    bytes += e.payload.size();
+  }
+  return bytes <= opts_.max_bytes_per_message;
+}
+
+template <random_source Random>
+void basic_core<Random>::handle_append(const message& m) noexcept {
+  if (role_ != role::follower) become_follower(term_, m.from);
+  leader_ = m.from;
+  election_elapsed_ = 0;
+  if (m.entries.size() > opts_.max_entries_per_message || !valid_entries(m)) {
+    ++counters_.dropped_oversize;
+    return;
+  }
+  message r = make(message_type::append_response, m.from);
+  r.round = m.round;
+  r.stamp_tick = m.stamp_tick;
+  if (m.log_index < commit_) {  // stale: everything up to commit is known to match
+    r.log_index = commit_;
+    r.commit = commit_;
+    send(r);
+    return;
+  }
+  if (m.log_index > log_.last_index() || log_.term_at(m.log_index) != m.log_term) {
+    ++counters_.rejected_appends;
+    r.reject = true;
+    r.log_index = std::min(m.log_index, log_.last_index());  // hint: retry from here
+    r.log_term = log_.term_at(r.log_index);
+    r.commit = commit_;
+    send(r);
+    return;
+  }
+  index_t last_new = m.log_index;
+  const bool witness = [&] {
+    const member* self = config_.find(opts_.id);
+    return self != nullptr && self->role == member_role::witness;
+  }();
+  for (std::size_t i = 0; i < m.entries.size(); ++i) {
+    const entry_ref e = m.entries.at(i);
+    if (e.index <= log_.last_index()) {
+      if (log_.term_at(e.index) == e.term) { last_new = e.index; continue; }
+      if (e.index <= commit_) { ++counters_.dropped_malformed; break; }  // never rewrite commits
+      log_.truncate_after(e.index - 1);
+      offered_index_ = std::min(offered_index_, e.index - 1);
+      persisted_index_ = std::min(persisted_index_, e.index - 1);
+    }
+    if (!log_.append(e.term, e.type, e.payload, !witness)) { ++counters_.truncated_appends; break; }
+    last_new = e.index;
+  }
+  set_commit(std::max(commit_, std::min(m.commit, last_new)));
+  r.log_index = last_new;
+  r.commit = commit_;
+  send(r);
+}
+
+template <random_source Random>
+void basic_core<Random>::handle_append_response(const message& m) noexcept {
+  if (role_ != role::leader) return;
+  progress* pr = find_progress(m.from);
+  if (pr == nullptr) { ++counters_.dropped_unknown_sender; return; }
+  pr->recent_active = true;
+  pr->follower_commit = std::max(pr->follower_commit, std::min(m.commit, log_.last_index()));
+  pr->acked_round = std::max(pr->acked_round, m.round);
+  pr->acked_stamp_tick = std::max(pr->acked_stamp_tick, m.stamp_tick);
+  if (m.reject) {
+    if (m.log_index < pr->match || pr->next <= pr->match + 1) return;  // stale rejection
+    pr->next = std::max(pr->match + 1, std::min(pr->next - 1, m.log_index + 1));
+    pr->state = progress_state::probe;
+    pr->probe_sent = false;
+    inflight_reset(*pr);
+    send_append(*pr, true);
+  } else if (m.log_index > pr->match) {
+    pr->match = std::min(m.log_index, log_.last_index());
+    pr->next = std::max(pr->next, pr->match + 1);
+    inflight_free_to(*pr, pr->match);
+    if (pr->state == progress_state::probe) {
+      pr->state = progress_state::replicate;
+      pr->next = pr->match + 1;
+      pr->probe_sent = false;
+      inflight_reset(*pr);
+    }
+    maybe_commit();
+    if (transfer_target_ == pr->id && pr->match == log_.last_index()) {
+      send(make(message_type::timeout_now, pr->id));
+    }
+  } else {
+    pr->probe_sent = false;
+  }
+  release_reads();
+  if (removed_leader_) removed_leader_step_down();
+}
+
+template <random_source Random>
+void basic_core<Random>::handle_heartbeat(const message& m) noexcept {
+  if (role_ != role::follower) become_follower(term_, m.from);
+  leader_ = m.from;
+  election_elapsed_ = 0;
+  set_commit(std::max(commit_, std::min(m.commit, log_.last_index())));
+  message r = make(message_type::heartbeat_response, m.from);
+  r.round = m.round;
+  r.stamp_tick = m.stamp_tick;
+  r.log_index = log_.last_index();
+  r.commit = commit_;
+  send(r);
+}
+
+template <random_source Random>
+void basic_core<Random>::handle_heartbeat_response(const message& m) noexcept {
+  if (role_ != role::leader) return;
+  progress* pr = find_progress(m.from);
+  if (pr == nullptr) { ++counters_.dropped_unknown_sender; return; }
+  pr->recent_active = true;
+  pr->follower_commit = std::max(pr->follower_commit, std::min(m.commit, log_.last_index()));
+  pr->acked_round = std::max(pr->acked_round, m.round);
+  pr->acked_stamp_tick = std::max(pr->acked_stamp_tick, m.stamp_tick);
+  if (pr->state == progress_state::snapshot) {
+    pr->snapshot_sent = pr->snapshot_acked;  // resend lost chunks
+  } else if (pr->match < log_.last_index()) {
+    if (pr->match == pr->match_at_heartbeat) {  // no progress since the last heartbeat
+      pr->state = progress_state::probe;
+      pr->next = pr->match + 1;
+      inflight_reset(*pr);
+    }
+    pr->probe_sent = false;
+  }
+  pr->match_at_heartbeat = pr->match;
+  release_reads();
+  if (removed_leader_) removed_leader_step_down();
+}
+
+template <random_source Random>
+void basic_core<Random>::send_heartbeats(std::uint64_t round) noexcept {
+  for (progress& pr : progress_) {
+    message m = make(message_type::heartbeat, pr.id);
+    m.commit = std::min(pr.match, commit_);
+    m.round = round;
+    m.stamp_tick = ticks_;
+    send(m);
+  }
+}
+
+template <random_source Random>
+void basic_core<Random>::send_append(progress& pr, bool allow_empty) noexcept {
+  if (pr.state == progress_state::snapshot) { send_snapshot_chunks(pr); return; }
+  if (pr.state == progress_state::probe && pr.probe_sent) return;
+  if (pr.next < log_.first_index()) {
+    if (snapshot_.index == 0 || snapshot_.index < pr.next - 1) return;
+    pr.state = progress_state::snapshot;
+    pr.snapshot_index = 0;
+    send_snapshot_chunks(pr);
+    return;
+  }
+  do {
+    if (pr.state == progress_state::replicate && inflight_full(pr)) return;
+    const index_t last = log_.last_index();
+    std::size_t count = 0;
+    std::uint64_t bytes = 0;
+    while (pr.next + count <= last && count < opts_.max_entries_per_message) {
+      const std::uint64_t size = log_.size_at(pr.next + count);
+      if (count > 0 && bytes + size > opts_.max_bytes_per_message) break;
+      bytes += size;
+      ++count;
+    }
+    if (count == 0 && !(allow_empty || pr.commit_sent < commit_)) return;
+    message m = make(message_type::append, pr.id);
+    m.log_index = pr.next - 1;
+    m.log_term = log_.term_at(m.log_index);
+    m.commit = commit_;
+    m.round = round_;
+    m.stamp_tick = ticks_;
+    m.entries = log_.range(pr.next, count);
+    pr.commit_sent = commit_;
+    send(m);
+    if (pr.state == progress_state::probe) { pr.probe_sent = true; return; }
+    if (count == 0) return;
+    pr.next += count;
+    inflight_add(pr, pr.next - 1, bytes);
+    allow_empty = false;
+  } while (pr.next <= log_.last_index());
+}
+
+template <random_source Random>
+void basic_core<Random>::flush_replication() noexcept {
+  if (role_ != role::leader) return;
+  for (progress& pr : progress_) send_append(pr, false);
+}
+
+template <random_source Random>
+template <class Value>
+std::uint64_t basic_core<Random>::quorum_of(const configuration& config, Value value) noexcept {
+  // The largest v such that a majority of each voter set has a value >= v.
+  const auto side = [&](bool outgoing) -> std::uint64_t {
+    std::uint64_t values[max_config_members];
+    std::size_t n = 0;
+    for (const member& mem : config.members) {
+      const bool in = outgoing ? mem.outgoing : (mem.incoming && configuration::votes(mem));
+      if (in) values[n++] = value(mem.id);
+    }
+    if (n == 0) return ~std::uint64_t{0};
+    std::sort(values, values + n, [](std::uint64_t a, std::uint64_t b) { return a > b; });
+    return values[n / 2];
+  };
+  return std::min(side(false), side(true));
+}
+
+template <random_source Random>
+bool basic_core<Random>::quorum_active() const noexcept {
+  const auto active = [this](node_id id) -> std::uint64_t {
+    if (id == opts_.id) return 1;
+    for (const progress& pr : progress_)
+      if (pr.id == id) return pr.recent_active ? 1 : 0;
+    return 0;
+  };
+  return quorum_value(active) == 1;
+}
+
+template <random_source Random>
+void basic_core<Random>::maybe_commit() noexcept {
+  if (role_ != role::leader) return;
+  const auto match = [this](node_id id) -> std::uint64_t {
+    if (id == opts_.id) return persisted_index_;
+    for (const progress& pr : progress_)
+      if (pr.id == id) return pr.match;
+    return 0;
+  };
+  const index_t quorum = std::min<index_t>(quorum_value(match), log_.last_index());
+  if (quorum > commit_ && log_.term_at(quorum) == term_) {  // only current-term entries (§5.4.2)
+    set_commit(quorum);
+    release_reads();
+  }
+}
+
+template <random_source Random>
+void basic_core<Random>::set_commit(index_t commit) noexcept {
+  if (commit <= commit_) return;
+  WEFT_ASSERT(commit <= log_.last_index());
+  for (index_t i = commit_ + 1; i <= commit; ++i) {
+    if (log_.type_at(i) != entry_type::config) continue;
+    auto decoded = decode_configuration(log_.at(i).payload);
+    if (decoded) apply_configuration(*decoded, i);
+    else ++counters_.ignored_config_entries;
+  }
+  commit_ = commit;
+  if (role_ == role::leader && config_.joint() && config_index_ <= commit_ &&
+      pending_config_index_ <= commit_) {
+    configuration leave;  // joint consensus committed: leave it automatically
+    for (member mem : config_.members) {
+      if (!mem.incoming) continue;
+      mem.outgoing = false;
+      (void)leave.members.push_back(mem);
+    }
+    auto size = encode_configuration(leave, config_scratch_);
+    if (size && append_local(entry_type::config, byte_view(config_scratch_.data(), *size)))
+      pending_config_index_ = log_.last_index();
+  }
+}
+
+template <random_source Random>
+void basic_core<Random>::apply_configuration(const configuration& config, index_t index) noexcept {
+  config_ = config;
+  config_index_ = index;
+  if (role_ == role::leader) {
+    sync_progress();
+    if (!config_.is_voter(opts_.id)) removed_leader_ = true;
+  }
+}
+
+template <random_source Random>
+void basic_core<Random>::sync_progress() noexcept {
+  // Keep progress for members that stay; add fresh progress for new ones.
+  static_vector<progress, max_config_members> next;
+  for (const member& mem : config_.members) {
+    if (mem.id == opts_.id) continue;
+    const progress* old = find_progress(mem.id);
+    progress pr;
+    if (old != nullptr) {
+      pr = *old;
+    } else {
+      pr.id = mem.id;
+      pr.next = log_.last_index() + 1;
+      pr.recent_active = true;
+    }
+    (void)next.push_back(pr);
+  }
+  progress_ = next;
+  // Every member owns a fixed region of the inflight storage, by position.
+  for (std::size_t i = 0; i < progress_.size(); ++i) {
+    progress& pr = progress_[i];
+    const std::size_t base = i * opts_.max_inflight_messages;
+    if (pr.inflight_base != base || pr.inflight_count == 0) {
+      pr.inflight_base = base;
+      inflight_reset(pr);
+      if (pr.state == progress_state::replicate) {
+        pr.state = progress_state::probe;
+        pr.next = pr.match + 1;
+        pr.probe_sent = false;
+      }
+    }
+  }
+}
+
+template <random_source Random>
+void basic_core<Random>::removed_leader_step_down() noexcept {
+  // A leader that committed its own removal stays until a majority of the new voters
+  // know the configuration is committed, then hands over with TimeoutNow and steps down,
+  // so the remaining voters never wait for a vote from the removed member (etcd #11038).
+  const auto knows = [this](node_id id) -> std::uint64_t {
+    for (const progress& pr : progress_)
+      if (pr.id == id) return std::min(pr.follower_commit, pr.match) >= config_index_ ? 1 : 0;
+    return 0;
+  };
+  if (commit_ < config_index_ || quorum_value(knows) != 1) return;
+  const progress* best = nullptr;
+  for (const progress& pr : progress_) {
+    const member* mem = config_.find(pr.id);
+    if (mem == nullptr || mem->role != member_role::voter || !config_.is_voter(pr.id)) continue;
+    if (knows(pr.id) == 1 && (best == nullptr || pr.match > best->match)) best = &pr;
+  }
+  if (best != nullptr) send(make(message_type::timeout_now, best->id));
+  become_follower(term_, no_node);
+}
+
+}  // namespace raft
+WEFT_END
+
+#include "weft/consensus/raft/detail/control.hpp"

@@ -1,0 +1,163 @@
+// weft/consensus/raft/log.hpp - the core's bounded in-memory log: entries since the last
+// snapshot in a preallocated ring of slots, payload bytes in a preallocated byte arena.
+// Appending, truncating and compacting never allocate.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "weft/config.hpp"
+#include "weft/consensus/raft/types.hpp"
+
+WEFT_BEGIN
+namespace raft {
+
+class memory_log {
+ public:
+  /// Allocates `entries` slots (rounded up to a power of two) and `bytes` of arena.
+  memory_log(std::uint32_t entries, std::uint64_t bytes) {
+    std::size_t cap = 1;
+    while (cap < entries) cap <<= 1;
+    slots_.resize(cap);
+    arena_.resize(static_cast<std::size_t>(bytes));
+  }
+
+  [[nodiscard]] index_t first_index() const noexcept { return snapshot_index_ + 1; }
+  [[nodiscard]] index_t last_index() const noexcept { return last_; }
+  [[nodiscard]] index_t snapshot_index() const noexcept { return snapshot_index_; }
+  [[nodiscard]] term_t snapshot_term() const noexcept { return snapshot_term_; }
+  [[nodiscard]] std::size_t size() const noexcept {
+    return static_cast<std::size_t>(last_ - snapshot_index_);
+  }
+  [[nodiscard]] std::size_t capacity_entries() const noexcept { return slots_.size(); }
+  [[nodiscard]] term_t last_term() const noexcept { return term_at(last_); }
+
+  /// The term at `index`, or 0 when the index is beyond the log or compacted away
+  /// (except the snapshot index itself, whose term is remembered).
+  [[nodiscard]] term_t term_at(index_t index) const noexcept {
+    if (index == snapshot_index_) return snapshot_term_;
+    if (index < snapshot_index_ || index > last_) return 0;
+    return slot(index).term;
+  }
+  [[nodiscard]] bool contains(index_t index) const noexcept {
+    return index > snapshot_index_ && index <= last_;
+  }
+  [[nodiscard]] entry_ref at(index_t index) const noexcept {
+    WEFT_ASSERT(contains(index));
+    const slot_t& s = slot(index);
+    const std::uint8_t* base = arena_.data() + physical(s.offset);
+    return entry_ref{index, s.term, s.type, byte_view(base, s.size)};
+  }
+  [[nodiscard]] entry_type type_at(index_t index) const noexcept { return slot(index).type; }
+  [[nodiscard]] std::uint32_t size_at(index_t index) const noexcept { return slot(index).size; }
+
+  static entry_ref fetch(const void* log, index_t index) noexcept {
+    return static_cast<const memory_log*>(log)->at(index);
+  }
+  [[nodiscard]] entry_range range(index_t first, std::size_t count) const noexcept {
+    return entry_range(this, &memory_log::fetch, first, count);
+  }
+
+  /// True when an entry of `bytes` payload fits now.
+  [[nodiscard]] bool fits(std::size_t bytes) const noexcept {
+    if (size() >= slots_.size()) return false;
+    return placement(bytes) != no_room;
+  }
+
+  /// Appends at last_index()+1; returns false (nothing changed) when the log is full.
+  /// A witness keeps metadata only: pass `keep_payload = false`.
+  [[nodiscard]] bool append(term_t term, entry_type type, byte_view payload,
+                            bool keep_payload = true) noexcept {
+    const std::size_t bytes = keep_payload ? payload.size() : 0;
+    if (size() >= slots_.size()) return false;
+    const std::uint64_t at = placement(bytes);
+    if (at == no_room) return false;
+    if (bytes != 0) std::memcpy(arena_.data() + physical(at), payload.data(), bytes);
+    ++last_;
+    slot_t& s = slot(last_);
+    s.term = term;
+    s.type = type;
+    s.size = static_cast<std::uint32_t>(bytes);
+    s.offset = at;
+    tail_ = at + bytes;
+    return true;
+  }
+
+  /// Drops every entry after `index` (index >= snapshot_index()).
+  void truncate_after(index_t index) noexcept {
+    WEFT_ASSERT(index >= snapshot_index_);
+    if (index >= last_) return;
+    last_ = index;
+    if (last_ == snapshot_index_) {
+      tail_ = head_;
+    } else {
+      const slot_t& s = slot(last_);
+      tail_ = s.offset + s.size;
+    }
+  }
+
+  /// Drops every entry up to and including `index` (a snapshot now covers them).
+  void compact_to(index_t index, term_t term) noexcept {
+    WEFT_ASSERT(index >= snapshot_index_);
+    if (index >= last_) {
+      snapshot_index_ = index;
+      snapshot_term_ = term;
+      last_ = index;
+      head_ = tail_;
+      return;
+    }
+    snapshot_term_ = term;
+    snapshot_index_ = index;
+    head_ = slot(index + 1).offset;
+  }
+
+  /// Empties the log and starts it after a snapshot at (index, term).
+  void reset(index_t index, term_t term) noexcept {
+    snapshot_index_ = index;
+    snapshot_term_ = term;
+    last_ = index;
+    head_ = tail_ = 0;
+  }
+
+ private:
+  struct slot_t {
+    std::uint64_t offset = 0;  // monotone arena position of the payload
+    term_t term = 0;
+    std::uint32_t size = 0;
+    entry_type type = entry_type::normal;
+  };
+  static constexpr std::uint64_t no_room = ~std::uint64_t{0};
+
+  [[nodiscard]] slot_t& slot(index_t index) noexcept {
+    return slots_[static_cast<std::size_t>(index) & (slots_.size() - 1)];
+  }
+  [[nodiscard]] const slot_t& slot(index_t index) const noexcept {
+    return slots_[static_cast<std::size_t>(index) & (slots_.size() - 1)];
+  }
+  [[nodiscard]] std::size_t physical(std::uint64_t position) const noexcept {
+    return static_cast<std::size_t>(position % arena_.size());
+  }
+  /// Where a payload of `bytes` goes so that it is contiguous, or no_room.
+  [[nodiscard]] std::uint64_t placement(std::size_t bytes) const noexcept {
+    const std::uint64_t cap = arena_.size();
+    const std::uint64_t used = tail_ - head_;
+    std::uint64_t at = tail_;
+    const std::uint64_t to_end = cap - (at % cap);
+    if (bytes > to_end) at += to_end;  // skip the arena's tail end to stay contiguous
+    if ((at - head_) + bytes > cap || used > cap) return no_room;
+    return at;
+  }
+
+  std::vector<slot_t> slots_;
+  std::vector<std::uint8_t> arena_;
+  index_t snapshot_index_ = 0;
+  term_t snapshot_term_ = 0;
+  index_t last_ = 0;
+  std::uint64_t head_ = 0;  // arena position of the first entry's payload
+  std::uint64_t tail_ = 0;  // arena position after the last entry's payload
+};
+
+}  // namespace raft
+WEFT_END
