@@ -101,6 +101,16 @@ class disk {
   void enable_faults(bool on) noexcept { faults_ = on; }
   [[nodiscard]] bool faults_enabled() const noexcept { return faults_; }
   [[nodiscard]] bool is_up() const noexcept { return up_; }
+  /// Sets the latent-error, bit-rot and misdirected-write probabilities at once (swarms).
+  void set_error_probability(double p) noexcept {
+    p = std::clamp(p, 0.0, 1.0);
+    options_.latent_error_probability = p;
+    options_.bit_rot_probability = p;
+    options_.misdirect_probability = p;
+  }
+  /// Off: a crash keeps every write issued (a power-safe cache); on (default): unsynced
+  /// writes may be lost and the first lost one torn.
+  void set_crash_loss(bool on) noexcept { crash_loss_ = on; }
 
   // ---- the file_system concept ---------------------------------------------------------
   result<storage::file_handle> open(std::string_view name, storage::open_mode mode) noexcept {
@@ -336,7 +346,7 @@ class disk {
     std::vector<std::uint8_t> next = f.durable;
     std::size_t survivors = 0;
     while (survivors < f.pending.size() &&
-           chance(random_, options_.unsynced_survival_probability))
+           (!crash_loss_ || chance(random_, options_.unsynced_survival_probability)))
       ++survivors;
     for (std::size_t i = 0; i < survivors; ++i) {
       const pending_write& w = f.pending[i];
@@ -381,6 +391,7 @@ class disk {
   std::uint32_t generation_ = 0;
   bool up_ = true;
   bool faults_ = false;
+  bool crash_loss_ = true;
 };
 static_assert(storage::file_system<disk>,
               "sim::disk must model storage::file_system; see docs/requirements/file_system.md");
