@@ -1,0 +1,459 @@
+// weft/crypto/cose.hpp - COSE (RFC 9052/9053): COSE_Sign1 with EdDSA and COSE_Encrypt0
+// with ChaCha20/Poly1305 over the signer/aead concepts; strict decoding on the wire/ CBOR
+// reader. Portable; no allocation (the caller gives output and scratch buffers).
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string_view>
+
+#include "weft/config.hpp"
+#include "weft/core/bytes.hpp"
+#include "weft/core/result.hpp"
+#include "weft/core/static_vector.hpp"
+#include "weft/crypto/concepts.hpp"
+#include "weft/crypto/errors.hpp"
+#include "weft/wire/cbor.hpp"
+
+WEFT_BEGIN
+namespace crypto {
+namespace cose {
+
+// Registered values (IANA COSE registries).
+inline constexpr std::uint64_t tag_sign1 = 18;
+inline constexpr std::uint64_t tag_encrypt0 = 16;
+inline constexpr std::int64_t alg_eddsa = -8;
+inline constexpr std::int64_t alg_chacha20_poly1305 = 24;
+inline constexpr std::int64_t label_alg = 1;
+/// Encrypt0's AAD (Enc_structure: protected header and external AAD) is built on the stack;
+/// larger ones are refused with cose_too_large.
+inline constexpr std::size_t max_enc_structure_size_bytes = 1024;
+inline constexpr std::int64_t label_crit = 2;
+inline constexpr std::int64_t label_content_type = 3;
+inline constexpr std::int64_t label_kid = 4;
+inline constexpr std::int64_t label_iv = 5;
+inline constexpr std::int64_t label_partial_iv = 6;
+
+/// What the decoder accepts. Tags: RFC 9052 leaves it to the application whether the
+/// outer tag is required; a present tag must always be the right one.
+enum class tag_policy : std::uint8_t { optional, required, forbidden };
+
+struct decode_options {
+  wire::decode_limits cbor{.max_depth = 8, .max_items = 256, .max_string_bytes = 1u << 20,
+                           .max_total_bytes = (1u << 20) + 4096};
+  std::size_t max_header_entries = 16;  // per bucket (protected, unprotected)
+  std::size_t max_kid_size_bytes = 256;
+  tag_policy tag = tag_policy::optional;
+
+  [[nodiscard]] result<void> validate() const noexcept {
+    WEFT_TRY(cbor.validate());
+    if (max_header_entries == 0 || max_header_entries > 64)
+      return error(core_errc::invalid_options, "cose::decode_options.max_header_entries");
+    return ok();
+  }
+};
+
+/// The header parameters this implementation understands, from both buckets.
+struct headers {
+  std::optional<std::int64_t> alg;   // absent, or the integer algorithm
+  bool alg_is_text = false;          // a text algorithm name (none is supported)
+  std::optional<byte_view> kid;
+  std::optional<byte_view> iv;
+  std::optional<byte_view> partial_iv;
+  std::optional<std::uint64_t> content_format;  // content type as a CoAP content format
+  std::optional<std::string_view> content_type;  // content type as a media type
+};
+
+/// A decoded COSE_Sign1 (views into the input).
+struct sign1_message {
+  byte_view protected_bytes;  // the bstr content, as signed
+  headers header;
+  byte_view payload;
+  byte_view signature;
+};
+
+/// A decoded COSE_Encrypt0 (views into the input).
+struct encrypt0_message {
+  byte_view protected_bytes;
+  headers header;
+  byte_view ciphertext;  // includes the tag
+};
+
+/// Options for producing a message. `kid` goes to the unprotected bucket.
+struct encode_options {
+  std::optional<byte_view> kid;
+  std::optional<std::uint64_t> content_format;  // protected label 3 (CoAP content format)
+  byte_view external_aad{};
+  bool tagged = true;
+};
+
+namespace detail {
+
+inline error malformed(const char* where) noexcept { return error(crypto_errc::cose_malformed, where); }
+inline error bad_header(const char* where) noexcept { return error(crypto_errc::cose_bad_header, where); }
+
+/// CBOR errors surface as cose_malformed; the CBOR code is deliberately not exposed
+/// (callers act on "not a valid envelope"), but `where` names the step.
+template <class T>
+result<T> structural(result<T> r, const char* where) noexcept {
+  if (!r) return malformed(where);
+  return r;
+}
+inline result<void> structural(result<void> r, const char* where) noexcept {
+  if (!r) return malformed(where);
+  return ok();
+}
+
+inline result<std::int64_t> read_int(const wire::cbor_item& item) noexcept {
+  constexpr std::uint64_t max = static_cast<std::uint64_t>(INT64_MAX);
+  if (item.type == wire::cbor_type::unsigned_int && item.argument <= max)
+    return static_cast<std::int64_t>(item.argument);
+  if (item.type == wire::cbor_type::negative_int && item.argument <= max)
+    return -1 - static_cast<std::int64_t>(item.argument);
+  return bad_header("cose: integer label or value out of range");
+}
+
+/// Encoded keys of one bucket, to detect a label present in both buckets.
+using label_list = static_vector<byte_view, 64>;
+
+struct bucket_state {
+  label_list labels;
+  static_vector<std::int64_t, 64> int_labels;
+  static_vector<wire::cbor_item, 8> crit;  // labels listed in crit (int or text items)
+};
+
+/// Reads one header value for a known label into `out`.
+inline result<void> read_known(wire::cbor_reader& reader, std::int64_t label, bool is_protected,
+                               headers& out, bucket_state& state,
+                               const decode_options& options) noexcept {
+  WEFT_TRY_ASSIGN(const wire::cbor_item value, structural(reader.next(), "cose header value"));
+  switch (label) {
+    case label_alg:
+      if (value.type == wire::cbor_type::text) {
+        out.alg_is_text = true;
+        return ok();
+      }
+      if (value.type != wire::cbor_type::unsigned_int && value.type != wire::cbor_type::negative_int)
+        return bad_header("cose: alg is neither int nor text");
+      { WEFT_TRY_ASSIGN(out.alg, read_int(value)); }
+      return ok();
+    case label_crit: {
+      if (!is_protected) return bad_header("cose: crit outside the protected bucket");
+      if (value.type != wire::cbor_type::array || value.argument == 0 || value.argument > 8)
+        return bad_header("cose: crit is not an array of 1..8 labels");
+      for (std::uint64_t i = 0; i < value.argument; ++i) {
+        WEFT_TRY_ASSIGN(const wire::cbor_item l, structural(reader.next(), "cose crit"));
+        if (l.type != wire::cbor_type::unsigned_int && l.type != wire::cbor_type::negative_int &&
+            l.type != wire::cbor_type::text)
+          return bad_header("cose: crit label is neither int nor text");
+        WEFT_TRY(state.crit.push_back(l));
+      }
+      return ok();
+    }
+    case label_content_type:
+      if (value.type == wire::cbor_type::unsigned_int) out.content_format = value.argument;
+      else if (value.type == wire::cbor_type::text) out.content_type = as_chars(value.content);
+      else return bad_header("cose: content type is neither uint nor text");
+      return ok();
+    case label_kid:
+      if (value.type != wire::cbor_type::bytes) return bad_header("cose: kid is not a bstr");
+      if (value.content.size() > options.max_kid_size_bytes)
+        return error(crypto_errc::cose_too_large, "cose: kid");
+      out.kid = value.content;
+      return ok();
+    case label_iv:
+    case label_partial_iv:
+      if (value.type != wire::cbor_type::bytes) return bad_header("cose: iv is not a bstr");
+      (label == label_iv ? out.iv : out.partial_iv) = value.content;
+      return ok();
+    default:
+      return structural(reader.skip_contents(value), "cose header value");
+  }
+}
+
+/// Reads a header map whose head `map` was just read. `other` holds the labels of the
+/// bucket read before (labels must be unique across both buckets).
+inline result<void> read_bucket(wire::cbor_reader& reader, const wire::cbor_item& map,
+                                bool is_protected, headers& out, bucket_state& state,
+                                const label_list* other, const decode_options& options) noexcept {
+  if (map.type != wire::cbor_type::map) return bad_header("cose: header bucket is not a map");
+  if (map.argument > options.max_header_entries)
+    return error(crypto_errc::cose_too_large, "cose: header entries");
+  for (std::uint64_t i = 0; i < map.argument; ++i) {
+    WEFT_TRY_ASSIGN(const wire::cbor_item key, structural(reader.next(), "cose header label"));
+    const byte_view encoded_key = reader.input().subspan(key.offset, reader.position() - key.offset);
+    if (other != nullptr)
+      for (const byte_view seen : *other)
+        if (equal_bytes(seen, encoded_key)) return bad_header("cose: label in both buckets");
+    WEFT_TRY(state.labels.push_back(encoded_key));
+    if (key.type == wire::cbor_type::text) {
+      WEFT_TRY(structural(reader.skip(), "cose header value"));
+      continue;
+    }
+    if (key.type != wire::cbor_type::unsigned_int && key.type != wire::cbor_type::negative_int)
+      return bad_header("cose: label is neither int nor text");
+    WEFT_TRY_ASSIGN(const std::int64_t label, read_int(key));
+    WEFT_TRY(state.int_labels.push_back(label));
+    WEFT_TRY(read_known(reader, label, is_protected, out, state, options));
+  }
+  return ok();
+}
+
+/// Every crit label must be one we process and be present in the protected bucket.
+inline result<void> check_crit(const bucket_state& protected_state) noexcept {
+  for (const auto& l : protected_state.crit) {
+    if (l.type == wire::cbor_type::text)
+      return error(crypto_errc::cose_unknown_critical, "cose: crit lists a text label");
+    WEFT_TRY_ASSIGN(const std::int64_t label, read_int(l));
+    if (label < label_alg || label > label_partial_iv || label == label_crit)
+      return error(crypto_errc::cose_unknown_critical, "cose: crit lists an unknown label");
+    bool present = false;
+    for (const std::int64_t seen : protected_state.int_labels) present = present || seen == label;
+    if (!present) return bad_header("cose: crit label not in the protected bucket");
+  }
+  return ok();
+}
+
+/// Reads the optional tag, the array head of `count` elements, and both header buckets.
+inline result<void> read_envelope_start(wire::cbor_reader& reader, std::uint64_t tag,
+                                        std::uint64_t count, byte_view& protected_bytes,
+                                        headers& out, const decode_options& options) noexcept {
+  WEFT_TRY_ASSIGN(wire::cbor_item item, structural(reader.next(), "cose envelope"));
+  if (item.type == wire::cbor_type::tag) {
+    if (options.tag == tag_policy::forbidden || item.argument != tag)
+      return error(crypto_errc::cose_wrong_tag, "cose: tag");
+    WEFT_TRY_ASSIGN(item, structural(reader.next(), "cose envelope"));
+    if (item.type == wire::cbor_type::tag) return error(crypto_errc::cose_wrong_tag, "cose: two tags");
+  } else if (options.tag == tag_policy::required) {
+    return error(crypto_errc::cose_wrong_tag, "cose: tag missing");
+  }
+  if (item.type != wire::cbor_type::array || item.argument != count)
+    return malformed("cose: not an array of the right length");
+  WEFT_TRY_ASSIGN(const wire::cbor_item prot, structural(reader.next(), "cose protected"));
+  if (prot.type != wire::cbor_type::bytes) return bad_header("cose: protected is not a bstr");
+  protected_bytes = prot.content;
+  bucket_state protected_state;
+  if (!protected_bytes.empty()) {
+    wire::cbor_reader inner(protected_bytes, options.cbor);
+    WEFT_TRY_ASSIGN(const wire::cbor_item map, structural(inner.next(), "cose protected map"));
+    WEFT_TRY(read_bucket(inner, map, true, out, protected_state, nullptr, options));
+    WEFT_TRY(structural(inner.finish(), "cose protected map"));
+  }
+  WEFT_TRY(check_crit(protected_state));
+  WEFT_TRY_ASSIGN(const wire::cbor_item unprot, structural(reader.next(), "cose unprotected"));
+  bucket_state unprotected_state;
+  WEFT_TRY(read_bucket(reader, unprot, false, out, unprotected_state, &protected_state.labels,
+                       options));
+  if (out.iv && out.partial_iv) return bad_header("cose: both iv and partial iv");
+  return ok();
+}
+
+/// Writes `bstr(protected)` where protected is the map {1: alg} or {1: alg, 3: format}.
+inline result<void> put_protected(wire::cbor_writer& w, std::int64_t alg,
+                                  std::optional<std::uint64_t> content_format) noexcept {
+  std::uint8_t buffer[20];
+  byte_writer bw(buffer);
+  wire::cbor_writer inner(bw);
+  WEFT_TRY(inner.begin_map(content_format ? 2 : 1));
+  WEFT_TRY(inner.put_int(label_alg));
+  WEFT_TRY(inner.put_int(alg));
+  if (content_format) {
+    WEFT_TRY(inner.put_int(label_content_type));
+    WEFT_TRY(inner.put_uint(*content_format));
+  }
+  return w.put_bytes(bw.written());
+}
+
+/// Sig_structure for COSE_Sign1: ["Signature1", protected, external_aad, payload].
+inline result<byte_view> sig_structure(byte_view protected_bytes, byte_view external_aad,
+                                       byte_view payload, mutable_byte_view scratch) noexcept {
+  byte_writer bw(scratch);
+  wire::cbor_writer w(bw);
+  if (!w.begin_array(4) || !w.put_text("Signature1") || !w.put_bytes(protected_bytes) ||
+      !w.put_bytes(external_aad) || !w.put_bytes(payload))
+    return error(crypto_errc::buffer_too_small, "cose: Sig_structure scratch");
+  return bw.written();
+}
+
+/// Enc_structure for COSE_Encrypt0: ["Encrypt0", protected, external_aad].
+inline result<byte_view> enc_structure(byte_view protected_bytes, byte_view external_aad,
+                                       mutable_byte_view scratch) noexcept {
+  byte_writer bw(scratch);
+  wire::cbor_writer w(bw);
+  if (!w.begin_array(3) || !w.put_text("Encrypt0") || !w.put_bytes(protected_bytes) ||
+      !w.put_bytes(external_aad))
+    return error(crypto_errc::cose_too_large, "cose: Enc_structure above 1024 bytes");
+  return bw.written();
+}
+
+inline constexpr std::size_t head_size(std::size_t n) noexcept {
+  return n < 24 ? 1 : n <= 0xff ? 2 : n <= 0xffff ? 3 : n <= 0xffffffffu ? 5 : 9;
+}
+
+}  // namespace detail
+
+/// Scratch bytes sign1()/verify_sign1() need for the Sig_structure.
+[[nodiscard]] constexpr std::size_t sig_structure_size(std::size_t payload_size,
+                                                       std::size_t external_aad_size,
+                                                       std::size_t protected_size = 16) noexcept {
+  return 1 + 11 + detail::head_size(protected_size) + protected_size +
+         detail::head_size(external_aad_size) + external_aad_size +
+         detail::head_size(payload_size) + payload_size;
+}
+
+/// Decodes a COSE_Sign1 strictly (structure and headers only; no signature check).
+[[nodiscard]] inline result<sign1_message> decode_sign1(byte_view message,
+                                                        const decode_options& options = {}) noexcept {
+  WEFT_TRY(options.validate());
+  wire::cbor_reader reader(message, options.cbor);
+  sign1_message out;
+  WEFT_TRY(detail::read_envelope_start(reader, tag_sign1, 4, out.protected_bytes, out.header,
+                                       options));
+  WEFT_TRY_ASSIGN(const wire::cbor_item payload, detail::structural(reader.next(), "cose payload"));
+  if (payload.type == wire::cbor_type::simple && payload.argument == wire::simple_null)
+    return detail::malformed("cose: detached payload is not supported");
+  if (payload.type != wire::cbor_type::bytes) return detail::malformed("cose: payload is not a bstr");
+  out.payload = payload.content;
+  WEFT_TRY_ASSIGN(const wire::cbor_item sig, detail::structural(reader.next(), "cose signature"));
+  if (sig.type != wire::cbor_type::bytes) return detail::malformed("cose: signature is not a bstr");
+  out.signature = sig.content;
+  WEFT_TRY(detail::structural(reader.finish(), "cose trailing"));
+  return out;
+}
+
+/// Decodes a COSE_Encrypt0 strictly (no decryption).
+[[nodiscard]] inline result<encrypt0_message> decode_encrypt0(
+    byte_view message, const decode_options& options = {}) noexcept {
+  WEFT_TRY(options.validate());
+  wire::cbor_reader reader(message, options.cbor);
+  encrypt0_message out;
+  WEFT_TRY(detail::read_envelope_start(reader, tag_encrypt0, 3, out.protected_bytes, out.header,
+                                       options));
+  WEFT_TRY_ASSIGN(const wire::cbor_item ct, detail::structural(reader.next(), "cose ciphertext"));
+  if (ct.type == wire::cbor_type::simple && ct.argument == wire::simple_null)
+    return detail::malformed("cose: detached ciphertext is not supported");
+  if (ct.type != wire::cbor_type::bytes) return detail::malformed("cose: ciphertext is not a bstr");
+  out.ciphertext = ct.content;
+  WEFT_TRY(detail::structural(reader.finish(), "cose trailing"));
+  return out;
+}
+
+/// The COSE algorithm identifier a signer stands for (specialise for new backends).
+template <class S>
+inline constexpr std::int64_t signature_algorithm = alg_eddsa;
+template <class A>
+inline constexpr std::int64_t aead_algorithm = alg_chacha20_poly1305;
+
+/// Writes a COSE_Sign1 of `payload` into `out`; `scratch` holds the Sig_structure
+/// (sig_structure_size(payload.size(), external_aad.size()) bytes). Returns the message.
+template <signer S>
+[[nodiscard]] result<byte_view> sign1(const typename S::secret_key& key, byte_view payload,
+                                      const encode_options& options, mutable_byte_view out,
+                                      mutable_byte_view scratch) noexcept {
+  byte_writer bw(out);
+  wire::cbor_writer w(bw);
+  auto fits = [](result<void> r) -> result<void> {
+    return r ? ok() : result<void>(error(crypto_errc::buffer_too_small, "cose::sign1"));
+  };
+  if (options.tagged) WEFT_TRY(fits(w.put_tag(tag_sign1)));
+  WEFT_TRY(fits(w.begin_array(4)));
+  const std::size_t protected_at = bw.size();
+  WEFT_TRY(fits(detail::put_protected(w, signature_algorithm<S>, options.content_format)));
+  // The protected map is under 24 bytes, so its bstr head is one byte.
+  const byte_view protected_bytes = bw.written().subspan(protected_at + 1);
+  WEFT_TRY(fits(w.begin_map(options.kid ? 1 : 0)));
+  if (options.kid) {
+    WEFT_TRY(fits(w.put_int(label_kid)));
+    WEFT_TRY(fits(w.put_bytes(*options.kid)));
+  }
+  WEFT_TRY(fits(w.put_bytes(payload)));
+  WEFT_TRY_ASSIGN(const byte_view tbs, detail::sig_structure(protected_bytes,
+                                                              options.external_aad, payload,
+                                                              scratch));
+  const typename S::signature signature = S::sign(key, tbs);
+  WEFT_TRY(fits(w.put_bytes(signature)));
+  return bw.written();
+}
+
+/// Decodes and verifies a COSE_Sign1; returns the payload (a view into `message`).
+template <signature_verifier S>
+[[nodiscard]] result<byte_view> verify_sign1(const typename S::public_key& key, byte_view message,
+                                             byte_view external_aad, mutable_byte_view scratch,
+                                             const decode_options& options = {}) noexcept {
+  WEFT_TRY_ASSIGN(const sign1_message decoded, decode_sign1(message, options));
+  if (decoded.header.alg_is_text || !decoded.header.alg ||
+      *decoded.header.alg != signature_algorithm<S>)
+    return error(crypto_errc::cose_unsupported_algorithm, "cose::verify_sign1");
+  if (decoded.signature.size() != S::signature_size)
+    return error(crypto_errc::bad_signature, "cose::verify_sign1: signature length");
+  WEFT_TRY_ASSIGN(const byte_view tbs, detail::sig_structure(decoded.protected_bytes,
+                                                              external_aad, decoded.payload,
+                                                              scratch));
+  WEFT_TRY(S::verify(key, tbs, decoded.signature));
+  return decoded.payload;
+}
+
+/// Writes a COSE_Encrypt0 of `plaintext` under `key` and `iv` (A::nonce_size bytes; never
+/// reuse one with the same key: draw it from a crypto_random_source or a counter).
+template <aead A>
+[[nodiscard]] result<byte_view> encrypt0(const typename A::key& key, byte_view iv,
+                                         byte_view plaintext, const encode_options& options,
+                                         mutable_byte_view out) noexcept {
+  if (iv.size() != A::nonce_size) return error(crypto_errc::invalid_length, "cose::encrypt0 iv");
+  byte_writer bw(out);
+  wire::cbor_writer w(bw);
+  auto fits = [](result<void> r) -> result<void> {
+    return r ? ok() : result<void>(error(crypto_errc::buffer_too_small, "cose::encrypt0"));
+  };
+  if (options.tagged) WEFT_TRY(fits(w.put_tag(tag_encrypt0)));
+  WEFT_TRY(fits(w.begin_array(3)));
+  const std::size_t protected_at = bw.size();
+  WEFT_TRY(fits(detail::put_protected(w, aead_algorithm<A>, options.content_format)));
+  const byte_view protected_bytes = bw.written().subspan(protected_at + 1);
+  WEFT_TRY(fits(w.begin_map(options.kid ? 2 : 1)));
+  if (options.kid) {
+    WEFT_TRY(fits(w.put_int(label_kid)));
+    WEFT_TRY(fits(w.put_bytes(*options.kid)));
+  }
+  WEFT_TRY(fits(w.put_int(label_iv)));
+  WEFT_TRY(fits(w.put_bytes(iv)));
+  const std::size_t sealed_size = plaintext.size() + A::tag_size;
+  std::uint8_t head[9];
+  byte_writer hw(head);
+  wire::cbor_writer hwc(hw);
+  WEFT_TRY(fits(hwc.put_uint(sealed_size)));  // same head as a bstr, major type patched
+  head[0] = static_cast<std::uint8_t>(head[0] | 0x40);
+  WEFT_TRY(fits(bw.put(hw.written())));
+  if (bw.remaining() < sealed_size) return error(crypto_errc::buffer_too_small, "cose::encrypt0");
+  std::array<std::uint8_t, max_enc_structure_size_bytes> aad_buffer;
+  WEFT_TRY_ASSIGN(const byte_view aad, detail::enc_structure(protected_bytes,
+                                                              options.external_aad, aad_buffer));
+  const std::size_t at = bw.size();
+  WEFT_TRY_ASSIGN(const std::size_t n, A::seal(key, iv, aad, plaintext, out.subspan(at)));
+  return byte_view(out.first(at + n));
+}
+
+/// Decodes and decrypts a COSE_Encrypt0 into `plaintext_out`; returns the plaintext size.
+template <aead A>
+[[nodiscard]] result<std::size_t> decrypt0(const typename A::key& key, byte_view message,
+                                           byte_view external_aad, mutable_byte_view plaintext_out,
+                                           const decode_options& options = {}) noexcept {
+  WEFT_TRY_ASSIGN(const encrypt0_message decoded, decode_encrypt0(message, options));
+  if (decoded.header.alg_is_text || !decoded.header.alg ||
+      *decoded.header.alg != aead_algorithm<A>)
+    return error(crypto_errc::cose_unsupported_algorithm, "cose::decrypt0");
+  if (decoded.header.partial_iv) return error(crypto_errc::cose_bad_header, "cose: partial iv needs a base iv");
+  if (!decoded.header.iv || decoded.header.iv->size() != A::nonce_size)
+    return error(crypto_errc::cose_bad_header, "cose::decrypt0: iv missing or wrong size");
+  std::array<std::uint8_t, max_enc_structure_size_bytes> aad_buffer;
+  WEFT_TRY_ASSIGN(const byte_view aad, detail::enc_structure(decoded.protected_bytes,
+                                                              external_aad, aad_buffer));
+  return A::open(key, *decoded.header.iv, aad, decoded.ciphertext, plaintext_out);
+}
+
+}  // namespace cose
+}  // namespace crypto
+WEFT_END
