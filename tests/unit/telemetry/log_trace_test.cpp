@@ -1,0 +1,412 @@
+// Structured logging (levels, callsites, JSON lines, text, binary sink and its decoder under
+// corruption) and trace context (traceparent, binary form, id generation).
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <limits>
+#include <cstdio>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "weft/core/random.hpp"
+#include "weft/telemetry/binary_log.hpp"
+#include "weft/telemetry/binary_sink.hpp"
+#include "weft/telemetry/log.hpp"
+#include "weft/telemetry/trace.hpp"
+#if __has_include(<fmt/format.h>)
+#  include "weft/telemetry/text_sink.hpp"
+#  define WEFT_TEST_HAVE_FMT 1
+#endif
+
+namespace wt = weft::telemetry;
+
+namespace {
+
+struct memory_output {
+  std::vector<std::uint8_t> bytes;
+  std::size_t fail_after_writes = ~std::size_t{0};
+  std::size_t writes = 0;
+  weft::result<void> write(weft::byte_view b) noexcept {
+    if (writes == fail_after_writes) return weft::error(weft::core_errc::capacity_exceeded, "test");
+    ++writes;
+    bytes.insert(bytes.end(), b.begin(), b.end());
+    return weft::ok();
+  }
+};
+
+struct collected {
+  std::vector<std::string> lines;
+  std::vector<wt::decode_problem> problems;
+  std::uint64_t dropped = 0;
+  void on_event(const wt::decoded_event& e) {
+    std::string line;
+    wt::string_output out(line);
+    wt::format_decoded_event(out, e);
+    lines.push_back(line);
+  }
+  void on_dropped(std::uint64_t n) { dropped += n; }
+  void on_problem(const wt::decode_problem& p) { problems.push_back(p); }
+};
+
+collected decode(const std::vector<std::uint8_t>& bytes, wt::decode_summary* summary = nullptr) {
+  std::vector<wt::decoded_callsite> table(4096);
+  collected c;
+  const auto s = wt::decode_log_stream(bytes, table, c);
+  if (summary != nullptr) *summary = s;
+  return c;
+}
+
+/// A sink that records what reached it, to test level filtering.
+struct recording_sink : wt::metrics_recorder {
+  static constexpr wt::level min_level = wt::level::info;
+  std::vector<std::string> messages;
+  std::vector<std::size_t> field_counts;
+  void write(const wt::callsite& cs, std::span<const wt::field> fields) noexcept {
+    messages.emplace_back(cs.message);
+    field_counts.push_back(fields.size());
+  }
+};
+static_assert(wt::sink<recording_sink>);
+static_assert(wt::sink<wt::null_sink>);
+static_assert(!wt::sink<int>);
+
+using test_sink = wt::binary_sink<weft::manual_clock, wt::level::debug,
+                                  wt::binary_sink_limits{8, 118, 64}>;
+
+int side_effects = 0;
+int touch() {
+  ++side_effects;
+  return 1;
+}
+
+}  // namespace
+
+TEST_CASE("levels below the sink minimum are not evaluated", "[telemetry][log]") {
+  recording_sink s;
+  side_effects = 0;
+  WEFT_LOG_DEBUG(s, "hidden", wt::kv("x", touch()));
+  WEFT_LOG_INFO(s, "shown", wt::kv("x", touch()), wt::kv("y", "z"));
+  WEFT_LOG_ERROR(s, "bad");
+  REQUIRE(s.messages == std::vector<std::string>{"shown", "bad"});
+  CHECK(s.field_counts == std::vector<std::size_t>{2, 0});
+  CHECK(side_effects == 1);
+  wt::null_sink n;
+  WEFT_LOG_ERROR(n, "never", wt::kv("x", touch()));
+  CHECK(side_effects == 1);
+}
+
+TEST_CASE("callsites are static and get one id each", "[telemetry][log]") {
+  recording_sink s;
+  std::vector<const wt::callsite*> seen;
+  struct capture : recording_sink {
+    std::vector<const wt::callsite*>* out;
+    void write(const wt::callsite& cs, std::span<const wt::field>) noexcept { out->push_back(&cs); }
+  } c;
+  c.out = &seen;
+  for (int i = 0; i < 3; ++i) WEFT_LOG_INFO(c, "loop");
+  WEFT_LOG_INFO(c, "other");
+  REQUIRE(seen.size() == 4);
+  CHECK(seen[0] == seen[1]);
+  CHECK(seen[1] == seen[2]);
+  CHECK(seen[2] != seen[3]);
+  CHECK(seen[0]->id() == seen[0]->id());
+  CHECK(seen[0]->id() != 0);
+  CHECK(seen[0]->id() != seen[3]->id());
+  CHECK(seen[0]->line + 1 == seen[3]->line);
+}
+
+TEST_CASE("JSON lines escape keys, strings and non-finite doubles", "[telemetry][log]") {
+  memory_output sink_bytes;
+  weft::manual_clock clock(weft::time_point_from_ns(42));
+  wt::json_sink<memory_output, weft::manual_clock> s(sink_bytes, clock);
+  WEFT_LOG_WARN(s, "a \"quoted\"\nmessage", wt::kv("peer", "n\\2\x01\xFF"), wt::kv("n", -3),
+                wt::kv("u", 18446744073709551615u), wt::kv("nan", std::numeric_limits<double>::quiet_NaN()), wt::kv("ok", false));
+  const std::string line(sink_bytes.bytes.begin(), sink_bytes.bytes.end());
+  CHECK(line.rfind("{\"ts_ns\":42,\"level\":\"warn\",\"msg\":\"a \\\"quoted\\\"\\nmessage\",\"file\":", 0) == 0);
+  CHECK(line.find(",\"fields\":{\"peer\":\"n\\\\2\\u0001\xEF\xBF\xBD\",\"n\":-3,"
+                  "\"u\":18446744073709551615,\"nan\":\"NaN\",\"ok\":false}}\n") != std::string::npos);
+  CHECK(std::count(line.begin(), line.end(), '\n') == 1);
+}
+
+#ifdef WEFT_TEST_HAVE_FMT
+TEST_CASE("text sink writes one human line through fmt", "[telemetry][log]") {
+  std::FILE* file = std::tmpfile();
+  REQUIRE(file != nullptr);
+  weft::manual_clock clock(weft::time_point_from_ns(7));
+  wt::text_sink<weft::manual_clock> s(file, clock);
+  WEFT_LOG_INFO(s, "leader elected", wt::kv("term", 5), wt::kv("id", "n\n1"), wt::kv("r", 0.25));
+  std::rewind(file);
+  char buffer[512] = {};
+  REQUIRE(std::fgets(buffer, sizeof buffer, file) != nullptr);
+  std::fclose(file);
+  const std::string line = buffer;
+  CHECK(line.rfind("7 info leader elected term=5 id=\"n\\n1\" r=0.25 (", 0) == 0);
+  CHECK(line.back() == '\n');
+  CHECK(s.dropped() == 0);
+}
+#endif
+
+TEST_CASE("binary sink round-trips through the decoder", "[telemetry][log]") {
+  weft::manual_clock clock(weft::time_point_from_ns(1000));
+  test_sink s(clock);
+  WEFT_LOG_INFO(s, "append", wt::kv("term", 3u), wt::kv("delta", -7), wt::kv("ok", true),
+                wt::kv("ratio", 0.125), wt::kv("peer", "n\"2"));
+  clock.advance(weft::nanoseconds(5));
+  for (int i = 0; i < 2; ++i) WEFT_LOG_DEBUG(s, "tick", wt::kv("i", i));
+  memory_output out;
+  REQUIRE(s.flush(out).value() == 3);
+  wt::decode_summary summary;
+  const collected c = decode(out.bytes, &summary);
+  CHECK(c.problems.empty());
+  CHECK(summary.frames_ok == 5);  // 2 callsite registrations + 3 events
+  REQUIRE(c.lines.size() == 3);
+  CHECK(c.lines[0].rfind("1000 info \"append\" term=3 delta=-7 ok=true ratio=0.125 peer=\"n\\\"2\" (", 0) == 0);
+  INFO(c.lines[1]);
+  CHECK(c.lines[1].rfind("1005 debug \"tick\" i=0 (", 0) == 0);
+  CHECK(c.lines[2].rfind("1005 debug \"tick\" i=1 (", 0) == 0);
+}
+
+TEST_CASE("binary sink: a full queue counts drops, reports them in-band, loses nothing accepted",
+          "[telemetry][log]") {
+  weft::manual_clock clock;
+  wt::registry r;
+  test_sink s(clock, &r);  // 8 slots
+  for (int i = 0; i < 20; ++i) WEFT_LOG_INFO(s, "burst", wt::kv("i", i));
+  CHECK(s.dropped() == 12);
+  CHECK(r.size() == 1);  // the drop counter is a registered metric
+  memory_output out;
+  REQUIRE(s.flush(out).value() == 8);
+  const collected c = decode(out.bytes);
+  CHECK(c.problems.empty());
+  CHECK(c.dropped == 12);
+  REQUIRE(c.lines.size() == 8);
+  for (int i = 0; i < 8; ++i)
+    CHECK(c.lines[static_cast<std::size_t>(i)].find("i=" + std::to_string(i) + " ") != std::string::npos);
+}
+
+TEST_CASE("binary sink: a failed output write keeps the record for the next drain",
+          "[telemetry][log]") {
+  weft::manual_clock clock;
+  test_sink s(clock);
+  WEFT_LOG_INFO(s, "first", wt::kv("k", 1));
+  WEFT_LOG_INFO(s, "second", wt::kv("k", 2));
+  memory_output out;
+  out.fail_after_writes = 2;  // registration + event of "first", then fail
+  CHECK_FALSE(s.drain(out).has_value());
+  out.fail_after_writes = ~std::size_t{0};
+  REQUIRE(s.flush(out).value() == 1);
+  const collected c = decode(out.bytes);
+  REQUIRE(c.lines.size() == 2);
+  CHECK(c.lines[0].find("\"first\" k=1") != std::string::npos);
+  CHECK(c.lines[1].find("\"second\" k=2") != std::string::npos);
+}
+
+TEST_CASE("binary sink: concurrent producers, flush on shutdown loses nothing accepted",
+          "[telemetry][log]") {
+  weft::manual_clock clock;
+  wt::binary_sink<weft::manual_clock, wt::level::info, wt::binary_sink_limits{256, 118, 64}> s(clock);
+  constexpr int threads = 3, per_thread = 2000;
+  std::atomic<bool> stop{false};
+  memory_output out;
+  std::thread consumer([&] {
+    while (!stop.load()) (void)s.drain(out);
+  });
+  std::vector<std::thread> producers;
+  for (int t = 0; t < threads; ++t)
+    producers.emplace_back([&s, t] {
+      for (int i = 0; i < per_thread; ++i) WEFT_LOG_INFO(s, "work", wt::kv("t", t), wt::kv("i", i));
+    });
+  for (auto& p : producers) p.join();
+  stop = true;
+  consumer.join();
+  REQUIRE(s.flush(out).has_value());
+  wt::decode_summary summary;
+  const collected c = decode(out.bytes, &summary);
+  CHECK(c.problems.empty());
+  CHECK(summary.events + s.dropped() == std::size_t{threads} * per_thread);
+  CHECK(c.dropped == s.dropped());
+  // Per producer, accepted records arrive in order.
+  std::vector<int> last(threads, -1);
+  for (const auto& line : c.lines) {
+    const int t = line[line.find(" t=") + 3] - '0';
+    const int i = std::stoi(line.substr(line.find(" i=") + 3));
+    CHECK(i > last[static_cast<std::size_t>(t)]);
+    last[static_cast<std::size_t>(t)] = i;
+  }
+}
+
+TEST_CASE("binary sink: values too big for a slot are cut and flagged", "[telemetry][log]") {
+  weft::manual_clock clock;
+  test_sink s(clock);
+  const std::string big(500, 'x');
+  WEFT_LOG_INFO(s, "big", wt::kv("a", 1), wt::kv("text", std::string_view(big)), wt::kv("b", 2));
+  memory_output out;
+  REQUIRE(s.flush(out).has_value());
+  const collected c = decode(out.bytes);
+  REQUIRE(c.lines.size() == 1);
+  CHECK(c.lines[0].find("a=1 text=\"xxxx") != std::string::npos);
+  CHECK(c.lines[0].find(" b=2") == std::string::npos);
+  CHECK(c.lines[0].find("[truncated]") != std::string::npos);
+}
+
+namespace {
+std::vector<std::uint8_t> sample_stream(int events) {
+  weft::manual_clock clock;
+  wt::binary_sink<weft::manual_clock, wt::level::info, wt::binary_sink_limits{64, 118, 64}> s(clock);
+  for (int i = 0; i < events; ++i) {
+    clock.advance(weft::nanoseconds(1));
+    WEFT_LOG_INFO(s, "event", wt::kv("seq", i), wt::kv("name", "abc"));
+  }
+  memory_output out;
+  REQUIRE(s.flush(out).has_value());
+  return out.bytes;
+}
+std::vector<int> sequence_numbers(const collected& c) {
+  std::vector<int> seqs;
+  for (const auto& line : c.lines) seqs.push_back(std::stoi(line.substr(line.find("seq=") + 4)));
+  return seqs;
+}
+}  // namespace
+
+TEST_CASE("decoder: a flipped byte costs exactly the frame it is in", "[telemetry][log]") {
+  const auto clean = sample_stream(10);
+  const collected reference = decode(clean);
+  REQUIRE(reference.lines.size() == 10);
+  REQUIRE(reference.problems.empty());
+  // Each event frame has the same size; frame 0 is the callsite registration.
+  const std::size_t registration_size = 8 + clean[2] + (std::size_t{clean[3]} << 8);
+  const std::size_t event_size = (clean.size() - registration_size) / 10;
+  for (std::size_t victim = 0; victim < 10; ++victim) {
+    for (std::size_t offset : {std::size_t{0}, std::size_t{2}, std::size_t{5}, event_size - 1}) {
+      auto bytes = clean;
+      bytes[registration_size + victim * event_size + offset] ^= 0x40;
+      const collected c = decode(bytes);
+      INFO("event " << victim << " offset " << offset);
+      CHECK(c.lines.size() == 9);
+      CHECK_FALSE(c.problems.empty());
+      std::vector<int> expected;
+      for (int i = 0; i < 10; ++i)
+        if (static_cast<std::size_t>(i) != victim) expected.push_back(i);
+      CHECK(sequence_numbers(c) == expected);
+      for (const auto& p : c.problems) {
+        CHECK(p.offset >= registration_size + victim * event_size);
+        CHECK(p.offset < registration_size + (victim + 1) * event_size);
+      }
+    }
+  }
+}
+
+TEST_CASE("decoder: a corrupt registration leaves events readable but unnamed",
+          "[telemetry][log]") {
+  auto bytes = sample_stream(3);
+  bytes[10] ^= 0x01;  // inside the registration payload
+  const collected c = decode(bytes);
+  REQUIRE(c.lines.size() == 3);
+  CHECK(c.lines[0].find("? callsite#") != std::string::npos);
+  CHECK(c.lines[0].find("?=") != std::string::npos);  // keys unknown, values intact
+  std::size_t unknown = 0;
+  for (const auto& p : c.problems) unknown += p.code == wt::telemetry_errc::unknown_callsite;
+  CHECK(unknown == 3);
+}
+
+TEST_CASE("decoder: truncation keeps every complete frame and reports the tail",
+          "[telemetry][log]") {
+  const auto clean = sample_stream(5);
+  std::size_t event_frame_bytes = 0;  // size of the last frame: walk the frames
+  for (std::size_t at = 0; at < clean.size(); at += event_frame_bytes) {
+    REQUIRE(clean[at] == 0xF5);
+    event_frame_bytes = 8 + clean[at + 2] + (std::size_t{clean[at + 3]} << 8);
+  }
+  for (std::size_t cut = 1; cut < event_frame_bytes; ++cut) {
+    const std::vector<std::uint8_t> bytes(clean.begin(), clean.end() - static_cast<std::ptrdiff_t>(cut));
+    wt::decode_summary summary;
+    const collected c = decode(bytes, &summary);
+    INFO("cut " << cut);
+    CHECK(c.lines.size() == 4);
+    REQUIRE(c.problems.size() == 1);
+    CHECK(c.problems[0].code == wt::telemetry_errc::truncated_frame);
+    CHECK(c.problems[0].offset + c.problems[0].length_bytes == bytes.size());
+  }
+}
+
+TEST_CASE("decoder: garbage between frames is skipped and reported", "[telemetry][log]") {
+  auto bytes = sample_stream(2);
+  const std::vector<std::uint8_t> junk{0xF5, 0x7E, 0xFF, 0xFF, 0x00, 0xF5, 0x01, 0x02};
+  bytes.insert(bytes.begin() + 0, junk.begin(), junk.end());
+  bytes.insert(bytes.end(), junk.begin(), junk.begin() + 3);
+  bytes.insert(bytes.end() - 3, {0x11, 0x22});
+  wt::decode_summary summary;
+  const collected c = decode(bytes, &summary);
+  CHECK(c.lines.size() == 2);
+  CHECK(summary.problems >= 2);
+  CHECK(summary.skipped_bytes == junk.size() + 2 + 3);
+}
+
+TEST_CASE("traceparent: parse and format the W3C example", "[telemetry][trace]") {
+  constexpr std::string_view header = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  const auto ctx = wt::parse_traceparent(header);
+  REQUIRE(ctx.has_value());
+  CHECK(ctx->trace[0] == 0x4b);
+  CHECK(ctx->trace[15] == 0x36);
+  CHECK(ctx->span[7] == 0xb7);
+  CHECK(ctx->sampled());
+  const auto text = wt::format_traceparent(*ctx);
+  CHECK(std::string_view(text.data(), text.size()) == header);
+  // A future version may append fields after a dash.
+  CHECK(wt::parse_traceparent(std::string(header).replace(0, 2, "01") + "-extra").has_value());
+}
+
+TEST_CASE("traceparent: malformed headers are refused", "[telemetry][trace]") {
+  const std::string good = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  const std::vector<std::string> bad{
+      "",
+      good.substr(0, 54),
+      good + "-",                                                       // v00 is exact
+      "ff" + good.substr(2),                                            // version ff
+      "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",       // uppercase
+      "00-00000000000000000000000000000000-00f067aa0ba902b7-01",       // zero trace id
+      "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",       // zero span id
+      "00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",       // separator
+      "00-4bf92f3577b34da6a3ce929d0e0e473g-00f067aa0ba902b7-01",       // non-hex
+      "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0x",
+      "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01x",      // future, no dash
+  };
+  for (const auto& text : bad) {
+    INFO(text);
+    const auto r = wt::parse_traceparent(text);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().is(wt::telemetry_errc::invalid_traceparent));
+  }
+}
+
+TEST_CASE("trace context: binary form round-trips and rejects bad input", "[telemetry][trace]") {
+  weft::xoshiro256 random(7);
+  const auto root = wt::new_root_context(random);
+  const auto child = wt::new_child_context(root, random);
+  CHECK(root.valid());
+  CHECK(child.trace == root.trace);
+  CHECK(child.span != root.span);
+  std::array<std::uint8_t, wt::trace_context_binary_size> buffer{};
+  weft::byte_writer w(buffer);
+  REQUIRE(wt::encode_trace_context(child, w).has_value());
+  CHECK(w.size() == wt::trace_context_binary_size);
+  weft::byte_reader r(buffer);
+  const auto back = wt::decode_trace_context(r);
+  REQUIRE(back.has_value());
+  CHECK(*back == child);
+
+  auto bad_version = buffer;
+  bad_version[0] = 1;
+  weft::byte_reader r1(bad_version);
+  CHECK(wt::decode_trace_context(r1).error().is(wt::telemetry_errc::invalid_trace_context));
+  std::array<std::uint8_t, wt::trace_context_binary_size> zeros{};
+  weft::byte_reader r2(zeros);
+  CHECK(wt::decode_trace_context(r2).error().is(wt::telemetry_errc::invalid_trace_context));
+  weft::byte_reader r3(weft::byte_view(buffer).first(25));
+  CHECK(wt::decode_trace_context(r3).error().is(weft::core_errc::truncated));
+  std::array<std::uint8_t, 10> small{};
+  weft::byte_writer w2(small);
+  CHECK_FALSE(wt::encode_trace_context(child, w2).has_value());
+}
