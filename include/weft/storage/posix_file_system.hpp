@@ -188,6 +188,22 @@ class posix_file_system {
     return ok();
   }
 
+  /// Optional extension the WAL uses when present: reserves [0, size) so later writes
+  /// inside it change no file size (fallocate; reads of unwritten space return zeros).
+  /// fs_errc::io_error when the file system cannot do it; the caller then zero-fills.
+  [[nodiscard]] result<void> preallocate(file_handle file, std::uint64_t size) noexcept {
+    const int fd = fd_of(file);
+    if (fd < 0) return error(fs_errc::bad_handle, "posix: preallocate");
+#if defined(__linux__)
+    if (::fallocate(fd, 0, 0, static_cast<off_t>(size)) == 0) return ok();
+    if (errno == ENOSPC) return error(fs_errc::no_space, "posix: fallocate");
+    return error(fs_errc::io_error, "posix: fallocate unsupported");
+#else
+    (void)size;
+    return error(fs_errc::io_error, "posix: preallocate unsupported");
+#endif
+  }
+
   [[nodiscard]] result<void> rename(std::string_view from, std::string_view to) noexcept {
     const detail::c_name a(from);
     const detail::c_name b(to);

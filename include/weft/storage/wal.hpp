@@ -29,6 +29,12 @@ enum class sync_policy : std::uint8_t {
   never,         // sync() only hands bytes to the OS: data survives a process crash only
 };
 
+/// How new segments reserve their space.
+enum class preallocation_mode : std::uint8_t {
+  allocate,   // the file system's preallocate() (fallocate) when it has one, else zeros
+  zero_fill,  // write zeros: later fdatasyncs touch no metadata, at twice the bytes written
+};
+
 struct wal_options {
   std::uint64_t segment_size_bytes = std::uint64_t{64} << 20;
   std::size_t max_record_size_bytes = std::size_t{1} << 20;
@@ -37,6 +43,7 @@ struct wal_options {
   std::size_t max_segments = 1024;
   std::uint64_t first_index = 1;                               // of a brand-new log
   sync_policy sync = sync_policy::on_sync;
+  preallocation_mode preallocation = preallocation_mode::allocate;
 
   [[nodiscard]] result<void> validate() const noexcept {
     const char* where = nullptr;
@@ -290,7 +297,7 @@ class wal {
     segments_.push_back({number, handle, {}});
     segment& s = segments_.back();
     s.header = {number, first_sequence, first_, last_index(), options_.segment_size_bytes};
-    WEFT_TRY(zero_fill(handle, 0, options_.segment_size_bytes));
+    WEFT_TRY(preallocate(handle));
     std::uint8_t header[detail::segment_header_size];
     detail::encode_segment_header(s.header, header);
     WEFT_TRY(fs_.write(handle, 0, byte_view(header, sizeof header)));
@@ -303,6 +310,19 @@ class wal {
     write_offset_ = detail::segment_header_size;
     buffer_offset_ = write_offset_;
     return ok();
+  }
+
+  // Reserves the whole segment up front: through the file system's optional
+  // preallocate() (fallocate) when it has one and preallocation is `allocate`, otherwise
+  // by writing zeros. Either way the bytes past the last record read as zeros.
+  [[nodiscard]] result<void> preallocate(file_handle handle) noexcept {
+    if constexpr (requires(FS& f) { { f.preallocate(file_handle{}, std::uint64_t{}) } noexcept; }) {
+      if (options_.preallocation == preallocation_mode::allocate) {
+        auto reserved = fs_.preallocate(handle, options_.segment_size_bytes);
+        if (reserved || reserved.error() == fs_errc::no_space) return reserved;
+      }
+    }
+    return zero_fill(handle, 0, options_.segment_size_bytes);
   }
 
   [[nodiscard]] result<void> zero_fill(file_handle handle, std::uint64_t from,
