@@ -13,6 +13,8 @@ packages=(
   libcbor-dev nlohmann-json3-dev libspdlog-dev sqlite3 libsqlite3-dev librocksdb-dev
   # exporter validation (promtool)
   prometheus
+  # weftd: HTTP/WebSocket (Boost.Beast), TOML config (toml++); dashboard end-to-end test
+  libboost-dev libtomlplusplus-dev chromium
 )
 
 missing=()
