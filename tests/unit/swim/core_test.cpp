@@ -140,6 +140,7 @@ TEST_CASE("a paused member is suspected and refutes with a higher incarnation",
   CHECK(t.suspected >= 1);
   CHECK(c.cores[2].incarnation() > 1);
   CHECK(c.cores[2].stats().refutations >= 1);
+  CHECK(c.cores[2].stats().stalls == 1);  // it noticed its own pause and refuted first
   for (auto& core : c.cores) CHECK(core.state_of(3) == member_state::alive);
 }
 

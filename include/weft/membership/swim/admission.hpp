@@ -2,9 +2,10 @@
 // admission statement signed by an admitted key (a trust anchor or an admitted member).
 // Claims about members are signed by their originator, so forged claims are dropped.
 //
-// The signer/verifier is a policy (admission_scheme). test_admission_scheme is a
-// deterministic, INSECURE stand-in (a keyed hash whose key is the public key) for tests
-// and simulations only; a production scheme wraps the crypto module's Ed25519 signer.
+// The signer/verifier is a policy (admission_scheme). crypto_admission_scheme<S> adapts any
+// weft::crypto::signer (e.g. crypto::libsodium::ed25519) to it. test_admission_scheme is a
+// deterministic, INSECURE stand-in (a keyed hash whose key is the public key) for tests and
+// simulations only.
 #pragma once
 
 #include <array>
@@ -16,6 +17,7 @@
 #include "weft/config.hpp"
 #include "weft/core/bytes.hpp"
 #include "weft/core/result.hpp"
+#include "weft/crypto/concepts.hpp"
 #include "weft/membership/swim/errors.hpp"
 
 WEFT_BEGIN
@@ -94,6 +96,38 @@ class test_admission_scheme {
       out[i] = static_cast<std::uint8_t>(lanes[i / 8 % 2] >> (8 * (i % 8)));
   }
   std::array<std::uint8_t, public_key_bytes> key_{};
+};
+
+/// Adapts a weft::crypto::signer (Ed25519 from the sodium backend, or any other) into an
+/// admission_scheme: holds this member's secret key, signs with it, verifies with S.
+template <crypto::signer S>
+class crypto_admission_scheme {
+ public:
+  static constexpr std::size_t public_key_bytes = S::public_key_size;
+  static constexpr std::size_t signature_bytes = S::signature_size;
+
+  explicit crypto_admission_scheme(typename S::secret_key secret) noexcept
+      : secret_(std::move(secret)), public_(S::public_key_of(secret_)) {}
+
+  [[nodiscard]] byte_view public_key() const noexcept { return {public_.data(), public_.size()}; }
+
+  [[nodiscard]] result<void> sign(byte_view message, mutable_byte_view out) const noexcept {
+    if (out.size() < signature_bytes) return error(swim_errc::bad_signature, "swim sign: short");
+    const typename S::signature sig = S::sign(secret_, message);
+    std::memcpy(out.data(), sig.data(), sig.size());
+    return ok();
+  }
+
+  [[nodiscard]] static bool verify(byte_view key, byte_view message,
+                                   byte_view signature) noexcept {
+    auto parsed = S::parse_public_key(key);
+    if (!parsed) return false;
+    return S::verify(*parsed, message, signature).has_value();
+  }
+
+ private:
+  typename S::secret_key secret_;
+  typename S::public_key public_;
 };
 
 static_assert(admission_scheme<test_admission_scheme>,

@@ -83,7 +83,7 @@ struct counters {
   std::uint64_t dead_verdicts = 0, address_changes = 0, address_conflicts = 0;
   std::uint64_t replays = 0, forged = 0, duplicates = 0;
   std::uint64_t broadcasts_dropped = 0, sends_dropped = 0, notifications_dropped = 0;
-  std::uint64_t late_responses = 0;
+  std::uint64_t late_responses = 0, stalls = 0, refutations_relayed = 0, suspect_pings = 0;
   std::array<std::uint64_t, swim_errc_count> refused{};  // by swim_errc
   [[nodiscard]] std::uint64_t refused_by(swim_errc c) const noexcept {
     return refused[static_cast<std::size_t>(c)];
@@ -199,8 +199,9 @@ class basic_core {
     if (!items) return refuse_error(items.error());
     if (header_.kind == packet_kind::push_pull) return refuse(swim_errc::malformed_message);
     WEFT_TRY(admit_sender(now, header_.sender));
-    const auto primary = handle_primary(now, from);
+    // Items first: a refutation they trigger then rides on the ack we answer with.
     const auto rest = handle_items(now, r, *items);
+    const auto primary = handle_primary(now, from);
     return !rest ? rest : primary;
   }
 
@@ -230,6 +231,8 @@ class basic_core {
   /// Runs every timer that is due at `now`.
   void tick(time_point now) noexcept {
     if (!running_) return;
+    if (scheduled_ && now - last_tick_ >= ms(opts_.stall_threshold_ms)) recover_from_stall(now);
+    last_tick_ = now;
     run_timers(now);
     if (!running_) return;
     if (now >= next_probe_at_) run_probe_round(now);
@@ -660,9 +663,23 @@ class basic_core {
     bump_awareness(1);
     enqueue_claim(me.alive_claim);
   }
+  /// We did not run for a while (a GC pause, a stopped VM): whatever we missed, others may
+  /// be suspecting us and our own probe has no answer to count. Drop the probe instead of
+  /// accusing its target, refute pre-emptively, and trust ourselves less for a while.
+  void recover_from_stall(time_point now) noexcept {
+    ++counters_.stalls;
+    probe_.active = false;
+    forwards_.clear();
+    bump_awareness(1);
+    next_probe_at_ = now + scaled(opts_.probe_interval_ms);
+    const member_record& me = members_[self_slot_];
+    if (me.state == member_state::alive || me.state == member_state::suspect)
+      refute(me.incarnation);
+  }
   void schedule_all(time_point now) noexcept {
     if (scheduled_) return;
     scheduled_ = true;
+    last_tick_ = now;
     const auto jitter = [&](std::int64_t span_ms) {
       return duration{static_cast<std::int64_t>(
           uniform_below(random_, static_cast<std::uint64_t>(to_ns(ms(span_ms)))))};
@@ -760,6 +777,8 @@ class basic_core {
       const auto code = static_cast<swim_errc>(d.error().code());
       if (code == swim_errc::stale_incarnation) {
         if (c.incarnation < held_inc) ++counters_.replays;
+        if (c.incarnation < held_inc && c.kind != item_kind::alive && m->state == member_state::alive)
+          relay_refutation(*m);
         else ++counters_.duplicates;  // the same claim again: ordinary gossip redundancy
         if (c.kind == item_kind::alive && c.incarnation == held_inc && c.addr != m->addr)
           ++counters_.address_conflicts;  // same incarnation, other address: refused
@@ -802,6 +821,10 @@ class basic_core {
     if (accuser == nullptr || !verify_claim(c, accuser->alive_claim.key.view())) {
       ++counters_.forged;
       return refuse(swim_errc::bad_signature);
+    }
+    if (c.incarnation < members_[self_slot_].incarnation) {
+      relay_refutation(members_[self_slot_]);  // someone missed our refutation: repeat it
+      return ok();
     }
     refute(c.incarnation);
     return ok();
@@ -874,6 +897,15 @@ class basic_core {
   }
 
   // ---- broadcast queues -------------------------------------------------------------------------
+  /// Someone still spreads a suspicion we know was refuted: spread the refutation again
+  /// (unless a claim about that member is already queued), so laggards hear it in time.
+  void relay_refutation(const member_record& m) noexcept {
+    if (m.alive_claim.signature.size == 0 || !is_live(m.state)) return;
+    for (const auto& q : claims_)
+      if (q.claim.subject == m.id) return;
+    ++counters_.refutations_relayed;
+    enqueue_claim(m.alive_claim);
+  }
   void enqueue_claim(const member_claim& c) noexcept {
     for (auto& q : claims_) {
       if (q.claim.subject == c.subject) {  // a newer claim about a member replaces the old
@@ -1056,6 +1088,7 @@ class basic_core {
     if (probe_.active && !probe_.acked) probe_failed(now);
     probe_.active = false;
     next_probe_at_ = now + scaled(opts_.probe_interval_ms);
+    ping_a_suspect();
     const member_record* target = next_probe_target();
     if (target == nullptr) return;
     probe_ = probe_state{true, false, false, target->id, ++seq_,
@@ -1067,6 +1100,22 @@ class basic_core {
     h.seq = probe_.seq;
     h.target = target->id;
     (void)send_packet(target->addr, h, target->id);
+  }
+  /// While we suspect members, ping one of them each round as well (carrying the
+  /// suspicion): if it refuted and we missed it, its answer carries the refutation.
+  void ping_a_suspect() noexcept {
+    for (std::size_t tried = 0; tried < timers_.size(); ++tried) {
+      const member_record& m = members_[timers_[suspect_cursor_++ % timers_.size()]];
+      if (m.timer != timer_kind::suspicion || m.state != member_state::suspect) continue;
+      packet_header h{};
+      h.kind = packet_kind::ping;
+      h.sender = self_.id;
+      h.seq = ++seq_;  // not the probe's: its ack only delivers what it piggybacks
+      h.target = m.id;
+      ++counters_.suspect_pings;
+      (void)send_packet(m.addr, h, m.id);
+      return;
+    }
   }
   const member_record* next_probe_target() noexcept {
     for (std::size_t tried = 0; tried <= probe_order_.size(); ++tried) {
@@ -1380,6 +1429,7 @@ class basic_core {
   std::vector<std::uint32_t> probe_order_;
   std::vector<std::uint32_t> timers_;
   std::size_t probe_cursor_ = 0;
+  std::size_t suspect_cursor_ = 0;
   std::uint32_t self_slot_ = 0;
   std::size_t used_slots_ = 0;
   std::size_t live_ = 0;
@@ -1389,7 +1439,7 @@ class basic_core {
   probe_state probe_{};
   std::uint64_t seq_ = 0;
   std::uint32_t awareness_ = 0;
-  time_point next_probe_at_{}, next_gossip_at_{}, next_push_pull_at_{};
+  time_point next_probe_at_{}, next_gossip_at_{}, next_push_pull_at_{}, last_tick_{};
   std::vector<forward> forwards_;
   time_point unknown_window_start_{};
   std::uint32_t unknown_in_window_ = 0;

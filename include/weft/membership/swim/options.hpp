@@ -21,6 +21,7 @@ struct options {
   std::uint32_t awareness_max_multiplier = 8;    // Lifeguard local health: max back-off
   std::uint32_t suspicion_multiplier = 4;        // min timeout = mult * log10(n) * interval
   std::uint32_t suspicion_max_timeout_multiplier = 6;  // max timeout = this * min timeout
+  std::int64_t stall_threshold_ms = 2500;        // a gap between ticks this long is a stall
   // Dissemination.
   std::int64_t gossip_interval_ms = 200;
   std::uint32_t gossip_fanout = 3;
@@ -57,6 +58,8 @@ struct options {
     const auto bad = [](const char* why) { return result<void>(error(core_errc::invalid_options, why)); };
     if (probe_interval_ms <= 0 || probe_timeout_ms <= 0 || probe_timeout_ms > probe_interval_ms)
       return bad("swim: probe_timeout_ms must be in (0, probe_interval_ms]");
+    if (stall_threshold_ms <= probe_interval_ms)
+      return bad("swim: stall_threshold_ms must exceed probe_interval_ms");
     if (gossip_interval_ms <= 0 || push_pull_interval_ms <= 0 || leave_propagate_ms < 0 ||
         dead_retention_ms < 0 || coalesce_period_ms < 0 || query_timeout_ms_max <= 0)
       return bad("swim: intervals must be positive");
