@@ -8,3 +8,4 @@
 #include "weft/wire/cbor.hpp"
 #include "weft/wire/frame.hpp"
 #include "weft/wire/schema.hpp"
+#include "weft/membership/swim/swim.hpp"
