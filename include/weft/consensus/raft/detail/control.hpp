@@ -357,6 +357,7 @@ void basic_core<Random>::handle_snapshot(const message& m) noexcept {
     snapshot_restored_ = true;
     config_ = incoming_.config;
     config_index_ = incoming_.index;
+    bootstrapped_ = true;
     commit_ = applied_ = incoming_.index;
     persisted_index_ = std::max(incoming_.index, std::min(persisted_index_, log_.last_index()));
     offered_index_ = std::max(incoming_.index, std::min(offered_index_, log_.last_index()));

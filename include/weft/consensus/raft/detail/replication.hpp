@@ -377,6 +377,7 @@ template <random_source Random>
 void basic_core<Random>::apply_configuration(const configuration& config, index_t index) noexcept {
   config_ = config;
   config_index_ = index;
+  bootstrapped_ = true;  // a member that joined empty learns its configuration here
   if (role_ == role::leader) {
     sync_progress();
     if (!config_.is_voter(opts_.id)) removed_leader_ = true;
