@@ -31,7 +31,10 @@ namespace telemetry {
 struct binary_sink_limits {
   std::size_t queue_slots = 1024;     // records the queue holds (a power of two)
   std::size_t slot_bytes = 118;       // encoded record bytes per slot (fields beyond are cut)
-  std::size_t max_callsites = 1024;   // ids below this are registered once per stream
+  std::size_t max_callsites = 1024;   // ids below this are registered once per stream...
+  std::size_t reregister_interval_records = 4096;  // ...and again after this many records,
+                                                   // so a reader joining late or after a
+                                                   // corrupt registration recovers names
 };
 
 namespace detail {
@@ -97,6 +100,7 @@ class binary_sink : public metrics_recorder {
   static_assert(Limits.slot_bytes >= detail::slot_header_bytes + 20 && Limits.slot_bytes <= 2048,
                 "slot_bytes: 38..2048");
   static_assert(Limits.max_callsites >= 1, "max_callsites: at least one");
+  static_assert(Limits.reregister_interval_records >= 1, "reregister_interval_records: >= 1");
 
  public:
   static constexpr level min_level = MinLevel;
@@ -146,7 +150,9 @@ class binary_sink : public metrics_recorder {
     while (written < max_records) {
       slot& s = slots_[dequeue_ & (Limits.queue_slots - 1)];
       if (s.sequence.load(std::memory_order_acquire) != dequeue_ + 1) break;
+      if (records_since_registration_ >= Limits.reregister_interval_records) restart_stream();
       WEFT_TRY(emit_record(out, s));
+      ++records_since_registration_;
       s.sequence.store(dequeue_ + Limits.queue_slots, std::memory_order_release);
       ++dequeue_;
       ++written;
@@ -166,7 +172,10 @@ class binary_sink : public metrics_recorder {
   }
 
   /// Forgets which callsites were registered (for a new file or a reconnected reader).
-  void restart_stream() noexcept { registered_ = {}; }
+  void restart_stream() noexcept {
+    registered_ = {};
+    records_since_registration_ = 0;
+  }
 
   [[nodiscard]] std::uint64_t dropped() const noexcept { return dropped_.value(); }
   [[nodiscard]] const counter& dropped_metric() const noexcept { return dropped_; }
@@ -251,6 +260,7 @@ class binary_sink : public metrics_recorder {
   alignas(cache_line_bytes) std::atomic<std::uint64_t> enqueue_{0};
   alignas(cache_line_bytes) std::uint64_t dequeue_ = 0;
   std::uint64_t dropped_reported_ = 0;
+  std::size_t records_since_registration_ = 0;
   counter dropped_;
   std::array<bool, Limits.max_callsites> registered_{};
   std::array<std::uint8_t, scratch_bytes> scratch_{};

@@ -14,7 +14,7 @@
 #include "weft/config.hpp"
 #include "weft/telemetry/concepts.hpp"
 
-/// Shards per counter (each one cache line). A power of two.
+/// Shards per counter and per histogram sum (each one cache line); at least 2.
 #ifndef WEFT_TELEMETRY_COUNTER_SHARDS
 #  define WEFT_TELEMETRY_COUNTER_SHARDS 8
 #endif
@@ -137,28 +137,32 @@ inline metric_base::~metric_base() {
 }
 
 namespace detail {
-/// This thread's shard: assigned round-robin the first time a thread records.
-inline std::size_t this_thread_shard() noexcept {
-  static std::atomic<std::size_t> next{0};
-  thread_local const std::size_t shard =
-      next.fetch_add(1, std::memory_order_relaxed) % WEFT_TELEMETRY_COUNTER_SHARDS;
-  return shard;
+/// A small number naming this thread, assigned on first use. Threads numbered below
+/// `shard_count - 1` own a shard of every counter (single writer: a plain relaxed load and
+/// store, no read-modify-write); later threads share the last shard with fetch_add. Numbers
+/// are not reused, so with thread churn new threads end up on the shared shard (correct,
+/// just slower).
+inline std::uint32_t this_thread_number() noexcept {
+  static std::atomic<std::uint32_t> next{0};
+  thread_local std::uint32_t number = ~std::uint32_t{0};
+  if (WEFT_UNLIKELY(number == ~std::uint32_t{0}))
+    number = next.fetch_add(1, std::memory_order_relaxed) & 0x7fffffffu;
+  return number;
 }
-}  // namespace detail
 
-/// A monotonic counter, one cache line per shard so that threads do not share lines.
-class counter : public metric_base {
+/// Per-thread shards of a 64-bit sum, one cache line each (see this_thread_number).
+template <std::size_t Shards>
+class sharded_sum {
  public:
-  static constexpr std::size_t shard_count = WEFT_TELEMETRY_COUNTER_SHARDS;
-  static_assert(std::has_single_bit(shard_count), "WEFT_TELEMETRY_COUNTER_SHARDS: power of 2");
-
-  explicit counter(const metric_info& info, registry* owner = &default_registry()) noexcept
-      : metric_base(metric_kind::counter, info, owner) {}
-
-  WEFT_ALWAYS_INLINE void add(std::uint64_t n = 1) noexcept {
-    shards_[detail::this_thread_shard()].value.fetch_add(n, std::memory_order_relaxed);
+  WEFT_ALWAYS_INLINE void add(std::uint64_t n) noexcept {
+    const std::uint32_t t = this_thread_number();
+    if (WEFT_LIKELY(t < Shards - 1)) {
+      auto& v = shards_[t].value;
+      v.store(v.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    } else {
+      shards_[Shards - 1].value.fetch_add(n, std::memory_order_relaxed);
+    }
   }
-  /// Sum over shards; monotonic between calls on one thread, exact once writers stop.
   [[nodiscard]] std::uint64_t value() const noexcept {
     std::uint64_t total = 0;
     for (const auto& s : shards_) total += s.value.load(std::memory_order_relaxed);
@@ -169,7 +173,27 @@ class counter : public metric_base {
   struct alignas(cache_line_bytes) shard {
     std::atomic<std::uint64_t> value{0};
   };
-  std::array<shard, shard_count> shards_{};
+  std::array<shard, Shards> shards_{};
+};
+}  // namespace detail
+
+/// A monotonic counter, one cache line per shard so that threads do not share lines; the
+/// first shard_count - 1 threads to record own a shard each and update it without a
+/// read-modify-write.
+class counter : public metric_base {
+ public:
+  static constexpr std::size_t shard_count = WEFT_TELEMETRY_COUNTER_SHARDS;
+  static_assert(shard_count >= 2, "WEFT_TELEMETRY_COUNTER_SHARDS: at least 2");
+
+  explicit counter(const metric_info& info, registry* owner = &default_registry()) noexcept
+      : metric_base(metric_kind::counter, info, owner) {}
+
+  WEFT_ALWAYS_INLINE void add(std::uint64_t n = 1) noexcept { sum_.add(n); }
+  /// Sum over shards; exact once writers stop.
+  [[nodiscard]] std::uint64_t value() const noexcept { return sum_.value(); }
+
+ private:
+  detail::sharded_sum<shard_count> sum_{};
 };
 
 /// A value that goes up and down (queue depth, has_leader).
@@ -228,7 +252,7 @@ class histogram : public metric_base {
 
   WEFT_ALWAYS_INLINE void record(std::uint64_t v) noexcept {
     buckets_[bucket_index(v)].fetch_add(1, std::memory_order_relaxed);
-    sum_.fetch_add(v, std::memory_order_relaxed);
+    sum_.add(v);
   }
 
   [[nodiscard]] std::uint64_t bucket(std::size_t index) const noexcept {
@@ -240,7 +264,7 @@ class histogram : public metric_base {
     return n;
   }
   /// Sum of recorded values, modulo 2^64.
-  [[nodiscard]] std::uint64_t sum() const noexcept { return sum_.load(std::memory_order_relaxed); }
+  [[nodiscard]] std::uint64_t sum() const noexcept { return sum_.value(); }
 
   /// The value at quantile q in [0, 1], as the midpoint of the bucket holding it.
   [[nodiscard]] std::uint64_t quantile(double q) const noexcept {
@@ -259,7 +283,7 @@ class histogram : public metric_base {
 
  private:
   std::array<std::atomic<std::uint64_t>, bucket_count> buckets_{};
-  alignas(cache_line_bytes) std::atomic<std::uint64_t> sum_{0};
+  detail::sharded_sum<WEFT_TELEMETRY_COUNTER_SHARDS> sum_{};
 };
 
 /// A policy base for live sinks: metric calls update the metric objects directly.

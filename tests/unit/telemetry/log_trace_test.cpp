@@ -410,3 +410,20 @@ TEST_CASE("trace context: binary form round-trips and rejects bad input", "[tele
   weft::byte_writer w2(small);
   CHECK_FALSE(wt::encode_trace_context(child, w2).has_value());
 }
+
+TEST_CASE("binary sink re-registers callsites so a damaged registration heals",
+          "[telemetry][log]") {
+  weft::manual_clock clock;
+  wt::binary_sink<weft::manual_clock, wt::level::info, wt::binary_sink_limits{8, 118, 64, 3}> s(clock);
+  for (int i = 0; i < 4; ++i) WEFT_LOG_INFO(s, "again", wt::kv("i", i));
+  memory_output out;
+  REQUIRE(s.flush(out).value() == 4);
+  wt::decode_summary clean_summary;
+  (void)decode(out.bytes, &clean_summary);
+  CHECK(clean_summary.frames_ok == 6);  // registration, 3 events, registration, event
+  out.bytes[6] ^= 0x10;                 // damage the first registration
+  const collected c = decode(out.bytes);
+  REQUIRE(c.lines.size() == 4);
+  CHECK(c.lines[0].find("? callsite#") != std::string::npos);
+  CHECK(c.lines[3].find("info \"again\" i=3") != std::string::npos);
+}

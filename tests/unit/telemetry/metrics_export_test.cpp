@@ -68,7 +68,7 @@ int promtool_check(const std::string& text, std::string& report) {
 TEST_CASE("counter: shards sum to the exact total across threads", "[telemetry][metrics]") {
   wt::registry r;
   wt::counter c({"t_ops", "ops"}, &r);
-  constexpr int threads = 4, per_thread = 100000;
+  constexpr int threads = 12, per_thread = 20000;  // more threads than owned shards
   std::vector<std::thread> workers;
   for (int t = 0; t < threads; ++t)
     workers.emplace_back([&c] {
