@@ -2376,4 +2376,4770 @@ result<T> decode(byte_view input, const decode_limits& limits = {}) noexcept {
 }  // namespace wire
 WEFT_END
 // ---- end weft/wire/schema.hpp
+// ---- begin weft/membership/swim/swim.hpp
+// weft/membership/swim/swim.hpp - SWIM + Lifeguard membership: the lifecycle table, the
+// wire schema, admission and the pure core. See docs/swim.md.
+
+// ---- begin weft/membership/swim/admission.hpp
+// weft/membership/swim/admission.hpp - who may join: every member has a public key and an
+// admission statement signed by an admitted key (a trust anchor or an admitted member).
+// Claims about members are signed by their originator, so forged claims are dropped.
+//
+// The signer/verifier is a policy (admission_scheme). crypto_admission_scheme<S> adapts any
+// weft::crypto::signer (e.g. crypto::libsodium::ed25519) to it. test_admission_scheme is a
+// deterministic, INSECURE stand-in (a keyed hash whose key is the public key) for tests and
+// simulations only.
+
+#include <array>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+// ---- begin weft/crypto/concepts.hpp
+// weft/crypto/concepts.hpp - the crypto policies: hash, MAC, signature, AEAD, key agreement,
+// KEM and the cryptographic random source. Requirements tables: docs/requirements/crypto_*.md.
+//
+// Every primitive is a type with static constexpr sizes and static noexcept functions, so a
+// backend is a set of types (weft::crypto::sodium, later a post-quantum or hardware one) and
+// protocols (Noise, COSE, Merkle, key commitment) are templates over them. Sizes are
+// compile-time constants of any magnitude: ML-KEM-768 (1184-byte public keys, 2400-byte
+// secret keys, 1088-byte ciphertexts) and ML-DSA-65 (1952/4032/3309 bytes) fit the same
+// concepts as X25519 and Ed25519. Secret keys are secret_bytes<N> (move-only, self-wiping).
+
+#include <array>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <type_traits>
+
+// ---- begin weft/crypto/errors.hpp
+// weft/crypto/errors.hpp - the crypto module's error codes (docs/errors.md, section crypto).
+
+#include <cstdint>
+#include <string_view>
+
+
+WEFT_BEGIN
+namespace crypto {
+
+/// Every failure of the crypto layer. Messages never carry key material.
+enum class crypto_errc : std::uint16_t {
+  ok = 0,
+  invalid_length = 1,          // an input has the wrong size for the primitive
+  buffer_too_small = 2,        // the caller's output buffer cannot hold the result
+  invalid_key = 3,             // a key is malformed or of small order
+  bad_signature = 4,           // a signature did not verify
+  authentication_failed = 5,   // an AEAD tag or MAC did not verify
+  weak_shared_secret = 6,      // key agreement produced the all-zero secret
+  backend_failure = 7,         // the backend refused an operation (e.g. init failed)
+  replayed = 8,                // the counter was already accepted
+  too_old = 9,                 // the counter is behind the replay window
+  rate_limited = 10,           // the sender's or the global bucket is empty
+  sender_table_full = 11,      // no free or idle slot for a new sender
+  merkle_bad_index = 12,       // leaf index not below tree size
+  merkle_bad_size = 13,        // a tree size is out of order or zero where not allowed
+  merkle_bad_proof_length = 14,// the proof has too few or too many hashes
+  merkle_root_mismatch = 15,   // the proof does not lead to the expected root
+  merkle_tree_full = 16,       // the tree reached max_leaves
+  cose_malformed = 17,         // the CBOR structure is not a COSE message
+  cose_wrong_tag = 18,         // a CBOR tag other than the expected COSE tag
+  cose_bad_header = 19,        // a header has the wrong type, is duplicated or misplaced
+  cose_unsupported_algorithm = 20, // alg missing or not the one this call handles
+  cose_unknown_critical = 21,  // crit lists a header this implementation does not know
+  cose_too_large = 22,         // a message or field exceeds a configured limit
+  noise_bad_state = 23,        // a call out of order for the handshake or session
+  noise_message_too_large = 24,// over the 65535-byte Noise limit
+  noise_nonce_exhausted = 25,  // the cipher state reached the reserved nonce
+  noise_malformed = 26,        // a handshake message is too short or too long
+  head_bad_format = 27,        // a signed tree head payload is not the documented map
+  head_not_consistent = 28,    // a newer head does not extend an older one
+};
+
+constexpr std::string_view describe(crypto_errc code) noexcept {
+  switch (code) {
+    case crypto_errc::ok: return "ok";
+    case crypto_errc::invalid_length: return "input has the wrong length";
+    case crypto_errc::buffer_too_small: return "output buffer too small";
+    case crypto_errc::invalid_key: return "invalid key";
+    case crypto_errc::bad_signature: return "signature verification failed";
+    case crypto_errc::authentication_failed: return "authentication failed";
+    case crypto_errc::weak_shared_secret: return "key agreement gave an all-zero secret";
+    case crypto_errc::backend_failure: return "crypto backend failure";
+    case crypto_errc::replayed: return "replayed counter";
+    case crypto_errc::too_old: return "counter behind the replay window";
+    case crypto_errc::rate_limited: return "rate limited";
+    case crypto_errc::sender_table_full: return "rate limiter sender table full";
+    case crypto_errc::merkle_bad_index: return "merkle: leaf index out of range";
+    case crypto_errc::merkle_bad_size: return "merkle: bad tree size";
+    case crypto_errc::merkle_bad_proof_length: return "merkle: wrong proof length";
+    case crypto_errc::merkle_root_mismatch: return "merkle: proof does not match root";
+    case crypto_errc::merkle_tree_full: return "merkle: tree is full";
+    case crypto_errc::cose_malformed: return "cose: malformed message";
+    case crypto_errc::cose_wrong_tag: return "cose: wrong or missing tag";
+    case crypto_errc::cose_bad_header: return "cose: bad header";
+    case crypto_errc::cose_unsupported_algorithm: return "cose: unsupported algorithm";
+    case crypto_errc::cose_unknown_critical: return "cose: unknown critical header";
+    case crypto_errc::cose_too_large: return "cose: message exceeds a limit";
+    case crypto_errc::noise_bad_state: return "noise: call out of order";
+    case crypto_errc::noise_message_too_large: return "noise: message too large";
+    case crypto_errc::noise_nonce_exhausted: return "noise: nonce exhausted";
+    case crypto_errc::noise_malformed: return "noise: malformed handshake message";
+    case crypto_errc::head_bad_format: return "tree head: bad format";
+    case crypto_errc::head_not_consistent: return "tree head: not consistent";
+  }
+  return "unknown crypto error";
+}
+
+}  // namespace crypto
+WEFT_END
+WEFT_ERROR_DOMAIN(weft::crypto::crypto_errc, "crypto")
+// ---- end weft/crypto/errors.hpp
+// ---- begin weft/crypto/secret.hpp
+// weft/crypto/secret.hpp - secret_bytes<N>: key material that is move-only, wipes itself,
+// cannot be printed and never converts to bytes implicitly.
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+
+
+WEFT_BEGIN
+namespace crypto {
+namespace detail {
+
+/// Overwrites `bytes` with zeros in a way the optimiser may not remove (volatile stores plus
+/// a compiler barrier), like sodium_memzero but portable.
+inline void secure_wipe(void* bytes, std::size_t size) noexcept {
+  volatile std::uint8_t* p = static_cast<volatile std::uint8_t*>(bytes);
+  for (std::size_t i = 0; i < size; ++i) p[i] = 0;
+#if defined(__GNUC__) || defined(__clang__)
+  __asm__ __volatile__("" : : "r"(bytes) : "memory");
+#endif
+}
+
+}  // namespace detail
+
+/// N bytes of secret key material.
+///
+/// - move-only: a copy would leave an unwiped twin behind; moving wipes the source;
+/// - wipes itself on destruction;
+/// - no operator<<, no fmt formatter, not a range, no implicit conversion: the bytes are
+///   reached only through the deliberately named expose() / expose_mutable(), so a grep
+///   for "expose" finds every place key material is read.
+template <std::size_t N>
+class secret_bytes {
+  static_assert(N > 0, "a secret needs at least one byte");
+
+ public:
+  static constexpr std::size_t size_bytes = N;
+
+  constexpr secret_bytes() noexcept = default;
+  /// Copies `bytes` in; the caller wipes its own copy.
+  explicit secret_bytes(std::span<const std::uint8_t, N> source) noexcept {
+    std::memcpy(bytes_.data(), source.data(), N);
+  }
+  secret_bytes(const secret_bytes&) = delete;
+  secret_bytes& operator=(const secret_bytes&) = delete;
+  secret_bytes(secret_bytes&& other) noexcept {
+    std::memcpy(bytes_.data(), other.bytes_.data(), N);
+    other.wipe();
+  }
+  secret_bytes& operator=(secret_bytes&& other) noexcept {
+    if (this != &other) {
+      std::memcpy(bytes_.data(), other.bytes_.data(), N);
+      other.wipe();
+    }
+    return *this;
+  }
+  ~secret_bytes() { wipe(); }
+
+  /// Loads from a view of any size; fails on a size mismatch (never truncates or pads).
+  [[nodiscard]] static result<secret_bytes> from(byte_view source) noexcept;
+
+  [[nodiscard]] std::span<const std::uint8_t, N> expose() const noexcept { return bytes_; }
+  [[nodiscard]] std::span<std::uint8_t, N> expose_mutable() noexcept { return bytes_; }
+  void wipe() noexcept { detail::secure_wipe(bytes_.data(), N); }
+
+  /// Constant-time comparison.
+  [[nodiscard]] bool equals(const secret_bytes& other) const noexcept {
+    std::uint8_t diff = 0;
+    for (std::size_t i = 0; i < N; ++i)
+      diff = static_cast<std::uint8_t>(diff | (bytes_[i] ^ other.bytes_[i]));
+    return diff == 0;
+  }
+
+ private:
+  std::array<std::uint8_t, N> bytes_{};
+};
+
+template <std::size_t N>
+result<secret_bytes<N>> secret_bytes<N>::from(byte_view source) noexcept {
+  if (source.size() != N) return error(crypto_errc::invalid_length, "secret_bytes::from");
+  return secret_bytes(std::span<const std::uint8_t, N>(source.data(), N));
+}
+
+/// Constant-time equality of two public byte strings of equal length (tags, MACs).
+[[nodiscard]] inline bool equal_constant_time(byte_view a, byte_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  std::uint8_t diff = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) diff = static_cast<std::uint8_t>(diff | (a[i] ^ b[i]));
+  return diff == 0;
+}
+
+}  // namespace crypto
+WEFT_END
+// ---- end weft/crypto/secret.hpp
+
+WEFT_BEGIN
+namespace crypto {
+
+/// Public, fixed-size byte strings: digests, public keys, signatures, ciphertexts.
+template <std::size_t N>
+using fixed_bytes = std::array<std::uint8_t, N>;
+
+namespace detail {
+template <class T>
+struct is_secret : std::false_type {};
+template <std::size_t N>
+struct is_secret<secret_bytes<N>> : std::true_type {};
+template <class T>
+concept secret_type = is_secret<T>::value;
+}  // namespace detail
+
+/// A cryptographic hash with an incremental interface. See docs/requirements/crypto_hash.md.
+template <class H>
+concept hash_function = requires(H& h, byte_view input,
+                                 std::span<std::uint8_t, H::digest_size> out) {
+  requires H::digest_size > 0;
+  requires H::block_size > 0;
+  requires std::is_nothrow_default_constructible_v<H>;
+  { h.update(input) } noexcept -> std::same_as<void>;
+  { h.finish(out) } noexcept -> std::same_as<void>;
+  { H::digest(input) } noexcept -> std::same_as<fixed_bytes<H::digest_size>>;
+};
+
+/// A message authentication code with a fixed-size secret key.
+/// See docs/requirements/crypto_mac.md.
+template <class M>
+concept mac_function = requires(const typename M::key& key, byte_view message,
+                                byte_view tag) {
+  requires detail::secret_type<typename M::key>;
+  requires M::tag_size > 0;
+  { M::compute(key, message) } noexcept -> std::same_as<fixed_bytes<M::tag_size>>;
+  { M::verify(key, message, tag) } noexcept -> std::same_as<result<void>>;
+};
+
+/// Verifies signatures. See docs/requirements/crypto_signature.md.
+template <class S>
+concept signature_verifier = requires(byte_view bytes, const typename S::public_key& public_key,
+                                      byte_view message, byte_view signature) {
+  requires std::same_as<typename S::public_key, fixed_bytes<S::public_key_size>>;
+  requires std::same_as<typename S::signature, fixed_bytes<S::signature_size>>;
+  { S::parse_public_key(bytes) } noexcept -> std::same_as<result<typename S::public_key>>;
+  { S::verify(public_key, message, signature) } noexcept -> std::same_as<result<void>>;
+};
+
+/// Signs (and verifies). Secret keys derive deterministically from a seed so that key
+/// generation is the caller's randomness, injected. See docs/requirements/crypto_signature.md.
+template <class S>
+concept signer = signature_verifier<S> &&
+    requires(const typename S::secret_key& secret_key, byte_view message,
+             std::span<const std::uint8_t, S::seed_size> seed) {
+  requires detail::secret_type<typename S::secret_key>;
+  { S::secret_key_from_seed(seed) } noexcept -> std::same_as<typename S::secret_key>;
+  { S::public_key_of(secret_key) } noexcept -> std::same_as<typename S::public_key>;
+  { S::sign(secret_key, message) } noexcept -> std::same_as<typename S::signature>;
+};
+
+/// Authenticated encryption with associated data. `seal` writes ciphertext||tag
+/// (input.size() + tag_size bytes), `open` writes the plaintext; both return the number of
+/// bytes written. Output may alias input exactly (in place). See docs/requirements/crypto_aead.md.
+template <class A>
+concept aead = requires(const typename A::key& key, byte_view nonce, byte_view aad,
+                        byte_view input, mutable_byte_view output) {
+  requires detail::secret_type<typename A::key>;
+  requires A::key_size == A::key::size_bytes;
+  requires A::nonce_size > 0;
+  requires A::tag_size > 0;
+  { A::seal(key, nonce, aad, input, output) } noexcept -> std::same_as<result<std::size_t>>;
+  { A::open(key, nonce, aad, input, output) } noexcept -> std::same_as<result<std::size_t>>;
+};
+
+/// Diffie-Hellman style key agreement. See docs/requirements/crypto_key_agreement.md.
+template <class K>
+concept key_agreement = requires(const typename K::secret_key& secret_key,
+                                 const typename K::public_key& public_key) {
+  requires detail::secret_type<typename K::secret_key>;
+  requires detail::secret_type<typename K::shared_secret>;
+  requires std::same_as<typename K::public_key, fixed_bytes<K::public_key_size>>;
+  { K::public_key_of(secret_key) } noexcept -> std::same_as<typename K::public_key>;
+  { K::agree(secret_key, public_key) } noexcept -> std::same_as<result<typename K::shared_secret>>;
+};
+
+/// A key-encapsulation mechanism (ML-KEM and friends), derandomised: the caller passes the
+/// seed for key generation and the coins for encapsulation.
+/// See docs/requirements/crypto_kem.md.
+template <class K>
+concept kem = requires(std::span<const std::uint8_t, K::keygen_seed_size> seed,
+                       std::span<const std::uint8_t, K::encaps_coins_size> coins,
+                       const typename K::public_key& public_key,
+                       const typename K::secret_key& secret_key,
+                       const typename K::ciphertext& ciphertext,
+                       typename K::ciphertext& ciphertext_out, byte_view bytes) {
+  requires detail::secret_type<typename K::secret_key>;
+  requires detail::secret_type<typename K::shared_secret>;
+  requires std::same_as<typename K::public_key, fixed_bytes<K::public_key_size>>;
+  requires std::same_as<typename K::ciphertext, fixed_bytes<K::ciphertext_size>>;
+  { K::secret_key_from_seed(seed) } noexcept -> std::same_as<result<typename K::secret_key>>;
+  { K::public_key_of(secret_key) } noexcept -> std::same_as<typename K::public_key>;
+  { K::parse_public_key(bytes) } noexcept -> std::same_as<result<typename K::public_key>>;
+  { K::encapsulate(public_key, coins, ciphertext_out) } noexcept
+      -> std::same_as<result<typename K::shared_secret>>;
+  { K::decapsulate(secret_key, ciphertext) } noexcept
+      -> std::same_as<result<typename K::shared_secret>>;
+};
+
+/// Cryptographically secure random bytes (never weft::xoshiro256).
+/// See docs/requirements/crypto_random.md.
+template <class R>
+concept crypto_random_source = requires(R& random, mutable_byte_view out) {
+  { random.fill(out) } noexcept -> std::same_as<void>;
+};
+
+/// A backend: one type naming the primitives protocols need by role.
+template <class B>
+concept crypto_backend = hash_function<typename B::hash> && mac_function<typename B::mac> &&
+                         signer<typename B::signature> && aead<typename B::aead> &&
+                         key_agreement<typename B::key_agreement>;
+
+/// Draws a fresh secret of N bytes from `random`.
+template <std::size_t N, crypto_random_source R>
+[[nodiscard]] secret_bytes<N> generate_secret(R& random) noexcept {
+  secret_bytes<N> out;
+  random.fill(out.expose_mutable());
+  return out;
+}
+
+/// A new signing key from a fresh random seed (the seed is wiped).
+template <signer S, crypto_random_source R>
+[[nodiscard]] typename S::secret_key generate_signing_key(R& random) noexcept {
+  secret_bytes<S::seed_size> seed = generate_secret<S::seed_size>(random);
+  return S::secret_key_from_seed(seed.expose());
+}
+
+}  // namespace crypto
+WEFT_END
+// ---- end weft/crypto/concepts.hpp
+// ---- begin weft/membership/swim/errors.hpp
+// weft/membership/swim/errors.hpp - swim_errc: every way a membership claim, message or
+// call is refused. Codes are stable; docs/errors.md lists them.
+
+#include <cstdint>
+#include <string_view>
+
+
+WEFT_BEGIN
+namespace swim {
+
+enum class swim_errc : std::uint16_t {
+  ok = 0,
+  illegal_transition = 1,      // the lifecycle table forbids this event in this state
+  stale_incarnation = 2,       // the claim's incarnation is older than the one we hold
+  unknown_member = 3,          // the event needs a member we do not know
+  already_member = 4,          // a join for a member that is already in the table
+  impossible_incarnation = 5,  // the claim jumps further ahead than max_incarnation_jump
+  redundant_claim = 6,         // the claim repeats what we already hold (dead for dead)
+  malformed_message = 7,       // bytes that are not a well-formed message of the schema
+  unsupported_version = 8,     // a message of a schema version we do not speak
+  message_too_large = 9,       // larger than the MTU or the stream limit
+  member_table_full = 10,      // max_members reached
+  queue_full = 11,             // a bounded queue is full: backpressure
+  not_admitted = 12,           // no valid admission statement from an admitted key
+  bad_signature = 13,          // the claim's signature does not verify
+  flood_limited = 14,          // the sender exceeded max_messages_per_sender_per_period
+  not_running = 15,            // the member has left or has not started
+  payload_too_large = 16,      // a user event, query or application payload over its limit
+  unknown_query = 17,          // a response to a query we did not ask or that expired
+  no_peer = 18,                // no live member to talk to
+};
+
+constexpr std::string_view describe(swim_errc code) noexcept {
+  switch (code) {
+    case swim_errc::ok: return "ok";
+    case swim_errc::illegal_transition: return "illegal member lifecycle transition";
+    case swim_errc::stale_incarnation: return "stale incarnation";
+    case swim_errc::unknown_member: return "unknown member";
+    case swim_errc::already_member: return "already a member";
+    case swim_errc::impossible_incarnation: return "impossible incarnation";
+    case swim_errc::redundant_claim: return "redundant claim";
+    case swim_errc::malformed_message: return "malformed message";
+    case swim_errc::unsupported_version: return "unsupported message version";
+    case swim_errc::message_too_large: return "message too large";
+    case swim_errc::member_table_full: return "member table full";
+    case swim_errc::queue_full: return "queue full";
+    case swim_errc::not_admitted: return "member not admitted";
+    case swim_errc::bad_signature: return "bad signature";
+    case swim_errc::flood_limited: return "sender flood limited";
+    case swim_errc::not_running: return "member not running";
+    case swim_errc::payload_too_large: return "payload too large";
+    case swim_errc::unknown_query: return "unknown or expired query";
+    case swim_errc::no_peer: return "no live peer";
+  }
+  return "unknown swim error";
+}
+
+/// How many codes swim_errc has (for per-code counters).
+inline constexpr std::size_t swim_errc_count = 19;
+
+}  // namespace swim
+WEFT_END
+WEFT_ERROR_DOMAIN(weft::swim::swim_errc, "swim")
+// ---- end weft/membership/swim/errors.hpp
+
+WEFT_BEGIN
+namespace swim {
+
+/// Largest public key and signature any scheme may use (message buffers are sized by them).
+inline constexpr std::size_t max_public_key_bytes = 32;
+inline constexpr std::size_t max_signature_bytes = 64;
+
+/// Requirements (see docs/swim.md, "Admission"):
+///  - S::public_key_bytes, S::signature_bytes: exact sizes, at most the caps above.
+///  - s.public_key(): this member's public key (public_key_bytes long).
+///  - s.sign(message, out): writes signature_bytes into out; a short `out` is an error.
+///  - S::verify(key, message, signature): true only for a signature made by the holder of
+///    `key` over exactly `message`. Never throws, never allocates.
+template <class S>
+concept admission_scheme =
+    std::movable<S> && requires(const S& s, byte_view bytes, mutable_byte_view out) {
+      { S::public_key_bytes } -> std::convertible_to<std::size_t>;
+      { S::signature_bytes } -> std::convertible_to<std::size_t>;
+      { s.public_key() } noexcept -> std::convertible_to<byte_view>;
+      { s.sign(bytes, out) } noexcept -> std::same_as<result<void>>;
+      { S::verify(bytes, bytes, bytes) } noexcept -> std::same_as<bool>;
+    } && (S::public_key_bytes <= max_public_key_bytes) &&
+    (S::signature_bytes <= max_signature_bytes) && (S::public_key_bytes > 0) &&
+    (S::signature_bytes > 0);
+
+/// A deterministic keyed-hash stand-in for a signature scheme. INSECURE: anyone who knows
+/// the public key can "sign". It exists so the protocol, its admission rules and its
+/// simulations run without a crypto backend; tests forge with a different key.
+class test_admission_scheme {
+ public:
+  static constexpr std::size_t public_key_bytes = 16;
+  static constexpr std::size_t signature_bytes = 16;
+
+  constexpr explicit test_admission_scheme(std::uint64_t seed = 1) noexcept {
+    std::uint64_t a = mix(seed ^ 0x243f6a8885a308d3ull);
+    std::uint64_t b = mix(a ^ 0x13198a2e03707344ull);
+    for (std::size_t i = 0; i < 8; ++i) {
+      key_[i] = static_cast<std::uint8_t>(a >> (8 * i));
+      key_[8 + i] = static_cast<std::uint8_t>(b >> (8 * i));
+    }
+  }
+
+  [[nodiscard]] byte_view public_key() const noexcept { return {key_.data(), key_.size()}; }
+
+  [[nodiscard]] result<void> sign(byte_view message, mutable_byte_view out) const noexcept {
+    if (out.size() < signature_bytes) return error(swim_errc::bad_signature, "test sign: short");
+    tag(public_key(), message, out.first(signature_bytes));
+    return ok();
+  }
+
+  [[nodiscard]] static bool verify(byte_view key, byte_view message,
+                                   byte_view signature) noexcept {
+    if (key.size() != public_key_bytes || signature.size() != signature_bytes) return false;
+    std::array<std::uint8_t, signature_bytes> expect{};
+    tag(key, message, expect);
+    return equal_bytes(expect, signature);
+  }
+
+ private:
+  static constexpr std::uint64_t mix(std::uint64_t z) noexcept {
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  }
+  static void tag(byte_view key, byte_view message, mutable_byte_view out) noexcept {
+    std::uint64_t lanes[2] = {0x6a09e667f3bcc908ull, 0xbb67ae8584caa73bull};
+    for (std::size_t i = 0; i < key.size(); ++i)
+      lanes[i & 1] = mix(lanes[i & 1] ^ (std::uint64_t{key[i]} << (8 * (i % 8))));
+    for (std::size_t i = 0; i < message.size(); ++i)
+      lanes[i & 1] = mix(lanes[i & 1] + message[i] + (std::uint64_t{i} << 32));
+    lanes[0] = mix(lanes[0] ^ message.size() ^ lanes[1]);
+    lanes[1] = mix(lanes[1] ^ lanes[0]);
+    for (std::size_t i = 0; i < out.size(); ++i)
+      out[i] = static_cast<std::uint8_t>(lanes[i / 8 % 2] >> (8 * (i % 8)));
+  }
+  std::array<std::uint8_t, public_key_bytes> key_{};
+};
+
+/// Adapts a weft::crypto::signer (Ed25519 from the sodium backend, or any other) into an
+/// admission_scheme: holds this member's secret key, signs with it, verifies with S.
+template <crypto::signer S>
+class crypto_admission_scheme {
+ public:
+  static constexpr std::size_t public_key_bytes = S::public_key_size;
+  static constexpr std::size_t signature_bytes = S::signature_size;
+
+  explicit crypto_admission_scheme(typename S::secret_key secret) noexcept
+      : secret_(std::move(secret)), public_(S::public_key_of(secret_)) {}
+
+  [[nodiscard]] byte_view public_key() const noexcept { return {public_.data(), public_.size()}; }
+
+  [[nodiscard]] result<void> sign(byte_view message, mutable_byte_view out) const noexcept {
+    if (out.size() < signature_bytes) return error(swim_errc::bad_signature, "swim sign: short");
+    const typename S::signature sig = S::sign(secret_, message);
+    std::memcpy(out.data(), sig.data(), sig.size());
+    return ok();
+  }
+
+  [[nodiscard]] static bool verify(byte_view key, byte_view message,
+                                   byte_view signature) noexcept {
+    auto parsed = S::parse_public_key(key);
+    if (!parsed) return false;
+    return S::verify(*parsed, message, signature).has_value();
+  }
+
+ private:
+  typename S::secret_key secret_;
+  typename S::public_key public_;
+};
+
+static_assert(admission_scheme<test_admission_scheme>,
+              "test_admission_scheme must model admission_scheme; see docs/swim.md");
+
+}  // namespace swim
+WEFT_END
+// ---- end weft/membership/swim/admission.hpp
+// ---- begin weft/membership/swim/core.hpp
+// weft/membership/swim/core.hpp - the pure SWIM + Lifeguard core: no I/O, no clock reads,
+// randomness injected. Inputs: tick(now), step(now, from, datagram), step_stream(...) and
+// user calls; outputs: sends() (datagrams and stream messages) and notifications(), valid
+// until clear_outputs(). Every member change goes through the lifecycle table.
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+// ---- begin weft/membership/swim/lifecycle.hpp
+// weft/membership/swim/lifecycle.hpp - the member lifecycle as one explicit transition
+// table. Every change to a member record goes through lifecycle_guard::apply(); a cell
+// that refuses answers with a typed swim_errc and is counted, never applied.
+//
+//   absent --join--> joining --alive--> alive <--suspect/alive(refute)--> suspect
+//   alive/suspect --dead (or suspicion_timeout for suspect)--> dead
+//   alive/suspect --leave--> leaving --leave_done--> left
+//   dead/left --alive or join with a higher incarnation--> alive / joining (rejoined)
+//
+// Incarnation numbers order all claims: each cell names the incarnation a claim needs
+// relative to the one held (any, at least, strictly greater).
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+
+WEFT_BEGIN
+namespace swim {
+
+enum class member_state : std::uint8_t { absent, joining, alive, suspect, dead, leaving, left };
+inline constexpr std::size_t member_state_count = 7;
+
+enum class member_event : std::uint8_t {
+  join,               // an admitted member announces itself (or we start joining)
+  alive,              // a claim "member is alive at incarnation i"
+  suspect,            // a claim "member is suspected at incarnation i"
+  dead,               // a claim "member is dead at incarnation i" (from another member)
+  suspicion_timeout,  // our own suspicion timer for the member ran out
+  leave,              // the member announces a graceful leave at incarnation i
+  leave_done,         // the leave has been disseminated: the member is gone
+};
+inline constexpr std::size_t member_event_count = 7;
+
+/// What incarnation a claim needs, relative to the one held.
+enum class incarnation_rule : std::uint8_t { any, at_least, greater };
+
+/// One cell of the table: either a target state and its incarnation rule, or a refusal.
+struct transition_cell {
+  member_state next;
+  incarnation_rule needs;
+  swim_errc refusal;  // ok when the cell is a legal transition
+};
+
+constexpr std::string_view to_string(member_state s) noexcept {
+  switch (s) {
+    case member_state::absent: return "absent";
+    case member_state::joining: return "joining";
+    case member_state::alive: return "alive";
+    case member_state::suspect: return "suspect";
+    case member_state::dead: return "dead";
+    case member_state::leaving: return "leaving";
+    case member_state::left: return "left";
+  }
+  return "?";
+}
+
+constexpr std::string_view to_string(member_event e) noexcept {
+  switch (e) {
+    case member_event::join: return "join";
+    case member_event::alive: return "alive";
+    case member_event::suspect: return "suspect";
+    case member_event::dead: return "dead";
+    case member_event::suspicion_timeout: return "suspicion_timeout";
+    case member_event::leave: return "leave";
+    case member_event::leave_done: return "leave_done";
+  }
+  return "?";
+}
+
+namespace detail {
+constexpr transition_cell go(member_state next, incarnation_rule needs) noexcept {
+  return {next, needs, swim_errc::ok};
+}
+constexpr transition_cell no(swim_errc why) noexcept {
+  return {member_state::absent, incarnation_rule::any, why};
+}
+using S = member_state;
+using R = incarnation_rule;
+using E = swim_errc;
+}  // namespace detail
+
+/// THE table: rows are member_state, columns are member_event, in declaration order.
+inline constexpr std::array<std::array<transition_cell, member_event_count>, member_state_count>
+    lifecycle_table = [] {
+      using namespace detail;
+      const auto illegal = no(E::illegal_transition);
+      const auto unknown = no(E::unknown_member);
+      const auto known = no(E::already_member);
+      const auto redundant = no(E::redundant_claim);
+      std::array<std::array<transition_cell, member_event_count>, member_state_count> t{};
+      //        join                    alive                   suspect
+      //        dead                    suspicion_timeout       leave
+      //        leave_done
+      t[0] = {go(S::joining, R::any), go(S::alive, R::any), unknown,  // absent
+              unknown, unknown, unknown,
+              unknown};
+      t[1] = {known, go(S::alive, R::at_least), illegal,  // joining
+              go(S::dead, R::at_least), illegal, illegal,
+              illegal};
+      t[2] = {known, go(S::alive, R::greater), go(S::suspect, R::at_least),  // alive
+              go(S::dead, R::at_least), illegal, go(S::leaving, R::at_least),
+              illegal};
+      t[3] = {known, go(S::alive, R::greater), go(S::suspect, R::at_least),  // suspect
+              go(S::dead, R::at_least), go(S::dead, R::any), go(S::leaving, R::at_least),
+              illegal};
+      t[4] = {go(S::joining, R::greater), go(S::alive, R::greater), illegal,  // dead
+              redundant, illegal, illegal,
+              illegal};
+      t[5] = {known, illegal, illegal,  // leaving
+              go(S::dead, R::at_least), illegal, redundant,
+              go(S::left, R::any)};
+      t[6] = {go(S::joining, R::greater), go(S::alive, R::greater), illegal,  // left
+              redundant, illegal, redundant,
+              redundant};
+      return t;
+    }();
+
+constexpr const transition_cell& cell(member_state s, member_event e) noexcept {
+  return lifecycle_table[static_cast<std::size_t>(s)][static_cast<std::size_t>(e)];
+}
+
+/// The outcome of a legal transition.
+struct transition_result {
+  member_state next;
+  std::uint64_t incarnation;  // the incarnation the record holds afterwards
+  bool state_changed;         // next != the state before
+  bool incarnation_changed;
+  bool rejoined;              // dead/left -> joining/alive under a higher incarnation
+};
+
+/// Decides (without applying) what `event` with incarnation `claimed` does to a member in
+/// `state` holding incarnation `held`. A claim more than `max_jump` ahead of a known
+/// member's incarnation is impossible (a forged or corrupted number, not a restart).
+constexpr result<transition_result> decide(member_state state, std::uint64_t held,
+                                           member_event event, std::uint64_t claimed,
+                                           std::uint64_t max_jump) noexcept {
+  const transition_cell& c = cell(state, event);
+  if (c.refusal != swim_errc::ok) return error(c.refusal, "swim lifecycle");
+  const bool known = state != member_state::absent;
+  if (c.needs != incarnation_rule::any) {
+    if (known && claimed > held && claimed - held > max_jump)
+      return error(swim_errc::impossible_incarnation, "swim lifecycle");
+    const bool fresh = c.needs == incarnation_rule::greater ? claimed > held : claimed >= held;
+    if (known && !fresh) return error(swim_errc::stale_incarnation, "swim lifecycle");
+  }
+  const std::uint64_t next_inc =
+      (!known || (c.needs != incarnation_rule::any && claimed > held)) ? claimed : held;
+  const bool terminal = state == member_state::dead || state == member_state::left;
+  return transition_result{c.next, next_inc, c.next != state, next_inc != held,
+                           terminal && (c.next == member_state::alive ||
+                                        c.next == member_state::joining)};
+}
+
+/// Counts applied transitions and every refusal by code. The core owns one.
+class lifecycle_guard {
+ public:
+  constexpr explicit lifecycle_guard(std::uint64_t max_jump) noexcept : max_jump_(max_jump) {}
+
+  /// Applies `event` to (state, incarnation) in place when legal; otherwise leaves both
+  /// untouched, counts the refusal and returns it.
+  constexpr result<transition_result> apply(member_state& state, std::uint64_t& incarnation,
+                                            member_event event,
+                                            std::uint64_t claimed) noexcept {
+    auto r = decide(state, incarnation, event, claimed, max_jump_);
+    if (!r) {
+      ++refused_[r.error().code()];
+      ++refused_total_;
+      return r;
+    }
+    state = r->next;
+    incarnation = r->incarnation;
+    ++applied_;
+    return r;
+  }
+
+  [[nodiscard]] constexpr std::uint64_t applied() const noexcept { return applied_; }
+  [[nodiscard]] constexpr std::uint64_t refused_total() const noexcept { return refused_total_; }
+  [[nodiscard]] constexpr std::uint64_t refused(swim_errc code) const noexcept {
+    return refused_[static_cast<std::size_t>(code)];
+  }
+  [[nodiscard]] constexpr std::uint64_t max_jump() const noexcept { return max_jump_; }
+
+ private:
+  std::uint64_t max_jump_;
+  std::uint64_t applied_ = 0;
+  std::uint64_t refused_total_ = 0;
+  std::array<std::uint64_t, swim_errc_count> refused_{};
+};
+
+}  // namespace swim
+WEFT_END
+// ---- end weft/membership/swim/lifecycle.hpp
+// ---- begin weft/membership/swim/messages.hpp
+// weft/membership/swim/messages.hpp - the SWIM wire schema (version 1) as plain structs and
+// a deterministic CBOR (RFC 8949 section 4.2) encoding: definite lengths, shortest heads,
+// only unsigned integers, byte strings and arrays. Decoding is hostile-input safe: every
+// length is bounded and every refusal is a swim_errc.
+//
+//   packet  = [version, kind, sender, <primary fields>..., [item...]]
+//   ping    = kind 1: seq, target          ping_req = kind 2: seq, target, target_address
+//   ack     = kind 3: seq                  nack     = kind 4: seq
+//   reply   = kind 5: query_id, payload    gossip   = kind 6: (no primary fields)
+//   push_pull (stream) = kind 7: is_reply, [item...]   (items: member claims only)
+//   item    = [item_kind, fields...]       (see encode_item)
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+// ---- begin weft/transport/concepts.hpp
+// weft/transport/concepts.hpp - how drivers move bytes between members. Protocol cores
+// never see a transport: drivers feed received bytes into step() and send what the core
+// emits. The runtime's UDP/TCP transports and the simulator's network both model these.
+// Requirements table: docs/requirements/transport.md.
+
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+
+WEFT_BEGIN
+namespace transport {
+
+/// A member's address within one mesh (the mapping to IP endpoints is the driver's).
+using peer_id = std::uint32_t;
+
+enum class transport_errc : std::uint16_t {
+  ok = 0,
+  message_too_large = 1,  // larger than max_message_size()
+  queue_full = 2,         // the per-peer send queue is at capacity: backpressure
+  unknown_peer = 3,
+  not_connected = 4,
+  closed = 5,
+};
+
+constexpr std::string_view describe(transport_errc code) noexcept {
+  switch (code) {
+    case transport_errc::ok: return "ok";
+    case transport_errc::message_too_large: return "message larger than the transport allows";
+    case transport_errc::queue_full: return "send queue full";
+    case transport_errc::unknown_peer: return "unknown peer";
+    case transport_errc::not_connected: return "peer not connected";
+    case transport_errc::closed: return "transport closed";
+  }
+  return "unknown transport error";
+}
+
+/// Unreliable, unordered messages bounded by an MTU (membership gossip).
+/// A successful send() only means the datagram was queued; it may still be lost.
+template <class T>
+concept datagram_transport = requires(T& t, peer_id to, byte_view payload) {
+  { t.send_datagram(to, payload) } noexcept -> std::same_as<result<void>>;
+  { t.max_datagram_size() } noexcept -> std::convertible_to<std::size_t>;
+};
+
+/// Reliable, ordered, framed messages per peer (consensus, push-pull state exchange).
+/// Messages to one peer arrive in order or not at all; a broken connection is reported.
+template <class T>
+concept stream_transport = requires(T& t, peer_id to, byte_view payload) {
+  { t.send_message(to, payload) } noexcept -> std::same_as<result<void>>;
+  { t.max_message_size() } noexcept -> std::convertible_to<std::size_t>;
+};
+
+}  // namespace transport
+WEFT_END
+WEFT_ERROR_DOMAIN(weft::transport::transport_errc, "transport")
+// ---- end weft/transport/concepts.hpp
+
+WEFT_BEGIN
+namespace swim {
+
+using node_id = std::uint64_t;
+using address = transport::peer_id;
+
+inline constexpr std::uint64_t wire_version = 1;
+/// Node ids at or above this value name trust anchors (anchor index = id - base).
+inline constexpr node_id anchor_id_base = 0xffffffffffffff00ull;
+inline constexpr std::size_t max_name_bytes = 32;
+inline constexpr std::size_t max_payload_bytes_cap = 512;
+
+template <std::size_t N>
+struct blob {
+  std::array<std::uint8_t, N> bytes{};
+  std::uint16_t size = 0;
+  [[nodiscard]] byte_view view() const noexcept { return {bytes.data(), size}; }
+  [[nodiscard]] result<void> assign(byte_view from) noexcept {
+    if (from.size() > N) return error(swim_errc::payload_too_large, "swim blob");
+    if (!from.empty()) std::memcpy(bytes.data(), from.data(), from.size());
+    size = static_cast<std::uint16_t>(from.size());
+    return ok();
+  }
+};
+
+enum class packet_kind : std::uint8_t {
+  ping = 1, ping_req = 2, ack = 3, nack = 4, reply = 5, gossip = 6, push_pull = 7,
+};
+
+enum class item_kind : std::uint8_t {
+  alive = 1, suspect = 2, dead = 3, leave = 4, user_event = 5, app = 6, query = 7,
+};
+
+/// A claim about a member. alive: subject-signed, carries address, key and admission.
+/// suspect/dead: signed by the accuser `from`. leave: subject-signed.
+struct member_claim {
+  item_kind kind = item_kind::alive;
+  node_id subject = 0;
+  std::uint64_t incarnation = 0;
+  node_id from = 0;
+  address addr = 0;
+  blob<max_public_key_bytes> key;
+  node_id admitter = 0;
+  blob<max_signature_bytes> admission;
+  blob<max_signature_bytes> signature;
+};
+
+/// A user event, application message or query; signed by its origin.
+struct payload_item {
+  item_kind kind = item_kind::app;
+  node_id origin = 0;
+  std::uint64_t id = 0;        // Lamport time (event, query) or sequence (app)
+  address origin_addr = 0;     // query: where responses go
+  std::uint32_t timeout_ms = 0;  // query
+  blob<max_name_bytes> name;
+  blob<max_payload_bytes_cap> payload;
+  blob<max_signature_bytes> signature;
+};
+
+struct packet_header {
+  std::uint64_t version = wire_version;
+  packet_kind kind = packet_kind::gossip;
+  node_id sender = 0;
+  std::uint64_t seq = 0;       // ping, ping_req, ack, nack; query id for reply; is_reply
+  node_id target = 0;          // ping, ping_req
+  address target_addr = 0;     // ping_req
+  blob<max_payload_bytes_cap> payload;  // reply
+};
+
+[[nodiscard]] constexpr bool is_member_claim(item_kind k) noexcept {
+  return k == item_kind::alive || k == item_kind::suspect || k == item_kind::dead ||
+         k == item_kind::leave;
+}
+
+namespace detail {
+enum class major : std::uint8_t { uint = 0, bytes = 2, array = 4 };
+
+[[nodiscard]] inline result<void> put_head(byte_writer& w, major m, std::uint64_t v) noexcept {
+  const auto mt = static_cast<std::uint8_t>(static_cast<std::uint8_t>(m) << 5);
+  if (v < 24) return w.put(static_cast<std::uint8_t>(mt | v));
+  if (v <= 0xff) {
+    WEFT_TRY(w.put(static_cast<std::uint8_t>(mt | 24)));
+    return w.put(static_cast<std::uint8_t>(v));
+  }
+  if (v <= 0xffff) {
+    WEFT_TRY(w.put(static_cast<std::uint8_t>(mt | 25)));
+    return w.put_be<std::uint16_t>(static_cast<std::uint16_t>(v));
+  }
+  if (v <= 0xffffffff) {
+    WEFT_TRY(w.put(static_cast<std::uint8_t>(mt | 26)));
+    return w.put_be<std::uint32_t>(static_cast<std::uint32_t>(v));
+  }
+  WEFT_TRY(w.put(static_cast<std::uint8_t>(mt | 27)));
+  return w.put_be<std::uint64_t>(v);
+}
+[[nodiscard]] constexpr std::size_t head_size(std::uint64_t v) noexcept {
+  return v < 24 ? 1 : v <= 0xff ? 2 : v <= 0xffff ? 3 : v <= 0xffffffff ? 5 : 9;
+}
+[[nodiscard]] inline result<void> put_uint(byte_writer& w, std::uint64_t v) noexcept {
+  return put_head(w, major::uint, v);
+}
+[[nodiscard]] inline result<void> put_bytes(byte_writer& w, byte_view b) noexcept {
+  WEFT_TRY(put_head(w, major::bytes, b.size()));
+  return w.put(b);
+}
+
+/// Reads one head of major type `m`, refusing non-shortest and indefinite forms.
+[[nodiscard]] inline result<std::uint64_t> get_head(byte_reader& r, major m) noexcept {
+  auto first = r.get();
+  if (!first) return error(swim_errc::malformed_message, "swim cbor: truncated");
+  if ((*first >> 5) != static_cast<std::uint8_t>(m))
+    return error(swim_errc::malformed_message, "swim cbor: unexpected type");
+  const std::uint8_t info = *first & 0x1f;
+  std::uint64_t v = 0;
+  if (info < 24) return std::uint64_t{info};
+  if (info == 24) {
+    auto b = r.get();
+    if (!b) return error(swim_errc::malformed_message, "swim cbor: truncated");
+    v = *b;
+  } else if (info == 25) {
+    auto b = r.get_be<std::uint16_t>();
+    if (!b) return error(swim_errc::malformed_message, "swim cbor: truncated");
+    v = *b;
+  } else if (info == 26) {
+    auto b = r.get_be<std::uint32_t>();
+    if (!b) return error(swim_errc::malformed_message, "swim cbor: truncated");
+    v = *b;
+  } else if (info == 27) {
+    auto b = r.get_be<std::uint64_t>();
+    if (!b) return error(swim_errc::malformed_message, "swim cbor: truncated");
+    v = *b;
+  } else {
+    return error(swim_errc::malformed_message, "swim cbor: indefinite or reserved");
+  }
+  if (head_size(v) != std::size_t{1} + (std::size_t{1} << (info - 24)))
+    return error(swim_errc::malformed_message, "swim cbor: not shortest form");
+  return v;
+}
+[[nodiscard]] inline result<std::uint64_t> get_uint(byte_reader& r) noexcept {
+  return get_head(r, major::uint);
+}
+[[nodiscard]] inline result<std::uint64_t> get_uint_max(byte_reader& r,
+                                                        std::uint64_t max) noexcept {
+  WEFT_TRY_ASSIGN(const std::uint64_t v, get_uint(r));
+  if (v > max) return error(swim_errc::malformed_message, "swim cbor: value out of range");
+  return v;
+}
+template <std::size_t N>
+[[nodiscard]] inline result<void> get_blob(byte_reader& r, blob<N>& out) noexcept {
+  WEFT_TRY_ASSIGN(const std::uint64_t n, get_head(r, major::bytes));
+  if (n > N) return error(swim_errc::malformed_message, "swim cbor: byte string too long");
+  auto bytes = r.take(static_cast<std::size_t>(n));
+  if (!bytes) return error(swim_errc::malformed_message, "swim cbor: truncated");
+  return out.assign(*bytes);
+}
+[[nodiscard]] inline result<void> expect_array(byte_reader& r, std::uint64_t n) noexcept {
+  WEFT_TRY_ASSIGN(const std::uint64_t got, get_head(r, major::array));
+  if (got != n) return error(swim_errc::malformed_message, "swim cbor: wrong field count");
+  return ok();
+}
+
+constexpr std::uint64_t field_count(item_kind k) noexcept {
+  switch (k) {
+    case item_kind::alive: return 8;
+    case item_kind::suspect:
+    case item_kind::dead: return 5;
+    case item_kind::leave: return 4;
+    case item_kind::user_event: return 6;
+    case item_kind::app: return 5;
+    case item_kind::query: return 8;
+  }
+  return 0;
+}
+}  // namespace detail
+
+/// Encodes a member claim; with `signed_part` the signature is left out (the bytes to sign).
+[[nodiscard]] inline result<void> encode_claim(byte_writer& w, const member_claim& c,
+                                               bool signed_part = false) noexcept {
+  using namespace detail;
+  const std::uint64_t fields = field_count(c.kind) - (signed_part ? 1 : 0);
+  WEFT_TRY(put_head(w, major::array, fields));
+  WEFT_TRY(put_uint(w, static_cast<std::uint64_t>(c.kind)));
+  WEFT_TRY(put_uint(w, c.subject));
+  WEFT_TRY(put_uint(w, c.incarnation));
+  if (c.kind == item_kind::alive) {
+    WEFT_TRY(put_uint(w, c.addr));
+    WEFT_TRY(put_bytes(w, c.key.view()));
+    WEFT_TRY(put_uint(w, c.admitter));
+    WEFT_TRY(put_bytes(w, c.admission.view()));
+  } else if (c.kind != item_kind::leave) {
+    WEFT_TRY(put_uint(w, c.from));
+  }
+  if (!signed_part) WEFT_TRY(put_bytes(w, c.signature.view()));
+  return ok();
+}
+
+[[nodiscard]] inline result<void> encode_payload_item(byte_writer& w, const payload_item& p,
+                                                      bool signed_part = false) noexcept {
+  using namespace detail;
+  const std::uint64_t fields = field_count(p.kind) - (signed_part ? 1 : 0);
+  WEFT_TRY(put_head(w, major::array, fields));
+  WEFT_TRY(put_uint(w, static_cast<std::uint64_t>(p.kind)));
+  WEFT_TRY(put_uint(w, p.origin));
+  WEFT_TRY(put_uint(w, p.id));
+  if (p.kind == item_kind::query) {
+    WEFT_TRY(put_uint(w, p.origin_addr));
+    WEFT_TRY(put_uint(w, p.timeout_ms));
+  }
+  if (p.kind != item_kind::app) WEFT_TRY(put_bytes(w, p.name.view()));
+  WEFT_TRY(put_bytes(w, p.payload.view()));
+  if (!signed_part) WEFT_TRY(put_bytes(w, p.signature.view()));
+  return ok();
+}
+
+/// One decoded piggybacked item: a member claim or a payload item.
+struct gossip_item {
+  item_kind kind = item_kind::alive;
+  member_claim claim;
+  payload_item payload;
+};
+
+[[nodiscard]] inline result<void> decode_item(byte_reader& r, gossip_item& out) noexcept {
+  using namespace detail;
+  WEFT_TRY_ASSIGN(const std::uint64_t fields, get_head(r, major::array));
+  WEFT_TRY_ASSIGN(const std::uint64_t kind, get_uint(r));
+  if (kind < 1 || kind > 7) return error(swim_errc::malformed_message, "swim: item kind");
+  out.kind = static_cast<item_kind>(kind);
+  if (fields != field_count(out.kind))
+    return error(swim_errc::malformed_message, "swim: item field count");
+  if (is_member_claim(out.kind)) {
+    member_claim& c = out.claim;
+    c = member_claim{};
+    c.kind = out.kind;
+    WEFT_TRY_ASSIGN(c.subject, get_uint(r));
+    WEFT_TRY_ASSIGN(c.incarnation, get_uint(r));
+    if (c.kind == item_kind::alive) {
+      WEFT_TRY_ASSIGN(const std::uint64_t a, get_uint_max(r, 0xffffffffu));
+      c.addr = static_cast<address>(a);
+      WEFT_TRY(get_blob(r, c.key));
+      WEFT_TRY_ASSIGN(c.admitter, get_uint(r));
+      WEFT_TRY(get_blob(r, c.admission));
+      c.from = c.subject;
+    } else if (c.kind == item_kind::leave) {
+      c.from = c.subject;
+    } else {
+      WEFT_TRY_ASSIGN(c.from, get_uint(r));
+    }
+    return get_blob(r, c.signature);
+  }
+  payload_item& p = out.payload;
+  p.kind = out.kind;
+  p.origin_addr = 0;
+  p.timeout_ms = 0;
+  p.name.size = 0;
+  WEFT_TRY_ASSIGN(p.origin, get_uint(r));
+  WEFT_TRY_ASSIGN(p.id, get_uint(r));
+  if (p.kind == item_kind::query) {
+    WEFT_TRY_ASSIGN(const std::uint64_t a, get_uint_max(r, 0xffffffffu));
+    p.origin_addr = static_cast<address>(a);
+    WEFT_TRY_ASSIGN(const std::uint64_t t, get_uint_max(r, 0xffffffffu));
+    p.timeout_ms = static_cast<std::uint32_t>(t);
+  }
+  if (p.kind != item_kind::app) WEFT_TRY(get_blob(r, p.name));
+  WEFT_TRY(get_blob(r, p.payload));
+  return get_blob(r, p.signature);
+}
+
+namespace detail {
+constexpr std::uint64_t header_fields(packet_kind k) noexcept {
+  switch (k) {
+    case packet_kind::ping: return 6;
+    case packet_kind::ping_req: return 7;
+    case packet_kind::ack:
+    case packet_kind::nack: return 5;
+    case packet_kind::reply: return 6;
+    case packet_kind::gossip: return 4;
+    case packet_kind::push_pull: return 5;
+  }
+  return 0;
+}
+}  // namespace detail
+
+/// Writes the packet head up to (not including) the item array.
+[[nodiscard]] inline result<void> encode_header(byte_writer& w, const packet_header& h) noexcept {
+  using namespace detail;
+  WEFT_TRY(put_head(w, major::array, header_fields(h.kind)));
+  WEFT_TRY(put_uint(w, h.version));
+  WEFT_TRY(put_uint(w, static_cast<std::uint64_t>(h.kind)));
+  WEFT_TRY(put_uint(w, h.sender));
+  switch (h.kind) {
+    case packet_kind::ping:
+      WEFT_TRY(put_uint(w, h.seq));
+      return put_uint(w, h.target);
+    case packet_kind::ping_req:
+      WEFT_TRY(put_uint(w, h.seq));
+      WEFT_TRY(put_uint(w, h.target));
+      return put_uint(w, h.target_addr);
+    case packet_kind::ack:
+    case packet_kind::nack:
+    case packet_kind::push_pull: return put_uint(w, h.seq);
+    case packet_kind::reply:
+      WEFT_TRY(put_uint(w, h.seq));
+      return put_bytes(w, h.payload.view());
+    case packet_kind::gossip: return ok();
+  }
+  return ok();
+}
+
+/// Reads the packet head and the item array's count; the reader is left at the first item.
+[[nodiscard]] inline result<std::uint64_t> decode_header(byte_reader& r, packet_header& h,
+                                                         std::uint64_t max_items) noexcept {
+  using namespace detail;
+  WEFT_TRY_ASSIGN(const std::uint64_t fields, get_head(r, major::array));
+  WEFT_TRY_ASSIGN(h.version, get_uint(r));
+  if (h.version != wire_version)
+    return error(swim_errc::unsupported_version, "swim: packet version");
+  WEFT_TRY_ASSIGN(const std::uint64_t kind, get_uint(r));
+  if (kind < 1 || kind > 7) return error(swim_errc::malformed_message, "swim: packet kind");
+  h.kind = static_cast<packet_kind>(kind);
+  if (fields != header_fields(h.kind))
+    return error(swim_errc::malformed_message, "swim: packet field count");
+  WEFT_TRY_ASSIGN(h.sender, get_uint(r));
+  h.seq = 0;
+  h.target = 0;
+  h.target_addr = 0;
+  h.payload.size = 0;
+  switch (h.kind) {
+    case packet_kind::ping_req: {
+      WEFT_TRY_ASSIGN(h.seq, get_uint(r));
+      WEFT_TRY_ASSIGN(h.target, get_uint(r));
+      WEFT_TRY_ASSIGN(const std::uint64_t a, get_uint_max(r, 0xffffffffu));
+      h.target_addr = static_cast<address>(a);
+      break;
+    }
+    case packet_kind::ping: {
+      WEFT_TRY_ASSIGN(h.seq, get_uint(r));
+      WEFT_TRY_ASSIGN(h.target, get_uint(r));
+      break;
+    }
+    case packet_kind::ack:
+    case packet_kind::nack:
+    case packet_kind::push_pull: {
+      WEFT_TRY_ASSIGN(h.seq, get_uint(r));
+      break;
+    }
+    case packet_kind::reply: {
+      WEFT_TRY_ASSIGN(h.seq, get_uint(r));
+      WEFT_TRY(get_blob(r, h.payload));
+      break;
+    }
+    case packet_kind::gossip: break;
+  }
+  WEFT_TRY_ASSIGN(const std::uint64_t items, get_head(r, major::array));
+  if (items > max_items) return error(swim_errc::message_too_large, "swim: too many items");
+  return items;
+}
+
+/// Bytes an array head for `count` items takes.
+[[nodiscard]] constexpr std::size_t array_head_size(std::uint64_t count) noexcept {
+  return detail::head_size(count);
+}
+
+/// Appends an array head for `count` items.
+[[nodiscard]] inline result<void> encode_array_head(byte_writer& w, std::uint64_t count) noexcept {
+  return detail::put_head(w, detail::major::array, count);
+}
+
+}  // namespace swim
+WEFT_END
+// ---- end weft/membership/swim/messages.hpp
+// ---- begin weft/membership/swim/options.hpp
+// weft/membership/swim/options.hpp - every SWIM/Lifeguard knob and limit, units last.
+// Defaults follow hashicorp/memberlist's LAN profile.
+
+#include <cstddef>
+#include <cstdint>
+
+
+WEFT_BEGIN
+namespace swim {
+
+struct options {
+  // Failure detection.
+  std::int64_t probe_interval_ms = 1000;
+  std::int64_t probe_timeout_ms = 500;
+  std::uint32_t indirect_checks = 3;             // k members asked to probe on our behalf
+  std::uint32_t awareness_max_multiplier = 8;    // Lifeguard local health: max back-off
+  std::uint32_t suspicion_multiplier = 4;        // min timeout = mult * log10(n) * interval
+  std::uint32_t suspicion_max_timeout_multiplier = 6;  // max timeout = this * min timeout
+  std::int64_t stall_threshold_ms = 2500;        // a gap between ticks this long is a stall
+  // Dissemination.
+  std::int64_t gossip_interval_ms = 200;
+  std::uint32_t gossip_fanout = 3;
+  std::uint32_t retransmit_multiplier = 4;       // lambda: limit = lambda * ceil(log10(n+1))
+  std::size_t mtu_bytes = 1400;
+  std::uint32_t app_share_percent = 25;          // packet space reserved for payload items
+  std::int64_t push_pull_interval_ms = 30000;    // scaled up beyond 32 members
+  std::int64_t leave_propagate_ms = 1000;        // leaving -> left after this
+  std::int64_t dead_retention_ms = 30000;        // dead/left records are reaped after this
+  // User events and queries.
+  std::int64_t coalesce_period_ms = 0;           // 0 delivers user events at once
+  std::int64_t query_timeout_ms_max = 60000;
+  // Limits.
+  std::uint32_t max_members = 1024;
+  std::uint32_t max_broadcasts = 1024;           // queued member claims
+  std::uint32_t max_payload_broadcasts = 64;     // queued events, app messages, queries
+  std::size_t max_payload_bytes = 256;           // one event/app/query/reply payload
+  std::uint32_t max_items_per_packet = 64;
+  std::size_t max_stream_message_bytes = 128 * 1024;
+  std::uint32_t max_outgoing_datagrams = 256;    // between two clear_outputs()
+  std::uint32_t max_outgoing_streams = 2;
+  std::uint32_t max_pending_notifications = 4096;
+  std::size_t max_notification_bytes = 64 * 1024;
+  std::uint32_t max_forwarded_probes = 64;       // indirect probes run for others
+  std::uint32_t max_packets_per_sender_per_period = 64;
+  std::uint32_t max_unknown_sender_packets_per_period = 256;
+  std::uint32_t max_recent_events = 256;         // dedupe window for events and queries
+  std::uint32_t max_coalesced_events = 64;
+  std::uint32_t max_pending_queries = 16;
+  std::uint32_t max_responses_per_query = 64;
+  std::uint64_t max_incarnation_jump = std::uint64_t{1} << 32;
+
+  [[nodiscard]] result<void> validate() const noexcept {
+    const auto bad = [](const char* why) { return result<void>(error(core_errc::invalid_options, why)); };
+    if (probe_interval_ms <= 0 || probe_timeout_ms <= 0 || probe_timeout_ms > probe_interval_ms)
+      return bad("swim: probe_timeout_ms must be in (0, probe_interval_ms]");
+    if (stall_threshold_ms <= probe_interval_ms)
+      return bad("swim: stall_threshold_ms must exceed probe_interval_ms");
+    if (gossip_interval_ms <= 0 || push_pull_interval_ms <= 0 || leave_propagate_ms < 0 ||
+        dead_retention_ms < 0 || coalesce_period_ms < 0 || query_timeout_ms_max <= 0)
+      return bad("swim: intervals must be positive");
+    if (awareness_max_multiplier == 0 || awareness_max_multiplier > 64)
+      return bad("swim: awareness_max_multiplier in [1, 64]");
+    if (suspicion_multiplier == 0 || suspicion_max_timeout_multiplier == 0)
+      return bad("swim: suspicion multipliers must be positive");
+    if (retransmit_multiplier == 0) return bad("swim: retransmit_multiplier must be positive");
+    if (mtu_bytes < 128 || mtu_bytes > 65507) return bad("swim: mtu_bytes in [128, 65507]");
+    if (app_share_percent > 90) return bad("swim: app_share_percent at most 90");
+    if (max_payload_bytes > max_payload_bytes_cap || max_payload_bytes + 96 > mtu_bytes)
+      return bad("swim: max_payload_bytes must fit the cap and the MTU");
+    if (max_members < 2 || max_broadcasts == 0 || max_payload_broadcasts == 0 ||
+        max_items_per_packet == 0 || max_items_per_packet > 255 || max_outgoing_datagrams == 0 ||
+        max_outgoing_streams == 0 || max_pending_notifications == 0 ||
+        max_forwarded_probes == 0 || max_packets_per_sender_per_period == 0 ||
+        max_recent_events == 0 || max_coalesced_events == 0 || max_pending_queries == 0 ||
+        max_responses_per_query == 0 || max_incarnation_jump == 0)
+      return bad("swim: every limit must be positive (max_items_per_packet <= 255)");
+    if (max_stream_message_bytes < mtu_bytes) return bad("swim: stream limit below the MTU");
+    return ok();
+  }
+};
+
+}  // namespace swim
+WEFT_END
+// ---- end weft/membership/swim/options.hpp
+
+WEFT_BEGIN
+namespace swim {
+
+enum class channel : std::uint8_t { datagram, stream };
+
+/// One message to send; `bytes` stays valid until clear_outputs().
+struct outgoing {
+  address to;
+  channel via;
+  byte_view bytes;
+};
+
+enum class notification_kind : std::uint8_t {
+  joined_cluster,   // this member finished joining (bootstrap or first push-pull reply)
+  member_joined,    // absent/joining -> alive
+  member_updated,   // alive at a higher incarnation; `addr` changed when address_changed
+  member_suspected,
+  member_refuted,   // suspect -> alive
+  member_failed,    // -> dead
+  member_leaving,
+  member_left,
+  member_rejoined,  // dead/left -> alive under a higher incarnation
+  user_event,
+  app_message,
+  query,            // answer with respond(); `addr` is where to
+  query_response,
+  query_done,       // the query's timeout passed; `id` names it
+};
+
+struct notification {
+  notification_kind kind;
+  node_id member = 0;
+  address addr = 0;
+  std::uint64_t incarnation = 0;
+  std::uint64_t id = 0;  // Lamport time (event, query) or app sequence
+  bool address_changed = false;
+  byte_view name{};
+  byte_view payload{};
+};
+
+/// Who this member is: id, address, the incarnation to start from (persist and raise it
+/// across restarts) and the admission statement an admitted key signed for it.
+struct identity {
+  node_id id = 1;
+  address addr = 0;
+  std::uint64_t incarnation = 1;
+  node_id admitter = anchor_id_base;
+  blob<max_signature_bytes> admission;
+};
+
+struct counters {
+  std::uint64_t packets_received = 0, bytes_received = 0;
+  std::uint64_t datagrams_sent = 0, datagram_bytes_sent = 0;
+  std::uint64_t streams_sent = 0, stream_bytes_sent = 0;
+  std::uint64_t probes = 0, probe_failures = 0, indirect_probes_sent = 0;
+  std::uint64_t suspicions_started = 0, confirmations = 0, refutations = 0;
+  std::uint64_t dead_verdicts = 0, address_changes = 0, address_conflicts = 0;
+  std::uint64_t replays = 0, forged = 0, duplicates = 0;
+  std::uint64_t broadcasts_dropped = 0, sends_dropped = 0, notifications_dropped = 0;
+  std::uint64_t late_responses = 0, stalls = 0, refutations_relayed = 0, suspect_pings = 0;
+  std::array<std::uint64_t, swim_errc_count> refused{};  // by swim_errc
+  [[nodiscard]] std::uint64_t refused_by(swim_errc c) const noexcept {
+    return refused[static_cast<std::size_t>(c)];
+  }
+};
+
+/// The bytes an admitter signs to admit `subject` holding `key`.
+[[nodiscard]] inline result<std::size_t> admission_message(node_id subject, byte_view key,
+                                                           mutable_byte_view out) noexcept {
+  byte_writer w(out);
+  WEFT_TRY(encode_array_head(w, 3));
+  WEFT_TRY(detail::put_bytes(w, as_bytes("weft-swim-admit")));
+  WEFT_TRY(detail::put_uint(w, subject));
+  WEFT_TRY(detail::put_bytes(w, key));
+  return w.size();
+}
+
+/// Signs an admission statement for `subject` with `admitter`'s key.
+template <admission_scheme Scheme>
+[[nodiscard]] result<blob<max_signature_bytes>> admit(const Scheme& admitter, node_id subject,
+                                                      byte_view subject_key) noexcept {
+  std::array<std::uint8_t, 96> msg{};
+  WEFT_TRY_ASSIGN(const std::size_t n, admission_message(subject, subject_key, msg));
+  blob<max_signature_bytes> sig;
+  WEFT_TRY(admitter.sign(byte_view(msg).first(n), sig.bytes));
+  sig.size = static_cast<std::uint16_t>(Scheme::signature_bytes);
+  return sig;
+}
+
+template <admission_scheme Scheme, random_source Random = xoshiro256>
+class basic_core {
+  static_assert(admission_scheme<Scheme>, "Scheme must model weft::swim::admission_scheme; "
+                                          "see docs/swim.md#admission");
+
+ public:
+  static constexpr std::size_t max_anchors = 4;
+  static constexpr std::size_t max_confirmers = 8;
+
+  basic_core(basic_core&&) noexcept = default;
+  basic_core& operator=(basic_core&&) noexcept = default;
+
+  /// Validates `opts`, allocates every table and queue once, and signs the first alive
+  /// claim. `anchors` are the trust anchors' public keys (at most max_anchors).
+  [[nodiscard]] static result<basic_core> create(const options& opts, const identity& self,
+                                                 Scheme signer, Random random,
+                                                 std::span<const byte_view> anchors) noexcept {
+    WEFT_TRY(opts.validate());
+    if (anchors.empty() || anchors.size() > max_anchors)
+      return error(core_errc::invalid_argument, "swim: 1..max_anchors trust anchors");
+    if (self.id == 0 || self.id >= anchor_id_base)
+      return error(core_errc::invalid_argument, "swim: node id");
+    basic_core c(opts, self, std::move(signer), std::move(random));
+    for (byte_view a : anchors) {
+      if (a.size() != Scheme::public_key_bytes)
+        return error(core_errc::invalid_argument, "swim: anchor key size");
+      blob<max_public_key_bytes> k;
+      WEFT_TRY(k.assign(a));
+      c.anchors_[c.anchor_count_++] = k;
+    }
+    WEFT_TRY(c.install_self());
+    return c;
+  }
+
+  // ---- inputs --------------------------------------------------------------------------
+
+  /// Starts a new cluster: this member is alive at once.
+  result<void> bootstrap(time_point now) noexcept {
+    WEFT_TRY(become_alive(now));
+    schedule_all(now);
+    return ok();
+  }
+
+  /// Joins through the member at `seed`: sends our state over the stream; the reply makes
+  /// us alive. Call again if no reply arrives.
+  result<void> join(time_point now, address seed) noexcept {
+    if (!running_) return refuse(swim_errc::not_running);
+    schedule_all(now);
+    return send_push_pull(seed, false);
+  }
+
+  /// Graceful leave: alive -> leaving now, left after leave_propagate_ms.
+  result<void> leave(time_point now) noexcept {
+    if (!running_) return refuse(swim_errc::not_running);
+    member_record& me = members_[self_slot_];
+    member_claim c{};
+    c.kind = item_kind::leave;
+    c.subject = self_.id;
+    c.from = self_.id;
+    c.incarnation = me.incarnation;
+    WEFT_TRY(sign_claim(c));
+    auto r = guard_.apply(me.state, me.incarnation, member_event::leave, c.incarnation);
+    if (!r) return refuse(static_cast<swim_errc>(r.error().code()));
+    me.down_claim = c;
+    enqueue_claim(c);
+    set_timer(self_slot_, timer_kind::leave_done, now + ms(opts_.leave_propagate_ms));
+    return ok();
+  }
+
+  /// Hands a signed claim (e.g. from configuration) to the core: it is authenticated and
+  /// applied like a gossiped one, but not re-broadcast.
+  result<void> add_member(time_point now, const member_claim& claim) noexcept {
+    return handle_claim(now, claim, false);
+  }
+
+  /// A datagram from `from`.
+  result<void> step(time_point now, address from, byte_view packet) noexcept {
+    ++counters_.packets_received;
+    counters_.bytes_received += packet.size();
+    if (!running_) return refuse(swim_errc::not_running);
+    if (packet.size() > opts_.mtu_bytes) return refuse(swim_errc::message_too_large);
+    byte_reader r(packet);
+    auto items = decode_header(r, header_, opts_.max_items_per_packet);
+    if (!items) return refuse_error(items.error());
+    if (header_.kind == packet_kind::push_pull) return refuse(swim_errc::malformed_message);
+    WEFT_TRY(admit_sender(now, header_.sender));
+    // Items first: a refutation they trigger then rides on the ack we answer with.
+    const auto rest = handle_items(now, r, *items);
+    const auto primary = handle_primary(now, from);
+    return !rest ? rest : primary;
+  }
+
+  /// A stream message (push-pull) from `from`.
+  result<void> step_stream(time_point now, address from, byte_view message) noexcept {
+    ++counters_.packets_received;
+    counters_.bytes_received += message.size();
+    if (!running_) return refuse(swim_errc::not_running);
+    if (message.size() > opts_.max_stream_message_bytes)
+      return refuse(swim_errc::message_too_large);
+    byte_reader r(message);
+    auto items = decode_header(r, header_, std::uint64_t{opts_.max_members} * 2);
+    if (!items) return refuse_error(items.error());
+    if (header_.kind != packet_kind::push_pull) return refuse(swim_errc::malformed_message);
+    const bool is_reply = header_.seq != 0;
+    for (std::uint64_t i = 0; i < *items; ++i) {
+      auto d = decode_item(r, item_);
+      if (!d) return refuse_error(d.error());
+      if (!is_member_claim(item_.kind)) return refuse(swim_errc::malformed_message);
+      (void)handle_claim(now, item_.claim, true);
+    }
+    if (!is_reply) return send_push_pull(from, true);
+    if (members_[self_slot_].state == member_state::joining) WEFT_TRY(become_alive(now));
+    return ok();
+  }
+
+  /// Runs every timer that is due at `now`.
+  void tick(time_point now) noexcept {
+    if (!running_) return;
+    if (scheduled_ && now - last_tick_ >= ms(opts_.stall_threshold_ms)) recover_from_stall(now);
+    last_tick_ = now;
+    run_timers(now);
+    if (!running_) return;
+    if (now >= next_probe_at_) run_probe_round(now);
+    if (probe_.active && !probe_.acked && !probe_.indirect_sent && now >= probe_.timeout_at)
+      send_indirect_probes(now);
+    expire_forwards(now);
+    if (now >= next_gossip_at_) {
+      gossip(now);
+      next_gossip_at_ = now + ms(opts_.gossip_interval_ms);
+    }
+    if (now >= next_push_pull_at_) {
+      const node_id* peer = random_peer(0);
+      if (peer != nullptr) (void)send_push_pull(members_[*find_slot(*peer)].addr, false);
+      next_push_pull_at_ = now + push_pull_interval();
+    }
+    flush_coalesced(now, false);
+    expire_queries(now);
+  }
+
+  // ---- user messages ---------------------------------------------------------------------
+
+  /// Queues an application message for piggybacked delivery to every member.
+  result<std::uint64_t> broadcast(byte_view payload) noexcept {
+    payload_item p{};
+    p.kind = item_kind::app;
+    p.id = ++app_seq_;
+    WEFT_TRY(make_payload_item(p, {}, payload));
+    WEFT_TRY(enqueue_payload(p));
+    remember(p);
+    return p.id;
+  }
+
+  /// A Serf-style user event: Lamport-ordered, coalesced by name within coalesce_period_ms.
+  result<std::uint64_t> send_user_event(time_point now, byte_view name, byte_view payload) noexcept {
+    payload_item p{};
+    p.kind = item_kind::user_event;
+    p.id = lamport_++;
+    WEFT_TRY(make_payload_item(p, name, payload));
+    WEFT_TRY(enqueue_payload(p));
+    remember(p);
+    deliver_event(now, p);
+    return p.id;
+  }
+
+  /// Asks every member; responses arrive as query_response until query_done.
+  result<std::uint64_t> query(time_point now, byte_view name, byte_view payload,
+                              std::int64_t timeout_ms) noexcept {
+    if (timeout_ms <= 0 || timeout_ms > opts_.query_timeout_ms_max)
+      return refuse(swim_errc::payload_too_large);
+    if (queries_.size() >= opts_.max_pending_queries) return refuse(swim_errc::queue_full);
+    payload_item p{};
+    p.kind = item_kind::query;
+    p.id = lamport_++;
+    p.origin_addr = self_.addr;
+    p.timeout_ms = static_cast<std::uint32_t>(timeout_ms);
+    WEFT_TRY(make_payload_item(p, name, payload));
+    WEFT_TRY(enqueue_payload(p));
+    remember(p);
+    queries_.push_back(pending_query{p.id, now + ms(timeout_ms), 0});
+    return p.id;
+  }
+
+  /// Answers query `id` asked by the member at `to` (both from the query notification).
+  result<void> respond(address to, std::uint64_t id, byte_view payload) noexcept {
+    if (payload.size() > opts_.max_payload_bytes) return refuse(swim_errc::payload_too_large);
+    packet_header h{};
+    h.kind = packet_kind::reply;
+    h.sender = self_.id;
+    h.seq = id;
+    WEFT_TRY(h.payload.assign(payload));
+    return send_packet(to, h, 0);
+  }
+
+  // ---- outputs and inspection ---------------------------------------------------------------
+
+  [[nodiscard]] std::span<const outgoing> sends() const noexcept { return sends_; }
+  [[nodiscard]] std::span<const notification> notifications() const noexcept {
+    return notes_;
+  }
+  void clear_outputs() noexcept {
+    sends_.clear();
+    notes_.clear();
+    datagram_used_ = 0;
+    stream_used_ = 0;
+    note_bytes_used_ = 0;
+  }
+
+  [[nodiscard]] const counters& stats() const noexcept { return counters_; }
+  [[nodiscard]] const lifecycle_guard& lifecycle() const noexcept { return guard_; }
+  [[nodiscard]] const options& config() const noexcept { return opts_; }
+  [[nodiscard]] node_id id() const noexcept { return self_.id; }
+  [[nodiscard]] bool running() const noexcept { return running_; }
+  [[nodiscard]] std::uint64_t incarnation() const noexcept {
+    return members_[self_slot_].incarnation;
+  }
+  [[nodiscard]] std::uint32_t health_score() const noexcept { return awareness_; }
+  [[nodiscard]] std::size_t member_count() const noexcept { return used_slots_; }
+  [[nodiscard]] std::size_t live_count() const noexcept { return live_; }
+  [[nodiscard]] std::size_t broadcast_queue_size() const noexcept { return claims_.size(); }
+  [[nodiscard]] std::size_t payload_queue_size() const noexcept { return payloads_.size(); }
+
+  /// The state this member holds for `id` (absent when unknown).
+  [[nodiscard]] member_state state_of(node_id id) const noexcept {
+    const std::uint32_t* s = find_slot(id);
+    return s == nullptr ? member_state::absent : members_[*s].state;
+  }
+  [[nodiscard]] std::uint64_t incarnation_of(node_id id) const noexcept {
+    const std::uint32_t* s = find_slot(id);
+    return s == nullptr ? 0 : members_[*s].incarnation;
+  }
+  [[nodiscard]] address address_of(node_id id) const noexcept {
+    const std::uint32_t* s = find_slot(id);
+    return s == nullptr ? 0 : members_[*s].addr;
+  }
+  /// This member's current signed alive claim (to seed other members' tables).
+  [[nodiscard]] const member_claim& self_claim() const noexcept {
+    return members_[self_slot_].alive_claim;
+  }
+  /// The retransmit limit lambda * ceil(log10(n + 1)).
+  [[nodiscard]] std::uint32_t retransmit_limit() const noexcept {
+    const double n = static_cast<double>(std::max<std::size_t>(live_, 1));
+    return opts_.retransmit_multiplier * static_cast<std::uint32_t>(std::ceil(std::log10(n + 1)));
+  }
+  /// The Lifeguard suspicion timeout after `confirmations` independent confirmations
+  /// (memberlist): max - (max - min) * log(c + 1) / log(k + 1), never below min.
+  [[nodiscard]] duration suspicion_timeout(std::uint32_t confirmations) const noexcept {
+    const double n = static_cast<double>(std::max<std::size_t>(live_, 1));
+    const double min_ns = static_cast<double>(opts_.suspicion_multiplier) *
+                          std::max(1.0, std::log10(n)) *
+                          static_cast<double>(to_ns(ms(opts_.probe_interval_ms)));
+    const double max_ns = min_ns * static_cast<double>(opts_.suspicion_max_timeout_multiplier);
+    const std::uint32_t k = expected_confirmations();
+    if (k == 0) return duration{static_cast<std::int64_t>(min_ns)};
+    const double frac = std::log(static_cast<double>(confirmations) + 1.0) /
+                        std::log(static_cast<double>(k) + 1.0);
+    const double t = max_ns - frac * (max_ns - min_ns);
+    return duration{static_cast<std::int64_t>(std::max(t, min_ns))};
+  }
+
+ private:
+  enum class timer_kind : std::uint8_t { none, suspicion, leave_done, reap };
+  static constexpr std::uint32_t no_slot = 0xffffffffu;
+
+  struct member_record {
+    node_id id = 0;
+    address addr = 0;
+    member_state state = member_state::absent;
+    std::uint64_t incarnation = 0;
+    member_claim alive_claim;
+    member_claim down_claim;
+    timer_kind timer = timer_kind::none;
+    std::uint32_t timer_pos = no_slot;
+    time_point deadline{};
+    time_point suspect_since{};
+    std::uint32_t confirmation_count = 0;
+    std::array<node_id, max_confirmers> confirmers{};
+    time_point window_start{};
+    std::uint32_t packets_in_window = 0;
+    bool in_use = false;
+  };
+  struct queued_claim {
+    member_claim claim;
+    std::uint32_t transmits = 0;
+    bool picked = false;
+  };
+  struct queued_payload {
+    payload_item item;
+    std::uint32_t transmits = 0;
+    bool picked = false;
+  };
+  struct probe_state {
+    bool active = false, acked = false, indirect_sent = false;
+    node_id target = 0;
+    std::uint64_t seq = 0;
+    time_point timeout_at{};
+    std::uint32_t expected_nacks = 0, nacks = 0;
+  };
+  struct forward {
+    std::uint64_t own_seq = 0, their_seq = 0;
+    address requester = 0;
+    time_point deadline{};
+  };
+  struct seen_key {
+    item_kind kind = item_kind::app;
+    node_id origin = 0;
+    std::uint64_t id = 0;
+  };
+  struct pending_query {
+    std::uint64_t id = 0;
+    time_point deadline{};
+    std::uint32_t responses = 0;
+  };
+
+  basic_core(const options& opts, const identity& self, Scheme signer, Random random) noexcept
+      : opts_(opts), self_(self), signer_(std::move(signer)), random_(std::move(random)),
+        guard_(opts.max_incarnation_jump) {
+    members_.resize(opts.max_members);
+    index_.assign(std::size_t{opts.max_members} * 2, no_slot);
+    free_.reserve(opts.max_members);
+    for (std::uint32_t i = opts.max_members; i-- > 0;) free_.push_back(i);
+    probe_order_.reserve(opts.max_members);
+    timers_.reserve(opts.max_members);
+    claims_.reserve(opts.max_broadcasts);
+    payloads_.reserve(opts.max_payload_broadcasts);
+    order_scratch_.reserve(std::max(opts.max_broadcasts, opts.max_payload_broadcasts));
+    forwards_.reserve(opts.max_forwarded_probes);
+    seen_.resize(opts.max_recent_events);
+    coalesced_.reserve(opts.max_coalesced_events);
+    queries_.reserve(opts.max_pending_queries);
+    responders_.reserve(std::size_t{opts.max_pending_queries} * opts.max_responses_per_query);
+    datagram_arena_.resize(std::size_t{opts.max_outgoing_datagrams} * opts.mtu_bytes);
+    stream_arena_.resize(std::size_t{opts.max_outgoing_streams} * opts.max_stream_message_bytes);
+    item_scratch_.resize(opts.mtu_bytes);
+    claim_scratch_.resize(opts.mtu_bytes);
+    sends_.reserve(std::size_t{opts.max_outgoing_datagrams} + opts.max_outgoing_streams);
+    notes_.reserve(opts.max_pending_notifications);
+    note_bytes_.resize(opts.max_notification_bytes);
+  }
+
+  static constexpr duration ms(std::int64_t v) noexcept { return milliseconds(v); }
+
+  // ---- errors -----------------------------------------------------------------------------
+  error refuse(swim_errc code) noexcept {
+    ++counters_.refused[static_cast<std::size_t>(code)];
+    return error(code, "swim core");
+  }
+  error refuse_error(const error& e) noexcept {
+    if (&e.domain() == &error_domain_of<swim_errc>::domain && e.code() < swim_errc_count)
+      ++counters_.refused[e.code()];
+    else
+      ++counters_.refused[static_cast<std::size_t>(swim_errc::malformed_message)];
+    return e;
+  }
+
+  // ---- member table -------------------------------------------------------------------------
+  [[nodiscard]] std::size_t hash_of(node_id id) const noexcept {
+    std::uint64_t z = id * 0x9e3779b97f4a7c15ull;
+    z ^= z >> 29;
+    return static_cast<std::size_t>(z % index_.size());
+  }
+  [[nodiscard]] const std::uint32_t* find_slot(node_id id) const noexcept {
+    for (std::size_t i = hash_of(id), n = 0; n < index_.size(); ++n, i = (i + 1) % index_.size()) {
+      const std::uint32_t s = index_[i];
+      if (s == no_slot) return nullptr;
+      if (members_[s].id == id) return &index_[i];
+    }
+    return nullptr;
+  }
+  [[nodiscard]] member_record* find(node_id id) noexcept {
+    const std::uint32_t* s = find_slot(id);
+    return s == nullptr ? nullptr : &members_[*s];
+  }
+  result<std::uint32_t> insert(node_id id) noexcept {
+    if (free_.empty()) return error(swim_errc::member_table_full, "swim table");
+    const std::uint32_t slot = free_.back();
+    free_.pop_back();
+    members_[slot] = member_record{};
+    members_[slot].id = id;
+    members_[slot].in_use = true;
+    std::size_t i = hash_of(id);
+    while (index_[i] != no_slot) i = (i + 1) % index_.size();
+    index_[i] = slot;
+    ++used_slots_;
+    // Randomized round-robin: a newcomer takes a random place in the probe order.
+    probe_order_.push_back(slot);
+    const std::size_t j = uniform_below(random_, probe_order_.size());
+    std::swap(probe_order_[j], probe_order_.back());
+    return slot;
+  }
+  void erase(std::uint32_t slot) noexcept {
+    member_record& m = members_[slot];
+    cancel_timer(slot);
+    // Backward-shift deletion keeps linear probing correct without tombstones.
+    std::size_t i = hash_of(m.id);
+    while (index_[i] != slot) i = (i + 1) % index_.size();
+    std::size_t j = i;
+    for (;;) {
+      j = (j + 1) % index_.size();
+      if (index_[j] == no_slot) break;
+      const std::size_t home = hash_of(members_[index_[j]].id);
+      const bool between = i <= j ? (i < home && home <= j) : (i < home || home <= j);
+      if (!between) {
+        index_[i] = index_[j];
+        i = j;
+      }
+    }
+    index_[i] = no_slot;
+    auto it = std::find(probe_order_.begin(), probe_order_.end(), slot);
+    if (it != probe_order_.end()) {
+      const auto pos = static_cast<std::size_t>(it - probe_order_.begin());
+      probe_order_.erase(it);
+      if (probe_cursor_ > pos) --probe_cursor_;
+    }
+    m.in_use = false;
+    m.state = member_state::absent;
+    free_.push_back(slot);
+    --used_slots_;
+  }
+  static bool is_live(member_state s) noexcept {
+    return s == member_state::alive || s == member_state::suspect ||
+           s == member_state::leaving;
+  }
+  void note_state_change(member_state before, member_state after) noexcept {
+    if (is_live(before) && !is_live(after)) --live_;
+    if (!is_live(before) && is_live(after)) ++live_;
+  }
+
+  // ---- timers ---------------------------------------------------------------------------------
+  void set_timer(std::uint32_t slot, timer_kind kind, time_point at) noexcept {
+    member_record& m = members_[slot];
+    if (m.timer_pos == no_slot) {
+      m.timer_pos = static_cast<std::uint32_t>(timers_.size());
+      timers_.push_back(slot);
+    }
+    m.timer = kind;
+    m.deadline = at;
+  }
+  void cancel_timer(std::uint32_t slot) noexcept {
+    member_record& m = members_[slot];
+    if (m.timer_pos == no_slot) return;
+    const std::uint32_t last = timers_.back();
+    timers_[m.timer_pos] = last;
+    members_[last].timer_pos = m.timer_pos;
+    timers_.pop_back();
+    m.timer_pos = no_slot;
+    m.timer = timer_kind::none;
+  }
+  void run_timers(time_point now) noexcept {
+    for (std::size_t i = 0; i < timers_.size();) {
+      const std::uint32_t slot = timers_[i];
+      member_record& m = members_[slot];
+      if (m.deadline > now) {
+        ++i;
+        continue;
+      }
+      const timer_kind kind = m.timer;
+      cancel_timer(slot);  // moves another timer into position i
+      fire(now, slot, kind);
+    }
+  }
+  void fire(time_point now, std::uint32_t slot, timer_kind kind) noexcept {
+    member_record& m = members_[slot];
+    if (kind == timer_kind::reap) {
+      if (m.state == member_state::dead || m.state == member_state::left) erase(slot);
+      return;
+    }
+    if (kind == timer_kind::suspicion) {
+      member_claim c{};
+      c.kind = item_kind::dead;
+      c.subject = m.id;
+      c.incarnation = m.incarnation;
+      c.from = self_.id;
+      if (!sign_claim(c)) return;
+      const member_state before = m.state;
+      auto r = guard_.apply(m.state, m.incarnation, member_event::suspicion_timeout, 0);
+      if (!r) return;
+      note_state_change(before, m.state);
+      m.down_claim = c;
+      ++counters_.dead_verdicts;
+      enqueue_claim(c);
+      notify(notification_kind::member_failed, m);
+      set_timer(slot, timer_kind::reap, now + ms(opts_.dead_retention_ms));
+      return;
+    }
+    // leave_done
+    const member_state before = m.state;
+    if (!guard_.apply(m.state, m.incarnation, member_event::leave_done, 0)) return;
+    note_state_change(before, m.state);
+    notify(notification_kind::member_left, m);
+    if (slot == self_slot_) {
+      running_ = false;
+      return;
+    }
+    set_timer(slot, timer_kind::reap, now + ms(opts_.dead_retention_ms));
+  }
+
+  // ---- self ---------------------------------------------------------------------------------
+  result<void> install_self() noexcept {
+    WEFT_TRY_ASSIGN(const std::uint32_t slot, insert(self_.id));
+    self_slot_ = slot;
+    member_record& me = members_[slot];
+    me.addr = self_.addr;
+    auto r = guard_.apply(me.state, me.incarnation, member_event::join, self_.incarnation);
+    if (!r) return r.error();
+    return sign_self_alive(self_.incarnation);
+  }
+  result<void> sign_self_alive(std::uint64_t inc) noexcept {
+    member_record& me = members_[self_slot_];
+    member_claim c{};
+    c.kind = item_kind::alive;
+    c.subject = self_.id;
+    c.from = self_.id;
+    c.incarnation = inc;
+    c.addr = self_.addr;
+    WEFT_TRY(c.key.assign(signer_.public_key()));
+    c.admitter = self_.admitter;
+    c.admission = self_.admission;
+    WEFT_TRY(sign_claim(c));
+    me.alive_claim = c;
+    return ok();
+  }
+  result<void> become_alive(time_point now) noexcept {
+    member_record& me = members_[self_slot_];
+    if (me.state == member_state::alive) return ok();
+    const member_state before = me.state;
+    auto r = guard_.apply(me.state, me.incarnation, member_event::alive, me.incarnation);
+    if (!r) return refuse(static_cast<swim_errc>(r.error().code()));
+    note_state_change(before, me.state);
+    enqueue_claim(me.alive_claim);
+    notify(notification_kind::joined_cluster, me);
+    (void)now;
+    return ok();
+  }
+  /// Someone claims we are suspect/dead (or alive at a newer incarnation): refute.
+  void refute(std::uint64_t claimed) noexcept {
+    member_record& me = members_[self_slot_];
+    if (claimed < me.incarnation || !is_live(me.state) || me.state == member_state::leaving)
+      return;
+    if (claimed == ~std::uint64_t{0}) return;
+    const std::uint64_t next = claimed + 1;
+    if (next - me.incarnation > opts_.max_incarnation_jump) {
+      ++counters_.refused[static_cast<std::size_t>(swim_errc::impossible_incarnation)];
+      return;
+    }
+    me.incarnation = next;
+    if (!sign_self_alive(next)) return;
+    ++counters_.refutations;
+    bump_awareness(1);
+    enqueue_claim(me.alive_claim);
+  }
+  /// We did not run for a while (a GC pause, a stopped VM): whatever we missed, others may
+  /// be suspecting us and our own probe has no answer to count. Drop the probe instead of
+  /// accusing its target, refute pre-emptively, and trust ourselves less for a while.
+  void recover_from_stall(time_point now) noexcept {
+    ++counters_.stalls;
+    probe_.active = false;
+    forwards_.clear();
+    bump_awareness(1);
+    next_probe_at_ = now + scaled(opts_.probe_interval_ms);
+    const member_record& me = members_[self_slot_];
+    if (me.state == member_state::alive || me.state == member_state::suspect)
+      refute(me.incarnation);
+  }
+  void schedule_all(time_point now) noexcept {
+    if (scheduled_) return;
+    scheduled_ = true;
+    last_tick_ = now;
+    const auto jitter = [&](std::int64_t span_ms) {
+      return duration{static_cast<std::int64_t>(
+          uniform_below(random_, static_cast<std::uint64_t>(to_ns(ms(span_ms)))))};
+    };
+    next_probe_at_ = now + jitter(opts_.probe_interval_ms);
+    next_gossip_at_ = now + jitter(opts_.gossip_interval_ms);
+    next_push_pull_at_ = now + jitter(opts_.push_pull_interval_ms);
+  }
+
+  // ---- signing and verification -------------------------------------------------------------
+  result<void> sign_claim(member_claim& c) noexcept {
+    std::array<std::uint8_t, 256> buf{};
+    byte_writer w(buf);
+    WEFT_TRY(encode_claim(w, c, true));
+    WEFT_TRY(signer_.sign(w.written(), c.signature.bytes));
+    c.signature.size = static_cast<std::uint16_t>(Scheme::signature_bytes);
+    return ok();
+  }
+  [[nodiscard]] bool verify_claim(const member_claim& c, byte_view key) const noexcept {
+    std::array<std::uint8_t, 256> buf{};
+    byte_writer w(buf);
+    if (!encode_claim(w, c, true)) return false;
+    return Scheme::verify(key, w.written(), c.signature.view());
+  }
+  [[nodiscard]] bool verify_payload(const payload_item& p, byte_view key) const noexcept {
+    std::array<std::uint8_t, max_payload_bytes_cap + 128> buf{};
+    byte_writer w(buf);
+    if (!encode_payload_item(w, p, true)) return false;
+    return Scheme::verify(key, w.written(), p.signature.view());
+  }
+  /// The key that vouches for `admitter`: a trust anchor or an admitted, known member.
+  [[nodiscard]] const blob<max_public_key_bytes>* admitter_key(node_id admitter) noexcept {
+    if (admitter >= anchor_id_base) {
+      const std::uint64_t i = admitter - anchor_id_base;
+      return i < anchor_count_ ? &anchors_[i] : nullptr;
+    }
+    member_record* m = find(admitter);
+    if (m == nullptr || m->state == member_state::dead || m->state == member_state::left)
+      return nullptr;
+    return &m->alive_claim.key;
+  }
+  result<void> verify_admission(const member_claim& c) noexcept {
+    const blob<max_public_key_bytes>* k = admitter_key(c.admitter);
+    if (k == nullptr) return error(swim_errc::not_admitted, "swim: admitter unknown");
+    std::array<std::uint8_t, 96> msg{};
+    auto n = admission_message(c.subject, c.key.view(), msg);
+    if (!n || !Scheme::verify(k->view(), byte_view(msg).first(*n), c.admission.view()))
+      return error(swim_errc::not_admitted, "swim: admission signature");
+    return ok();
+  }
+  /// Checks a claim's signature (and, for a newcomer, its admission) before it is applied.
+  result<void> authenticate(const member_claim& c, const member_record* subject) noexcept {
+    if (c.kind == item_kind::alive) {
+      if (subject != nullptr && subject->alive_claim.key.size != 0) {
+        if (!equal_bytes(subject->alive_claim.key.view(), c.key.view()))
+          return error(swim_errc::bad_signature, "swim: key changed");
+      } else {
+        WEFT_TRY(verify_admission(c));
+      }
+      if (!verify_claim(c, c.key.view())) return error(swim_errc::bad_signature, "swim: alive");
+      return ok();
+    }
+    const member_record* signer =
+        c.kind == item_kind::leave ? subject : (c.from == self_.id ? &members_[self_slot_]
+                                                                   : find_const(c.from));
+    if (signer == nullptr || signer->alive_claim.key.size == 0)
+      return error(swim_errc::unknown_member, "swim: accuser unknown");
+    if (!verify_claim(c, signer->alive_claim.key.view()))
+      return error(swim_errc::bad_signature, "swim: claim");
+    return ok();
+  }
+  [[nodiscard]] const member_record* find_const(node_id id) const noexcept {
+    const std::uint32_t* s = find_slot(id);
+    return s == nullptr ? nullptr : &members_[*s];
+  }
+
+  // ---- claims ---------------------------------------------------------------------------------
+  static member_event event_of(item_kind k) noexcept {
+    switch (k) {
+      case item_kind::alive: return member_event::alive;
+      case item_kind::suspect: return member_event::suspect;
+      case item_kind::dead: return member_event::dead;
+      default: return member_event::leave;
+    }
+  }
+  result<void> handle_claim(time_point now, const member_claim& c, bool relay) noexcept {
+    if (c.subject == 0 || c.subject >= anchor_id_base) return refuse(swim_errc::malformed_message);
+    if (c.subject == self_.id) return handle_claim_about_self(c);
+    member_record* m = find(c.subject);
+    const member_state held_state = m == nullptr ? member_state::absent : m->state;
+    const std::uint64_t held_inc = m == nullptr ? 0 : m->incarnation;
+    auto d = decide(held_state, held_inc, event_of(c.kind), c.incarnation,
+                    opts_.max_incarnation_jump);
+    if (!d) {
+      const auto code = static_cast<swim_errc>(d.error().code());
+      if (code == swim_errc::stale_incarnation) {
+        if (c.incarnation < held_inc) ++counters_.replays;
+        if (c.incarnation < held_inc && c.kind != item_kind::alive && m->state == member_state::alive)
+          relay_refutation(*m);
+        else ++counters_.duplicates;  // the same claim again: ordinary gossip redundancy
+        if (c.kind == item_kind::alive && c.incarnation == held_inc && c.addr != m->addr)
+          ++counters_.address_conflicts;  // same incarnation, other address: refused
+      }
+      if (code == swim_errc::redundant_claim) ++counters_.duplicates;
+      return refuse(code);
+    }
+    if (auto a = authenticate(c, m); !a) {
+      ++counters_.forged;
+      return refuse(static_cast<swim_errc>(a.error().code()));
+    }
+    if (m == nullptr) {
+      auto slot = insert(c.subject);
+      if (!slot) return refuse(swim_errc::member_table_full);
+      m = &members_[*slot];
+    }
+    const member_state before = m->state;
+    const std::uint64_t before_inc = m->incarnation;
+    auto r = guard_.apply(m->state, m->incarnation, event_of(c.kind), c.incarnation);
+    if (!r) return refuse(static_cast<swim_errc>(r.error().code()));
+    note_state_change(before, m->state);
+    const bool changed = apply_effects(now, *m, c, *r, before, before_inc);
+    if (relay && changed) enqueue_claim(c);
+    return ok();
+  }
+  result<void> handle_claim_about_self(const member_claim& c) noexcept {
+    if (c.kind == item_kind::alive) {
+      // Our own claim echoed back, or a claim from a previous life: outbid it.
+      if (!verify_claim(c, signer_.public_key())) {
+        ++counters_.forged;
+        return refuse(swim_errc::bad_signature);
+      }
+      if (c.incarnation > members_[self_slot_].incarnation ||
+          (c.incarnation == members_[self_slot_].incarnation && c.addr != self_.addr))
+        refute(c.incarnation);
+      return ok();
+    }
+    if (c.kind == item_kind::leave) return ok();
+    const member_record* accuser = find_const(c.from);
+    if (accuser == nullptr || !verify_claim(c, accuser->alive_claim.key.view())) {
+      ++counters_.forged;
+      return refuse(swim_errc::bad_signature);
+    }
+    if (c.incarnation < members_[self_slot_].incarnation) {
+      relay_refutation(members_[self_slot_]);  // someone missed our refutation: repeat it
+      return ok();
+    }
+    refute(c.incarnation);
+    return ok();
+  }
+  /// Side effects of an applied transition. Returns whether the claim is news to relay.
+  bool apply_effects(time_point now, member_record& m, const member_claim& c,
+                     const transition_result& r, member_state before,
+                     std::uint64_t before_inc) noexcept {
+    const std::uint32_t slot = *find_slot(m.id);
+    switch (c.kind) {
+      case item_kind::alive: {
+        const bool moved = m.addr != c.addr && before != member_state::absent;
+        m.addr = c.addr;
+        m.alive_claim = c;
+        cancel_timer(slot);
+        if (moved) ++counters_.address_changes;
+        notification_kind k = notification_kind::member_updated;
+        if (r.rejoined) k = notification_kind::member_rejoined;
+        else if (before == member_state::absent || before == member_state::joining)
+          k = notification_kind::member_joined;
+        else if (before == member_state::suspect) k = notification_kind::member_refuted;
+        notify(k, m, moved);
+        return true;
+      }
+      case item_kind::suspect: {
+        if (before == member_state::suspect && before_inc == c.incarnation)
+          return confirm_suspicion(now, m, c.from);
+        m.down_claim = c;
+        start_suspicion(now, slot, c.from);
+        notify(notification_kind::member_suspected, m);
+        return true;
+      }
+      case item_kind::dead: {
+        m.down_claim = c;
+        ++counters_.dead_verdicts;
+        notify(notification_kind::member_failed, m);
+        set_timer(slot, timer_kind::reap, now + ms(opts_.dead_retention_ms));
+        return true;
+      }
+      default: {  // leave
+        m.down_claim = c;
+        notify(notification_kind::member_leaving, m);
+        set_timer(slot, timer_kind::leave_done, now + ms(opts_.leave_propagate_ms));
+        return true;
+      }
+    }
+  }
+  [[nodiscard]] std::uint32_t expected_confirmations() const noexcept {
+    const std::uint32_t k = opts_.suspicion_multiplier > 2 ? opts_.suspicion_multiplier - 2 : 0;
+    return live_ < std::size_t{k} + 2 ? 0 : k;
+  }
+  void start_suspicion(time_point now, std::uint32_t slot, node_id accuser) noexcept {
+    member_record& m = members_[slot];
+    ++counters_.suspicions_started;
+    m.suspect_since = now;
+    m.confirmation_count = 0;
+    m.confirmers[0] = accuser;
+    set_timer(slot, timer_kind::suspicion, now + suspicion_timeout(0));
+  }
+  bool confirm_suspicion(time_point now, member_record& m, node_id accuser) noexcept {
+    const std::uint32_t k = expected_confirmations();
+    if (m.confirmation_count >= k || m.confirmation_count + 1 >= max_confirmers) return false;
+    for (std::uint32_t i = 0; i <= m.confirmation_count; ++i)
+      if (m.confirmers[i] == accuser) return false;
+    m.confirmers[++m.confirmation_count] = accuser;
+    ++counters_.confirmations;
+    const time_point at = m.suspect_since + suspicion_timeout(m.confirmation_count);
+    if (m.timer == timer_kind::suspicion) m.deadline = std::max(at, now);
+    return true;
+  }
+
+  // ---- broadcast queues -------------------------------------------------------------------------
+  /// Someone still spreads a suspicion we know was refuted: spread the refutation again
+  /// (unless a claim about that member is already queued), so laggards hear it in time.
+  void relay_refutation(const member_record& m) noexcept {
+    if (m.alive_claim.signature.size == 0 || !is_live(m.state)) return;
+    for (const auto& q : claims_)
+      if (q.claim.subject == m.id) return;
+    ++counters_.refutations_relayed;
+    enqueue_claim(m.alive_claim);
+  }
+  void enqueue_claim(const member_claim& c) noexcept {
+    for (auto& q : claims_) {
+      if (q.claim.subject == c.subject) {  // a newer claim about a member replaces the old
+        q.claim = c;
+        q.transmits = 0;
+        return;
+      }
+    }
+    if (claims_.size() >= opts_.max_broadcasts) {
+      // Full: drop the most-transmitted claim (it has spread furthest) and count it.
+      auto worst = std::max_element(claims_.begin(), claims_.end(),
+                                    [](const queued_claim& a, const queued_claim& b) {
+                                      return a.transmits < b.transmits;
+                                    });
+      *worst = claims_.back();
+      claims_.pop_back();
+      ++counters_.broadcasts_dropped;
+    }
+    claims_.push_back(queued_claim{c, 0});
+  }
+  result<void> enqueue_payload(const payload_item& p) noexcept {
+    if (payloads_.size() >= opts_.max_payload_broadcasts) return refuse(swim_errc::queue_full);
+    payloads_.push_back(queued_payload{p, 0});
+    return ok();
+  }
+  result<void> make_payload_item(payload_item& p, byte_view name, byte_view payload) noexcept {
+    if (!running_) return refuse(swim_errc::not_running);
+    if (payload.size() > opts_.max_payload_bytes || name.size() > max_name_bytes)
+      return refuse(swim_errc::payload_too_large);
+    p.origin = self_.id;
+    WEFT_TRY(p.name.assign(name));
+    WEFT_TRY(p.payload.assign(payload));
+    std::array<std::uint8_t, max_payload_bytes_cap + 128> buf{};
+    byte_writer w(buf);
+    WEFT_TRY(encode_payload_item(w, p, true));
+    WEFT_TRY(signer_.sign(w.written(), p.signature.bytes));
+    p.signature.size = static_cast<std::uint16_t>(Scheme::signature_bytes);
+    return ok();
+  }
+
+  /// Appends queued items, fewest transmissions first, while they fit in `budget` bytes.
+  template <class Queue, class Encode>
+  void pick(Queue& queue, byte_writer& items, std::size_t budget, std::uint32_t& count,
+            node_id skip_subject, Encode encode) noexcept {
+    order_scratch_.clear();
+    for (std::uint32_t i = 0; i < queue.size(); ++i)
+      if (!queue[i].picked) order_scratch_.push_back(i);
+    std::sort(order_scratch_.begin(), order_scratch_.end(), [&](std::uint32_t a, std::uint32_t b) {
+      return queue[a].transmits < queue[b].transmits;
+    });
+    for (std::uint32_t i : order_scratch_) {
+      if (count >= opts_.max_items_per_packet || items.size() >= budget) break;
+      if (skip_subject != 0 && subject_of(queue[i]) == skip_subject) continue;
+      const std::size_t room = std::min(claim_scratch_.size(), budget - items.size());
+      byte_writer trial(mutable_byte_view(claim_scratch_.data(), room));
+      if (!encode(trial, queue[i])) continue;  // too big for what is left: try smaller ones
+      (void)items.put(trial.written());
+      ++count;
+      queue[i].picked = true;
+    }
+  }
+  static node_id subject_of(const queued_claim& q) noexcept { return q.claim.subject; }
+  static node_id subject_of(const queued_payload&) noexcept { return 0; }
+  /// Counts a transmission for every item the last packet carried; retires spent ones.
+  template <class Queue>
+  void settle(Queue& queue) noexcept {
+    const std::uint32_t limit = retransmit_limit();
+    for (std::size_t i = 0; i < queue.size();) {
+      auto& q = queue[i];
+      if (q.picked) {
+        q.picked = false;
+        if (++q.transmits >= limit) {
+          q = queue.back();
+          queue.pop_back();
+          continue;
+        }
+      }
+      ++i;
+    }
+  }
+
+  /// Encodes header + piggybacked items (the buddy claim first) into one datagram.
+  result<void> send_packet(address to, const packet_header& h, node_id buddy) noexcept {
+    if (sends_.size() >= opts_.max_outgoing_datagrams + opts_.max_outgoing_streams ||
+        datagram_used_ + opts_.mtu_bytes > datagram_arena_.size()) {
+      ++counters_.sends_dropped;
+      return refuse(swim_errc::queue_full);
+    }
+    byte_writer w(mutable_byte_view(datagram_arena_.data() + datagram_used_, opts_.mtu_bytes));
+    WEFT_TRY(encode_header(w, h));
+    const std::size_t head_room = array_head_size(opts_.max_items_per_packet);
+    if (w.size() + head_room > opts_.mtu_bytes) return refuse(swim_errc::message_too_large);
+    const std::size_t budget = opts_.mtu_bytes - w.size() - head_room;
+    byte_writer items(mutable_byte_view(item_scratch_.data(), budget));
+    std::uint32_t count = 0;
+    if (buddy != 0) {  // Lifeguard buddy system: tell a suspect it is suspected
+      const member_record* b = find_const(buddy);
+      if (b != nullptr && b->state == member_state::suspect && encode_claim(items, b->down_claim))
+        ++count;
+    }
+    const auto enc_claim = [](byte_writer& out, const queued_claim& q) {
+      return encode_claim(out, q.claim);
+    };
+    const auto enc_payload = [](byte_writer& out, const queued_payload& q) {
+      return encode_payload_item(out, q.item);
+    };
+    const std::size_t reserved = payloads_.empty() ? 0 : budget * opts_.app_share_percent / 100;
+    pick(claims_, items, budget - reserved, count, buddy, enc_claim);
+    pick(payloads_, items, budget, count, 0, enc_payload);
+    pick(claims_, items, budget, count, buddy, enc_claim);
+    settle(claims_);
+    settle(payloads_);
+    if (h.kind == packet_kind::gossip && count == 0) return ok();
+    WEFT_TRY(encode_array_head(w, count));
+    WEFT_TRY(w.put(items.written()));
+    datagram_used_ += w.size();
+    sends_.push_back(outgoing{to, channel::datagram, w.written()});
+    ++counters_.datagrams_sent;
+    counters_.datagram_bytes_sent += w.size();
+    return ok();
+  }
+
+  result<void> send_push_pull(address to, bool is_reply) noexcept {
+    if (sends_.size() >= opts_.max_outgoing_datagrams + opts_.max_outgoing_streams ||
+        stream_used_ + opts_.max_stream_message_bytes > stream_arena_.size()) {
+      ++counters_.sends_dropped;
+      return refuse(swim_errc::queue_full);
+    }
+    byte_writer w(mutable_byte_view(stream_arena_.data() + stream_used_,
+                                    opts_.max_stream_message_bytes));
+    packet_header h{};
+    h.kind = packet_kind::push_pull;
+    h.sender = self_.id;
+    h.seq = is_reply ? 1 : 0;
+    WEFT_TRY(encode_header(w, h));
+    std::uint64_t count = 0;
+    for (const member_record& m : members_) {
+      if (!m.in_use || m.alive_claim.signature.size == 0) continue;
+      count += m.state == member_state::alive || m.state == member_state::joining ? 1 : 2;
+    }
+    WEFT_TRY(encode_array_head(w, count));
+    for (const member_record& m : members_) {
+      if (!m.in_use || m.alive_claim.signature.size == 0) continue;
+      if (!encode_claim(w, m.alive_claim)) return refuse(swim_errc::message_too_large);
+      if (m.state == member_state::alive || m.state == member_state::joining) continue;
+      if (!encode_claim(w, m.down_claim)) return refuse(swim_errc::message_too_large);
+    }
+    stream_used_ += w.size();
+    sends_.push_back(outgoing{to, channel::stream, w.written()});
+    ++counters_.streams_sent;
+    counters_.stream_bytes_sent += w.size();
+    return ok();
+  }
+
+  // ---- probing ------------------------------------------------------------------------------------
+  void bump_awareness(int delta) noexcept {
+    const int next = static_cast<int>(awareness_) + delta;
+    const int top = static_cast<int>(opts_.awareness_max_multiplier) - 1;
+    awareness_ = static_cast<std::uint32_t>(std::clamp(next, 0, top));
+  }
+  [[nodiscard]] duration scaled(std::int64_t base_ms) const noexcept {
+    return ms(base_ms) * (awareness_ + 1);
+  }
+  [[nodiscard]] duration push_pull_interval() const noexcept {
+    // memberlist: beyond 32 members, scale by ceil(log2(n) - log2(32)) + 1.
+    const double n = static_cast<double>(std::max<std::size_t>(live_, 1));
+    const auto mult = n <= 32 ? 1.0 : std::ceil(std::log2(n) - 5.0) + 1.0;
+    return ms(opts_.push_pull_interval_ms) * static_cast<std::int64_t>(mult);
+  }
+  /// A random live member other than self and `exclude`, or nullptr.
+  const node_id* random_peer(node_id exclude) noexcept {
+    if (probe_order_.empty()) return nullptr;
+    for (int attempt = 0; attempt < 16; ++attempt) {
+      const member_record& m = members_[probe_order_[uniform_below(random_, probe_order_.size())]];
+      if (m.id != self_.id && m.id != exclude && is_live(m.state)) return &m.id;
+    }
+    return nullptr;
+  }
+  void run_probe_round(time_point now) noexcept {
+    if (probe_.active && !probe_.acked) probe_failed(now);
+    probe_.active = false;
+    next_probe_at_ = now + scaled(opts_.probe_interval_ms);
+    ping_a_suspect();
+    const member_record* target = next_probe_target();
+    if (target == nullptr) return;
+    probe_ = probe_state{true, false, false, target->id, ++seq_,
+                         now + scaled(opts_.probe_timeout_ms), 0, 0};
+    ++counters_.probes;
+    packet_header h{};
+    h.kind = packet_kind::ping;
+    h.sender = self_.id;
+    h.seq = probe_.seq;
+    h.target = target->id;
+    (void)send_packet(target->addr, h, target->id);
+  }
+  /// While we suspect members, ping one of them each round as well (carrying the
+  /// suspicion): if it refuted and we missed it, its answer carries the refutation.
+  void ping_a_suspect() noexcept {
+    for (std::size_t tried = 0; tried < timers_.size(); ++tried) {
+      const member_record& m = members_[timers_[suspect_cursor_++ % timers_.size()]];
+      if (m.timer != timer_kind::suspicion || m.state != member_state::suspect) continue;
+      packet_header h{};
+      h.kind = packet_kind::ping;
+      h.sender = self_.id;
+      h.seq = ++seq_;  // not the probe's: its ack only delivers what it piggybacks
+      h.target = m.id;
+      ++counters_.suspect_pings;
+      (void)send_packet(m.addr, h, m.id);
+      return;
+    }
+  }
+  const member_record* next_probe_target() noexcept {
+    for (std::size_t tried = 0; tried <= probe_order_.size(); ++tried) {
+      if (probe_cursor_ >= probe_order_.size()) {
+        probe_cursor_ = 0;
+        for (std::size_t i = probe_order_.size(); i > 1; --i)  // reshuffle each round
+          std::swap(probe_order_[i - 1], probe_order_[uniform_below(random_, i)]);
+      }
+      if (probe_order_.empty()) return nullptr;
+      const member_record& m = members_[probe_order_[probe_cursor_++]];
+      if (m.id != self_.id && (m.state == member_state::alive || m.state == member_state::suspect))
+        return &m;
+    }
+    return nullptr;
+  }
+  void send_indirect_probes(time_point) noexcept {
+    probe_.indirect_sent = true;
+    const member_record* target = find_const(probe_.target);
+    if (target == nullptr) return;
+    packet_header h{};
+    h.kind = packet_kind::ping_req;
+    h.sender = self_.id;
+    h.seq = probe_.seq;
+    h.target = target->id;
+    h.target_addr = target->addr;
+    for (std::uint32_t i = 0; i < opts_.indirect_checks; ++i) {
+      const node_id* via = random_peer(probe_.target);
+      if (via == nullptr) break;
+      if (send_packet(members_[*find_slot(*via)].addr, h, 0)) {
+        ++counters_.indirect_probes_sent;
+        ++probe_.expected_nacks;
+      }
+    }
+  }
+  void probe_failed(time_point now) noexcept {
+    ++counters_.probe_failures;
+    // Lifeguard: a failed probe with missing nacks points at us, not at the target.
+    int delta = 1;
+    if (probe_.expected_nacks > 0)
+      delta = probe_.nacks < probe_.expected_nacks
+                  ? static_cast<int>(probe_.expected_nacks - probe_.nacks) : 0;
+    bump_awareness(delta);
+    member_record* m = find(probe_.target);
+    if (m == nullptr || m->state != member_state::alive) {
+      if (m != nullptr && m->state == member_state::suspect) {
+        member_claim c = make_suspect(*m);
+        (void)handle_claim(now, c, true);
+      }
+      return;
+    }
+    member_claim c = make_suspect(*m);
+    (void)handle_claim(now, c, true);
+  }
+  member_claim make_suspect(const member_record& m) noexcept {
+    member_claim c{};
+    c.kind = item_kind::suspect;
+    c.subject = m.id;
+    c.incarnation = m.incarnation;
+    c.from = self_.id;
+    (void)sign_claim(c);
+    return c;
+  }
+  void expire_forwards(time_point now) noexcept {
+    for (std::size_t i = 0; i < forwards_.size();) {
+      if (forwards_[i].deadline > now) {
+        ++i;
+        continue;
+      }
+      packet_header h{};
+      h.kind = packet_kind::nack;
+      h.sender = self_.id;
+      h.seq = forwards_[i].their_seq;
+      (void)send_packet(forwards_[i].requester, h, 0);
+      forwards_[i] = forwards_.back();
+      forwards_.pop_back();
+    }
+  }
+  void gossip(time_point) noexcept {
+    if (claims_.empty() && payloads_.empty()) return;
+    packet_header h{};
+    h.kind = packet_kind::gossip;
+    h.sender = self_.id;
+    for (std::uint32_t i = 0; i < opts_.gossip_fanout; ++i) {
+      const node_id* peer = random_peer(0);
+      if (peer == nullptr) return;
+      (void)send_packet(members_[*find_slot(*peer)].addr, h, 0);
+    }
+  }
+
+  // ---- receiving -----------------------------------------------------------------------------------
+  /// Flood control: each sender gets max_packets_per_sender_per_period per probe interval.
+  result<void> admit_sender(time_point now, node_id sender) noexcept {
+    member_record* m = sender == self_.id ? nullptr : find(sender);
+    time_point& start = m != nullptr ? m->window_start : unknown_window_start_;
+    std::uint32_t& used = m != nullptr ? m->packets_in_window : unknown_in_window_;
+    const std::uint32_t cap = m != nullptr ? opts_.max_packets_per_sender_per_period
+                                           : opts_.max_unknown_sender_packets_per_period;
+    if (now - start >= ms(opts_.probe_interval_ms)) {
+      start = now;
+      used = 0;
+    }
+    if (used >= cap) return refuse(swim_errc::flood_limited);
+    ++used;
+    return ok();
+  }
+  result<void> handle_primary(time_point now, address from) noexcept {
+    packet_header h{};
+    h.sender = self_.id;
+    switch (header_.kind) {
+      case packet_kind::ping:
+        if (header_.target != self_.id) return refuse(swim_errc::unknown_member);
+        h.kind = packet_kind::ack;
+        h.seq = header_.seq;
+        return send_packet(from, h, 0);
+      case packet_kind::ping_req: {
+        if (forwards_.size() >= opts_.max_forwarded_probes) return refuse(swim_errc::queue_full);
+        forwards_.push_back(forward{++seq_, header_.seq, from, now + ms(opts_.probe_timeout_ms)});
+        h.kind = packet_kind::ping;
+        h.seq = seq_;
+        h.target = header_.target;
+        return send_packet(header_.target_addr, h, header_.target);
+      }
+      case packet_kind::ack: return handle_ack(header_.seq);
+      case packet_kind::nack:
+        if (probe_.active && header_.seq == probe_.seq) ++probe_.nacks;
+        return ok();
+      case packet_kind::reply: return handle_reply(now);
+      default: return ok();
+    }
+  }
+  result<void> handle_ack(std::uint64_t seq) noexcept {
+    if (probe_.active && seq == probe_.seq) {
+      if (!probe_.acked) bump_awareness(-1);
+      probe_.acked = true;
+      return ok();
+    }
+    for (std::size_t i = 0; i < forwards_.size(); ++i) {
+      if (forwards_[i].own_seq != seq) continue;
+      packet_header h{};
+      h.kind = packet_kind::ack;
+      h.sender = self_.id;
+      h.seq = forwards_[i].their_seq;
+      const address to = forwards_[i].requester;
+      forwards_[i] = forwards_.back();
+      forwards_.pop_back();
+      return send_packet(to, h, 0);
+    }
+    return ok();  // a late ack: harmless
+  }
+  result<void> handle_items(time_point now, byte_reader& r, std::uint64_t n) noexcept {
+    for (std::uint64_t i = 0; i < n; ++i) {
+      auto d = decode_item(r, item_);
+      if (!d) return refuse_error(d.error());
+      if (is_member_claim(item_.kind)) (void)handle_claim(now, item_.claim, true);
+      else (void)handle_payload(now, item_.payload);
+    }
+    if (!r.empty()) return refuse(swim_errc::malformed_message);
+    return ok();
+  }
+
+  // ---- events, app messages, queries ---------------------------------------------------------
+  bool seen_before(const payload_item& p) const noexcept {
+    for (const seen_key& s : seen_)
+      if (s.kind == p.kind && s.origin == p.origin && s.id == p.id && s.origin != 0) return true;
+    return false;
+  }
+  void remember(const payload_item& p) noexcept {
+    seen_[seen_next_] = seen_key{p.kind, p.origin, p.id};
+    seen_next_ = (seen_next_ + 1) % seen_.size();
+  }
+  result<void> handle_payload(time_point now, const payload_item& p) noexcept {
+    if (p.origin == self_.id || seen_before(p)) {
+      ++counters_.duplicates;
+      return ok();
+    }
+    if (p.payload.size > opts_.max_payload_bytes) return refuse(swim_errc::payload_too_large);
+    const member_record* origin = find_const(p.origin);
+    if (origin == nullptr || origin->alive_claim.key.size == 0)
+      return refuse(swim_errc::unknown_member);
+    if (!verify_payload(p, origin->alive_claim.key.view())) {
+      ++counters_.forged;
+      return refuse(swim_errc::bad_signature);
+    }
+    if (p.kind != item_kind::app) {
+      // Lamport: too old to dedupe reliably means stale; otherwise witness the time.
+      if (p.id + opts_.max_recent_events < lamport_) {
+        ++counters_.replays;
+        return refuse(swim_errc::stale_incarnation);
+      }
+      lamport_ = std::max(lamport_, p.id + 1);
+    }
+    remember(p);
+    (void)enqueue_payload(p);  // relay; a full queue is counted there
+    if (p.kind == item_kind::app) {
+      notify_payload(notification_kind::app_message, p, 0);
+    } else if (p.kind == item_kind::user_event) {
+      deliver_event(now, p);
+    } else {
+      notify_payload(notification_kind::query, p, p.origin_addr);
+    }
+    return ok();
+  }
+  void deliver_event(time_point now, const payload_item& p) noexcept {
+    if (opts_.coalesce_period_ms == 0) {
+      notify_payload(notification_kind::user_event, p, 0);
+      return;
+    }
+    for (auto& c : coalesced_) {
+      if (equal_bytes(c.name.view(), p.name.view())) {
+        if (p.id > c.id) c = p;  // only the newest event of a name survives the window
+        return;
+      }
+    }
+    if (coalesced_.size() >= opts_.max_coalesced_events) flush_coalesced(now, true);
+    if (coalesced_.empty()) coalesce_flush_at_ = now + ms(opts_.coalesce_period_ms);
+    coalesced_.push_back(p);
+  }
+  void flush_coalesced(time_point now, bool force) noexcept {
+    if (coalesced_.empty() || (!force && now < coalesce_flush_at_)) return;
+    std::sort(coalesced_.begin(), coalesced_.end(),
+              [](const payload_item& a, const payload_item& b) { return a.id < b.id; });
+    for (const payload_item& p : coalesced_) notify_payload(notification_kind::user_event, p, 0);
+    coalesced_.clear();
+  }
+  result<void> handle_reply(time_point now) noexcept {
+    for (pending_query& q : queries_) {
+      if (q.id != header_.seq || q.deadline <= now) continue;
+      for (const auto& r : responders_)
+        if (r.first == q.id && r.second == header_.sender) return ok();  // one per member
+      if (q.responses >= opts_.max_responses_per_query) return refuse(swim_errc::queue_full);
+      ++q.responses;
+      responders_.emplace_back(q.id, header_.sender);
+      payload_item p{};
+      p.kind = item_kind::query;
+      p.origin = header_.sender;
+      p.id = q.id;
+      (void)p.payload.assign(header_.payload.view());
+      notify_payload(notification_kind::query_response, p, 0);
+      return ok();
+    }
+    ++counters_.late_responses;
+    return refuse(swim_errc::unknown_query);
+  }
+  void expire_queries(time_point now) noexcept {
+    for (std::size_t i = 0; i < queries_.size();) {
+      if (queries_[i].deadline > now) {
+        ++i;
+        continue;
+      }
+      const std::uint64_t id = queries_[i].id;
+      notification n{notification_kind::query_done};
+      n.member = self_.id;
+      n.id = id;
+      push_note(n);
+      std::erase_if(responders_, [id](const auto& r) { return r.first == id; });
+      queries_[i] = queries_.back();
+      queries_.pop_back();
+    }
+  }
+
+  // ---- notifications ----------------------------------------------------------------------------
+  void push_note(const notification& n) noexcept {
+    if (notes_.size() >= opts_.max_pending_notifications) {
+      ++counters_.notifications_dropped;
+      return;
+    }
+    notes_.push_back(n);
+  }
+  void notify(notification_kind k, const member_record& m, bool moved = false) noexcept {
+    notification n{k};
+    n.member = m.id;
+    n.addr = m.addr;
+    n.incarnation = m.incarnation;
+    n.address_changed = moved;
+    push_note(n);
+  }
+  byte_view copy_note_bytes(byte_view b) noexcept {
+    if (note_bytes_used_ + b.size() > note_bytes_.size()) return {};
+    std::copy(b.begin(), b.end(), note_bytes_.begin() + static_cast<std::ptrdiff_t>(note_bytes_used_));
+    const byte_view out(note_bytes_.data() + note_bytes_used_, b.size());
+    note_bytes_used_ += b.size();
+    return out;
+  }
+  void notify_payload(notification_kind k, const payload_item& p, address addr) noexcept {
+    if (note_bytes_used_ + p.name.size + p.payload.size > note_bytes_.size()) {
+      ++counters_.notifications_dropped;
+      return;
+    }
+    notification n{k};
+    n.member = p.origin;
+    n.addr = addr;
+    n.id = p.id;
+    n.name = copy_note_bytes(p.name.view());
+    n.payload = copy_note_bytes(p.payload.view());
+    push_note(n);
+  }
+
+  // ---- state ----------------------------------------------------------------------------------------
+  options opts_;
+  identity self_;
+  Scheme signer_;
+  Random random_;
+  lifecycle_guard guard_;
+  counters counters_{};
+  std::array<blob<max_public_key_bytes>, max_anchors> anchors_{};
+  std::size_t anchor_count_ = 0;
+
+  std::vector<member_record> members_;
+  std::vector<std::uint32_t> index_;
+  std::vector<std::uint32_t> free_;
+  std::vector<std::uint32_t> probe_order_;
+  std::vector<std::uint32_t> timers_;
+  std::size_t probe_cursor_ = 0;
+  std::size_t suspect_cursor_ = 0;
+  std::uint32_t self_slot_ = 0;
+  std::size_t used_slots_ = 0;
+  std::size_t live_ = 0;
+  bool running_ = true;
+  bool scheduled_ = false;
+
+  probe_state probe_{};
+  std::uint64_t seq_ = 0;
+  std::uint32_t awareness_ = 0;
+  time_point next_probe_at_{}, next_gossip_at_{}, next_push_pull_at_{}, last_tick_{};
+  std::vector<forward> forwards_;
+  time_point unknown_window_start_{};
+  std::uint32_t unknown_in_window_ = 0;
+
+  std::vector<queued_claim> claims_;
+  std::vector<queued_payload> payloads_;
+  std::vector<std::uint32_t> order_scratch_;
+
+  std::uint64_t lamport_ = 1;
+  std::uint64_t app_seq_ = 0;
+  std::vector<seen_key> seen_;
+  std::size_t seen_next_ = 0;
+  std::vector<payload_item> coalesced_;
+  time_point coalesce_flush_at_{};
+  std::vector<pending_query> queries_;
+  std::vector<std::pair<std::uint64_t, node_id>> responders_;
+
+  packet_header header_{};
+  gossip_item item_{};
+  std::vector<std::uint8_t> datagram_arena_, stream_arena_, item_scratch_, claim_scratch_;
+  std::vector<std::uint8_t> note_bytes_;
+  std::size_t datagram_used_ = 0, stream_used_ = 0, note_bytes_used_ = 0;
+  std::vector<outgoing> sends_;
+  std::vector<notification> notes_;
+};
+
+/// The default core: test admission scheme (replace with a crypto-backed scheme), xoshiro256.
+using core = basic_core<test_admission_scheme, xoshiro256>;
+
+}  // namespace swim
+WEFT_END
+// ---- end weft/membership/swim/core.hpp
+// ---- end weft/membership/swim/swim.hpp
+// ---- begin weft/telemetry/concepts.hpp
+// weft/telemetry/concepts.hpp - the telemetry policy: log levels, key-value fields, static
+// per-callsite data, the sink concept and null_sink, the default that compiles to nothing.
+// Requirements table: docs/requirements/telemetry_sink.md.
+
+#include <atomic>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <type_traits>
+
+
+/// Log calls below this level are removed at compile time for every sink (0 trace .. 5 off).
+#ifndef WEFT_TELEMETRY_MIN_LEVEL
+#  define WEFT_TELEMETRY_MIN_LEVEL 0
+#endif
+
+WEFT_BEGIN
+namespace telemetry {
+
+enum class level : std::uint8_t { trace = 0, debug = 1, info = 2, warn = 3, error = 4, off = 5 };
+
+[[nodiscard]] constexpr std::string_view level_name(level l) noexcept {
+  switch (l) {
+    case level::trace: return "trace";
+    case level::debug: return "debug";
+    case level::info: return "info";
+    case level::warn: return "warn";
+    case level::error: return "error";
+    case level::off: return "off";
+  }
+  return "unknown";
+}
+
+/// The type of a field value; the numbers are part of the binary log format.
+enum class field_kind : std::uint8_t { u64 = 1, i64 = 2, f64 = 3, boolean = 4, string = 5 };
+
+/// One key-value pair of a structured log record. The key is a string literal (static
+/// storage duration); a string value is only borrowed for the duration of the call.
+struct field {
+  std::string_view key;
+  field_kind kind = field_kind::u64;
+  union {
+    std::uint64_t u;
+    std::int64_t i;
+    double f;
+    bool b;
+  };
+  std::string_view text{};
+
+  constexpr field() noexcept : u(0) {}
+};
+
+namespace detail {
+template <class T>
+concept field_value = std::is_arithmetic_v<std::remove_cvref_t<T>> ||
+                      std::is_convertible_v<T, std::string_view>;
+}  // namespace detail
+
+/// `kv("term", 7)`: a field. Keys must be string literals (they are kept by pointer).
+template <std::size_t N, detail::field_value T>
+[[nodiscard]] constexpr field kv(const char (&key)[N], const T& value) noexcept {
+  field out;
+  out.key = std::string_view(key, N - 1);
+  using V = std::remove_cvref_t<T>;
+  if constexpr (std::is_same_v<V, bool>) {
+    out.kind = field_kind::boolean;
+    out.b = value;
+  } else if constexpr (std::is_floating_point_v<V>) {
+    out.kind = field_kind::f64;
+    out.f = static_cast<double>(value);
+  } else if constexpr (std::is_integral_v<V> && std::is_signed_v<V>) {
+    out.kind = field_kind::i64;
+    out.i = static_cast<std::int64_t>(value);
+  } else if constexpr (std::is_integral_v<V>) {
+    out.kind = field_kind::u64;
+    out.u = static_cast<std::uint64_t>(value);
+  } else {
+    out.kind = field_kind::string;
+    out.text = std::string_view(value);
+  }
+  return out;
+}
+
+/// Static data of one log statement: one object per call site, static storage duration,
+/// constant-initialised. Its id is assigned once, at first use, from a process-wide counter.
+struct callsite {
+  level severity;
+  std::string_view message;
+  std::string_view file;
+  std::uint32_t line;
+  mutable std::atomic<std::uint32_t> id_{0};
+
+  constexpr callsite(level l, std::string_view msg, std::string_view f,
+                     std::uint32_t ln) noexcept
+      : severity(l), message(msg), file(f), line(ln) {}
+  callsite(const callsite&) = delete;
+  callsite& operator=(const callsite&) = delete;
+
+  /// Non-zero, unique in the process, stable for its lifetime.
+  [[nodiscard]] std::uint32_t id() const noexcept {
+    std::uint32_t current = id_.load(std::memory_order_acquire);
+    if (WEFT_LIKELY(current != 0)) return current;
+    static std::atomic<std::uint32_t> next{1};
+    const std::uint32_t fresh = next.fetch_add(1, std::memory_order_relaxed);
+    if (id_.compare_exchange_strong(current, fresh, std::memory_order_acq_rel)) return fresh;
+    return current;  // another thread won; its id stands
+  }
+};
+
+class counter;
+class gauge;
+class histogram;
+
+/// A telemetry policy. See docs/requirements/telemetry_sink.md.
+///   S::min_level          compile-time minimum; log calls below it are discarded unevaluated
+///   s.write(cs, fields)   accept one record (never blocks; a full queue counts a drop)
+///   s.add(c, n) / s.set(g, v) / s.record(h, v)   update a metric (no lock, no allocation)
+template <class S>
+concept sink = requires(S& s, const callsite& cs, std::span<const field> fields, counter& c,
+                        gauge& g, histogram& h, std::uint64_t n, std::int64_t v) {
+  { S::min_level } -> std::convertible_to<level>;
+  { s.write(cs, fields) } noexcept;
+  { s.add(c, n) } noexcept;
+  { s.set(g, v) } noexcept;
+  { s.record(h, n) } noexcept;
+};
+
+/// The default policy: every call is an empty inline function and every log statement is
+/// discarded at compile time (min_level is off), so instrumented code compiles to exactly
+/// the code without instrumentation (proved by tests/telemetry/null_sink_test.cmake).
+struct null_sink {
+  static constexpr level min_level = level::off;
+  WEFT_ALWAYS_INLINE void write(const callsite&, std::span<const field>) noexcept {}
+  WEFT_ALWAYS_INLINE void add(counter&, std::uint64_t) noexcept {}
+  WEFT_ALWAYS_INLINE void set(gauge&, std::int64_t) noexcept {}
+  WEFT_ALWAYS_INLINE void record(histogram&, std::uint64_t) noexcept {}
+};
+
+/// True when a record at `l` can reach sink S: decided at compile time.
+template <class S>
+inline constexpr bool enabled_for(level l) noexcept {
+  constexpr int build_minimum = WEFT_TELEMETRY_MIN_LEVEL;
+  return l != level::off && l >= S::min_level && static_cast<int>(l) >= build_minimum;
+}
+
+/// Errors of the telemetry module.
+enum class telemetry_errc : std::uint16_t {
+  ok = 0,
+  invalid_traceparent = 1,   // a traceparent header is malformed or carries all-zero ids
+  invalid_trace_context = 2, // a binary trace context has a bad version, size or zero id
+  output_full = 3,           // an exporter's output buffer is too small
+  bad_frame = 4,             // a binary log frame failed its length or CRC check
+  truncated_frame = 5,       // the binary log stream ends inside a frame
+  bad_record = 6,            // a binary log record inside a good frame is malformed
+  unknown_callsite = 7,      // a binary log event names a callsite never registered
+};
+
+constexpr std::string_view describe(telemetry_errc code) noexcept {
+  switch (code) {
+    case telemetry_errc::ok: return "ok";
+    case telemetry_errc::invalid_traceparent: return "invalid traceparent";
+    case telemetry_errc::invalid_trace_context: return "invalid binary trace context";
+    case telemetry_errc::output_full: return "exporter output buffer full";
+    case telemetry_errc::bad_frame: return "corrupt binary log frame";
+    case telemetry_errc::truncated_frame: return "truncated binary log frame";
+    case telemetry_errc::bad_record: return "malformed binary log record";
+    case telemetry_errc::unknown_callsite: return "binary log event for an unregistered callsite";
+  }
+  return "unknown telemetry error";
+}
+
+}  // namespace telemetry
+WEFT_END
+WEFT_ERROR_DOMAIN(weft::telemetry::telemetry_errc, "telemetry")
+// ---- end weft/telemetry/concepts.hpp
+// ---- begin weft/telemetry/metrics.hpp
+// weft/telemetry/metrics.hpp - fixed-size metrics: per-thread sharded counters, gauges and
+// log-linear histograms, registered statically in a registry that exporters walk.
+// Recording never allocates and never takes a lock (relaxed atomics only).
+
+#include <array>
+#include <atomic>
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+
+/// Shards per counter and per histogram sum (each one cache line); at least 2.
+#ifndef WEFT_TELEMETRY_COUNTER_SHARDS
+#  define WEFT_TELEMETRY_COUNTER_SHARDS 8
+#endif
+
+WEFT_BEGIN
+namespace telemetry {
+
+inline constexpr std::size_t cache_line_bytes = 64;
+
+enum class metric_kind : std::uint8_t { counter, gauge, histogram };
+
+/// A constant label of a metric series (`peer="n2"`). Views must outlive the metric.
+struct label {
+  std::string_view name;
+  std::string_view value;
+};
+
+/// What an exporter needs to describe a series. `name` is the family name without the
+/// `_total` suffix of counters and with the unit as its last word (`..._seconds`);
+/// `unit` is the OpenMetrics unit ("seconds", "bytes", or empty); recorded integer values
+/// are multiplied by `export_scale` on export (1e-9 records nanoseconds, exports seconds).
+struct metric_info {
+  std::string_view name;
+  std::string_view help;
+  std::string_view unit{};
+  std::span<const label> labels{};
+  double export_scale = 1.0;
+};
+
+class registry;
+registry& default_registry() noexcept;
+
+/// Common part of every metric: its description and its link in the registry.
+class metric_base {
+ public:
+  metric_base(const metric_base&) = delete;
+  metric_base& operator=(const metric_base&) = delete;
+
+  [[nodiscard]] const metric_info& info() const noexcept { return info_; }
+  [[nodiscard]] metric_kind kind() const noexcept { return kind_; }
+  /// Neighbours in the registry; only valid inside registry::for_each (under its lock).
+  [[nodiscard]] const metric_base* next() const noexcept { return next_; }
+  [[nodiscard]] const metric_base* previous() const noexcept { return prev_; }
+
+ protected:
+  metric_base(metric_kind kind, const metric_info& info, registry* owner) noexcept;
+  ~metric_base();
+
+ private:
+  friend class registry;
+  metric_info info_;
+  metric_kind kind_;
+  registry* owner_;
+  metric_base* next_ = nullptr;
+  metric_base* prev_ = nullptr;
+};
+
+/// The set of live metrics. Registration (construction and destruction of metrics, rare)
+/// and export take a spin lock; recording never touches the registry.
+class registry {
+ public:
+  constexpr registry() noexcept = default;
+  registry(const registry&) = delete;
+  registry& operator=(const registry&) = delete;
+
+  /// Calls `visit(const metric_base&)` for every metric, oldest first, under the lock.
+  template <class Visitor>
+  void for_each(Visitor&& visit) const noexcept {
+    lock();
+    for (const metric_base* m = head_; m != nullptr; m = m->next_) visit(*m);
+    unlock();
+  }
+  [[nodiscard]] std::size_t size() const noexcept {
+    std::size_t n = 0;
+    for_each([&n](const metric_base&) { ++n; });
+    return n;
+  }
+
+ private:
+  friend class metric_base;
+  void lock() const noexcept {
+    while (busy_.exchange(true, std::memory_order_acquire)) {
+    }
+  }
+  void unlock() const noexcept { busy_.store(false, std::memory_order_release); }
+  void attach(metric_base& m) noexcept {
+    lock();
+    m.prev_ = tail_;
+    if (tail_ != nullptr) tail_->next_ = &m;
+    else head_ = &m;
+    tail_ = &m;
+    unlock();
+  }
+  void detach(metric_base& m) noexcept {
+    lock();
+    if (m.prev_ != nullptr) m.prev_->next_ = m.next_;
+    else head_ = m.next_;
+    if (m.next_ != nullptr) m.next_->prev_ = m.prev_;
+    else tail_ = m.prev_;
+    unlock();
+  }
+  metric_base* head_ = nullptr;
+  metric_base* tail_ = nullptr;
+  mutable std::atomic<bool> busy_{false};
+};
+
+/// The registry metrics join when none is named; exporters default to it too.
+inline registry& default_registry() noexcept {
+  static constinit registry instance;
+  return instance;
+}
+
+inline metric_base::metric_base(metric_kind kind, const metric_info& info,
+                                 registry* owner) noexcept
+    : info_(info), kind_(kind), owner_(owner) {
+  if (owner_ != nullptr) owner_->attach(*this);
+}
+inline metric_base::~metric_base() {
+  if (owner_ != nullptr) owner_->detach(*this);
+}
+
+namespace detail {
+/// A small number naming this thread, assigned on first use. Threads numbered below
+/// `shard_count - 1` own a shard of every counter (single writer: a plain relaxed load and
+/// store, no read-modify-write); later threads share the last shard with fetch_add. Numbers
+/// are not reused, so with thread churn new threads end up on the shared shard (correct,
+/// just slower).
+inline std::uint32_t this_thread_number() noexcept {
+  static std::atomic<std::uint32_t> next{0};
+  thread_local std::uint32_t number = ~std::uint32_t{0};
+  if (WEFT_UNLIKELY(number == ~std::uint32_t{0}))
+    number = next.fetch_add(1, std::memory_order_relaxed) & 0x7fffffffu;
+  return number;
+}
+
+/// Per-thread shards of a 64-bit sum, one cache line each (see this_thread_number).
+template <std::size_t Shards>
+class sharded_sum {
+ public:
+  WEFT_ALWAYS_INLINE void add(std::uint64_t n) noexcept {
+    const std::uint32_t t = this_thread_number();
+    if (WEFT_LIKELY(t < Shards - 1)) {
+      auto& v = shards_[t].value;
+      v.store(v.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    } else {
+      shards_[Shards - 1].value.fetch_add(n, std::memory_order_relaxed);
+    }
+  }
+  [[nodiscard]] std::uint64_t value() const noexcept {
+    std::uint64_t total = 0;
+    for (const auto& s : shards_) total += s.value.load(std::memory_order_relaxed);
+    return total;
+  }
+
+ private:
+  struct alignas(cache_line_bytes) shard {
+    std::atomic<std::uint64_t> value{0};
+  };
+  std::array<shard, Shards> shards_{};
+};
+}  // namespace detail
+
+/// A monotonic counter, one cache line per shard so that threads do not share lines; the
+/// first shard_count - 1 threads to record own a shard each and update it without a
+/// read-modify-write.
+class counter : public metric_base {
+ public:
+  static constexpr std::size_t shard_count = WEFT_TELEMETRY_COUNTER_SHARDS;
+  static_assert(shard_count >= 2, "WEFT_TELEMETRY_COUNTER_SHARDS: at least 2");
+
+  explicit counter(const metric_info& info, registry* owner = &default_registry()) noexcept
+      : metric_base(metric_kind::counter, info, owner) {}
+
+  WEFT_ALWAYS_INLINE void add(std::uint64_t n = 1) noexcept { sum_.add(n); }
+  /// Sum over shards; exact once writers stop.
+  [[nodiscard]] std::uint64_t value() const noexcept { return sum_.value(); }
+
+ private:
+  detail::sharded_sum<shard_count> sum_{};
+};
+
+/// A value that goes up and down (queue depth, has_leader).
+class gauge : public metric_base {
+ public:
+  explicit gauge(const metric_info& info, registry* owner = &default_registry()) noexcept
+      : metric_base(metric_kind::gauge, info, owner) {}
+  WEFT_ALWAYS_INLINE void set(std::int64_t v) noexcept {
+    value_.store(v, std::memory_order_relaxed);
+  }
+  WEFT_ALWAYS_INLINE void add(std::int64_t delta) noexcept {
+    value_.fetch_add(delta, std::memory_order_relaxed);
+  }
+  [[nodiscard]] std::int64_t value() const noexcept {
+    return value_.load(std::memory_order_relaxed);
+  }
+
+ private:
+  alignas(cache_line_bytes) std::atomic<std::int64_t> value_{0};
+};
+
+/// A log-linear histogram of unsigned 64-bit values (HdrHistogram's layout): values below
+/// 2^P are counted exactly; above, each power of two [2^e, 2^(e+1)) is split into 2^P
+/// equal buckets. With P = precision_bits = 4 every bucket [lower, upper) satisfies
+/// (upper - lower) <= lower / 16, so any value reported by its bucket's bounds is within a
+/// relative error of 2^-4 = 6.25% (2^-5 = 3.125% when reported by the bucket midpoint).
+/// 976 buckets cover the whole 64-bit range: fixed size, no allocation, no overflow bucket.
+class histogram : public metric_base {
+ public:
+  static constexpr unsigned precision_bits = 4;
+  static constexpr std::uint64_t sub_buckets = std::uint64_t{1} << precision_bits;
+  static constexpr std::size_t bucket_count =
+      static_cast<std::size_t>(sub_buckets + (64 - precision_bits) * sub_buckets);
+
+  explicit histogram(const metric_info& info, registry* owner = &default_registry()) noexcept
+      : metric_base(metric_kind::histogram, info, owner) {}
+
+  [[nodiscard]] static constexpr std::size_t bucket_index(std::uint64_t v) noexcept {
+    if (v < sub_buckets) return static_cast<std::size_t>(v);
+    const unsigned e = 63u - static_cast<unsigned>(std::countl_zero(v));
+    const std::uint64_t sub = (v >> (e - precision_bits)) & (sub_buckets - 1);
+    return static_cast<std::size_t>((e - precision_bits + 1) * sub_buckets + sub);
+  }
+  /// Smallest value counted by bucket `index`.
+  [[nodiscard]] static constexpr std::uint64_t bucket_lower(std::size_t index) noexcept {
+    if (index < sub_buckets) return index;
+    const std::uint64_t e = index / sub_buckets + precision_bits - 1;
+    const std::uint64_t sub = index % sub_buckets;
+    return (sub_buckets + sub) << (e - precision_bits);
+  }
+  /// Largest value counted by bucket `index` (inclusive, so the last bucket fits in 64 bits).
+  [[nodiscard]] static constexpr std::uint64_t bucket_upper(std::size_t index) noexcept {
+    if (index + 1 >= bucket_count) return ~std::uint64_t{0};
+    return bucket_lower(index + 1) - 1;
+  }
+
+  WEFT_ALWAYS_INLINE void record(std::uint64_t v) noexcept {
+    buckets_[bucket_index(v)].fetch_add(1, std::memory_order_relaxed);
+    sum_.add(v);
+  }
+
+  [[nodiscard]] std::uint64_t bucket(std::size_t index) const noexcept {
+    return buckets_[index].load(std::memory_order_relaxed);
+  }
+  [[nodiscard]] std::uint64_t count() const noexcept {
+    std::uint64_t n = 0;
+    for (const auto& b : buckets_) n += b.load(std::memory_order_relaxed);
+    return n;
+  }
+  /// Sum of recorded values, modulo 2^64.
+  [[nodiscard]] std::uint64_t sum() const noexcept { return sum_.value(); }
+
+  /// The value at quantile q in [0, 1], as the midpoint of the bucket holding it.
+  [[nodiscard]] std::uint64_t quantile(double q) const noexcept {
+    const std::uint64_t total = count();
+    if (total == 0) return 0;
+    if (q < 0) q = 0;
+    if (q > 1) q = 1;
+    auto rank = static_cast<std::uint64_t>(q * static_cast<double>(total - 1)) + 1;
+    std::uint64_t seen = 0;
+    for (std::size_t i = 0; i < bucket_count; ++i) {
+      seen += bucket(i);
+      if (seen >= rank) return bucket_lower(i) + (bucket_upper(i) - bucket_lower(i)) / 2;
+    }
+    return bucket_upper(bucket_count - 1);
+  }
+
+ private:
+  std::array<std::atomic<std::uint64_t>, bucket_count> buckets_{};
+  detail::sharded_sum<WEFT_TELEMETRY_COUNTER_SHARDS> sum_{};
+};
+
+/// A policy base for live sinks: metric calls update the metric objects directly.
+struct metrics_recorder {
+  WEFT_ALWAYS_INLINE void add(counter& c, std::uint64_t n) noexcept { c.add(n); }
+  WEFT_ALWAYS_INLINE void set(gauge& g, std::int64_t v) noexcept { g.set(v); }
+  WEFT_ALWAYS_INLINE void record(histogram& h, std::uint64_t v) noexcept { h.record(v); }
+};
+
+}  // namespace telemetry
+WEFT_END
+// ---- end weft/telemetry/metrics.hpp
+// ---- begin weft/telemetry/text_output.hpp
+// weft/telemetry/text_output.hpp - where exporters write text (a caller-owned buffer or a
+// std::string), number formatting, and the escaping rules of every text format weft emits:
+// Prometheus/OpenMetrics label values and HELP text, and JSON strings. Bytes that are not
+// valid UTF-8 become U+FFFD in every format, so output is always valid UTF-8.
+
+#include <charconv>
+#include <cmath>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+
+WEFT_BEGIN
+namespace telemetry {
+
+/// Anything text can be appended to. `append` never fails; a bounded output records that
+/// it overflowed and the exporter reports telemetry_errc::output_full.
+template <class O>
+concept text_output = requires(O& o, std::string_view s) {
+  { o.append(s) } noexcept;
+  { o.overflowed() } noexcept -> std::convertible_to<bool>;
+};
+
+/// Appends into caller-owned memory; excess is cut and remembered.
+class buffer_output {
+ public:
+  constexpr buffer_output(char* data, std::size_t capacity_bytes) noexcept
+      : data_(data), capacity_(capacity_bytes) {}
+  void append(std::string_view s) noexcept {
+    const std::size_t room = capacity_ - used_;
+    const std::size_t n = s.size() < room ? s.size() : room;
+    for (std::size_t i = 0; i < n; ++i) data_[used_ + i] = s[i];
+    used_ += n;
+    if (n < s.size()) overflowed_ = true;
+  }
+  [[nodiscard]] bool overflowed() const noexcept { return overflowed_; }
+  [[nodiscard]] std::string_view view() const noexcept { return {data_, used_}; }
+
+ private:
+  char* data_;
+  std::size_t capacity_;
+  std::size_t used_ = 0;
+  bool overflowed_ = false;
+};
+
+/// Appends to a std::string (tools, tests, hosted exporters).
+class string_output {
+ public:
+  explicit string_output(std::string& target) noexcept : target_(&target) {}
+  void append(std::string_view s) noexcept {
+#if WEFT_USE_EXCEPTIONS
+    try {
+      target_->append(s);
+    } catch (...) {
+      overflowed_ = true;
+    }
+#else
+    target_->append(s);
+#endif
+  }
+  [[nodiscard]] bool overflowed() const noexcept { return overflowed_; }
+
+ private:
+  std::string* target_;
+  bool overflowed_ = false;
+};
+
+namespace detail {
+
+template <class O>
+void append_u64(O& out, std::uint64_t v) noexcept {
+  char digits[24];
+  const auto r = std::to_chars(digits, digits + sizeof digits, v);
+  out.append(std::string_view(digits, static_cast<std::size_t>(r.ptr - digits)));
+}
+template <class O>
+void append_i64(O& out, std::int64_t v) noexcept {
+  char digits[24];
+  const auto r = std::to_chars(digits, digits + sizeof digits, v);
+  out.append(std::string_view(digits, static_cast<std::size_t>(r.ptr - digits)));
+}
+
+/// Shortest round-trip form; `+Inf`, `-Inf`, `NaN` as Prometheus spells them. With
+/// `force_point`, integral values get ".0" (OpenMetrics canonical floats, JSON doubles).
+template <class O>
+void append_double(O& out, double v, bool force_point = false) noexcept {
+  if (std::isnan(v)) return out.append("NaN");
+  if (std::isinf(v)) return out.append(v > 0 ? "+Inf" : "-Inf");
+  char digits[40];
+  const auto r = std::to_chars(digits, digits + sizeof digits, v);
+  const std::string_view text(digits, static_cast<std::size_t>(r.ptr - digits));
+  out.append(text);
+  if (force_point && text.find_first_of(".e") == std::string_view::npos) out.append(".0");
+}
+
+/// Length of the valid UTF-8 sequence at the start of `s` (RFC 3629: no overlongs, no
+/// surrogates, nothing above U+10FFFF), or 0 when the first byte does not start one.
+constexpr std::size_t utf8_sequence_length(std::string_view s) noexcept {
+  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
+  const unsigned char b0 = byte(0);
+  if (b0 < 0x80) return 1;
+  std::size_t n = 0;
+  unsigned char lo = 0x80, hi = 0xBF;
+  if (b0 >= 0xC2 && b0 <= 0xDF) n = 2;
+  else if (b0 == 0xE0) n = 3, lo = 0xA0;
+  else if (b0 == 0xED) n = 3, hi = 0x9F;
+  else if (b0 >= 0xE1 && b0 <= 0xEF) n = 3;
+  else if (b0 == 0xF0) n = 4, lo = 0x90;
+  else if (b0 == 0xF4) n = 4, hi = 0x8F;
+  else if (b0 >= 0xF1 && b0 <= 0xF3) n = 4;
+  else return 0;
+  if (s.size() < n) return 0;
+  if (byte(1) < lo || byte(1) > hi) return 0;
+  for (std::size_t i = 2; i < n; ++i)
+    if (byte(i) < 0x80 || byte(i) > 0xBF) return 0;
+  return n;
+}
+
+inline constexpr std::string_view replacement_character = "\xEF\xBF\xBD";
+
+/// Walks `s` as UTF-8: calls `ascii(char)` for each ASCII byte, copies valid multi-byte
+/// sequences, and writes U+FFFD for each byte that does not start a valid sequence.
+template <class O, class Ascii>
+void append_utf8(O& out, std::string_view s, Ascii&& ascii) noexcept {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const std::size_t n = utf8_sequence_length(s.substr(i));
+    if (n == 1) {
+      ascii(s[i]);
+      i += 1;
+    } else if (n == 0) {
+      out.append(replacement_character);
+      i += 1;
+    } else {
+      out.append(s.substr(i, n));
+      i += n;
+    }
+  }
+}
+
+}  // namespace detail
+
+/// A Prometheus/OpenMetrics label value: `\` `"` and newline escaped.
+template <class O>
+void append_label_value(O& out, std::string_view s) noexcept {
+  detail::append_utf8(out, s, [&out](char c) {
+    if (c == '\\') out.append("\\\\");
+    else if (c == '"') out.append("\\\"");
+    else if (c == '\n') out.append("\\n");
+    else out.append(std::string_view(&c, 1));
+  });
+}
+
+/// HELP text: `\` and newline escaped (and `"` too when `escape_quote`, as OpenMetrics asks).
+template <class O>
+void append_help_text(O& out, std::string_view s, bool escape_quote) noexcept {
+  detail::append_utf8(out, s, [&out, escape_quote](char c) {
+    if (c == '\\') out.append("\\\\");
+    else if (c == '\n') out.append("\\n");
+    else if (c == '"' && escape_quote) out.append("\\\"");
+    else out.append(std::string_view(&c, 1));
+  });
+}
+
+/// A metric or label name: characters outside [a-zA-Z0-9_:] become `_`, as does a leading
+/// digit (colons are dropped from label names).
+template <class O>
+void append_metric_name(O& out, std::string_view s, bool label_name = false) noexcept {
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    const bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+                       (c == ':' && !label_name);
+    const bool digit = c >= '0' && c <= '9';
+    out.append((alpha || (digit && i > 0)) ? std::string_view(&s[i], 1) : "_");
+  }
+}
+
+/// A JSON string literal with its quotes (RFC 8259): `"` `\` and control characters escaped.
+template <class O>
+void append_json_string(O& out, std::string_view s) noexcept {
+  out.append("\"");
+  detail::append_utf8(out, s, [&out](char c) {
+    static constexpr char hex[] = "0123456789abcdef";
+    if (c == '"') out.append("\\\"");
+    else if (c == '\\') out.append("\\\\");
+    else if (c == '\n') out.append("\\n");
+    else if (c == '\r') out.append("\\r");
+    else if (c == '\t') out.append("\\t");
+    else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      const auto u = static_cast<unsigned char>(c);
+      const char esc[6] = {'\\', 'u', '0', '0', hex[u >> 4], hex[u & 15]};
+      out.append(std::string_view(esc, 6));
+    } else {
+      out.append(std::string_view(&c, 1));
+    }
+  });
+  out.append("\"");
+}
+
+}  // namespace telemetry
+WEFT_END
+// ---- end weft/telemetry/text_output.hpp
+// ---- begin weft/telemetry/log.hpp
+// weft/telemetry/log.hpp - structured log statements: WEFT_LOG(sink, level, "message",
+// kv("key", value)...) with a static callsite per statement, removed at compile time below
+// the sink's (and the build's) minimum level; and the JSON-lines sink (portable).
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <type_traits>
+
+
+WEFT_BEGIN
+namespace telemetry {
+
+namespace detail {
+template <class S, class... F>
+WEFT_ALWAYS_INLINE void emit(S& s, const callsite& cs, const F&... fields) noexcept {
+  static_assert((std::is_same_v<F, field> && ...), "WEFT_LOG fields are made with kv(\"key\", value)");
+  const field all[sizeof...(F) + 1] = {fields..., field{}};  // +1: no zero-length array
+  s.write(cs, std::span<const field>(all, sizeof...(F)));
+}
+}  // namespace detail
+
+/// Where synchronous sinks put finished bytes (a file, a UART, a test buffer).
+template <class O>
+concept byte_output = requires(O& o, byte_view bytes) {
+  { o.write(bytes) } noexcept -> std::same_as<result<void>>;
+};
+
+/// Writes one JSON object per line:
+/// {"ts_ns":1,"level":"info","msg":"...","file":"...","line":3,"fields":{"term":7}}
+/// Integers are JSON numbers, strings are escaped (invalid UTF-8 becomes U+FFFD), non-finite
+/// doubles are the strings "NaN", "Infinity", "-Infinity".
+template <text_output O>
+void format_json_line(O& out, const callsite& cs, std::int64_t ts_ns,
+                      std::span<const field> fields) noexcept {
+  out.append("{\"ts_ns\":");
+  detail::append_i64(out, ts_ns);
+  out.append(",\"level\":\"");
+  out.append(level_name(cs.severity));
+  out.append("\",\"msg\":");
+  append_json_string(out, cs.message);
+  out.append(",\"file\":");
+  append_json_string(out, cs.file);
+  out.append(",\"line\":");
+  detail::append_u64(out, cs.line);
+  out.append(",\"fields\":{");
+  for (std::size_t i = 0; i < fields.size(); ++i) {
+    const field& f = fields[i];
+    if (i != 0) out.append(",");
+    append_json_string(out, f.key);
+    out.append(":");
+    switch (f.kind) {
+      case field_kind::u64: detail::append_u64(out, f.u); break;
+      case field_kind::i64: detail::append_i64(out, f.i); break;
+      case field_kind::f64:
+        if (f.f != f.f) out.append("\"NaN\"");
+        else if (f.f - f.f != 0) out.append(f.f > 0 ? "\"Infinity\"" : "\"-Infinity\"");
+        else detail::append_double(out, f.f, true);
+        break;
+      case field_kind::boolean: out.append(f.b ? "true" : "false"); break;
+      case field_kind::string: append_json_string(out, f.text); break;
+    }
+  }
+  out.append("}}\n");
+}
+
+/// A synchronous sink writing JSON lines to `Output` (no queue: the caller's thread formats
+/// into a stack buffer and writes). A line that does not fit is cut (and counted); a failed
+/// write is counted as a drop.
+template <byte_output Output, clock Clock = steady_clock, level MinLevel = level::info>
+class json_sink : public metrics_recorder {
+ public:
+  static constexpr level min_level = MinLevel;
+  static constexpr std::size_t line_capacity_bytes = 1024;
+
+  json_sink(Output& output, const Clock& clock) noexcept : output_(&output), clock_(&clock) {}
+
+  void write(const callsite& cs, std::span<const field> fields) noexcept {
+    char line[line_capacity_bytes];
+    buffer_output out(line, sizeof line - 1);
+    format_json_line(out, cs, to_ns(clock_->now()), fields);
+    std::size_t n = out.view().size();
+    if (out.overflowed()) {
+      truncated_.fetch_add(1, std::memory_order_relaxed);
+      line[n++] = '\n';
+    }
+    if (!output_->write(as_bytes(std::string_view(line, n))))
+      dropped_.fetch_add(1, std::memory_order_relaxed);
+  }
+  [[nodiscard]] std::uint64_t dropped() const noexcept { return dropped_.load(std::memory_order_relaxed); }
+  [[nodiscard]] std::uint64_t truncated() const noexcept {
+    return truncated_.load(std::memory_order_relaxed);
+  }
+
+ private:
+  Output* output_;
+  const Clock* clock_;  // not owned: the caller keeps the clock alive (and may advance it)
+  std::atomic<std::uint64_t> dropped_{0};
+  std::atomic<std::uint64_t> truncated_{0};
+};
+
+}  // namespace telemetry
+WEFT_END
+
+/// A structured log statement. `level` must be a constant (weft::telemetry::level::info);
+/// below the sink's min_level or WEFT_TELEMETRY_MIN_LEVEL nothing is evaluated or emitted.
+#define WEFT_LOG(sink_expr, lvl, message, ...)                                              \
+  do {                                                                                      \
+    if constexpr (::weft::telemetry::enabled_for<std::remove_cvref_t<decltype(sink_expr)>>( \
+                      lvl)) {                                                               \
+      static constinit const ::weft::telemetry::callsite weft_callsite_{                   \
+          lvl, message, __FILE__, static_cast<std::uint32_t>(__LINE__)};                    \
+      ::weft::telemetry::detail::emit(sink_expr, weft_callsite_ __VA_OPT__(, ) __VA_ARGS__); \
+    }                                                                                       \
+  } while (0)
+
+#define WEFT_LOG_TRACE(sink, ...) WEFT_LOG(sink, ::weft::telemetry::level::trace, __VA_ARGS__)
+#define WEFT_LOG_DEBUG(sink, ...) WEFT_LOG(sink, ::weft::telemetry::level::debug, __VA_ARGS__)
+#define WEFT_LOG_INFO(sink, ...) WEFT_LOG(sink, ::weft::telemetry::level::info, __VA_ARGS__)
+#define WEFT_LOG_WARN(sink, ...) WEFT_LOG(sink, ::weft::telemetry::level::warn, __VA_ARGS__)
+#define WEFT_LOG_ERROR(sink, ...) WEFT_LOG(sink, ::weft::telemetry::level::error, __VA_ARGS__)
+// ---- end weft/telemetry/log.hpp
+// ---- begin weft/telemetry/binary_log.hpp
+// weft/telemetry/binary_log.hpp - the compact binary log (deferred formatting, as defmt):
+// the calling thread copies a callsite pointer, a timestamp and the raw field values into
+// a bounded lock-free queue; a drain turns records into self-synchronising frames; a
+// decoder turns a (possibly corrupt) frame stream back into text. Format: docs/telemetry.md.
+//
+// Frame:   F5 7E | payload length (u16 LE, 1..max) | payload | CRC-32C (u32 LE) of
+//          the length bytes and the payload. A reader that meets garbage skips one byte and
+//          looks for the next F5 7E whose frame checks, so one bad frame costs one frame.
+// Payload: 01 callsite: id, level (u8), line, message, file, key count, keys
+//          02 event:    callsite id, timestamp ns (zigzag), flags (u8), field count, fields
+//          03 dropped:  number of records the queue refused since the last 03 record
+// Integers are LEB128 varints; strings are a varint length then bytes; a field is its
+// kind (u8, field_kind) then its value: u64 varint, i64 zigzag varint, f64 8 bytes LE,
+// bool 1 byte, string.
+
+#include <array>
+#include <atomic>
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <string_view>
+
+
+WEFT_BEGIN
+namespace telemetry {
+
+inline constexpr std::uint8_t frame_sync_0 = 0xF5;
+inline constexpr std::uint8_t frame_sync_1 = 0x7E;
+inline constexpr std::size_t frame_overhead_bytes = 8;
+inline constexpr std::size_t max_frame_payload_bytes = 65535;
+
+enum class record_type : std::uint8_t { callsite = 1, event = 2, dropped = 3 };
+
+/// Record flag: some field values did not fit the queue slot and were cut or left out.
+inline constexpr std::uint8_t record_flag_truncated = 0x01;
+
+namespace detail {
+
+inline void put_varint(byte_writer& w, std::uint64_t v, bool& ok_so_far) noexcept {
+  while (v >= 0x80) {
+    ok_so_far = ok_so_far && w.put(static_cast<std::uint8_t>(v | 0x80)).has_value();
+    v >>= 7;
+  }
+  ok_so_far = ok_so_far && w.put(static_cast<std::uint8_t>(v)).has_value();
+}
+inline void put_string(byte_writer& w, std::string_view s, bool& ok_so_far) noexcept {
+  put_varint(w, s.size(), ok_so_far);
+  ok_so_far = ok_so_far && w.put(as_bytes(s)).has_value();
+}
+constexpr std::uint64_t zigzag(std::int64_t v) noexcept {
+  return (static_cast<std::uint64_t>(v) << 1) ^ static_cast<std::uint64_t>(v >> 63);
+}
+constexpr std::int64_t unzigzag(std::uint64_t v) noexcept {
+  return static_cast<std::int64_t>(v >> 1) ^ -static_cast<std::int64_t>(v & 1);
+}
+inline result<std::uint64_t> get_varint(byte_reader& r) noexcept {
+  std::uint64_t v = 0;
+  for (unsigned shift = 0; shift < 64; shift += 7) {
+    WEFT_TRY_ASSIGN(const std::uint8_t b, r.get());
+    if (shift == 63 && b > 1) break;  // more than 64 bits
+    v |= static_cast<std::uint64_t>(b & 0x7f) << shift;
+    if ((b & 0x80) == 0) return v;
+  }
+  return error(telemetry_errc::bad_record, "varint");
+}
+inline result<std::string_view> get_string(byte_reader& r) noexcept {
+  WEFT_TRY_ASSIGN(const std::uint64_t n, get_varint(r));
+  if (n > r.remaining()) return error(telemetry_errc::bad_record, "string length");
+  WEFT_TRY_ASSIGN(const byte_view bytes, r.take(static_cast<std::size_t>(n)));
+  return as_chars(bytes);
+}
+
+/// Wraps `payload` (already written at out[4..4+n)) into a frame in place.
+inline std::size_t seal_frame(std::uint8_t* frame, std::size_t payload_bytes) noexcept {
+  frame[0] = frame_sync_0;
+  frame[1] = frame_sync_1;
+  store_le<std::uint16_t>(frame + 2, static_cast<std::uint16_t>(payload_bytes));
+  const std::uint32_t crc = crc32c(byte_view(frame + 2, payload_bytes + 2));
+  store_le<std::uint32_t>(frame + 4 + payload_bytes, crc);
+  return payload_bytes + frame_overhead_bytes;
+}
+
+/// Encodes a callsite registration payload.
+inline bool encode_callsite(byte_writer& w, std::uint32_t id, const callsite& cs,
+                            std::span<const std::string_view> keys) noexcept {
+  bool good = w.put(static_cast<std::uint8_t>(record_type::callsite)).has_value();
+  put_varint(w, id, good);
+  good = good && w.put(static_cast<std::uint8_t>(cs.severity)).has_value();
+  put_varint(w, cs.line, good);
+  put_string(w, cs.message, good);
+  put_string(w, cs.file, good);
+  put_varint(w, keys.size(), good);
+  for (auto k : keys) put_string(w, k, good);
+  return good;
+}
+
+}  // namespace detail
+
+// ---------------------------------------------------------------------------------------
+// Decoding
+
+struct decoded_field {
+  std::string_view key;  // from the callsite registration ("?" when unknown)
+  field value;           // string values view the input stream
+};
+
+struct decoded_callsite {
+  static constexpr std::size_t max_keys = 16;
+  bool known = false;
+  level severity = level::info;
+  std::uint32_t line = 0;
+  std::string_view message, file;  // view the input stream
+  static_vector<std::string_view, max_keys> keys{};
+};
+
+struct decoded_event {
+  static constexpr std::size_t max_fields = 16;
+  std::uint32_t callsite_id = 0;
+  const decoded_callsite* site = nullptr;  // null when never registered
+  std::int64_t ts_ns = 0;
+  std::uint8_t flags = 0;
+  static_vector<decoded_field, max_fields> fields{};
+};
+
+/// A stretch of input that did not decode, and why.
+struct decode_problem {
+  std::size_t offset = 0;  // byte offset in the stream
+  std::size_t length_bytes = 0;
+  telemetry_errc code = telemetry_errc::ok;
+};
+
+struct decode_summary {
+  std::size_t frames_ok = 0;
+  std::size_t events = 0;
+  std::size_t problems = 0;
+  std::size_t skipped_bytes = 0;
+  std::uint64_t dropped_by_writer = 0;  // sum of the writer's 03 records
+};
+
+/// Visitor: on_event(const decoded_event&), on_dropped(std::uint64_t count),
+/// on_problem(const decode_problem&). Callsites go into `table` (index = id; ids beyond
+/// the table are reported as unknown_callsite).
+template <class V>
+concept log_visitor = requires(V& v, const decoded_event& e, const decode_problem& p) {
+  v.on_event(e);
+  v.on_dropped(std::uint64_t{});
+  v.on_problem(p);
+};
+
+namespace detail {
+
+inline result<field> decode_field_value(byte_reader& r) noexcept {
+  WEFT_TRY_ASSIGN(const std::uint8_t kind, r.get());
+  field f;
+  switch (static_cast<field_kind>(kind)) {
+    case field_kind::u64: { WEFT_TRY_ASSIGN(f.u, get_varint(r)); break; }
+    case field_kind::i64: {
+      WEFT_TRY_ASSIGN(const std::uint64_t z, get_varint(r));
+      f.i = unzigzag(z);
+      break;
+    }
+    case field_kind::f64: {
+      WEFT_TRY_ASSIGN(const std::uint64_t bits, r.get_le<std::uint64_t>());
+      f.f = std::bit_cast<double>(bits);
+      break;
+    }
+    case field_kind::boolean: {
+      WEFT_TRY_ASSIGN(const std::uint8_t b, r.get());
+      if (b > 1) return error(telemetry_errc::bad_record, "bool");
+      f.b = b == 1;
+      break;
+    }
+    case field_kind::string: { WEFT_TRY_ASSIGN(f.text, get_string(r)); break; }
+    default: return error(telemetry_errc::bad_record, "field kind");
+  }
+  f.kind = static_cast<field_kind>(kind);
+  return f;
+}
+
+inline result<void> decode_callsite_record(byte_reader& r,
+                                           std::span<decoded_callsite> table) noexcept {
+  WEFT_TRY_ASSIGN(const std::uint64_t id, get_varint(r));
+  decoded_callsite cs;
+  WEFT_TRY_ASSIGN(const std::uint8_t lvl, r.get());
+  if (lvl >= static_cast<std::uint8_t>(level::off)) return error(telemetry_errc::bad_record, "level");
+  cs.severity = static_cast<level>(lvl);
+  WEFT_TRY_ASSIGN(const std::uint64_t line, get_varint(r));
+  if (line > 0xffffffffu) return error(telemetry_errc::bad_record, "line");
+  cs.line = static_cast<std::uint32_t>(line);
+  WEFT_TRY_ASSIGN(cs.message, get_string(r));
+  WEFT_TRY_ASSIGN(cs.file, get_string(r));
+  WEFT_TRY_ASSIGN(const std::uint64_t key_count, get_varint(r));
+  if (key_count > decoded_callsite::max_keys) return error(telemetry_errc::bad_record, "keys");
+  for (std::uint64_t k = 0; k < key_count; ++k) {
+    WEFT_TRY_ASSIGN(const std::string_view key, get_string(r));
+    WEFT_TRY(cs.keys.push_back(key));
+  }
+  if (!r.empty()) return error(telemetry_errc::bad_record, "callsite trailing bytes");
+  if (id == 0 || id >= table.size()) return error(telemetry_errc::unknown_callsite, "id");
+  cs.known = true;
+  table[static_cast<std::size_t>(id)] = cs;
+  return ok();
+}
+
+inline result<void> decode_event_record(byte_reader& r, std::span<decoded_callsite> table,
+                                        decoded_event& e) noexcept {
+  WEFT_TRY_ASSIGN(const std::uint64_t id, get_varint(r));
+  if (id > 0xffffffffu) return error(telemetry_errc::bad_record, "callsite id");
+  e.callsite_id = static_cast<std::uint32_t>(id);
+  WEFT_TRY_ASSIGN(const std::uint64_t ts, get_varint(r));
+  e.ts_ns = unzigzag(ts);
+  WEFT_TRY_ASSIGN(e.flags, r.get());
+  WEFT_TRY_ASSIGN(const std::uint64_t count, get_varint(r));
+  if (count > decoded_event::max_fields) return error(telemetry_errc::bad_record, "fields");
+  const decoded_callsite* site =
+      (id < table.size() && table[static_cast<std::size_t>(id)].known) ? &table[static_cast<std::size_t>(id)] : nullptr;
+  e.site = site;
+  for (std::uint64_t i = 0; i < count; ++i) {
+    decoded_field df;
+    WEFT_TRY_ASSIGN(df.value, decode_field_value(r));
+    df.key = (site != nullptr && i < site->keys.size()) ? site->keys[static_cast<std::size_t>(i)] : "?";
+    WEFT_TRY(e.fields.push_back(df));
+  }
+  if (!r.empty()) return error(telemetry_errc::bad_record, "event trailing bytes");
+  return ok();
+}
+
+}  // namespace detail
+
+/// Decodes every intact frame of `stream`, in order, and reports every stretch that is not.
+/// Never fails as a whole: corruption is reported through `visitor.on_problem`.
+template <log_visitor V>
+decode_summary decode_log_stream(byte_view stream, std::span<decoded_callsite> table,
+                                 V&& visitor) noexcept {
+  decode_summary summary;
+  std::size_t pos = 0, garbage_start = 0, garbage = 0;
+  std::size_t last_sync = 0;  // one past the last F5 7E; bounds the resync look-ahead
+  for (std::size_t p = 0; p + 1 < stream.size(); ++p)
+    if (stream[p] == frame_sync_0 && stream[p + 1] == frame_sync_1) last_sync = p + 1;
+  auto report = [&](std::size_t offset, std::size_t len, telemetry_errc code) {
+    ++summary.problems;
+    visitor.on_problem(decode_problem{offset, len, code});
+  };
+  auto flush_garbage = [&] {
+    if (garbage != 0) report(garbage_start, garbage, telemetry_errc::bad_frame);
+    summary.skipped_bytes += garbage;
+    garbage = 0;
+  };
+  while (pos < stream.size()) {
+    const std::size_t left = stream.size() - pos;
+    // A lone F5 at the very end is the start of a frame cut short.
+    const bool sync = stream[pos] == frame_sync_0 && (left == 1 || stream[pos + 1] == frame_sync_1);
+    std::size_t len = sync && left >= 4 ? load_le<std::uint16_t>(stream.data() + pos + 2) : 0;
+    if (sync && (left < 4 || (len != 0 && left < len + frame_overhead_bytes))) {
+      // The frame would run past the end: truncated (or a corrupt length; keep scanning).
+      if (last_sync <= pos + 1) {
+        flush_garbage();
+        report(pos, left, telemetry_errc::truncated_frame);
+        summary.skipped_bytes += left;
+        break;
+      }
+      len = 0;  // treat as garbage below
+    }
+    const bool framed = sync && len != 0 && left >= len + frame_overhead_bytes &&
+                        crc32c(stream.subspan(pos + 2, len + 2)) ==
+                            load_le<std::uint32_t>(stream.data() + pos + 4 + len);
+    if (!framed) {
+      if (garbage == 0) garbage_start = pos;
+      ++garbage;
+      ++pos;
+      continue;
+    }
+    flush_garbage();
+    ++summary.frames_ok;
+    byte_reader r(stream.subspan(pos + 4, len));
+    const std::uint8_t type = *r.get();
+    result<void> outcome = ok();
+    if (type == static_cast<std::uint8_t>(record_type::callsite)) {
+      outcome = detail::decode_callsite_record(r, table);
+    } else if (type == static_cast<std::uint8_t>(record_type::event)) {
+      decoded_event e;
+      outcome = detail::decode_event_record(r, table, e);
+      if (outcome) {
+        ++summary.events;
+        if (e.site == nullptr) report(pos, len + frame_overhead_bytes, telemetry_errc::unknown_callsite);
+        visitor.on_event(e);
+      }
+    } else if (type == static_cast<std::uint8_t>(record_type::dropped)) {
+      auto count = detail::get_varint(r);
+      if (count && r.empty()) {
+        summary.dropped_by_writer += *count;
+        visitor.on_dropped(*count);
+      } else {
+        outcome = error(telemetry_errc::bad_record, "dropped");
+      }
+    } else {
+      outcome = error(telemetry_errc::bad_record, "record type");
+    }
+    if (!outcome) {
+      const auto code = outcome.error().is(telemetry_errc::unknown_callsite)
+                            ? telemetry_errc::unknown_callsite
+                            : telemetry_errc::bad_record;
+      report(pos, len + frame_overhead_bytes, code);
+    }
+    pos += len + frame_overhead_bytes;
+  }
+  flush_garbage();
+  return summary;
+}
+
+/// One line of text for an event: `<ts_ns> <level> <message> key=value ... (file:line)`.
+/// Strings are quoted with JSON escaping so that a line never contains a raw newline.
+template <text_output O>
+void format_decoded_event(O& out, const decoded_event& e) noexcept {
+  detail::append_i64(out, e.ts_ns);
+  out.append(" ");
+  if (e.site != nullptr) {
+    out.append(level_name(e.site->severity));
+    out.append(" ");
+    append_json_string(out, e.site->message);
+  } else {
+    out.append("? callsite#");
+    detail::append_u64(out, e.callsite_id);
+  }
+  for (const decoded_field& f : e.fields) {
+    out.append(" ");
+    out.append(f.key);
+    out.append("=");
+    switch (f.value.kind) {
+      case field_kind::u64: detail::append_u64(out, f.value.u); break;
+      case field_kind::i64: detail::append_i64(out, f.value.i); break;
+      case field_kind::f64: detail::append_double(out, f.value.f); break;
+      case field_kind::boolean: out.append(f.value.b ? "true" : "false"); break;
+      case field_kind::string: append_json_string(out, f.value.text); break;
+    }
+  }
+  if ((e.flags & record_flag_truncated) != 0) out.append(" [truncated]");
+  if (e.site != nullptr) {
+    out.append(" (");
+    out.append(e.site->file);
+    out.append(":");
+    detail::append_u64(out, e.site->line);
+    out.append(")");
+  }
+  out.append("\n");
+}
+
+}  // namespace telemetry
+WEFT_END
+// ---- end weft/telemetry/binary_log.hpp
+// ---- begin weft/telemetry/binary_sink.hpp
+// weft/telemetry/binary_sink.hpp - the binary deferred-format sink: any thread writes a
+// record into a bounded lock-free queue (Vyukov's bounded MPMC array queue, one consumer);
+// drain() frames records for an output (weft/telemetry/binary_log.hpp has the format).
+// A full queue refuses the record and counts it (metric weft_log_dropped_records_total);
+// drain() reports the count in-band; flush() drains everything already accepted.
+
+#include <array>
+#include <atomic>
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <string_view>
+
+
+WEFT_BEGIN
+namespace telemetry {
+
+/// Capacities of a binary_sink, fixed at compile time so that the sink needs no heap.
+struct binary_sink_limits {
+  std::size_t queue_slots = 1024;     // records the queue holds (a power of two)
+  std::size_t slot_bytes = 118;       // encoded record bytes per slot (fields beyond are cut)
+  std::size_t max_callsites = 1024;   // ids below this are registered once per stream...
+  std::size_t reregister_interval_records = 4096;  // ...and again after this many records,
+                                                   // so a reader joining late or after a
+                                                   // corrupt registration recovers names
+};
+
+namespace detail {
+// Slot record layout (native, copied with memcpy; never leaves the process):
+//   callsite* (8) | timestamp ns (8) | flags (1) | field count (1) | fields:
+//   kind (1) | key length (1) | key pointer (8) | value (8) or string length (2) + bytes
+inline constexpr std::size_t slot_header_bytes = 18;
+inline constexpr std::size_t slot_field_header_bytes = 10;
+
+inline std::size_t encode_slot(std::uint8_t* out, std::size_t capacity, const callsite& cs,
+                               std::int64_t ts_ns, std::span<const field> fields) noexcept {
+  const callsite* site = &cs;
+  std::memcpy(out, &site, 8);
+  std::memcpy(out + 8, &ts_ns, 8);
+  std::uint8_t flags = 0, count = 0;
+  std::size_t used = slot_header_bytes;
+  for (const field& f : fields) {
+    const bool is_string = f.kind == field_kind::string;
+    const std::size_t need = slot_field_header_bytes + (is_string ? 2 : 8);
+    if (count == decoded_event::max_fields || used + need > capacity) {
+      flags |= record_flag_truncated;
+      break;
+    }
+    out[used] = static_cast<std::uint8_t>(f.kind);
+    out[used + 1] = static_cast<std::uint8_t>(f.key.size() < 255 ? f.key.size() : 255);
+    const char* key = f.key.data();
+    std::memcpy(out + used + 2, &key, 8);
+    used += slot_field_header_bytes;
+    if (is_string) {
+      std::size_t n = f.text.size();
+      if (n > capacity - used - 2) {
+        n = capacity - used - 2;
+        flags |= record_flag_truncated;
+      }
+      const auto n16 = static_cast<std::uint16_t>(n);
+      std::memcpy(out + used, &n16, 2);
+      if (n != 0) std::memcpy(out + used + 2, f.text.data(), n);
+      used += 2 + n;
+    } else {
+      std::uint64_t raw = 0;
+      switch (f.kind) {
+        case field_kind::u64: raw = f.u; break;
+        case field_kind::i64: raw = static_cast<std::uint64_t>(f.i); break;
+        case field_kind::f64: raw = std::bit_cast<std::uint64_t>(f.f); break;
+        case field_kind::boolean: raw = f.b ? 1 : 0; break;
+        case field_kind::string: break;
+      }
+      std::memcpy(out + used, &raw, 8);
+      used += 8;
+    }
+    ++count;
+  }
+  out[16] = flags;
+  out[17] = count;
+  return used;
+}
+}  // namespace detail
+
+template <clock Clock = steady_clock, level MinLevel = level::info,
+          binary_sink_limits Limits = binary_sink_limits{}>
+class binary_sink : public metrics_recorder {
+  static_assert(std::has_single_bit(Limits.queue_slots), "queue_slots: a power of two");
+  static_assert(Limits.slot_bytes >= detail::slot_header_bytes + 20 && Limits.slot_bytes <= 2048,
+                "slot_bytes: 38..2048");
+  static_assert(Limits.max_callsites >= 1, "max_callsites: at least one");
+  static_assert(Limits.reregister_interval_records >= 1, "reregister_interval_records: >= 1");
+
+ public:
+  static constexpr level min_level = MinLevel;
+  static constexpr std::size_t scratch_bytes = 4096;
+
+  /// `metrics` (optional) is where the drop counter is registered; `labels` tell sinks apart.
+  explicit binary_sink(const Clock& clock, registry* metrics = nullptr,
+                       std::span<const label> labels = {}) noexcept
+      : clock_(&clock),
+        dropped_({"weft_log_dropped_records",
+                  "Log records refused because the binary log queue was full", "", labels},
+                 metrics) {
+    for (std::size_t i = 0; i < Limits.queue_slots; ++i)
+      slots_[i].sequence.store(i, std::memory_order_relaxed);
+  }
+
+  /// Producer side, any thread: never blocks; refuses (and counts) when the queue is full.
+  void write(const callsite& cs, std::span<const field> fields) noexcept {
+    const std::int64_t ts_ns = to_ns(clock_->now());
+    std::uint64_t pos = enqueue_.load(std::memory_order_relaxed);
+    slot* s;
+    for (;;) {
+      s = &slots_[pos & (Limits.queue_slots - 1)];
+      const std::uint64_t seq = s->sequence.load(std::memory_order_acquire);
+      const auto diff = static_cast<std::int64_t>(seq - pos);
+      if (diff == 0) {
+        if (enqueue_.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed)) break;
+      } else if (diff < 0) {
+        dropped_.add(1);
+        return;
+      } else {
+        pos = enqueue_.load(std::memory_order_relaxed);
+      }
+    }
+    s->used = static_cast<std::uint16_t>(
+        detail::encode_slot(s->bytes, Limits.slot_bytes, cs, ts_ns, fields));
+    s->sequence.store(pos + 1, std::memory_order_release);
+  }
+
+  /// Consumer side, one thread at a time: frames up to `max_records` queued records into
+  /// `out`. A record leaves the queue only after `out` accepted it, so a failed write loses
+  /// nothing (the error is returned and the next drain retries). Returns records written.
+  template <byte_output Output>
+  result<std::size_t> drain(Output& out, std::size_t max_records = ~std::size_t{0}) noexcept {
+    WEFT_TRY(report_drops(out));
+    std::size_t written = 0;
+    while (written < max_records) {
+      slot& s = slots_[dequeue_ & (Limits.queue_slots - 1)];
+      if (s.sequence.load(std::memory_order_acquire) != dequeue_ + 1) break;
+      if (records_since_registration_ >= Limits.reregister_interval_records) restart_stream();
+      WEFT_TRY(emit_record(out, s));
+      ++records_since_registration_;
+      s.sequence.store(dequeue_ + Limits.queue_slots, std::memory_order_release);
+      ++dequeue_;
+      ++written;
+    }
+    return written;
+  }
+
+  /// Drains until the queue is empty (call after producers stopped: shutdown).
+  template <byte_output Output>
+  result<std::size_t> flush(Output& out) noexcept {
+    std::size_t total = 0;
+    for (;;) {
+      WEFT_TRY_ASSIGN(const std::size_t n, drain(out));
+      total += n;
+      if (n == 0) return total;
+    }
+  }
+
+  /// Forgets which callsites were registered (for a new file or a reconnected reader).
+  void restart_stream() noexcept {
+    registered_ = {};
+    records_since_registration_ = 0;
+  }
+
+  [[nodiscard]] std::uint64_t dropped() const noexcept { return dropped_.value(); }
+  [[nodiscard]] const counter& dropped_metric() const noexcept { return dropped_; }
+
+ private:
+  struct alignas(cache_line_bytes) slot {
+    std::atomic<std::uint64_t> sequence{0};
+    std::uint16_t used = 0;
+    std::uint8_t bytes[Limits.slot_bytes]{};
+  };
+
+  template <class Output>
+  result<void> report_drops(Output& out) noexcept {
+    const std::uint64_t total = dropped_.value();
+    if (total == dropped_reported_) return ok();
+    byte_writer w(mutable_byte_view(scratch_).subspan(4, 16));
+    bool good = w.put(static_cast<std::uint8_t>(record_type::dropped)).has_value();
+    detail::put_varint(w, total - dropped_reported_, good);
+    WEFT_ASSERT(good);
+    WEFT_TRY(out.write(byte_view(scratch_.data(), detail::seal_frame(scratch_.data(), w.size()))));
+    dropped_reported_ = total;
+    return ok();
+  }
+
+  template <class Output>
+  result<void> emit_record(Output& out, const slot& s) noexcept {
+    const callsite* site;
+    std::memcpy(&site, s.bytes, 8);
+    std::int64_t ts_ns;
+    std::memcpy(&ts_ns, s.bytes + 8, 8);
+    const std::uint32_t id = site->id();
+    std::array<std::string_view, decoded_event::max_fields> keys{};
+    const std::size_t count = s.bytes[17];
+    byte_writer w(mutable_byte_view(scratch_).subspan(4, scratch_bytes - frame_overhead_bytes));
+    bool good = w.put(static_cast<std::uint8_t>(record_type::event)).has_value();
+    detail::put_varint(w, id, good);
+    detail::put_varint(w, detail::zigzag(ts_ns), good);
+    good = good && w.put(s.bytes[16]).has_value();
+    detail::put_varint(w, count, good);
+    const std::uint8_t* at = s.bytes + detail::slot_header_bytes;
+    for (std::size_t i = 0; i < count; ++i) at = copy_field(w, at, keys[i], good);
+    WEFT_ASSERT(good);  // an event payload always fits: slot_bytes <= 2048 < scratch
+    const std::size_t event_payload = w.size();
+    if (id >= Limits.max_callsites || !registered_[id]) {
+      std::array<std::uint8_t, scratch_bytes> reg;
+      byte_writer rw(mutable_byte_view(reg).subspan(4, scratch_bytes - frame_overhead_bytes));
+      const callsite clipped{site->severity, site->message.substr(0, 1024),
+                             site->file.substr(0, 512), site->line};
+      for (std::size_t i = 0; i < count; ++i) keys[i] = keys[i].substr(0, 64);
+      const bool reg_good = detail::encode_callsite(rw, id, clipped, std::span(keys.data(), count));
+      WEFT_ASSERT(reg_good);
+      WEFT_TRY(out.write(byte_view(reg.data(), detail::seal_frame(reg.data(), rw.size()))));
+      if (id < Limits.max_callsites) registered_[id] = true;
+    }
+    return out.write(byte_view(scratch_.data(), detail::seal_frame(scratch_.data(), event_payload)));
+  }
+
+  static const std::uint8_t* copy_field(byte_writer& w, const std::uint8_t* p,
+                                        std::string_view& key, bool& good) noexcept {
+    const auto kind = static_cast<field_kind>(p[0]);
+    const char* key_data;
+    std::memcpy(&key_data, p + 2, 8);
+    key = std::string_view(key_data, p[1]);
+    p += detail::slot_field_header_bytes;
+    good = good && w.put(static_cast<std::uint8_t>(kind)).has_value();
+    if (kind == field_kind::string) {
+      std::uint16_t n;
+      std::memcpy(&n, p, 2);
+      detail::put_string(w, std::string_view(reinterpret_cast<const char*>(p + 2), n), good);
+      return p + 2 + n;
+    }
+    std::uint64_t raw;
+    std::memcpy(&raw, p, 8);
+    if (kind == field_kind::u64) detail::put_varint(w, raw, good);
+    else if (kind == field_kind::i64) detail::put_varint(w, detail::zigzag(static_cast<std::int64_t>(raw)), good);
+    else if (kind == field_kind::boolean) good = good && w.put(static_cast<std::uint8_t>(raw & 1)).has_value();
+    else good = good && w.put_le<std::uint64_t>(raw).has_value();
+    return p + 8;
+  }
+
+  const Clock* clock_;  // not owned: the caller keeps the clock alive (and may advance it)
+  alignas(cache_line_bytes) std::atomic<std::uint64_t> enqueue_{0};
+  alignas(cache_line_bytes) std::uint64_t dequeue_ = 0;
+  std::uint64_t dropped_reported_ = 0;
+  std::size_t records_since_registration_ = 0;
+  counter dropped_;
+  std::array<bool, Limits.max_callsites> registered_{};
+  std::array<std::uint8_t, scratch_bytes> scratch_{};
+  std::array<slot, Limits.queue_slots> slots_{};
+};
+
+}  // namespace telemetry
+WEFT_END
+// ---- end weft/telemetry/binary_sink.hpp
+// ---- begin weft/telemetry/trace.hpp
+// weft/telemetry/trace.hpp - W3C Trace Context ids (traceparent parse and format with
+// validation), a 26-byte binary form for the optional trace field of weft messages, and
+// fixed-size spans for export through OTLP/JSON (weft/telemetry/otlp_json.hpp).
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+
+WEFT_BEGIN
+namespace telemetry {
+
+using trace_id = std::array<std::uint8_t, 16>;
+using span_id = std::array<std::uint8_t, 8>;
+
+/// What travels between processes: W3C trace-context version 00.
+struct trace_context {
+  trace_id trace{};
+  span_id span{};
+  std::uint8_t flags = 0;  // bit 0: sampled
+
+  static constexpr std::uint8_t sampled_flag = 0x01;
+  [[nodiscard]] constexpr bool sampled() const noexcept { return (flags & sampled_flag) != 0; }
+  [[nodiscard]] constexpr bool valid() const noexcept {
+    bool trace_nonzero = false, span_nonzero = false;
+    for (auto b : trace) trace_nonzero = trace_nonzero || b != 0;
+    for (auto b : span) span_nonzero = span_nonzero || b != 0;
+    return trace_nonzero && span_nonzero;
+  }
+  friend constexpr bool operator==(const trace_context&, const trace_context&) noexcept = default;
+};
+
+/// Length of a version-00 traceparent: "00-" 32 hex "-" 16 hex "-" 2 hex.
+inline constexpr std::size_t traceparent_size = 55;
+/// Size of the binary form: version, trace id, span id, flags.
+inline constexpr std::size_t trace_context_binary_size = 26;
+
+namespace detail {
+constexpr bool parse_lower_hex(std::string_view text, std::uint8_t* out) noexcept {
+  for (std::size_t i = 0; i < text.size(); i += 2) {
+    int v[2];
+    for (int k = 0; k < 2; ++k) {
+      const char c = text[i + static_cast<std::size_t>(k)];
+      if (c >= '0' && c <= '9') v[k] = c - '0';
+      else if (c >= 'a' && c <= 'f') v[k] = c - 'a' + 10;
+      else return false;  // W3C: lowercase hex only
+    }
+    out[i / 2] = static_cast<std::uint8_t>((v[0] << 4) | v[1]);
+  }
+  return true;
+}
+constexpr void format_lower_hex(const std::uint8_t* in, std::size_t n, char* out) noexcept {
+  constexpr char digits[] = "0123456789abcdef";
+  for (std::size_t i = 0; i < n; ++i) {
+    out[2 * i] = digits[in[i] >> 4];
+    out[2 * i + 1] = digits[in[i] & 15];
+  }
+}
+}  // namespace detail
+
+/// Parses a `traceparent` header value. Accepts version 00 exactly as specified, and a
+/// higher version (not ff) whose first 55 characters parse and which continues with `-`.
+/// Rejects uppercase hex, all-zero trace or span ids and version ff.
+[[nodiscard]] constexpr result<trace_context> parse_traceparent(std::string_view text) noexcept {
+  const auto bad = error(telemetry_errc::invalid_traceparent, "parse_traceparent");
+  if (text.size() < traceparent_size) return bad;
+  std::uint8_t version = 0;
+  if (!detail::parse_lower_hex(text.substr(0, 2), &version) || version == 0xff) return bad;
+  if (version == 0 && text.size() != traceparent_size) return bad;
+  if (version != 0 && text.size() > traceparent_size && text[traceparent_size] != '-') return bad;
+  if (text[2] != '-' || text[35] != '-' || text[52] != '-') return bad;
+  trace_context ctx;
+  if (!detail::parse_lower_hex(text.substr(3, 32), ctx.trace.data())) return bad;
+  if (!detail::parse_lower_hex(text.substr(36, 16), ctx.span.data())) return bad;
+  if (!detail::parse_lower_hex(text.substr(53, 2), &ctx.flags)) return bad;
+  if (!ctx.valid()) return bad;
+  return ctx;
+}
+
+/// Formats as a version-00 traceparent (55 characters).
+[[nodiscard]] constexpr std::array<char, traceparent_size> format_traceparent(
+    const trace_context& ctx) noexcept {
+  std::array<char, traceparent_size> out{};
+  out[0] = '0';
+  out[1] = '0';
+  out[2] = '-';
+  detail::format_lower_hex(ctx.trace.data(), 16, out.data() + 3);
+  out[35] = '-';
+  detail::format_lower_hex(ctx.span.data(), 8, out.data() + 36);
+  out[52] = '-';
+  detail::format_lower_hex(&ctx.flags, 1, out.data() + 53);
+  return out;
+}
+
+/// Writes the binary form: 0x00 (version), 16-byte trace id, 8-byte span id, flags.
+[[nodiscard]] inline result<void> encode_trace_context(const trace_context& ctx,
+                                                       byte_writer& out) noexcept {
+  if (out.remaining() < trace_context_binary_size)
+    return error(core_errc::capacity_exceeded, "encode_trace_context");
+  WEFT_TRY(out.put(std::uint8_t{0}));
+  WEFT_TRY(out.put(byte_view(ctx.trace)));
+  WEFT_TRY(out.put(byte_view(ctx.span)));
+  return out.put(ctx.flags);
+}
+
+/// Reads the binary form; rejects an unknown version and all-zero ids.
+[[nodiscard]] inline result<trace_context> decode_trace_context(byte_reader& in) noexcept {
+  if (in.remaining() < trace_context_binary_size)
+    return error(core_errc::truncated, "decode_trace_context");
+  WEFT_TRY_ASSIGN(auto version, in.get());
+  if (version != 0) return error(telemetry_errc::invalid_trace_context, "version");
+  trace_context ctx;
+  WEFT_TRY_ASSIGN(auto trace, in.take(16));
+  WEFT_TRY_ASSIGN(auto span, in.take(8));
+  WEFT_TRY_ASSIGN(auto flags, in.get());
+  for (std::size_t i = 0; i < 16; ++i) ctx.trace[i] = trace[i];
+  for (std::size_t i = 0; i < 8; ++i) ctx.span[i] = span[i];
+  ctx.flags = flags;
+  if (!ctx.valid()) return error(telemetry_errc::invalid_trace_context, "zero id");
+  return ctx;
+}
+
+namespace detail {
+template <random_source R>
+void fill_random(R& random, std::uint8_t* out, std::size_t n) noexcept {
+  while (true) {
+    for (std::size_t i = 0; i < n; i += 8) {
+      const std::uint64_t word = random.next_u64();
+      for (std::size_t k = 0; k < 8 && i + k < n; ++k)
+        out[i + k] = static_cast<std::uint8_t>(word >> (8 * k));
+    }
+    for (std::size_t i = 0; i < n; ++i)
+      if (out[i] != 0) return;  // all-zero ids are invalid: draw again
+  }
+}
+}  // namespace detail
+
+/// A new root context (fresh trace id and span id) from the injected random source.
+template <random_source R>
+[[nodiscard]] trace_context new_root_context(R& random, bool sampled = true) noexcept {
+  trace_context ctx;
+  detail::fill_random(random, ctx.trace.data(), ctx.trace.size());
+  detail::fill_random(random, ctx.span.data(), ctx.span.size());
+  ctx.flags = sampled ? trace_context::sampled_flag : 0;
+  return ctx;
+}
+
+/// A child of `parent`: same trace id and flags, fresh span id.
+template <random_source R>
+[[nodiscard]] trace_context new_child_context(const trace_context& parent, R& random) noexcept {
+  trace_context ctx = parent;
+  detail::fill_random(random, ctx.span.data(), ctx.span.size());
+  return ctx;
+}
+
+/// OTLP Span.SpanKind values (integers on the wire).
+enum class span_kind : std::uint8_t {
+  unspecified = 0, internal = 1, server = 2, client = 3, producer = 4, consumer = 5
+};
+/// OTLP Status.StatusCode values.
+enum class span_status : std::uint8_t { unset = 0, ok = 1, error = 2 };
+
+/// A finished span, fixed size: the name and attribute keys are static strings, attribute
+/// values are fields (string values must outlive the span until it is exported).
+struct span {
+  static constexpr std::size_t max_attributes = 8;
+  trace_context context{};
+  span_id parent{};  // all zero for a root span
+  std::string_view name{};
+  span_kind kind = span_kind::internal;
+  span_status status = span_status::unset;
+  std::uint64_t start_unix_ns = 0;
+  std::uint64_t end_unix_ns = 0;
+  static_vector<field, max_attributes> attributes{};
+};
+
+}  // namespace telemetry
+WEFT_END
+// ---- end weft/telemetry/trace.hpp
+// ---- begin weft/telemetry/prometheus.hpp
+// weft/telemetry/prometheus.hpp - exporters for the Prometheus text format 0.0.4 and
+// OpenMetrics 1.0 text. Series of one family (same name, different labels) are grouped
+// under one HELP/TYPE; counters get `_total`; histograms export their non-empty buckets as
+// cumulative `le` buckets (upper bounds inclusive), then `+Inf`, `_sum` and `_count`.
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+
+WEFT_BEGIN
+namespace telemetry {
+
+enum class exposition : std::uint8_t { prometheus_0_0_4, openmetrics_1_0 };
+
+/// Content-Type header values for an HTTP endpoint serving each format.
+inline constexpr std::string_view prometheus_content_type = "text/plain; version=0.0.4";
+inline constexpr std::string_view openmetrics_content_type =
+    "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+namespace detail {
+
+template <class O>
+void append_labels(O& out, std::span<const label> labels, std::string_view extra_name = {},
+                   std::string_view extra_value = {}) noexcept {
+  if (labels.empty() && extra_name.empty()) return;
+  out.append("{");
+  bool first = true;
+  for (const label& l : labels) {
+    if (!first) out.append(",");
+    first = false;
+    append_metric_name(out, l.name, true);
+    out.append("=\"");
+    append_label_value(out, l.value);
+    out.append("\"");
+  }
+  if (!extra_name.empty()) {
+    if (!first) out.append(",");
+    out.append(extra_name);
+    out.append("=\"");
+    out.append(extra_value);
+    out.append("\"");
+  }
+  out.append("}");
+}
+
+/// A sample value: an exact integer, or a double (scaled values, sums in base units).
+struct sample_value {
+  bool integral = true;
+  std::int64_t i = 0;
+  std::uint64_t u = 0;
+  bool is_signed = false;
+  double d = 0;
+};
+inline sample_value integer_value(std::uint64_t v) noexcept { return {true, 0, v, false, 0}; }
+inline sample_value signed_value(std::int64_t v) noexcept { return {true, v, 0, true, 0}; }
+inline sample_value double_value(double v) noexcept { return {false, 0, 0, false, v}; }
+
+template <class O>
+void append_sample(O& out, const metric_base& m, std::string_view suffix, sample_value value,
+                   bool om, std::string_view extra_name = {},
+                   std::string_view extra_value = {}) noexcept {
+  append_metric_name(out, m.info().name);
+  out.append(suffix);
+  append_labels(out, m.info().labels, extra_name, extra_value);
+  out.append(" ");
+  if (!value.integral) append_double(out, value.d, om);
+  else if (value.is_signed) append_i64(out, value.i);
+  else append_u64(out, value.u);
+  out.append("\n");
+}
+
+template <class O>
+void append_histogram_samples(O& out, const histogram& h, bool om) noexcept {
+  const double scale = h.info().export_scale;
+  std::uint64_t cumulative = 0;
+  char le_text[48];
+  for (std::size_t i = 0; i < histogram::bucket_count; ++i) {
+    const std::uint64_t n = h.bucket(i);
+    if (n == 0) continue;
+    cumulative += n;
+    buffer_output le(le_text, sizeof le_text);
+    append_double(le, static_cast<double>(histogram::bucket_upper(i)) * scale, om);
+    append_sample(out, h, "_bucket", integer_value(cumulative), om, "le", le.view());
+  }
+  append_sample(out, h, "_bucket", integer_value(cumulative), om, "le", "+Inf");
+  if (scale == 1.0) append_sample(out, h, "_sum", integer_value(h.sum()), om);
+  else append_sample(out, h, "_sum", double_value(static_cast<double>(h.sum()) * scale), om);
+  append_sample(out, h, "_count", integer_value(cumulative), om);
+}
+
+template <class O>
+void append_family_header(O& out, const metric_base& m, bool om) noexcept {
+  const std::string_view type = m.kind() == metric_kind::counter ? "counter"
+                                : m.kind() == metric_kind::gauge ? "gauge"
+                                                                 : "histogram";
+  // Prometheus 0.0.4 names the counter family with its `_total`; OpenMetrics without.
+  const std::string_view family_suffix = (m.kind() == metric_kind::counter && !om) ? "_total" : "";
+  out.append("# HELP ");
+  append_metric_name(out, m.info().name);
+  out.append(family_suffix);
+  out.append(" ");
+  append_help_text(out, m.info().help, om);
+  out.append("\n# TYPE ");
+  append_metric_name(out, m.info().name);
+  out.append(family_suffix);
+  out.append(" ");
+  out.append(type);
+  out.append("\n");
+  if (om && !m.info().unit.empty()) {
+    out.append("# UNIT ");
+    append_metric_name(out, m.info().name);
+    out.append(" ");
+    append_metric_name(out, m.info().unit, true);
+    out.append("\n");
+  }
+}
+
+template <class O>
+void append_series(O& out, const metric_base& m, bool om) noexcept {
+  switch (m.kind()) {
+    case metric_kind::counter: {
+      const std::uint64_t v = static_cast<const counter&>(m).value();
+      const double scale = m.info().export_scale;
+      append_sample(out, m, "_total",
+                    scale == 1.0 ? integer_value(v) : double_value(static_cast<double>(v) * scale),
+                    om);
+      break;
+    }
+    case metric_kind::gauge: {
+      const std::int64_t v = static_cast<const gauge&>(m).value();
+      const double scale = m.info().export_scale;
+      append_sample(out, m, "",
+                    scale == 1.0 ? signed_value(v) : double_value(static_cast<double>(v) * scale),
+                    om);
+      break;
+    }
+    case metric_kind::histogram:
+      append_histogram_samples(out, static_cast<const histogram&>(m), om);
+      break;
+  }
+}
+
+}  // namespace detail
+
+/// Writes every metric of `metrics` in the chosen exposition format. Families appear once,
+/// in registration order of their first series. Fails only when `out` overflowed.
+template <text_output O>
+[[nodiscard]] result<void> write_exposition(O& out, exposition format,
+                                            const registry& metrics = default_registry()) noexcept {
+  const bool om = format == exposition::openmetrics_1_0;
+  metrics.for_each([&](const metric_base& family) {
+    // A family is written when its first series is met; later series of it are skipped.
+    for (const metric_base* m = family.previous(); m != nullptr; m = m->previous())
+      if (m->info().name == family.info().name) return;
+    detail::append_family_header(out, family, om);
+    for (const metric_base* m = &family; m != nullptr; m = m->next())
+      if (m->info().name == family.info().name && m->kind() == family.kind())
+        detail::append_series(out, *m, om);
+  });
+  if (om) out.append("# EOF\n");
+  if (out.overflowed()) return error(telemetry_errc::output_full, "write_exposition");
+  return ok();
+}
+
+}  // namespace telemetry
+WEFT_END
+// ---- end weft/telemetry/prometheus.hpp
+// ---- begin weft/telemetry/otlp_json.hpp
+// weft/telemetry/otlp_json.hpp - OTLP/JSON export of metrics (ExportMetricsServiceRequest)
+// and spans (ExportTraceServiceRequest), following the OTLP JSON encoding rules: keys in
+// lowerCamelCase, trace and span ids as lowercase hex (not base64), enums as integers,
+// 64-bit integers as decimal strings, non-finite doubles as "NaN"/"Infinity" strings.
+
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <span>
+#include <string_view>
+
+
+WEFT_BEGIN
+namespace telemetry {
+
+/// Who is exporting: becomes the resource (`service.name`) and the instrumentation scope.
+struct otlp_resource {
+  std::string_view service_name = "weft";
+  std::string_view scope_name = "weft";
+  std::string_view scope_version = WEFT_VERSION_STRING;
+};
+
+namespace detail {
+
+template <class O>
+void json_u64_string(O& out, std::uint64_t v) noexcept {
+  out.append("\"");
+  append_u64(out, v);
+  out.append("\"");
+}
+
+template <class O>
+void json_double(O& out, double v) noexcept {
+  if (std::isnan(v)) return out.append("\"NaN\"");
+  if (std::isinf(v)) return out.append(v > 0 ? "\"Infinity\"" : "\"-Infinity\"");
+  append_double(out, v, true);
+}
+
+template <class O>
+void json_hex(O& out, const std::uint8_t* bytes, std::size_t n) noexcept {
+  char text[32];
+  format_lower_hex(bytes, n, text);
+  out.append("\"");
+  out.append(std::string_view(text, 2 * n));
+  out.append("\"");
+}
+
+template <class O>
+void json_key_value(O& out, std::string_view key, std::string_view string_value) noexcept {
+  out.append("{\"key\":");
+  append_json_string(out, key);
+  out.append(",\"value\":{\"stringValue\":");
+  append_json_string(out, string_value);
+  out.append("}}");
+}
+
+template <class O>
+void json_attribute(O& out, const field& f) noexcept {
+  out.append("{\"key\":");
+  append_json_string(out, f.key);
+  out.append(",\"value\":{");
+  switch (f.kind) {
+    case field_kind::u64:
+      if (f.u > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+        out.append("\"stringValue\":");  // beyond int64: keep the exact digits
+        json_u64_string(out, f.u);
+      } else {
+        out.append("\"intValue\":");
+        json_u64_string(out, f.u);
+      }
+      break;
+    case field_kind::i64:
+      out.append("\"intValue\":\"");
+      append_i64(out, f.i);
+      out.append("\"");
+      break;
+    case field_kind::f64:
+      out.append("\"doubleValue\":");
+      json_double(out, f.f);
+      break;
+    case field_kind::boolean: out.append(f.b ? "\"boolValue\":true" : "\"boolValue\":false"); break;
+    case field_kind::string:
+      out.append("\"stringValue\":");
+      append_json_string(out, f.text);
+      break;
+  }
+  out.append("}}");
+}
+
+template <class O>
+void json_resource_and_scope_open(O& out, const otlp_resource& res, std::string_view scope_key) noexcept {
+  out.append("{\"resource\":{\"attributes\":[");
+  json_key_value(out, "service.name", res.service_name);
+  out.append("]},\"");
+  out.append(scope_key);
+  out.append("\":[{\"scope\":{\"name\":");
+  append_json_string(out, res.scope_name);
+  out.append(",\"version\":");
+  append_json_string(out, res.scope_version);
+  out.append("},");
+}
+
+template <class O>
+void json_point_open(O& out, const metric_base& m, std::uint64_t start_ns, std::uint64_t now_ns) noexcept {
+  out.append("{\"attributes\":[");
+  bool first = true;
+  for (const label& l : m.info().labels) {
+    if (!first) out.append(",");
+    first = false;
+    json_key_value(out, l.name, l.value);
+  }
+  out.append("],\"startTimeUnixNano\":");
+  json_u64_string(out, start_ns);
+  out.append(",\"timeUnixNano\":");
+  json_u64_string(out, now_ns);
+}
+
+template <class O>
+void json_number_value(O& out, const metric_base& m, std::int64_t raw) noexcept {
+  if (m.info().export_scale == 1.0) {
+    out.append(",\"asInt\":\"");
+    append_i64(out, raw);
+    out.append("\"}");
+  } else {
+    out.append(",\"asDouble\":");
+    json_double(out, static_cast<double>(raw) * m.info().export_scale);
+    out.append("}");
+  }
+}
+
+template <class O>
+void json_histogram_point(O& out, const histogram& h) noexcept {
+  const double scale = h.info().export_scale;
+  std::uint64_t total = 0;
+  out.append(",\"bucketCounts\":[");
+  bool first = true;
+  for (std::size_t i = 0; i < histogram::bucket_count; ++i) {
+    const std::uint64_t n = h.bucket(i);
+    if (n == 0) continue;
+    total += n;
+    if (!first) out.append(",");
+    first = false;
+    json_u64_string(out, n);
+  }
+  out.append(first ? "\"0\"" : ",\"0\"");  // the (last bound, +inf) bucket
+  out.append("],\"explicitBounds\":[");
+  first = true;
+  for (std::size_t i = 0; i < histogram::bucket_count; ++i) {
+    if (h.bucket(i) == 0) continue;
+    if (!first) out.append(",");
+    first = false;
+    json_double(out, static_cast<double>(histogram::bucket_upper(i)) * scale);
+  }
+  out.append("],\"count\":");
+  json_u64_string(out, total);
+  out.append(",\"sum\":");
+  json_double(out, static_cast<double>(h.sum()) * scale);
+  out.append("}");
+}
+
+template <class O>
+void json_metric(O& out, const metric_base& m, std::uint64_t start_ns, std::uint64_t now_ns) noexcept {
+  out.append("{\"name\":");
+  append_json_string(out, m.info().name);
+  out.append(",\"description\":");
+  append_json_string(out, m.info().help);
+  out.append(",\"unit\":");
+  append_json_string(out, m.info().unit);
+  switch (m.kind()) {
+    case metric_kind::counter:
+      out.append(",\"sum\":{\"dataPoints\":[");
+      json_point_open(out, m, start_ns, now_ns);
+      json_number_value(out, m, static_cast<std::int64_t>(static_cast<const counter&>(m).value()));
+      out.append("],\"aggregationTemporality\":2,\"isMonotonic\":true}}");  // CUMULATIVE
+      break;
+    case metric_kind::gauge:
+      out.append(",\"gauge\":{\"dataPoints\":[");
+      json_point_open(out, m, start_ns, now_ns);
+      json_number_value(out, m, static_cast<const gauge&>(m).value());
+      out.append("]}}");
+      break;
+    case metric_kind::histogram:
+      out.append(",\"histogram\":{\"dataPoints\":[");
+      json_point_open(out, m, start_ns, now_ns);
+      json_histogram_point(out, static_cast<const histogram&>(m));
+      out.append("],\"aggregationTemporality\":2}}");
+      break;
+  }
+}
+
+template <class O>
+void json_span(O& out, const span& s) noexcept {
+  out.append("{\"traceId\":");
+  json_hex(out, s.context.trace.data(), s.context.trace.size());
+  out.append(",\"spanId\":");
+  json_hex(out, s.context.span.data(), s.context.span.size());
+  bool has_parent = false;
+  for (auto b : s.parent) has_parent = has_parent || b != 0;
+  if (has_parent) {
+    out.append(",\"parentSpanId\":");
+    json_hex(out, s.parent.data(), s.parent.size());
+  }
+  out.append(",\"flags\":");
+  append_u64(out, s.context.flags);
+  out.append(",\"name\":");
+  append_json_string(out, s.name);
+  out.append(",\"kind\":");
+  append_u64(out, static_cast<std::uint64_t>(s.kind));
+  out.append(",\"startTimeUnixNano\":");
+  json_u64_string(out, s.start_unix_ns);
+  out.append(",\"endTimeUnixNano\":");
+  json_u64_string(out, s.end_unix_ns);
+  out.append(",\"attributes\":[");
+  for (std::size_t i = 0; i < s.attributes.size(); ++i) {
+    if (i != 0) out.append(",");
+    json_attribute(out, s.attributes[i]);
+  }
+  out.append("],\"status\":{\"code\":");
+  append_u64(out, static_cast<std::uint64_t>(s.status));
+  out.append("}}");
+}
+
+}  // namespace detail
+
+/// One ExportMetricsServiceRequest with every metric of `metrics` (cumulative temporality;
+/// times are Unix nanoseconds supplied by the caller, who owns the wall clock).
+template <text_output O>
+[[nodiscard]] result<void> write_otlp_metrics(O& out, std::uint64_t start_unix_ns,
+                                              std::uint64_t now_unix_ns,
+                                              const otlp_resource& resource = {},
+                                              const registry& metrics = default_registry()) noexcept {
+  out.append("{\"resourceMetrics\":[");
+  detail::json_resource_and_scope_open(out, resource, "scopeMetrics");
+  out.append("\"metrics\":[");
+  bool first = true;
+  metrics.for_each([&](const metric_base& m) {
+    if (!first) out.append(",");
+    first = false;
+    detail::json_metric(out, m, start_unix_ns, now_unix_ns);
+  });
+  out.append("]}]}]}");
+  if (out.overflowed()) return error(telemetry_errc::output_full, "write_otlp_metrics");
+  return ok();
+}
+
+/// One ExportTraceServiceRequest holding `spans`.
+template <text_output O>
+[[nodiscard]] result<void> write_otlp_traces(O& out, std::span<const span> spans,
+                                             const otlp_resource& resource = {}) noexcept {
+  out.append("{\"resourceSpans\":[");
+  detail::json_resource_and_scope_open(out, resource, "scopeSpans");
+  out.append("\"spans\":[");
+  for (std::size_t i = 0; i < spans.size(); ++i) {
+    if (i != 0) out.append(",");
+    detail::json_span(out, spans[i]);
+  }
+  out.append("]}]}]}");
+  if (out.overflowed()) return error(telemetry_errc::output_full, "write_otlp_traces");
+  return ok();
+}
+
+}  // namespace telemetry
+WEFT_END
+// ---- end weft/telemetry/otlp_json.hpp
 // ---- end weft/weft.hpp
