@@ -1358,6 +1358,8 @@ namespace detail {
 
 /// Writes deterministic CBOR into a byte_writer (caller memory), or only counts the bytes
 /// when default-constructed. Maps: write the keys in bytewise order of their encodings.
+/// Each put_*() reports its own result; the first failure also sticks (status()), so a
+/// long sequence of writes may be checked once at the end.
 class cbor_writer {
  public:
   /// Counts the bytes that would be written; writes nothing.
@@ -1366,41 +1368,62 @@ class cbor_writer {
 
   /// Bytes written (or counted) so far through this writer.
   [[nodiscard]] constexpr std::size_t size() const noexcept { return size_; }
+  /// ok, or the first failure of any put_*().
+  [[nodiscard]] result<void> status() const noexcept {
+    if (failed_) return failure_;
+    return ok();
+  }
+  [[nodiscard]] constexpr bool failed() const noexcept { return failed_; }
+  /// Records a failure found by a caller (a codec<T>); the first one sticks.
+  void fail(const weft::error& e) noexcept {
+    if (failed_) return;
+    failed_ = true;
+    failure_ = e;
+  }
 
-  result<void> put_uint(std::uint64_t value) noexcept { return head(0, value); }
+  result<void> put_uint(std::uint64_t value) noexcept { return report(head(0, value)); }
   /// Writes -1 - n (major type 1).
-  result<void> put_negative(std::uint64_t n) noexcept { return head(1, n); }
-  result<void> put_int(std::int64_t value) noexcept {
+  result<void> put_negative(std::uint64_t n) noexcept { return report(head(1, n)); }
+  result<void> put_int(std::int64_t value) noexcept { return report(write_int(value)); }
+  result<void> put_bytes(byte_view bytes) noexcept { return report(write_bytes(bytes)); }
+  /// Refuses text that is not UTF-8: the decoder would refuse it too.
+  result<void> put_text(std::string_view text) noexcept { return report(write_text(text)); }
+  result<void> begin_array(std::uint64_t count) noexcept { return report(head(4, count)); }
+  result<void> begin_map(std::uint64_t pair_count) noexcept { return report(head(5, pair_count)); }
+  result<void> put_tag(std::uint64_t number) noexcept { return report(head(6, number)); }
+  result<void> put_bool(bool value) noexcept { return report(byte(value ? 0xf5 : 0xf4)); }
+  result<void> put_null() noexcept { return report(byte(0xf6)); }
+  result<void> put_undefined() noexcept { return report(byte(0xf7)); }
+  /// Simple values 0..23 and 32..255 (24..31 are not valid simple values).
+  result<void> put_simple(std::uint8_t value) noexcept { return report(write_simple(value)); }
+  /// Preferred serialization: the shortest of half, single, double that is exact;
+  /// every NaN is written as the canonical half NaN f97e00.
+  result<void> put_float(double value) noexcept { return report(write_float(value)); }
+  /// Copies an already encoded item verbatim (the caller vouches that it is deterministic).
+  result<void> put_encoded(byte_view item) noexcept { return report(raw(item)); }
+
+  // The same writes without a result object: failures only stick (see status()). Used by
+  // the typed layer, where building a result per field costs more than the write.
+  bool write_uint(std::uint64_t value) noexcept { return head(0, value); }
+  bool write_int(std::int64_t value) noexcept {
     if (value >= 0) return head(0, static_cast<std::uint64_t>(value));
     return head(1, static_cast<std::uint64_t>(-(value + 1)));
   }
-  result<void> put_bytes(byte_view bytes) noexcept {
-    WEFT_TRY(head(2, bytes.size()));
-    return raw(bytes);
+  bool write_bytes(byte_view bytes) noexcept { return head(2, bytes.size()) && raw(bytes); }
+  bool write_text(std::string_view text) noexcept {
+    if (!detail::valid_utf8(as_bytes(text))) return stop(cbor_errc::invalid_utf8, "put_text");
+    return head(3, text.size()) && raw(as_bytes(text));
   }
-  /// Refuses text that is not UTF-8: the decoder would refuse it too.
-  result<void> put_text(std::string_view text) noexcept {
-    if (!detail::valid_utf8(as_bytes(text))) return error(cbor_errc::invalid_utf8, "put_text");
-    WEFT_TRY(head(3, text.size()));
-    return raw(as_bytes(text));
-  }
-  result<void> begin_array(std::uint64_t count) noexcept { return head(4, count); }
-  result<void> begin_map(std::uint64_t pair_count) noexcept { return head(5, pair_count); }
-  result<void> put_tag(std::uint64_t number) noexcept { return head(6, number); }
-  result<void> put_bool(bool value) noexcept { return byte(value ? 0xf5 : 0xf4); }
-  result<void> put_null() noexcept { return byte(0xf6); }
-  result<void> put_undefined() noexcept { return byte(0xf7); }
-  /// Simple values 0..23 and 32..255 (24..31 are not valid simple values).
-  result<void> put_simple(std::uint8_t value) noexcept {
-    if (value >= 24 && value < 32)
-      return error(cbor_errc::invalid_simple_value, "put_simple: 24..31");
+  bool write_array(std::uint64_t count) noexcept { return head(4, count); }
+  bool write_map(std::uint64_t pair_count) noexcept { return head(5, pair_count); }
+  bool write_bool(bool value) noexcept { return byte(value ? 0xf5 : 0xf4); }
+  bool write_simple(std::uint8_t value) noexcept {
+    if (value >= 24 && value < 32) return stop(cbor_errc::invalid_simple_value, "put_simple");
     if (value < 24) return byte(static_cast<std::uint8_t>(0xe0u | value));
     const std::uint8_t two[2] = {0xf8, value};
     return raw(byte_view(two, 2));
   }
-  /// Preferred serialization: the shortest of half, single, double that is exact;
-  /// every NaN is written as the canonical half NaN f97e00.
-  result<void> put_float(double value) noexcept {
+  bool write_float(double value) noexcept {
     std::uint8_t buffer[9];
     std::size_t length = 0;
     std::uint16_t half = 0;
@@ -1422,62 +1445,72 @@ class cbor_writer {
     }
     return raw(byte_view(buffer, length));
   }
-  /// Copies an already encoded item verbatim (the caller vouches that it is deterministic).
-  result<void> put_encoded(byte_view item) noexcept { return raw(item); }
+  bool write_encoded(byte_view item) noexcept { return raw(item); }
 
  private:
-  result<void> byte(std::uint8_t b) noexcept {
+  result<void> report(bool written) const noexcept {
+    if (WEFT_LIKELY(written)) return ok();
+    return failure_;
+  }
+  bool stop(cbor_errc code, const char* where) noexcept {
+    fail(error(code, where));
+    return false;
+  }
+  bool byte(std::uint8_t b) noexcept {
+    if (WEFT_UNLIKELY(failed_)) return false;
+    if (out_ != nullptr && WEFT_UNLIKELY(!out_->put(b)))
+      return stop(cbor_errc::output_full, "cbor_writer");
     ++size_;
-    if (out_ == nullptr) return ok();
-    if (WEFT_UNLIKELY(!out_->put(b))) return error(cbor_errc::output_full, "cbor_writer");
-    return ok();
+    return true;
   }
-  result<void> raw(byte_view bytes) noexcept {
+  bool raw(byte_view bytes) noexcept {
+    if (WEFT_UNLIKELY(failed_)) return false;
+    if (out_ != nullptr && WEFT_UNLIKELY(!out_->put(bytes)))
+      return stop(cbor_errc::output_full, "cbor_writer");
     size_ += bytes.size();
-    if (out_ == nullptr) return ok();
-    if (WEFT_UNLIKELY(!out_->put(bytes))) return error(cbor_errc::output_full, "cbor_writer");
-    return ok();
+    return true;
   }
-  result<void> head(unsigned major, std::uint64_t argument) noexcept {
+  template <unsigned_word U>
+  bool word(U value) noexcept {
+    if (WEFT_UNLIKELY(failed_)) return false;
+    if (out_ != nullptr && WEFT_UNLIKELY(!out_->put_be<U>(value)))
+      return stop(cbor_errc::output_full, "cbor_writer");
+    size_ += sizeof(U);
+    return true;
+  }
+  // Fixed-width stores (no variable-length memcpy): heads are most of the writes.
+  bool head(unsigned major, std::uint64_t argument) noexcept {
     const auto initial = static_cast<std::uint8_t>(major << 5);
     if (argument < 24) return byte(static_cast<std::uint8_t>(initial | argument));
-    std::uint8_t buffer[9];
-    std::size_t length = 0;
-    if (argument <= 0xffu) {
-      buffer[0] = static_cast<std::uint8_t>(initial | 24u);
-      buffer[1] = static_cast<std::uint8_t>(argument);
-      length = 2;
-    } else if (argument <= 0xffffu) {
-      buffer[0] = static_cast<std::uint8_t>(initial | 25u);
-      store_be<std::uint16_t>(buffer + 1, static_cast<std::uint16_t>(argument));
-      length = 3;
-    } else if (argument <= 0xffffffffu) {
-      buffer[0] = static_cast<std::uint8_t>(initial | 26u);
-      store_be<std::uint32_t>(buffer + 1, static_cast<std::uint32_t>(argument));
-      length = 5;
-    } else {
-      buffer[0] = static_cast<std::uint8_t>(initial | 27u);
-      store_be<std::uint64_t>(buffer + 1, argument);
-      length = 9;
-    }
-    return raw(byte_view(buffer, length));
+    if (argument <= 0xffu)
+      return word<std::uint16_t>(static_cast<std::uint16_t>((initial | 24u) << 8 | argument));
+    if (argument <= 0xffffu)
+      return byte(static_cast<std::uint8_t>(initial | 25u)) &&
+             word<std::uint16_t>(static_cast<std::uint16_t>(argument));
+    if (argument <= 0xffffffffu)
+      return byte(static_cast<std::uint8_t>(initial | 26u)) &&
+             word<std::uint32_t>(static_cast<std::uint32_t>(argument));
+    return byte(static_cast<std::uint8_t>(initial | 27u)) && word<std::uint64_t>(argument);
   }
 
   byte_writer* out_ = nullptr;
   std::size_t size_ = 0;
+  bool failed_ = false;
+  weft::error failure_{};
 };
 
-/// Strict pull decoder over one encoded item. Call next() for each head in document order
-/// (depth first); container heads give their counts, and the reader checks the structure,
-/// the limits and the ordering of map keys as items complete. The first error is sticky.
+/// Strict pull decoder over one encoded item. Call next() (or the allocation- and
+/// copy-light read()) for each head in document order (depth first); container heads give
+/// their counts, and the reader checks the structure, the limits and the ordering of map
+/// keys as items complete. The first error is sticky.
 /// `DepthCapacity` sizes the inline frame stack (decode_limits::max_depth may not exceed it).
 template <std::size_t DepthCapacity = decode_limits::max_depth_supported>
 class basic_cbor_reader {
  public:
   basic_cbor_reader(byte_view input, const decode_limits& limits = {}) noexcept
       : input_(input), limits_(limits) {
-    frames_[0] = frame{};
     frames_[0].remaining = 1;
+    frames_[0].kind = frame_kind::root;
     if (auto valid = limits.validate(); !valid) failure_ = valid.error();
     else if (limits.max_depth > DepthCapacity)
       failure_ = error(cbor_errc::invalid_limits, "max_depth above the reader's capacity");
@@ -1493,33 +1526,61 @@ class basic_cbor_reader {
   [[nodiscard]] byte_view input() const noexcept { return input_; }
   /// True once the top-level item is complete.
   [[nodiscard]] bool complete() const noexcept { return depth_ == 0 && frames_[0].remaining == 0; }
+  [[nodiscard]] bool failed() const noexcept { return failed_; }
+  /// The sticky error (meaningful when failed()).
+  [[nodiscard]] const weft::error& failure() const noexcept { return failure_; }
 
+  /// Reads the next head (and the content of a string) into `item`. Returns false on
+  /// error; failure() then says why, and every later call fails the same way.
+  [[nodiscard]] bool read(cbor_item& item) noexcept {
+    if (WEFT_UNLIKELY(failed_)) return false;
+    const cbor_errc code = read_next(item);
+    if (WEFT_LIKELY(code == cbor_errc::ok)) return true;
+    fail(code, where_);
+    return false;
+  }
   /// Reads the next head (and the content of a string).
   result<cbor_item> next() noexcept {
-    if (WEFT_UNLIKELY(failed_)) return failure_;
-    auto item = read_next();
-    if (WEFT_UNLIKELY(!item)) {
-      failed_ = true;
-      failure_ = item.error();
-    }
+    cbor_item item;
+    if (!read(item)) return failure_;
     return item;
   }
 
-  /// After next() returned `item`, skips what is inside it (array elements, map pairs,
-  /// the tagged item), so the reader stands after the whole item.
+  /// Records an error found by a caller (typed decoding, a codec<T>); the first one sticks.
+  void fail(cbor_errc code, const char* where) noexcept {
+    if (failed_) return;
+    failed_ = true;
+    failure_ = error(code, where);
+  }
+  void fail(const weft::error& e) noexcept {
+    if (failed_) return;
+    failed_ = true;
+    failure_ = e;
+  }
+
+  /// After `item` was read, skips what is inside it (array elements, map pairs, the
+  /// tagged item), so the reader stands after the whole item. False on error.
+  [[nodiscard]] bool skip_rest(const cbor_item& item) noexcept {
+    cbor_item inner;
+    while (depth_ > item.depth)
+      if (!read(inner)) return false;
+    return true;
+  }
   result<void> skip_contents(const cbor_item& item) noexcept {
-    while (depth_ > item.depth) WEFT_TRY(next());
+    if (!skip_rest(item)) return failure_;
     return ok();
   }
   /// Skips the next complete item.
   result<void> skip() noexcept {
-    WEFT_TRY_ASSIGN(const cbor_item item, next());
-    return skip_contents(item);
+    cbor_item item;
+    if (!read(item) || !skip_rest(item)) return failure_;
+    return ok();
   }
   /// The encoded bytes of the next complete item (validated like everything else).
   result<byte_view> next_encoded() noexcept {
     const std::size_t start = position_;
-    WEFT_TRY(skip());
+    cbor_item item;
+    if (!read(item) || !skip_rest(item)) return failure_;
     return input_.subspan(start, position_ - start);
   }
   /// Succeeds when the top-level item is complete and nothing follows it.
@@ -1533,85 +1594,87 @@ class basic_cbor_reader {
  private:
   enum class frame_kind : std::uint8_t { root, array, map, tag };
   struct frame {
-    std::uint64_t remaining = 0;  // items still to come (keys and values count separately)
-    std::size_t key_start = 0;
-    std::size_t previous_key_start = 0;
-    std::size_t previous_key_size = 0;
-    frame_kind kind = frame_kind::root;
-    bool has_previous_key = false;
+    std::uint64_t remaining;  // items still to come (keys and values count separately)
+    std::size_t key_start;
+    std::size_t previous_key_start;
+    std::size_t previous_key_size;
+    frame_kind kind;
+    bool has_previous_key;
   };
 
-  result<cbor_item> read_next() noexcept {
+  cbor_errc stop(cbor_errc code, const char* where) noexcept {
+    where_ = where;
+    return code;
+  }
+
+  cbor_errc read_next(cbor_item& item) noexcept {
     frame& top = frames_[depth_];
-    if (top.remaining == 0) return error(cbor_errc::no_more_items, "cbor_reader.next");
+    if (top.remaining == 0) return stop(cbor_errc::no_more_items, "cbor_reader.next");
     if (top.kind == frame_kind::map && (top.remaining & 1u) == 0) top.key_start = position_;
     if (++items_read_ > limits_.max_items)
-      return error(cbor_errc::item_limit_exceeded, "cbor_reader");
-    cbor_item item;
+      return stop(cbor_errc::item_limit_exceeded, "cbor_reader");
     item.offset = position_;
     item.depth = depth_;
-    WEFT_TRY(read_head(item));
+    item.content = {};
+    item.float_value = 0.0;
+    if (const cbor_errc e = read_head(item); e != cbor_errc::ok) return e;
     switch (item.type) {
       case cbor_type::array:
         if (item.argument == 0) break;
-        WEFT_TRY(push(frame_kind::array, item.argument));
-        return item;
+        return push(frame_kind::array, item.argument);
       case cbor_type::map:
         if (item.argument == 0) break;
-        WEFT_TRY(push(frame_kind::map, item.argument * 2));
-        return item;
-      case cbor_type::tag:
-        WEFT_TRY(push(frame_kind::tag, 1));
-        return item;
-      default:
-        break;
+        return push(frame_kind::map, item.argument * 2);
+      case cbor_type::tag: return push(frame_kind::tag, 1);
+      default: break;
     }
-    WEFT_TRY(complete_item());
-    return item;
+    return complete_item();
   }
 
-  result<void> push(frame_kind kind, std::uint64_t count) noexcept {
+  cbor_errc push(frame_kind kind, std::uint64_t count) noexcept {
     if (depth_ + 1 > limits_.max_depth)
-      return error(cbor_errc::depth_limit_exceeded, "cbor_reader");
+      return stop(cbor_errc::depth_limit_exceeded, "cbor_reader");
     frame& f = frames_[++depth_];
-    f = frame{};
     f.kind = kind;
     f.remaining = count;
-    return ok();
+    f.has_previous_key = false;
+    return cbor_errc::ok;
   }
 
   /// An item ended at position_: count it in its container, check map key order, and
   /// close every container that this completes.
-  result<void> complete_item() noexcept {
+  cbor_errc complete_item() noexcept {
     for (;;) {
       frame& f = frames_[depth_];
-      if (f.kind == frame_kind::map && (f.remaining & 1u) == 0) WEFT_TRY(check_key(f));
+      if (f.kind == frame_kind::map && (f.remaining & 1u) == 0) {
+        if (const cbor_errc e = check_key(f); e != cbor_errc::ok) return e;
+      }
       --f.remaining;
-      if (f.remaining != 0 || depth_ == 0) return ok();
+      if (f.remaining != 0 || depth_ == 0) return cbor_errc::ok;
       --depth_;
     }
   }
 
-  result<void> check_key(frame& f) noexcept {
+  cbor_errc check_key(frame& f) noexcept {
     const std::size_t size = position_ - f.key_start;
     if (f.has_previous_key) {
       const std::size_t common = size < f.previous_key_size ? size : f.previous_key_size;
       int order = std::memcmp(input_.data() + f.previous_key_start,
                               input_.data() + f.key_start, common);
       if (order == 0) order = f.previous_key_size < size ? -1 : (f.previous_key_size > size);
-      if (order == 0) return error(cbor_errc::duplicate_map_key, "cbor_reader");
-      if (order > 0) return error(cbor_errc::unsorted_map_keys, "cbor_reader");
+      if (order == 0) return stop(cbor_errc::duplicate_map_key, "cbor_reader");
+      if (order > 0) return stop(cbor_errc::unsorted_map_keys, "cbor_reader");
     }
     f.has_previous_key = true;
     f.previous_key_start = f.key_start;
     f.previous_key_size = size;
-    return ok();
+    return cbor_errc::ok;
   }
 
   [[nodiscard]] std::size_t left() const noexcept { return input_.size() - position_; }
 
-  result<void> read_head(cbor_item& item) noexcept {
-    if (left() == 0) return error(cbor_errc::truncated, "cbor head");
+  cbor_errc read_head(cbor_item& item) noexcept {
+    if (left() == 0) return stop(cbor_errc::truncated, "cbor head");
     const std::uint8_t initial = input_[position_++];
     const unsigned major = initial >> 5;
     const unsigned info = initial & 0x1fu;
@@ -1619,15 +1682,15 @@ class basic_cbor_reader {
     std::uint64_t argument = info;
     if (info >= 24) {
       if (info >= 28) {
-        if (info == 31) return error(cbor_errc::indefinite_length, "cbor head");
-        return error(cbor_errc::reserved_additional_info, "cbor head");
+        if (info == 31) return stop(cbor_errc::indefinite_length, "cbor head");
+        return stop(cbor_errc::reserved_additional_info, "cbor head");
       }
       const std::size_t width = std::size_t{1} << (info - 24);
-      if (left() < width) return error(cbor_errc::truncated, "cbor head argument");
+      if (left() < width) return stop(cbor_errc::truncated, "cbor head argument");
       argument = load_argument(width);
       const std::uint64_t shorter_max = width == 1 ? 23 : (std::uint64_t{1} << (width * 4)) - 1;
       if (argument <= shorter_max)
-        return error(cbor_errc::non_shortest_argument, "cbor head argument");
+        return stop(cbor_errc::non_shortest_argument, "cbor head argument");
     }
     item.argument = argument;
     item.type = static_cast<cbor_type>(major);
@@ -1635,73 +1698,73 @@ class basic_cbor_reader {
       case 2:
       case 3: return read_string(item);
       case 4:
-        if (argument > left()) return error(cbor_errc::truncated, "cbor array count");
+        if (argument > left()) return stop(cbor_errc::truncated, "cbor array count");
         return check_item_budget(argument);
       case 5:
-        if (argument > left() / 2) return error(cbor_errc::truncated, "cbor map count");
+        if (argument > left() / 2) return stop(cbor_errc::truncated, "cbor map count");
         return check_item_budget(argument * 2);
-      default: return ok();
+      default: return cbor_errc::ok;
     }
   }
 
-  result<void> check_item_budget(std::uint64_t children) const noexcept {
+  cbor_errc check_item_budget(std::uint64_t children) noexcept {
     if (children > limits_.max_items - items_read_)
-      return error(cbor_errc::item_limit_exceeded, "cbor container count");
-    return ok();
+      return stop(cbor_errc::item_limit_exceeded, "cbor container count");
+    return cbor_errc::ok;
   }
 
-  result<void> read_string(cbor_item& item) noexcept {
-    if (item.argument > left()) return error(cbor_errc::truncated, "cbor string");
+  cbor_errc read_string(cbor_item& item) noexcept {
+    if (item.argument > left()) return stop(cbor_errc::truncated, "cbor string");
     if (item.argument > limits_.max_string_bytes)
-      return error(cbor_errc::string_limit_exceeded, "cbor string");
+      return stop(cbor_errc::string_limit_exceeded, "cbor string");
     const auto length = static_cast<std::size_t>(item.argument);
     item.content = input_.subspan(position_, length);
     position_ += length;
     if (item.type == cbor_type::text && !detail::valid_utf8(item.content))
-      return error(cbor_errc::invalid_utf8, "cbor text");
-    return ok();
+      return stop(cbor_errc::invalid_utf8, "cbor text");
+    return cbor_errc::ok;
   }
 
-  result<void> read_major7(cbor_item& item, unsigned info) noexcept {
+  cbor_errc read_major7(cbor_item& item, unsigned info) noexcept {
     item.type = cbor_type::simple;
     if (info < 24) {
       item.argument = info;
-      return ok();
+      return cbor_errc::ok;
     }
     if (info >= 28) {
-      if (info == 31) return error(cbor_errc::unexpected_break, "cbor break");
-      return error(cbor_errc::reserved_additional_info, "cbor head");
+      if (info == 31) return stop(cbor_errc::unexpected_break, "cbor break");
+      return stop(cbor_errc::reserved_additional_info, "cbor head");
     }
     const std::size_t width = std::size_t{1} << (info - 24);
-    if (left() < width) return error(cbor_errc::truncated, "cbor head argument");
+    if (left() < width) return stop(cbor_errc::truncated, "cbor head argument");
     const std::uint64_t bits = load_argument(width);
     item.argument = bits;
     if (width == 1) {
-      if (bits < 32) return error(cbor_errc::invalid_simple_value, "cbor simple value");
-      return ok();
+      if (bits < 32) return stop(cbor_errc::invalid_simple_value, "cbor simple value");
+      return cbor_errc::ok;
     }
     item.type = cbor_type::floating;
     return read_float(item, width, bits);
   }
 
-  static result<void> read_float(cbor_item& item, std::size_t width, std::uint64_t bits) noexcept {
+  cbor_errc read_float(cbor_item& item, std::size_t width, std::uint64_t bits) noexcept {
     if (width == 2) {
       const bool nan = (bits & 0x7c00u) == 0x7c00u && (bits & 0x3ffu) != 0;
-      if (nan && bits != 0x7e00u) return error(cbor_errc::non_preferred_float, "cbor NaN");
+      if (nan && bits != 0x7e00u) return stop(cbor_errc::non_preferred_float, "cbor NaN");
       item.float_value = detail::half_to_double(static_cast<std::uint16_t>(bits));
-      return ok();
+      return cbor_errc::ok;
     }
     double value = 0.0;
     if (width == 4) value = std::bit_cast<float>(static_cast<std::uint32_t>(bits));
     else value = std::bit_cast<double>(bits);
     std::uint16_t half = 0;
-    if (value != value) return error(cbor_errc::non_preferred_float, "cbor NaN");
+    if (value != value) return stop(cbor_errc::non_preferred_float, "cbor NaN");
     if (detail::double_to_half_exact(value, half))
-      return error(cbor_errc::non_preferred_float, "cbor float fits half");
+      return stop(cbor_errc::non_preferred_float, "cbor float fits half");
     if (width == 8 && detail::double_fits_single(value))
-      return error(cbor_errc::non_preferred_float, "cbor float fits single");
+      return stop(cbor_errc::non_preferred_float, "cbor float fits single");
     item.float_value = value;
-    return ok();
+    return cbor_errc::ok;
   }
 
   std::uint64_t load_argument(std::size_t width) noexcept {
@@ -1721,8 +1784,9 @@ class basic_cbor_reader {
   std::size_t depth_ = 0;
   std::size_t items_read_ = 0;
   bool failed_ = false;
+  const char* where_ = "";
   weft::error failure_{};
-  frame frames_[DepthCapacity + 1];
+  frame frames_[DepthCapacity + 1];  // written before read: push() sets every field used
 };
 
 using cbor_reader = basic_cbor_reader<>;
@@ -1964,6 +2028,7 @@ WEFT_END
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <optional>
 #include <span>
@@ -2053,6 +2118,13 @@ result<void> decode_from(cbor_reader& reader, T& value) noexcept;
 
 namespace detail {
 
+// Internals return bool and leave the error in the writer or reader (sticky), so that a
+// message of many fields builds no result object per field.
+template <class T>
+bool write_field(cbor_writer& writer, const T& value) noexcept;
+template <class T>
+bool read_field(cbor_reader& reader, T& value) noexcept;
+
 template <message T, class Visitor>
 constexpr void visit_fields(Visitor& visitor, const T& value) noexcept {
   if constexpr (requires { T::fields(visitor, value); }) T::fields(visitor, value);
@@ -2070,7 +2142,7 @@ struct count_visitor {
 
 struct encode_visitor {
   cbor_writer& writer;
-  result<void> status{};
+  bool good = true;
   bool has_last = false;
   key_rank last{};
 
@@ -2081,181 +2153,279 @@ struct encode_visitor {
     WEFT_ASSERT(!has_last || last < rank);
     has_last = true;
     last = rank;
-    if (!status) return;
+    if (!good) return;
     if constexpr (is_optional<F>::value) {
-      if (!field.has_value()) return;
-      status = writer.put_int(key);
-      if (status) status = encode_to(writer, *field);
+      if (field.has_value()) good = writer.write_int(key) && write_field(writer, *field);
     } else {
-      status = writer.put_int(key);
-      if (status) status = encode_to(writer, field);
+      good = writer.write_int(key) && write_field(writer, field);
     }
   }
 };
 
 template <message T>
-result<void> encode_message(cbor_writer& writer, const T& value) noexcept {
+bool write_message(cbor_writer& writer, const T& value) noexcept {
   count_visitor counter;
   visit_fields(counter, value);
-  WEFT_TRY(writer.begin_map(counter.present));
+  if (!writer.write_map(counter.present)) return false;
   encode_visitor encoder{writer};
   visit_fields(encoder, value);
-  return encoder.status;
+  return encoder.good;
 }
 
 template <class Range>
-result<void> encode_sequence(cbor_writer& writer, const Range& range) noexcept {
+bool write_sequence(cbor_writer& writer, const Range& range) noexcept {
   if constexpr (is_byte_container<Range>) {
-    return writer.put_bytes(byte_view(range.data(), range.size()));
+    return writer.write_bytes(byte_view(range.data(), range.size()));
   } else {
-    WEFT_TRY(writer.begin_array(range.size()));
-    for (const auto& element : range) WEFT_TRY(encode_to(writer, element));
-    return ok();
+    if (!writer.write_array(range.size())) return false;
+    for (const auto& element : range)
+      if (!write_field(writer, element)) return false;
+    return true;
   }
+}
+
+inline bool refuse(cbor_reader& reader, cbor_errc code, const char* where) noexcept {
+  reader.fail(code, where);
+  return false;
 }
 
 template <unknown_keys Policy>
 struct decode_visitor {
   cbor_reader& reader;
   std::uint64_t pairs_left = 0;
-  result<void> status{};
+  bool good = true;
   bool has_pending = false;
   key_rank pending{};
 
-  result<void> read_key() noexcept {
+  bool read_key() noexcept {
     if (pairs_left == 0) {
       has_pending = false;
-      return ok();
+      return true;
     }
     --pairs_left;
-    WEFT_TRY_ASSIGN(const cbor_item key, reader.next());
+    cbor_item key;
+    if (!reader.read(key)) return false;
     has_pending = true;
     if (key.type == cbor_type::unsigned_int) pending = {0, key.argument};
     else if (key.type == cbor_type::negative_int) pending = {1, key.argument};
     else {
       pending = {2, 0};
-      WEFT_TRY(reader.skip_contents(key));
+      return reader.skip_rest(key);
     }
-    return ok();
+    return true;
   }
 
   /// Consumes the value of the pending (unknown) key and reads the next key.
-  result<void> drop_pending() noexcept {
+  bool drop_pending() noexcept {
     if constexpr (Policy == unknown_keys::reject) {
-      return error(cbor_errc::unknown_key, "decode: key not in schema");
+      return refuse(reader, cbor_errc::unknown_key, "decode: key not in schema");
     } else {
-      WEFT_TRY(reader.skip());
-      return read_key();
+      cbor_item value;
+      return reader.read(value) && reader.skip_rest(value) && read_key();
     }
   }
 
   template <class F>
   void operator()(std::int64_t key, F& field) noexcept {
-    if (!status) return;
+    if (!good) return;
     const key_rank rank = rank_of(key);
     while (has_pending && pending < rank) {
-      status = drop_pending();
-      if (!status) return;
+      good = drop_pending();
+      if (!good) return;
     }
     if (has_pending && pending == rank) {
       if constexpr (is_optional<F>::value) {
         field.emplace();
-        status = decode_from(reader, *field);
+        good = read_field(reader, *field) && read_key();
       } else {
-        status = decode_from(reader, field);
+        good = read_field(reader, field) && read_key();
       }
-      if (status) status = read_key();
       return;
     }
     if constexpr (is_optional<F>::value) field.reset();
-    else status = error(cbor_errc::missing_key, "decode: required key absent");
+    else good = refuse(reader, cbor_errc::missing_key, "decode: required key absent");
   }
 };
 
 template <message T>
-result<void> decode_message(cbor_reader& reader, T& value) noexcept {
-  WEFT_TRY_ASSIGN(const cbor_item head, reader.next());
-  if (head.type != cbor_type::map) return error(cbor_errc::type_mismatch, "decode: not a map");
+bool read_message(cbor_reader& reader, T& value) noexcept {
+  cbor_item head;
+  if (!reader.read(head)) return false;
+  if (head.type != cbor_type::map)
+    return refuse(reader, cbor_errc::type_mismatch, "decode: not a map");
   decode_visitor<unknown_key_policy_of<T>()> decoder{reader, head.argument};
-  WEFT_TRY(decoder.read_key());
+  if (!decoder.read_key()) return false;
   T::fields(decoder, value);
-  WEFT_TRY(decoder.status);
-  while (decoder.has_pending) WEFT_TRY(decoder.drop_pending());
-  return ok();
+  if (!decoder.good) return false;
+  while (decoder.has_pending)
+    if (!decoder.drop_pending()) return false;
+  return true;
 }
 
 template <class I>
-result<void> decode_integer(cbor_reader& reader, I& value) noexcept {
-  WEFT_TRY_ASSIGN(const cbor_item item, reader.next());
+bool read_integer(cbor_reader& reader, I& value) noexcept {
+  cbor_item item;
+  if (!reader.read(item)) return false;
   using U = std::make_unsigned_t<I>;
   constexpr auto max = static_cast<std::uint64_t>(std::numeric_limits<I>::max());
   if (item.type == cbor_type::unsigned_int) {
-    if (item.argument > max) return error(cbor_errc::integer_out_of_range, "decode: integer");
+    if (item.argument > max) return refuse(reader, cbor_errc::integer_out_of_range, "decode: integer");
     value = static_cast<I>(item.argument);
-    return ok();
+    return true;
   }
   if constexpr (std::is_signed_v<I>) {
     if (item.type == cbor_type::negative_int) {
-      if (item.argument > max) return error(cbor_errc::integer_out_of_range, "decode: integer");
+      if (item.argument > max)
+        return refuse(reader, cbor_errc::integer_out_of_range, "decode: integer");
       // -1 - n, computed in the unsigned type to stay clear of overflow
       value = static_cast<I>(static_cast<U>(~static_cast<U>(item.argument)));
-      return ok();
+      return true;
     }
   }
-  return error(cbor_errc::type_mismatch, "decode: not an integer");
+  return refuse(reader, cbor_errc::type_mismatch, "decode: not an integer");
 }
 
-inline result<void> decode_float(cbor_reader& reader, double& value) noexcept {
-  WEFT_TRY_ASSIGN(const cbor_item item, reader.next());
-  if (item.type != cbor_type::floating) return error(cbor_errc::type_mismatch, "decode: float");
-  value = item.float_value;
-  return ok();
+/// Reads one item of `type` into `item`.
+inline bool read_typed(cbor_reader& reader, cbor_item& item, cbor_type type,
+                       const char* where) noexcept {
+  if (!reader.read(item)) return false;
+  if (item.type != type) return refuse(reader, cbor_errc::type_mismatch, where);
+  return true;
 }
 
 template <class Container>
-result<void> decode_byte_string(cbor_reader& reader, Container& value) noexcept {
-  WEFT_TRY_ASSIGN(const cbor_item item, reader.next());
-  if (item.type != cbor_type::bytes) return error(cbor_errc::type_mismatch, "decode: bytes");
+bool read_byte_string(cbor_reader& reader, Container& value) noexcept {
+  cbor_item item;
+  if (!read_typed(reader, item, cbor_type::bytes, "decode: bytes")) return false;
   if constexpr (is_std_array<Container>::value) {
     if (item.content.size() != value.size())
-      return error(cbor_errc::length_mismatch, "decode: fixed-size bytes");
+      return refuse(reader, cbor_errc::length_mismatch, "decode: fixed-size bytes");
     if (!item.content.empty()) std::memcpy(value.data(), item.content.data(), value.size());
   } else if constexpr (is_static_vector<Container>::value) {
     if (item.content.size() > Container::capacity())
-      return error(cbor_errc::capacity_exceeded, "decode: bytes");
+      return refuse(reader, cbor_errc::capacity_exceeded, "decode: bytes");
     value.clear();
     for (const std::uint8_t b : item.content) (void)value.push_back(b);
   } else {
     value.assign(item.content.begin(), item.content.end());
   }
-  return ok();
+  return true;
 }
 
 template <class Container>
-result<void> decode_array(cbor_reader& reader, Container& value) noexcept {
-  WEFT_TRY_ASSIGN(const cbor_item item, reader.next());
-  if (item.type != cbor_type::array) return error(cbor_errc::type_mismatch, "decode: array");
+bool read_array(cbor_reader& reader, Container& value) noexcept {
+  cbor_item item;
+  if (!read_typed(reader, item, cbor_type::array, "decode: array")) return false;
   if constexpr (is_std_array<Container>::value) {
     if (item.argument != value.size())
-      return error(cbor_errc::length_mismatch, "decode: fixed-size array");
-    for (auto& element : value) WEFT_TRY(decode_from(reader, element));
+      return refuse(reader, cbor_errc::length_mismatch, "decode: fixed-size array");
+    for (auto& element : value)
+      if (!read_field(reader, element)) return false;
   } else if constexpr (is_static_vector<Container>::value) {
     if (item.argument > Container::capacity())
-      return error(cbor_errc::capacity_exceeded, "decode: array");
+      return refuse(reader, cbor_errc::capacity_exceeded, "decode: array");
     value.clear();
     for (std::uint64_t i = 0; i < item.argument; ++i) {
       (void)value.emplace_back();
-      WEFT_TRY(decode_from(reader, value.back()));
+      if (!read_field(reader, value.back())) return false;
     }
   } else {  // std::vector: the count is already bounded by the reader's item budget
     value.clear();
     value.reserve(static_cast<std::size_t>(item.argument));
     for (std::uint64_t i = 0; i < item.argument; ++i) {
       value.emplace_back();
-      WEFT_TRY(decode_from(reader, value.back()));
+      if (!read_field(reader, value.back())) return false;
     }
   }
-  return ok();
+  return true;
+}
+
+template <class T>
+bool write_field(cbor_writer& writer, const T& value) noexcept {
+  if constexpr (has_codec<T>) {
+    auto written = codec<T>::encode(writer, value);
+    if (!written) writer.fail(written.error());
+    return written.has_value();
+  } else if constexpr (message<T>) {
+    return write_message(writer, value);
+  } else if constexpr (std::is_same_v<T, bool>) {
+    return writer.write_bool(value);
+  } else if constexpr (std::is_enum_v<T>) {
+    return write_field(writer, static_cast<std::underlying_type_t<T>>(value));
+  } else if constexpr (std::is_integral_v<T> && std::is_unsigned_v<T>) {
+    return writer.write_uint(value);
+  } else if constexpr (std::is_integral_v<T>) {
+    return writer.write_int(value);
+  } else if constexpr (std::is_floating_point_v<T>) {
+    return writer.write_float(static_cast<double>(value));
+  } else if constexpr (std::is_same_v<T, std::string_view> || std::is_same_v<T, std::string>) {
+    return writer.write_text(value);
+  } else if constexpr (std::is_same_v<T, byte_view>) {
+    return writer.write_bytes(value);
+  } else if constexpr (std::is_same_v<T, encoded_item>) {
+    return writer.write_encoded(value.bytes);
+  } else if constexpr (is_std_vector<T>::value || is_static_vector<T>::value ||
+                       is_std_array<T>::value) {
+    return write_sequence(writer, value);
+  } else {
+    static_assert(sizeof(T) == 0, "weft::wire: no CBOR mapping for this type; see docs/wire.md");
+  }
+}
+
+template <class T>
+bool read_field(cbor_reader& reader, T& value) noexcept {
+  if constexpr (has_codec<T>) {
+    auto decoded = codec<T>::decode(reader, value);
+    if (!decoded) reader.fail(decoded.error());
+    return decoded.has_value();
+  } else if constexpr (message<T>) {
+    return read_message(reader, value);
+  } else if constexpr (std::is_same_v<T, bool>) {
+    cbor_item item;
+    if (!reader.read(item)) return false;
+    if (item.type != cbor_type::simple ||
+        (item.argument != simple_false && item.argument != simple_true))
+      return refuse(reader, cbor_errc::type_mismatch, "decode: bool");
+    value = item.argument == simple_true;
+    return true;
+  } else if constexpr (std::is_enum_v<T>) {
+    std::underlying_type_t<T> raw{};
+    if (!read_integer(reader, raw)) return false;
+    value = static_cast<T>(raw);
+    return true;
+  } else if constexpr (std::is_integral_v<T>) {
+    return read_integer(reader, value);
+  } else if constexpr (std::is_floating_point_v<T>) {
+    cbor_item item;
+    if (!read_typed(reader, item, cbor_type::floating, "decode: float")) return false;
+    const double wide = item.float_value;
+    if (wide == wide && static_cast<double>(static_cast<T>(wide)) != wide)
+      return refuse(reader, cbor_errc::not_representable, "decode: float");
+    value = static_cast<T>(wide);
+    return true;
+  } else if constexpr (std::is_same_v<T, std::string_view> || std::is_same_v<T, std::string>) {
+    cbor_item item;
+    if (!read_typed(reader, item, cbor_type::text, "decode: text")) return false;
+    value = T(as_chars(item.content));
+    return true;
+  } else if constexpr (std::is_same_v<T, byte_view>) {
+    cbor_item item;
+    if (!read_typed(reader, item, cbor_type::bytes, "decode: bytes")) return false;
+    value = item.content;
+    return true;
+  } else if constexpr (std::is_same_v<T, encoded_item>) {
+    const std::size_t start = reader.position();
+    cbor_item item;
+    if (!reader.read(item) || !reader.skip_rest(item)) return false;
+    value.bytes = reader.input().subspan(start, reader.position() - start);
+    return true;
+  } else if constexpr (is_std_vector<T>::value || is_static_vector<T>::value ||
+                       is_std_array<T>::value) {
+    if constexpr (is_byte_container<T>) return read_byte_string(reader, value);
+    else return read_array(reader, value);
+  } else {
+    static_assert(sizeof(T) == 0, "weft::wire: no CBOR mapping for this type; see docs/wire.md");
+  }
 }
 
 }  // namespace detail
@@ -2263,74 +2433,16 @@ result<void> decode_array(cbor_reader& reader, Container& value) noexcept {
 /// Writes `value` as one CBOR item. See docs/wire.md for the supported types.
 template <class T>
 result<void> encode_to(cbor_writer& writer, const T& value) noexcept {
-  if constexpr (has_codec<T>) return codec<T>::encode(writer, value);
-  else if constexpr (message<T>) return detail::encode_message(writer, value);
-  else if constexpr (std::is_same_v<T, bool>) return writer.put_bool(value);
-  else if constexpr (std::is_enum_v<T>)
-    return encode_to(writer, static_cast<std::underlying_type_t<T>>(value));
-  else if constexpr (std::is_integral_v<T> && std::is_unsigned_v<T>) return writer.put_uint(value);
-  else if constexpr (std::is_integral_v<T>) return writer.put_int(value);
-  else if constexpr (std::is_floating_point_v<T>)
-    return writer.put_float(static_cast<double>(value));
-  else if constexpr (std::is_same_v<T, std::string_view> || std::is_same_v<T, std::string>)
-    return writer.put_text(value);
-  else if constexpr (std::is_same_v<T, byte_view>) return writer.put_bytes(value);
-  else if constexpr (std::is_same_v<T, encoded_item>) return writer.put_encoded(value.bytes);
-  else if constexpr (detail::is_std_vector<T>::value || detail::is_static_vector<T>::value ||
-                     detail::is_std_array<T>::value)
-    return detail::encode_sequence(writer, value);
-  else static_assert(sizeof(T) == 0, "weft::wire: no CBOR mapping for this type; see docs/wire.md");
+  if (detail::write_field(writer, value)) return ok();
+  return writer.status();
 }
 
 /// Reads one CBOR item into `value`. Borrowed types (byte_view, std::string_view,
 /// encoded_item) point into the reader's input, which must outlive them.
 template <class T>
 result<void> decode_from(cbor_reader& reader, T& value) noexcept {
-  if constexpr (has_codec<T>) {
-    return codec<T>::decode(reader, value);
-  } else if constexpr (message<T>) {
-    return detail::decode_message(reader, value);
-  } else if constexpr (std::is_same_v<T, bool>) {
-    WEFT_TRY_ASSIGN(const cbor_item item, reader.next());
-    if (item.type != cbor_type::simple ||
-        (item.argument != simple_false && item.argument != simple_true))
-      return error(cbor_errc::type_mismatch, "decode: bool");
-    value = item.argument == simple_true;
-    return ok();
-  } else if constexpr (std::is_enum_v<T>) {
-    std::underlying_type_t<T> raw{};
-    WEFT_TRY(detail::decode_integer(reader, raw));
-    value = static_cast<T>(raw);
-    return ok();
-  } else if constexpr (std::is_integral_v<T>) {
-    return detail::decode_integer(reader, value);
-  } else if constexpr (std::is_floating_point_v<T>) {
-    double wide = 0.0;
-    WEFT_TRY(detail::decode_float(reader, wide));
-    if (wide == wide && static_cast<double>(static_cast<T>(wide)) != wide)
-      return error(cbor_errc::not_representable, "decode: float");
-    value = static_cast<T>(wide);
-    return ok();
-  } else if constexpr (std::is_same_v<T, std::string_view> || std::is_same_v<T, std::string>) {
-    WEFT_TRY_ASSIGN(const cbor_item item, reader.next());
-    if (item.type != cbor_type::text) return error(cbor_errc::type_mismatch, "decode: text");
-    value = T(as_chars(item.content));
-    return ok();
-  } else if constexpr (std::is_same_v<T, byte_view>) {
-    WEFT_TRY_ASSIGN(const cbor_item item, reader.next());
-    if (item.type != cbor_type::bytes) return error(cbor_errc::type_mismatch, "decode: bytes");
-    value = item.content;
-    return ok();
-  } else if constexpr (std::is_same_v<T, encoded_item>) {
-    WEFT_TRY_ASSIGN(value.bytes, reader.next_encoded());
-    return ok();
-  } else if constexpr (detail::is_std_vector<T>::value || detail::is_static_vector<T>::value ||
-                       detail::is_std_array<T>::value) {
-    if constexpr (detail::is_byte_container<T>) return detail::decode_byte_string(reader, value);
-    else return detail::decode_array(reader, value);
-  } else {
-    static_assert(sizeof(T) == 0, "weft::wire: no CBOR mapping for this type; see docs/wire.md");
-  }
+  if (detail::read_field(reader, value)) return ok();
+  return reader.failure();
 }
 
 /// Bytes that encode(value, ...) writes.
@@ -5108,6 +5220,2836 @@ using core = basic_core<test_admission_scheme, xoshiro256>;
 WEFT_END
 // ---- end weft/membership/swim/core.hpp
 // ---- end weft/membership/swim/swim.hpp
+// ---- begin weft/sim/world.hpp
+// weft/sim/world.hpp - the deterministic discrete-event world: virtual time in nanoseconds,
+// one event queue ordered by (time, insertion sequence), N nodes each with its own drifting
+// clock and random stream, node faults (crash, restart, pause, clock jumps) and a trace hash.
+// Everything derives from one 64-bit seed; nothing reads a wall clock or a global random.
+// Guide: docs/sim.md.
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <string_view>
+#include <vector>
+
+
+WEFT_BEGIN
+namespace sim {
+
+/// Errors of the simulator (docs/errors.md, section `sim`).
+enum class sim_errc : std::uint16_t {
+  ok = 0,
+  event_queue_full = 1,         // max_pending_events reached: the scenario schedules too much
+  unknown_node = 2,             // a node id >= the world's node count
+  node_down = 3,                // the node is crashed
+  invalid_options = 4,          // an options struct failed validate()
+  impossible_fault_budget = 5,  // the disk fault budget cannot keep a clean copy
+  unknown_scenario = 6,         // no scenario registered under that name
+  unknown_fault = 7,            // a fault name not in the fault list
+  registry_full = 8,            // too many scenarios or event kinds registered
+  unsupported_fault = 9,        // the scenario does not support a requested fault
+};
+
+constexpr std::string_view describe(sim_errc code) noexcept {
+  switch (code) {
+    case sim_errc::ok: return "ok";
+    case sim_errc::event_queue_full: return "simulator event queue full";
+    case sim_errc::unknown_node: return "unknown simulated node";
+    case sim_errc::node_down: return "simulated node is down";
+    case sim_errc::invalid_options: return "invalid simulator options";
+    case sim_errc::impossible_fault_budget: return "disk fault budget leaves no clean copy";
+    case sim_errc::unknown_scenario: return "unknown scenario";
+    case sim_errc::unknown_fault: return "unknown fault name";
+    case sim_errc::registry_full: return "simulator registry full";
+    case sim_errc::unsupported_fault: return "fault not supported by the scenario";
+  }
+  return "unknown simulator error";
+}
+
+}  // namespace sim
+WEFT_END
+WEFT_ERROR_DOMAIN(weft::sim::sim_errc, "sim")
+
+WEFT_BEGIN
+namespace sim {
+
+using node_id = std::uint32_t;
+inline constexpr node_id no_node = 0xffffffffu;
+
+struct event;
+/// What an event does when its time comes. Plain function pointer plus context: no heap.
+using event_fn = void (*)(void* context, const event& e) noexcept;
+
+/// Event flags.
+inline constexpr std::uint8_t event_needs_up = 1;       // dropped when the node is down
+inline constexpr std::uint8_t event_epoch_bound = 2;    // dropped after the node crashed since
+
+/// One scheduled event. `node` is the node it belongs to (no_node for world-level events):
+/// a paused node's events wait until it resumes; see the flags for crashed nodes.
+struct event {
+  std::int64_t at_ns = 0;
+  std::uint64_t sequence = 0;
+  event_fn fn = nullptr;
+  void* context = nullptr;
+  std::uint64_t arg0 = 0;
+  std::uint64_t arg1 = 0;
+  node_id node = no_node;
+  std::uint32_t epoch = 0;
+  std::uint16_t kind = 0;
+  std::uint8_t flags = 0;
+};
+
+/// Limits and seed of a world.
+struct world_options {
+  std::uint64_t seed = 1;
+  std::uint32_t nodes = 3;
+  std::uint32_t max_nodes = 256;
+  std::size_t max_pending_events = 1u << 16;
+  std::uint32_t max_event_kinds = 64;
+  std::uint32_t max_lifecycle_listeners = 64;
+
+  [[nodiscard]] result<void> validate() const noexcept {
+    if (nodes == 0 || nodes > max_nodes)
+      return error(sim_errc::invalid_options, "world_options: nodes not in [1, max_nodes]");
+    if (max_pending_events < 16)
+      return error(sim_errc::invalid_options, "world_options: max_pending_events < 16");
+    if (max_event_kinds == 0 || max_event_kinds > 65535)
+      return error(sim_errc::invalid_options, "world_options: max_event_kinds");
+    return ok();
+  }
+};
+
+/// What happened to a node; observers (network, disk, scenario) react to it.
+enum class lifecycle : std::uint8_t { crashed, restarted, paused, resumed };
+using lifecycle_fn = void (*)(void* context, node_id node, lifecycle what) noexcept;
+
+/// Receives one formatted trace line per event (for `weft sim --trace`).
+using trace_fn = void (*)(void* context, std::string_view line) noexcept;
+
+namespace detail {
+constexpr std::uint64_t mix64(std::uint64_t x) noexcept {
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdull;
+  x ^= x >> 33;
+  x *= 0xc4ceb9fe1a85ec53ull;
+  x ^= x >> 33;
+  return x;
+}
+struct node_state {
+  xoshiro256 random{0};
+  std::int64_t local_base_ns = 0;  // local clock reading at world_base_ns
+  std::int64_t world_base_ns = 0;
+  std::int64_t drift_ppm = 0;      // local clock runs (1 + ppm/1e6) times world time
+  std::int64_t paused_until_ns = 0;
+  std::uint32_t epoch = 0;         // incremented by every crash
+  bool up = true;
+  bool paused = false;
+};
+}  // namespace detail
+
+class world;
+
+/// A node's view of time: models weft::clock. Offset, drift and jumps are applied.
+class node_clock {
+ public:
+  constexpr node_clock() noexcept = default;
+  constexpr node_clock(const world* w, node_id node) noexcept : world_(w), node_(node) {}
+  [[nodiscard]] time_point now() const noexcept;
+
+ private:
+  const world* world_ = nullptr;
+  node_id node_ = 0;
+};
+static_assert(weft::clock<node_clock>, "sim::node_clock must model weft::clock; see "
+                                       "docs/requirements/clock.md");
+
+/// The world. Not copyable or movable: endpoints and disks keep a pointer to it.
+class world {
+ public:
+  explicit world(const world_options& options) noexcept : options_(options) {
+    status_ = options.validate();
+    if (!status_) return;
+    random_.reseed(options.seed);
+    nodes_.resize(options.nodes);
+    for (auto& n : nodes_) n.random = random_.fork();
+    queue_.reserve(options.max_pending_events);
+    kind_names_.reserve(options.max_event_kinds);
+    listeners_.reserve(options.max_lifecycle_listeners);
+    kind_names_.emplace_back("event");
+  }
+  world(const world&) = delete;
+  world& operator=(const world&) = delete;
+
+  /// ok(), or why the options were refused (then nothing runs).
+  [[nodiscard]] const result<void>& status() const noexcept { return status_; }
+  [[nodiscard]] const world_options& options() const noexcept { return options_; }
+  [[nodiscard]] std::uint32_t node_count() const noexcept {
+    return static_cast<std::uint32_t>(nodes_.size());
+  }
+
+  // ---- time --------------------------------------------------------------------------
+  [[nodiscard]] time_point now() const noexcept { return time_point_from_ns(now_ns_); }
+  [[nodiscard]] std::int64_t now_ns() const noexcept { return now_ns_; }
+  /// Node `n`'s local clock reading (offset, drift and jumps applied).
+  [[nodiscard]] time_point local_now(node_id n) const noexcept {
+    if (n >= nodes_.size()) return now();
+    return time_point_from_ns(local_at(nodes_[n], now_ns_));
+  }
+  [[nodiscard]] node_clock clock(node_id n) const noexcept { return {this, n}; }
+  /// World-time length of a `local` duration measured by node n's drifting clock.
+  [[nodiscard]] std::int64_t world_duration_ns(node_id n, duration local) const noexcept {
+    if (n >= nodes_.size() || nodes_[n].drift_ppm == 0) return to_ns(local);
+    const double scale = 1.0 + static_cast<double>(nodes_[n].drift_ppm) * 1e-6;
+    return static_cast<std::int64_t>(static_cast<double>(to_ns(local)) / scale);
+  }
+
+  // ---- randomness --------------------------------------------------------------------
+  /// The world's own stream (fault decisions). Nodes draw from node_random(n).
+  [[nodiscard]] xoshiro256& random() noexcept { return random_; }
+  [[nodiscard]] xoshiro256& node_random(node_id n) noexcept {
+    WEFT_ASSERT(n < nodes_.size());
+    return nodes_[n].random;
+  }
+
+  // ---- events ------------------------------------------------------------------------
+  /// Registers a printable event kind (deduplicated); ids are stable for one registration
+  /// order, so they are part of the trace hash. `name` must outlive the world (a literal).
+  [[nodiscard]] result<std::uint16_t> event_kind(std::string_view name) noexcept {
+    for (std::size_t i = 0; i < kind_names_.size(); ++i)
+      if (kind_names_[i] == name) return static_cast<std::uint16_t>(i);
+    if (kind_names_.size() >= options_.max_event_kinds)
+      return error(sim_errc::registry_full, "world::event_kind");
+    kind_names_.push_back(name);
+    return static_cast<std::uint16_t>(kind_names_.size() - 1);
+  }
+  [[nodiscard]] std::string_view kind_name(std::uint16_t kind) const noexcept {
+    return kind < kind_names_.size() ? kind_names_[kind] : std::string_view("?");
+  }
+
+  /// Schedules `e` at world time `e.at_ns` (clamped to now). Fails when the queue is full.
+  [[nodiscard]] result<void> schedule(event e) noexcept {
+    if (!status_) return status_.error();
+    if (queue_.size() >= options_.max_pending_events)
+      return error(sim_errc::event_queue_full, "world::schedule");
+    if (e.node != no_node && e.node >= nodes_.size())
+      return error(sim_errc::unknown_node, "world::schedule");
+    if (e.at_ns < now_ns_) e.at_ns = now_ns_;
+    e.sequence = next_sequence_++;
+    if (e.node != no_node) e.epoch = nodes_[e.node].epoch;
+    queue_.push_back(e);
+    std::push_heap(queue_.begin(), queue_.end(), later);
+    return ok();
+  }
+  /// A timer for node n after `local` time on its own clock; dropped if n crashes first.
+  [[nodiscard]] result<void> after(node_id n, duration local, event_fn fn, void* context,
+                                   std::uint64_t arg0 = 0, std::uint16_t kind = 0) noexcept {
+    if (n >= nodes_.size()) return error(sim_errc::unknown_node, "world::after");
+    event e;
+    e.at_ns = now_ns_ + std::max<std::int64_t>(0, world_duration_ns(n, local));
+    e.fn = fn;
+    e.context = context;
+    e.arg0 = arg0;
+    e.node = n;
+    e.kind = kind;
+    e.flags = event_needs_up | event_epoch_bound;
+    return schedule(e);
+  }
+  /// A world-level event (no node) at world time `at`.
+  [[nodiscard]] result<void> at(time_point when, event_fn fn, void* context,
+                                std::uint64_t arg0 = 0, std::uint16_t kind = 0) noexcept {
+    event e;
+    e.at_ns = to_ns(when);
+    e.fn = fn;
+    e.context = context;
+    e.arg0 = arg0;
+    e.kind = kind;
+    return schedule(e);
+  }
+
+  [[nodiscard]] std::size_t pending() const noexcept { return queue_.size(); }
+  [[nodiscard]] bool idle() const noexcept { return queue_.empty(); }
+
+  /// Runs the earliest event. False when the queue is empty.
+  bool step() noexcept {
+    if (queue_.empty()) return false;
+    std::pop_heap(queue_.begin(), queue_.end(), later);
+    const event e = queue_.back();
+    queue_.pop_back();
+    if (e.node != no_node) {
+      detail::node_state& n = nodes_[e.node];
+      if ((e.flags & event_epoch_bound) != 0 && e.epoch != n.epoch) return dropped(e);
+      if ((e.flags & event_needs_up) != 0 && !n.up) return dropped(e);
+      if (n.paused && n.paused_until_ns > e.at_ns) {
+        // Deferred to the end of the pause; the original sequence keeps their order.
+        event deferred_event = e;
+        deferred_event.at_ns = n.paused_until_ns;
+        queue_.push_back(deferred_event);
+        std::push_heap(queue_.begin(), queue_.end(), later);
+        ++deferred_;
+        return true;
+      }
+    }
+    now_ns_ = e.at_ns;
+    ++processed_;
+    hash_ = detail::mix64(hash_ ^ static_cast<std::uint64_t>(e.at_ns)) ^
+            detail::mix64((static_cast<std::uint64_t>(e.node) << 16) ^ e.kind ^ (e.arg0 << 24));
+    if (trace_ != nullptr) trace_event(e);
+    e.fn(e.context, e);
+    return true;
+  }
+  /// Runs events until none is due at or before `until`; then now() == until.
+  std::uint64_t run_until(time_point until, std::uint64_t max_events = ~0ull) noexcept {
+    std::uint64_t ran = 0;
+    const std::int64_t until_ns = to_ns(until);
+    while (!queue_.empty() && queue_.front().at_ns <= until_ns && ran < max_events) {
+      step();
+      ++ran;
+    }
+    if (ran < max_events && now_ns_ < until_ns) now_ns_ = until_ns;
+    return ran;
+  }
+  std::uint64_t run_for(duration d, std::uint64_t max_events = ~0ull) noexcept {
+    return run_until(time_point_from_ns(now_ns_ + to_ns(d)), max_events);
+  }
+
+  // ---- node faults -------------------------------------------------------------------
+  [[nodiscard]] bool is_up(node_id n) const noexcept { return n < nodes_.size() && nodes_[n].up; }
+  [[nodiscard]] bool is_paused(node_id n) const noexcept {
+    return n < nodes_.size() && nodes_[n].paused;
+  }
+  [[nodiscard]] std::uint32_t epoch(node_id n) const noexcept {
+    return n < nodes_.size() ? nodes_[n].epoch : 0;
+  }
+  /// Crash: the node's timers die, listeners drop its volatile state (network streams,
+  /// unsynced disk writes). The scenario rebuilds its node object on restart().
+  result<void> crash(node_id n) noexcept {
+    if (n >= nodes_.size()) return error(sim_errc::unknown_node, "world::crash");
+    if (!nodes_[n].up) return ok();
+    nodes_[n].up = false;
+    nodes_[n].paused = false;
+    ++nodes_[n].epoch;
+    note(n, "crash", 0);
+    notify(n, lifecycle::crashed);
+    return ok();
+  }
+  result<void> restart(node_id n) noexcept {
+    if (n >= nodes_.size()) return error(sim_errc::unknown_node, "world::restart");
+    if (nodes_[n].up) return ok();
+    nodes_[n].up = true;
+    note(n, "restart", 0);
+    notify(n, lifecycle::restarted);
+    return ok();
+  }
+  /// Stall: the node's events wait until `d` has passed (world time), then run in order.
+  result<void> pause(node_id n, duration d) noexcept {
+    if (n >= nodes_.size()) return error(sim_errc::unknown_node, "world::pause");
+    nodes_[n].paused = true;
+    nodes_[n].paused_until_ns = now_ns_ + std::max<std::int64_t>(0, to_ns(d));
+    note(n, "pause", static_cast<std::uint64_t>(to_ns(d)));
+    notify(n, lifecycle::paused);
+    event e;
+    e.at_ns = nodes_[n].paused_until_ns;
+    e.fn = &world::resume_thunk;
+    e.context = this;
+    e.arg0 = n;
+    e.arg1 = static_cast<std::uint64_t>(nodes_[n].paused_until_ns);
+    return schedule(e);
+  }
+  /// Moves node n's clock by `delta` (negative: backwards) at once.
+  result<void> jump_clock(node_id n, duration delta) noexcept {
+    if (n >= nodes_.size()) return error(sim_errc::unknown_node, "world::jump_clock");
+    rebase(nodes_[n]);
+    nodes_[n].local_base_ns += to_ns(delta);
+    note(n, "clock_jump", static_cast<std::uint64_t>(to_ns(delta)));
+    return ok();
+  }
+  result<void> set_clock_drift(node_id n, std::int64_t ppm) noexcept {
+    if (n >= nodes_.size()) return error(sim_errc::unknown_node, "world::set_clock_drift");
+    if (ppm <= -1'000'000 || ppm > 1'000'000)
+      return error(sim_errc::invalid_options, "world::set_clock_drift: ppm");
+    rebase(nodes_[n]);
+    nodes_[n].drift_ppm = ppm;
+    return ok();
+  }
+  result<void> set_clock_offset(node_id n, duration offset) noexcept {
+    if (n >= nodes_.size()) return error(sim_errc::unknown_node, "world::set_clock_offset");
+    rebase(nodes_[n]);
+    nodes_[n].local_base_ns = now_ns_ + to_ns(offset);
+    return ok();
+  }
+
+  /// Observers of crash/restart/pause (the network and disks register here).
+  result<void> add_listener(lifecycle_fn fn, void* context) noexcept {
+    if (listeners_.size() >= options_.max_lifecycle_listeners)
+      return error(sim_errc::registry_full, "world::add_listener");
+    listeners_.push_back({fn, context});
+    return ok();
+  }
+
+  // ---- trace -------------------------------------------------------------------------
+  /// One line per event to `sink` (nullptr: off). Tracing never changes the run.
+  void set_trace(trace_fn sink, void* context) noexcept {
+    trace_ = sink;
+    trace_context_ = context;
+  }
+  /// Mixes a scenario-level fact into the trace hash (and prints it when tracing).
+  void note(node_id n, std::string_view what, std::uint64_t value) noexcept {
+    std::uint64_t h = 0xcbf29ce484222325ull;
+    for (char c : what) h = (h ^ static_cast<std::uint8_t>(c)) * 0x100000001b3ull;
+    hash_ = detail::mix64(hash_ ^ h ^ value ^ (static_cast<std::uint64_t>(n) << 40));
+    if (trace_ == nullptr) return;
+    char line[192];
+    const int size = std::snprintf(line, sizeof line, "%14.6f ms  n%-3d %.*s %llu",
+                                   static_cast<double>(now_ns_) * 1e-6,
+                                   n == no_node ? -1 : static_cast<int>(n),
+                                   static_cast<int>(what.size()), what.data(),
+                                   static_cast<unsigned long long>(value));
+    if (size > 0) trace_(trace_context_, std::string_view(line, std::min<std::size_t>(
+                                                                    static_cast<std::size_t>(size),
+                                                                    sizeof line - 1)));
+  }
+  [[nodiscard]] std::uint64_t trace_hash() const noexcept { return hash_; }
+  [[nodiscard]] std::uint64_t events_processed() const noexcept { return processed_; }
+  [[nodiscard]] std::uint64_t events_dropped() const noexcept { return dropped_; }
+  [[nodiscard]] std::uint64_t events_deferred() const noexcept { return deferred_; }
+
+ private:
+  friend class node_clock;
+  struct listener {
+    lifecycle_fn fn;
+    void* context;
+  };
+  static bool later(const event& a, const event& b) noexcept {
+    return a.at_ns != b.at_ns ? a.at_ns > b.at_ns : a.sequence > b.sequence;
+  }
+  static std::int64_t local_at(const detail::node_state& n, std::int64_t world_ns) noexcept {
+    const std::int64_t elapsed = world_ns - n.world_base_ns;
+    std::int64_t skew = 0;
+    if (n.drift_ppm != 0)
+      skew = static_cast<std::int64_t>(static_cast<double>(elapsed) *
+                                       static_cast<double>(n.drift_ppm) * 1e-6);
+    return n.local_base_ns + elapsed + skew;
+  }
+  void rebase(detail::node_state& n) const noexcept {
+    n.local_base_ns = local_at(n, now_ns_);
+    n.world_base_ns = now_ns_;
+  }
+  bool dropped(const event&) noexcept {
+    ++dropped_;
+    return true;
+  }
+  void notify(node_id n, lifecycle what) noexcept {
+    for (const auto& l : listeners_) l.fn(l.context, n, what);
+  }
+  static void resume_thunk(void* context, const event& e) noexcept {
+    auto* self = static_cast<world*>(context);
+    auto& n = self->nodes_[e.arg0];
+    if (!n.paused || n.paused_until_ns != static_cast<std::int64_t>(e.arg1)) return;
+    n.paused = false;
+    self->note(static_cast<node_id>(e.arg0), "resume", 0);
+    self->notify(static_cast<node_id>(e.arg0), lifecycle::resumed);
+  }
+  void trace_event(const event& e) noexcept {
+    const std::string_view name = kind_name(e.kind);
+    char line[192];
+    const int size = std::snprintf(line, sizeof line, "%14.6f ms  n%-3d %.*s %llu %llu",
+                                   static_cast<double>(e.at_ns) * 1e-6,
+                                   e.node == no_node ? -1 : static_cast<int>(e.node),
+                                   static_cast<int>(name.size()), name.data(),
+                                   static_cast<unsigned long long>(e.arg0),
+                                   static_cast<unsigned long long>(e.arg1));
+    if (size > 0) trace_(trace_context_, std::string_view(line, std::min<std::size_t>(
+                                                                    static_cast<std::size_t>(size),
+                                                                    sizeof line - 1)));
+  }
+
+  world_options options_;
+  result<void> status_{};
+  xoshiro256 random_{0};
+  std::vector<detail::node_state> nodes_;
+  std::vector<event> queue_;
+  std::vector<std::string_view> kind_names_;
+  std::vector<listener> listeners_;
+  std::int64_t now_ns_ = 0;
+  std::uint64_t next_sequence_ = 0;
+  std::uint64_t processed_ = 0;
+  std::uint64_t dropped_ = 0;
+  std::uint64_t deferred_ = 0;
+  std::uint64_t hash_ = 0x6a09e667f3bcc908ull;
+  trace_fn trace_ = nullptr;
+  void* trace_context_ = nullptr;
+};
+
+inline time_point node_clock::now() const noexcept {
+  return world_ == nullptr ? time_point{} : world_->local_now(node_);
+}
+
+}  // namespace sim
+WEFT_END
+// ---- end weft/sim/world.hpp
+// ---- begin weft/sim/network.hpp
+// weft/sim/network.hpp - the simulated network: per-node endpoints modelling
+// weft::transport::datagram_transport and stream_transport over a faulty world.
+// Per path: one-way latency (minimum + exponential), loss, duplication and replay,
+// reordering, a capacity with counted drops; partitions (symmetric, asymmetric, isolate,
+// random halves), swizzle-clog and an MTU. Message bytes live in a pooled slab sized at
+// construction: the steady state does not allocate. Guide: docs/sim.md.
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <vector>
+
+
+WEFT_BEGIN
+namespace sim {
+
+enum class channel : std::uint8_t { datagram = 0, stream = 1 };
+
+/// Limits and fault rates of the simulated network. Probabilities are per message.
+struct network_options {
+  std::size_t max_datagram_size_bytes = 1400;   // the MTU; 244 for a BLE-like link
+  std::size_t max_message_size_bytes = 4096;    // largest stream message (slab slot size)
+  std::size_t max_in_flight_messages = 4096;    // slab slots shared by all paths
+  std::uint32_t path_capacity_messages = 256;   // in flight per directed path
+  std::int64_t latency_min_ns = 100'000;        // one-way floor
+  std::int64_t latency_mean_ns = 400'000;       // mean of the exponential part above it
+  double loss_probability = 0.0;                // datagrams only
+  double duplicate_probability = 0.0;           // datagrams only
+  std::int64_t replay_delay_max_ns = 50'000'000;  // a duplicate arrives up to this much later
+  double reorder_probability = 0.0;             // datagrams get extra delay
+  std::int64_t reorder_delay_max_ns = 5'000'000;
+
+  [[nodiscard]] result<void> validate() const noexcept {
+    auto bad = [](const char* where) { return error(sim_errc::invalid_options, where); };
+    if (max_datagram_size_bytes == 0 || max_datagram_size_bytes > max_message_size_bytes)
+      return bad("network_options: max_datagram_size_bytes not in [1, max_message_size_bytes]");
+    if (max_in_flight_messages == 0 || max_in_flight_messages > 0xffffffu)
+      return bad("network_options: max_in_flight_messages");
+    if (path_capacity_messages == 0) return bad("network_options: path_capacity_messages");
+    if (latency_min_ns < 0 || latency_mean_ns < 0 || replay_delay_max_ns < 0 ||
+        reorder_delay_max_ns < 0)
+      return bad("network_options: negative delay");
+    for (double p : {loss_probability, duplicate_probability, reorder_probability})
+      if (!(p >= 0.0 && p <= 1.0)) return bad("network_options: probability not in [0, 1]");
+    return ok();
+  }
+};
+
+/// Counters; every message that does not arrive is counted under one reason.
+struct network_stats {
+  std::uint64_t sent = 0;
+  std::uint64_t delivered = 0;
+  std::uint64_t lost = 0;              // random datagram loss
+  std::uint64_t duplicated = 0;
+  std::uint64_t reordered = 0;
+  std::uint64_t dropped_capacity = 0;  // path or slab full (datagrams)
+  std::uint64_t dropped_partition = 0;
+  std::uint64_t dropped_down = 0;      // receiver crashed or stream broken
+  std::uint64_t refused_too_large = 0;
+  std::uint64_t refused_queue_full = 0;  // stream backpressure
+  std::uint64_t disconnects = 0;
+};
+
+/// Where a node's messages go. `on_disconnect` reports a broken stream to `peer`: stream
+/// messages in flight on it are gone; later sends open a new connection.
+struct receiver {
+  void (*on_message)(void* context, node_id self, node_id from, channel ch,
+                     byte_view payload) noexcept = nullptr;
+  void (*on_disconnect)(void* context, node_id self, node_id peer) noexcept = nullptr;
+  void* context = nullptr;
+};
+
+class network;
+
+/// One node's transport: models both transport concepts.
+class endpoint {
+ public:
+  constexpr endpoint() noexcept = default;
+  constexpr endpoint(network* net, node_id self) noexcept : net_(net), self_(self) {}
+  [[nodiscard]] result<void> send_datagram(transport::peer_id to, byte_view payload) noexcept;
+  [[nodiscard]] std::size_t max_datagram_size() const noexcept;
+  [[nodiscard]] result<void> send_message(transport::peer_id to, byte_view payload) noexcept;
+  [[nodiscard]] std::size_t max_message_size() const noexcept;
+  [[nodiscard]] node_id self() const noexcept { return self_; }
+
+ private:
+  network* net_ = nullptr;
+  node_id self_ = 0;
+};
+static_assert(transport::datagram_transport<endpoint>,
+              "sim::endpoint must model datagram_transport; see docs/requirements/transport.md");
+static_assert(transport::stream_transport<endpoint>,
+              "sim::endpoint must model stream_transport; see docs/requirements/transport.md");
+
+class network {
+ public:
+  network(world& w, const network_options& options) noexcept : world_(w), options_(options) {
+    status_ = options.validate();
+    if (!status_) return;
+    const std::size_t n = w.node_count();
+    paths_.resize(n * n);
+    for (auto& p : paths_) {
+      p.latency_min_ns = options.latency_min_ns;
+      p.latency_mean_ns = options.latency_mean_ns;
+    }
+    receivers_.resize(n);
+    bytes_.resize(options.max_in_flight_messages * options.max_message_size_bytes);
+    slots_.resize(options.max_in_flight_messages);
+    free_.reserve(options.max_in_flight_messages);
+    for (std::size_t i = options.max_in_flight_messages; i > 0; --i)
+      free_.push_back(static_cast<std::uint32_t>(i - 1));
+    swizzle_order_.reserve(n);
+    random_ = w.random().fork();
+    auto kind = w.event_kind("deliver");
+    deliver_kind_ = kind ? *kind : 0;
+    kind = w.event_kind("disconnect");
+    disconnect_kind_ = kind ? *kind : 0;
+    kind = w.event_kind("swizzle");
+    swizzle_kind_ = kind ? *kind : 0;
+    status_ = w.add_listener(&network::on_lifecycle, this);
+  }
+  network(const network&) = delete;
+  network& operator=(const network&) = delete;
+
+  [[nodiscard]] const result<void>& status() const noexcept { return status_; }
+  [[nodiscard]] const network_options& options() const noexcept { return options_; }
+  [[nodiscard]] const network_stats& stats() const noexcept { return stats_; }
+  [[nodiscard]] endpoint endpoint_for(node_id n) noexcept { return {this, n}; }
+  void set_receiver(node_id n, receiver r) noexcept {
+    if (n < receivers_.size()) receivers_[n] = r;
+  }
+  /// Changes the fault rates mid-run (same limits); refused when invalid.
+  result<void> set_rates(double loss, double duplicate, double reorder) noexcept {
+    network_options next = options_;
+    next.loss_probability = loss;
+    next.duplicate_probability = duplicate;
+    next.reorder_probability = reorder;
+    WEFT_TRY(next.validate());
+    options_ = next;
+    return ok();
+  }
+  /// Per-path latency (one direction).
+  result<void> set_latency(node_id from, node_id to, duration minimum, duration mean) noexcept {
+    if (from >= nodes() || to >= nodes()) return error(sim_errc::unknown_node, "set_latency");
+    path(from, to).latency_min_ns = std::max<std::int64_t>(0, to_ns(minimum));
+    path(from, to).latency_mean_ns = std::max<std::int64_t>(0, to_ns(mean));
+    return ok();
+  }
+
+  // ---- sending -----------------------------------------------------------------------
+  [[nodiscard]] result<void> send(node_id from, node_id to, channel ch,
+                                  byte_view payload) noexcept {
+    if (!status_) return status_.error();
+    if (from >= nodes() || to >= nodes())
+      return error(transport::transport_errc::unknown_peer, "sim::network::send");
+    const std::size_t limit = ch == channel::datagram ? options_.max_datagram_size_bytes
+                                                      : options_.max_message_size_bytes;
+    if (payload.size() > limit) {
+      ++stats_.refused_too_large;
+      return error(transport::transport_errc::message_too_large, "sim::network::send");
+    }
+    if (!world_.is_up(from)) return error(transport::transport_errc::closed, "sim::network");
+    path_state& p = path(from, to);
+    ++stats_.sent;
+    return ch == channel::datagram ? send_datagram_on(p, from, to, payload)
+                                   : send_stream_on(p, from, to, payload);
+  }
+
+  // ---- partitions --------------------------------------------------------------------
+  /// Cuts (or restores) the one-way path from -> to.
+  void set_blocked(node_id from, node_id to, bool blocked) noexcept {
+    if (from >= nodes() || to >= nodes()) return;
+    path_state& p = path(from, to);
+    if (p.blocked == blocked) return;
+    p.blocked = blocked;
+    if (blocked) break_stream(from, to);
+  }
+  /// Every node in `side` (a bitmask over node ids < 64, or use set_blocked) cut from the rest.
+  void partition(std::span<const node_id> side) noexcept {
+    std::vector<std::uint8_t>& in = scratch_side(side);
+    for (node_id a = 0; a < nodes(); ++a)
+      for (node_id b = 0; b < nodes(); ++b)
+        if (in[a] != in[b]) set_blocked(a, b, true);
+  }
+  /// Asymmetric: messages from `senders` to `receivers` are cut, the other way works.
+  void partition_one_way(std::span<const node_id> senders,
+                         std::span<const node_id> receivers) noexcept {
+    for (node_id a : senders)
+      for (node_id b : receivers)
+        if (a != b) set_blocked(a, b, true);
+  }
+  void isolate(node_id n) noexcept {
+    for (node_id b = 0; b < nodes(); ++b)
+      if (b != n) {
+        set_blocked(n, b, true);
+        set_blocked(b, n, true);
+      }
+  }
+  /// Splits the nodes at random into two non-empty halves (nodes >= 2).
+  void partition_random_halves() noexcept {
+    if (nodes() < 2) return;
+    shuffle_order();
+    const auto cut = static_cast<std::size_t>(uniform_between(random_, 1, nodes() - 1));
+    partition(std::span<const node_id>(swizzle_order_.data(), cut));
+  }
+  void heal() noexcept {
+    for (auto& p : paths_) p.blocked = false;
+    swizzle_active_ = false;
+  }
+  [[nodiscard]] bool blocked(node_id from, node_id to) const noexcept {
+    return from < nodes() && to < nodes() && paths_[from * nodes() + to].blocked;
+  }
+  /// Swizzle-clog: isolates the nodes one by one every `step`, in random order, then
+  /// restores them in another random order, one per `step`.
+  result<void> swizzle_clog(duration step) noexcept {
+    shuffle_order();
+    swizzle_active_ = true;
+    swizzle_step_ns_ = std::max<std::int64_t>(1, to_ns(step));
+    swizzle_index_ = 0;
+    return schedule_swizzle();
+  }
+
+ private:
+  struct path_state {
+    std::int64_t latency_min_ns = 0;
+    std::int64_t latency_mean_ns = 0;
+    std::int64_t last_stream_at_ns = 0;
+    std::uint32_t in_flight = 0;
+    std::uint32_t stream_generation = 0;
+    bool blocked = false;
+  };
+  struct slot {
+    std::uint32_t size = 0;
+    std::uint32_t refs = 0;
+    std::uint32_t generation = 0;  // stream generation at send
+    node_id from = 0;
+    node_id to = 0;
+    channel ch = channel::datagram;
+  };
+
+  [[nodiscard]] std::uint32_t nodes() const noexcept {
+    return static_cast<std::uint32_t>(receivers_.size());
+  }
+  path_state& path(node_id from, node_id to) noexcept { return paths_[from * nodes() + to]; }
+
+  std::int64_t draw_latency(const path_state& p) noexcept {
+    std::int64_t extra = 0;
+    if (p.latency_mean_ns > 0)
+      extra = static_cast<std::int64_t>(
+          exponential(random_, static_cast<double>(p.latency_mean_ns)));
+    return p.latency_min_ns + std::min<std::int64_t>(extra, 1'000'000'000'000);
+  }
+
+  result<std::uint32_t> take_slot(node_id from, node_id to, channel ch, byte_view payload,
+                                  std::uint32_t generation) noexcept {
+    if (free_.empty()) return error(transport::transport_errc::queue_full, "sim::network slab");
+    const std::uint32_t index = free_.back();
+    free_.pop_back();
+    slot& s = slots_[index];
+    s = slot{static_cast<std::uint32_t>(payload.size()), 0, generation, from, to, ch};
+    if (!payload.empty())
+      std::memcpy(bytes_.data() + index * options_.max_message_size_bytes, payload.data(),
+                  payload.size());
+    return index;
+  }
+  void release(std::uint32_t index) noexcept {
+    slot& s = slots_[index];
+    WEFT_ASSERT(s.refs > 0);
+    if (--s.refs != 0) return;
+    --path(s.from, s.to).in_flight;
+    free_.push_back(index);
+  }
+  result<void> deliver_at(std::uint32_t index, std::int64_t at_ns) noexcept {
+    event e;
+    e.at_ns = at_ns;
+    e.fn = &network::deliver_thunk;
+    e.context = this;
+    e.arg0 = index;
+    e.node = slots_[index].to;
+    e.kind = deliver_kind_;
+    WEFT_TRY(world_.schedule(e));
+    ++slots_[index].refs;
+    return ok();
+  }
+
+  result<void> send_datagram_on(path_state& p, node_id from, node_id to,
+                                byte_view payload) noexcept {
+    if (chance(random_, options_.loss_probability)) {
+      ++stats_.lost;
+      return ok();  // a successful send only means queued
+    }
+    if (p.in_flight >= options_.path_capacity_messages || free_.empty()) {
+      ++stats_.dropped_capacity;
+      return ok();
+    }
+    auto index = take_slot(from, to, channel::datagram, payload, 0);
+    if (!index) {
+      ++stats_.dropped_capacity;
+      return ok();
+    }
+    ++p.in_flight;
+    std::int64_t at_ns = world_.now_ns() + draw_latency(p);
+    if (chance(random_, options_.reorder_probability)) {
+      ++stats_.reordered;
+      at_ns += static_cast<std::int64_t>(
+          uniform_below(random_, static_cast<std::uint64_t>(options_.reorder_delay_max_ns) + 1));
+    }
+    if (!deliver_at(*index, at_ns)) return undo(*index);
+    if (chance(random_, options_.duplicate_probability)) {
+      const auto replay = static_cast<std::int64_t>(
+          uniform_below(random_, static_cast<std::uint64_t>(options_.replay_delay_max_ns) + 1));
+      if (deliver_at(*index, world_.now_ns() + draw_latency(p) + replay)) ++stats_.duplicated;
+    }
+    return ok();
+  }
+  result<void> undo(std::uint32_t index) noexcept {
+    ++slots_[index].refs;
+    release(index);
+    ++stats_.dropped_capacity;
+    return ok();
+  }
+
+  result<void> send_stream_on(path_state& p, node_id from, node_id to,
+                              byte_view payload) noexcept {
+    if (p.blocked || !world_.is_up(to))
+      return error(transport::transport_errc::not_connected, "sim::network::send_message");
+    if (p.in_flight >= options_.path_capacity_messages || free_.empty()) {
+      ++stats_.refused_queue_full;
+      return error(transport::transport_errc::queue_full, "sim::network::send_message");
+    }
+    WEFT_TRY_ASSIGN(const std::uint32_t index,
+                    take_slot(from, to, channel::stream, payload, p.stream_generation));
+    ++p.in_flight;
+    // In order: never before the previous message on this path (ties keep send order).
+    const std::int64_t at_ns = std::max(world_.now_ns() + draw_latency(p), p.last_stream_at_ns);
+    if (auto scheduled = deliver_at(index, at_ns); !scheduled) {
+      ++slots_[index].refs;
+      release(index);
+      ++stats_.refused_queue_full;
+      return error(transport::transport_errc::queue_full, "sim::network: event queue");
+    }
+    p.last_stream_at_ns = at_ns;
+    return ok();
+  }
+
+  static void deliver_thunk(void* context, const event& e) noexcept {
+    static_cast<network*>(context)->deliver(static_cast<std::uint32_t>(e.arg0));
+  }
+  void deliver(std::uint32_t index) noexcept {
+    const slot s = slots_[index];
+    const path_state& p = path(s.from, s.to);
+    bool arrives = true;
+    if (p.blocked) {
+      ++stats_.dropped_partition;
+      arrives = false;
+    } else if (!world_.is_up(s.to) ||
+               (s.ch == channel::stream && s.generation != p.stream_generation)) {
+      ++stats_.dropped_down;
+      arrives = false;
+    }
+    if (arrives) {
+      ++stats_.delivered;
+      const receiver& r = receivers_[s.to];
+      if (r.on_message != nullptr)
+        r.on_message(r.context, s.to, s.from, s.ch,
+                     byte_view(bytes_.data() + index * options_.max_message_size_bytes, s.size));
+    }
+    release(index);
+  }
+
+  void break_stream(node_id a, node_id b) noexcept {
+    ++path(a, b).stream_generation;
+    ++path(b, a).stream_generation;
+    path(a, b).last_stream_at_ns = 0;
+    path(b, a).last_stream_at_ns = 0;
+    ++stats_.disconnects;
+    notify_disconnect(a, b);
+    notify_disconnect(b, a);
+  }
+  void notify_disconnect(node_id self, node_id peer) noexcept {
+    if (!world_.is_up(self) || receivers_[self].on_disconnect == nullptr) return;
+    event e;
+    e.at_ns = world_.now_ns();
+    e.fn = &network::disconnect_thunk;
+    e.context = this;
+    e.arg0 = peer;
+    e.node = self;
+    e.kind = disconnect_kind_;
+    e.flags = event_needs_up | event_epoch_bound;
+    (void)world_.schedule(e);  // a full queue loses the notice, not the broken stream
+  }
+  static void disconnect_thunk(void* context, const event& e) noexcept {
+    auto* self = static_cast<network*>(context);
+    const receiver& r = self->receivers_[e.node];
+    if (r.on_disconnect != nullptr)
+      r.on_disconnect(r.context, e.node, static_cast<node_id>(e.arg0));
+  }
+  static void on_lifecycle(void* context, node_id n, lifecycle what) noexcept {
+    auto* self = static_cast<network*>(context);
+    if (what != lifecycle::crashed) return;
+    for (node_id peer = 0; peer < self->nodes(); ++peer)
+      if (peer != n) self->break_stream(n, peer);
+  }
+
+  std::vector<std::uint8_t>& scratch_side(std::span<const node_id> side) noexcept {
+    side_.assign(nodes(), 0);
+    for (node_id n : side)
+      if (n < nodes()) side_[n] = 1;
+    return side_;
+  }
+  void shuffle_order() noexcept {
+    swizzle_order_.clear();
+    for (node_id n = 0; n < nodes(); ++n) swizzle_order_.push_back(n);
+    for (std::size_t i = swizzle_order_.size(); i > 1; --i)
+      std::swap(swizzle_order_[i - 1], swizzle_order_[uniform_below(random_, i)]);
+  }
+  result<void> schedule_swizzle() noexcept {
+    event e;
+    e.at_ns = world_.now_ns() + swizzle_step_ns_;
+    e.fn = &network::swizzle_thunk;
+    e.context = this;
+    e.arg0 = swizzle_index_;
+    e.kind = swizzle_kind_;
+    return world_.schedule(e);
+  }
+  static void swizzle_thunk(void* context, const event&) noexcept {
+    static_cast<network*>(context)->swizzle_step();
+  }
+  void swizzle_step() noexcept {
+    if (!swizzle_active_) return;
+    const std::uint32_t n = nodes();
+    if (swizzle_index_ < n) {
+      isolate(swizzle_order_[swizzle_index_]);
+    } else if (swizzle_index_ == n) {
+      shuffle_order();  // restore in a fresh random order
+      restore(swizzle_order_[0]);
+    } else if (swizzle_index_ < 2 * n) {
+      restore(swizzle_order_[swizzle_index_ - n]);
+    }
+    ++swizzle_index_;
+    if (swizzle_index_ < 2 * n) (void)schedule_swizzle();
+    else swizzle_active_ = false;
+  }
+  /// Reopens n's paths to every node that is itself not still clogged.
+  void restore(node_id n) noexcept {
+    restored_.resize(nodes(), 0);
+    if (swizzle_index_ == nodes()) std::fill(restored_.begin(), restored_.end(), 0);
+    restored_[n] = 1;
+    for (node_id b = 0; b < nodes(); ++b)
+      if (restored_[b] != 0) {
+        set_blocked(n, b, false);
+        set_blocked(b, n, false);
+      }
+  }
+
+  world& world_;
+  network_options options_;
+  result<void> status_{};
+  xoshiro256 random_{0};
+  network_stats stats_{};
+  std::vector<path_state> paths_;
+  std::vector<receiver> receivers_;
+  std::vector<std::uint8_t> bytes_;
+  std::vector<slot> slots_;
+  std::vector<std::uint32_t> free_;
+  std::vector<node_id> swizzle_order_;
+  std::vector<std::uint8_t> side_;
+  std::vector<std::uint8_t> restored_;
+  std::int64_t swizzle_step_ns_ = 0;
+  std::uint32_t swizzle_index_ = 0;
+  bool swizzle_active_ = false;
+  std::uint16_t deliver_kind_ = 0;
+  std::uint16_t disconnect_kind_ = 0;
+  std::uint16_t swizzle_kind_ = 0;
+};
+
+inline result<void> endpoint::send_datagram(transport::peer_id to, byte_view payload) noexcept {
+  return net_->send(self_, to, channel::datagram, payload);
+}
+inline std::size_t endpoint::max_datagram_size() const noexcept {
+  return net_->options().max_datagram_size_bytes;
+}
+inline result<void> endpoint::send_message(transport::peer_id to, byte_view payload) noexcept {
+  return net_->send(self_, to, channel::stream, payload);
+}
+inline std::size_t endpoint::max_message_size() const noexcept {
+  return net_->options().max_message_size_bytes;
+}
+
+}  // namespace sim
+WEFT_END
+// ---- end weft/sim/network.hpp
+// ---- begin weft/sim/disk.hpp
+// weft/sim/disk.hpp - a per-node simulated disk modelling weft::storage::file_system, with
+// sector-granular contents and the faults real disks have: fsync is the only durability
+// point; a crash loses unsynced writes and may tear the last one at a sector boundary;
+// unsynced creates/renames/removes are lost unless sync_directory() ran; latent sector
+// errors, bit rot and misdirected writes; and a fault budget across members.
+// Latency is simulated time the driver consults (busy_until()), see docs/sim.md.
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+// ---- begin weft/storage/file_system.hpp
+// weft/storage/file_system.hpp - the file-system policy durable storage is written against.
+// The POSIX implementation (storage/posix_file_system.hpp) and the simulator's faulty disk
+// (sim/disk.hpp) both model it, so the WAL runs unchanged on either.
+// Requirements table: docs/requirements/file_system.md.
+
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+
+WEFT_BEGIN
+namespace storage {
+
+/// An open file, valid until close(). Opaque to callers.
+struct file_handle {
+  std::uint32_t value = 0;
+  friend constexpr bool operator==(file_handle, file_handle) noexcept = default;
+};
+
+enum class open_mode : std::uint8_t {
+  open_existing,    // fail with not_found when absent
+  create_or_open,   // create empty when absent
+  create_exclusive  // fail with already_exists when present
+};
+
+/// Errors every file_system model reports (POSIX errno values map onto these).
+enum class fs_errc : std::uint16_t {
+  ok = 0,
+  not_found = 1,
+  already_exists = 2,
+  io_error = 3,        // a read or write failed (EIO, latent sector error)
+  no_space = 4,        // ENOSPC / EDQUOT
+  bad_handle = 5,
+  name_too_long = 6,
+  too_many_open_files = 7,
+  permission_denied = 8,
+  crashed = 9,         // the simulated machine is down
+};
+
+constexpr std::string_view describe(fs_errc code) noexcept {
+  switch (code) {
+    case fs_errc::ok: return "ok";
+    case fs_errc::not_found: return "file not found";
+    case fs_errc::already_exists: return "file already exists";
+    case fs_errc::io_error: return "I/O error";
+    case fs_errc::no_space: return "no space left on device";
+    case fs_errc::bad_handle: return "bad file handle";
+    case fs_errc::name_too_long: return "file name too long";
+    case fs_errc::too_many_open_files: return "too many open files";
+    case fs_errc::permission_denied: return "permission denied";
+    case fs_errc::crashed: return "machine crashed";
+  }
+  return "unknown file-system error";
+}
+
+/// A flat directory of named files. Durability: bytes written reach stable storage only
+/// after sync(file); a create, rename or remove becomes durable only after sync_directory().
+/// A crash may lose anything not yet durable and may tear the last unsynced write.
+template <class FS>
+concept file_system = requires(FS& fs, std::string_view name, open_mode mode, file_handle file,
+                               std::uint64_t offset, byte_view data, mutable_byte_view out,
+                               void (*visit)(void*, std::string_view) noexcept, void* context) {
+  { fs.open(name, mode) } noexcept -> std::same_as<result<file_handle>>;
+  { fs.close(file) } noexcept -> std::same_as<result<void>>;
+  { fs.read(file, offset, out) } noexcept -> std::same_as<result<std::size_t>>;  // short at EOF
+  { fs.write(file, offset, data) } noexcept -> std::same_as<result<void>>;
+  { fs.sync(file) } noexcept -> std::same_as<result<void>>;
+  { fs.size(file) } noexcept -> std::same_as<result<std::uint64_t>>;
+  { fs.truncate(file, offset) } noexcept -> std::same_as<result<void>>;
+  { fs.rename(name, name) } noexcept -> std::same_as<result<void>>;  // atomic replace
+  { fs.remove(name) } noexcept -> std::same_as<result<void>>;
+  { fs.sync_directory() } noexcept -> std::same_as<result<void>>;
+  { fs.list(visit, context) } noexcept -> std::same_as<result<void>>;
+};
+
+}  // namespace storage
+WEFT_END
+WEFT_ERROR_DOMAIN(weft::storage::fs_errc, "fs")
+// ---- end weft/storage/file_system.hpp
+
+WEFT_BEGIN
+namespace sim {
+
+/// Limits, latencies and fault rates of one simulated disk.
+struct disk_options {
+  std::uint32_t sector_size_bytes = 512;
+  std::uint32_t max_files = 64;
+  std::uint32_t max_open_files = 64;
+  std::uint32_t max_name_size_bytes = 128;
+  std::uint64_t capacity_bytes = 64ull << 20;      // sum of file sizes
+  std::int64_t read_latency_min_ns = 20'000;
+  std::int64_t read_latency_mean_ns = 50'000;       // exponential above the minimum
+  std::int64_t write_latency_min_ns = 20'000;
+  std::int64_t write_latency_mean_ns = 50'000;
+  std::int64_t sync_latency_min_ns = 500'000;
+  std::int64_t sync_latency_mean_ns = 1'500'000;
+  // Faults, applied only while faults_enabled() (see disk_fault_budget).
+  double torn_write_probability = 0.5;     // at a crash, the last surviving write is torn
+  double unsynced_survival_probability = 0.5;  // at a crash, each unsynced write in order
+  double latent_error_probability = 0.0;   // per read: a sector of it goes bad
+  double bit_rot_probability = 0.0;        // per read: a stored bit flips
+  double misdirect_probability = 0.0;      // per write: it lands at another sector
+
+  [[nodiscard]] result<void> validate() const noexcept {
+    auto bad = [](const char* where) { return error(sim_errc::invalid_options, where); };
+    if (sector_size_bytes == 0 || (sector_size_bytes & (sector_size_bytes - 1)) != 0)
+      return bad("disk_options: sector_size_bytes must be a power of two");
+    if (max_files == 0 || max_open_files == 0 || max_name_size_bytes == 0)
+      return bad("disk_options: zero limit");
+    if (read_latency_min_ns < 0 || read_latency_mean_ns < 0 || write_latency_min_ns < 0 ||
+        write_latency_mean_ns < 0 || sync_latency_min_ns < 0 || sync_latency_mean_ns < 0)
+      return bad("disk_options: negative latency");
+    for (double p : {torn_write_probability, unsynced_survival_probability,
+                     latent_error_probability, bit_rot_probability, misdirect_probability})
+      if (!(p >= 0.0 && p <= 1.0)) return bad("disk_options: probability not in [0, 1]");
+    return ok();
+  }
+};
+
+/// How many members' disks may misbehave at once so that each block keeps a clean copy.
+/// A quorum protocol writing to q of n members needs max_faulty_disks <= q - 1, i.e.
+/// min_clean_disks = n - q + 1.
+struct disk_fault_budget {
+  std::uint32_t max_faulty_disks = 0;
+  std::uint32_t min_clean_disks = 1;
+  /// Refuses a budget that cannot hold on `members` disks.
+  [[nodiscard]] result<void> validate(std::uint32_t members) const noexcept {
+    if (min_clean_disks > members || max_faulty_disks > members - min_clean_disks)
+      return error(sim_errc::impossible_fault_budget, "disk_fault_budget::validate");
+    return ok();
+  }
+};
+
+struct disk_stats {
+  std::uint64_t reads = 0, writes = 0, syncs = 0, crashes = 0;
+  std::uint64_t latent_errors = 0, bit_rots = 0, misdirected = 0, torn = 0, lost_writes = 0;
+};
+
+class disk {
+ public:
+  disk(world& w, node_id owner, const disk_options& options) noexcept
+      : world_(w), owner_(owner), options_(options) {
+    status_ = options.validate();
+    if (!status_) return;
+    random_ = w.random().fork();
+    handles_.resize(options.max_open_files);
+    status_ = w.add_listener(&disk::on_lifecycle, this);
+  }
+  disk(const disk&) = delete;
+  disk& operator=(const disk&) = delete;
+
+  [[nodiscard]] const result<void>& status() const noexcept { return status_; }
+  [[nodiscard]] const disk_stats& stats() const noexcept { return stats_; }
+  [[nodiscard]] node_id owner() const noexcept { return owner_; }
+  /// When the disk finishes the operations issued so far (simulated time). A driver
+  /// schedules an operation's completion at busy_until() to model its latency.
+  [[nodiscard]] time_point busy_until() const noexcept { return time_point_from_ns(busy_ns_); }
+  void enable_faults(bool on) noexcept { faults_ = on; }
+  [[nodiscard]] bool faults_enabled() const noexcept { return faults_; }
+  [[nodiscard]] bool is_up() const noexcept { return up_; }
+  /// Sets the latent-error, bit-rot and misdirected-write probabilities at once (swarms).
+  void set_error_probability(double p) noexcept {
+    p = std::clamp(p, 0.0, 1.0);
+    options_.latent_error_probability = p;
+    options_.bit_rot_probability = p;
+    options_.misdirect_probability = p;
+  }
+  /// Off: a crash keeps every write issued (a power-safe cache); on (default): unsynced
+  /// writes may be lost and the first lost one torn.
+  void set_crash_loss(bool on) noexcept { crash_loss_ = on; }
+
+  // ---- the file_system concept ---------------------------------------------------------
+  result<storage::file_handle> open(std::string_view name, storage::open_mode mode) noexcept {
+    WEFT_TRY(usable());
+    if (name.empty() || name.size() > options_.max_name_size_bytes)
+      return error(storage::fs_errc::name_too_long, "sim::disk::open");
+    std::int64_t node = find(live_dir_, name);
+    if (node >= 0 && mode == storage::open_mode::create_exclusive)
+      return error(storage::fs_errc::already_exists, "sim::disk::open");
+    if (node < 0 && mode == storage::open_mode::open_existing)
+      return error(storage::fs_errc::not_found, "sim::disk::open");
+    std::size_t free_handle = handles_.size();
+    for (std::size_t i = 0; i < handles_.size(); ++i)
+      if (!handles_[i].open) { free_handle = i; break; }
+    if (free_handle == handles_.size())
+      return error(storage::fs_errc::too_many_open_files, "sim::disk::open");
+    if (node < 0) {
+      if (live_dir_.size() >= options_.max_files)
+        return error(storage::fs_errc::no_space, "sim::disk::open: max_files");
+      node = static_cast<std::int64_t>(inodes_.size());
+      inodes_.emplace_back();
+      live_dir_.push_back({std::string(name), static_cast<std::uint32_t>(node)});
+    }
+    handles_[free_handle] = {static_cast<std::uint32_t>(node), true};
+    return storage::file_handle{static_cast<std::uint32_t>(free_handle + 1) |
+                                (generation_ << 16)};
+  }
+  result<void> close(storage::file_handle h) noexcept {
+    WEFT_TRY(usable());
+    WEFT_TRY_ASSIGN(std::size_t index, handle_index(h));
+    handles_[index].open = false;
+    return ok();
+  }
+  result<std::size_t> read(storage::file_handle h, std::uint64_t offset,
+                           mutable_byte_view out) noexcept {
+    WEFT_TRY(usable());
+    WEFT_TRY_ASSIGN(std::size_t index, handle_index(h));
+    inode& f = inodes_[handles_[index].node];
+    ++stats_.reads;
+    charge(options_.read_latency_min_ns, options_.read_latency_mean_ns);
+    if (offset >= f.live.size() || out.empty()) return std::size_t{0};
+    const std::size_t count =
+        static_cast<std::size_t>(std::min<std::uint64_t>(out.size(), f.live.size() - offset));
+    inject_read_faults(f, offset, count);
+    const std::uint64_t first = offset / options_.sector_size_bytes;
+    const std::uint64_t last = (offset + count - 1) / options_.sector_size_bytes;
+    for (std::uint64_t bad : f.bad_sectors)
+      if (bad >= first && bad <= last)
+        return error(storage::fs_errc::io_error, "sim::disk::read: latent sector error");
+    std::memcpy(out.data(), f.live.data() + offset, count);
+    return count;
+  }
+  result<void> write(storage::file_handle h, std::uint64_t offset, byte_view data) noexcept {
+    WEFT_TRY(usable());
+    WEFT_TRY_ASSIGN(std::size_t index, handle_index(h));
+    inode& f = inodes_[handles_[index].node];
+    if (offset + data.size() > options_.capacity_bytes || offset + data.size() < offset)
+      return error(storage::fs_errc::no_space, "sim::disk::write");
+    ++stats_.writes;
+    charge(options_.write_latency_min_ns, options_.write_latency_mean_ns);
+    if (data.empty()) return ok();
+    std::uint64_t at = offset;
+    if (faults_ && chance(random_, options_.misdirect_probability)) {
+      // Lands a whole number of sectors away (never before 0): the target stays stale.
+      const std::uint64_t shift = options_.sector_size_bytes * (1 + uniform_below(random_, 4));
+      at = offset >= shift && chance(random_, 0.5) ? offset - shift : offset + shift;
+      ++stats_.misdirected;
+    }
+    apply(f.live, at, data);
+    clear_bad(f, at, data.size());
+    f.pending.push_back({at, std::vector<std::uint8_t>(data.begin(), data.end()), false});
+    return ok();
+  }
+  result<void> sync(storage::file_handle h) noexcept {
+    WEFT_TRY(usable());
+    WEFT_TRY_ASSIGN(std::size_t index, handle_index(h));
+    inode& f = inodes_[handles_[index].node];
+    ++stats_.syncs;
+    charge(options_.sync_latency_min_ns, options_.sync_latency_mean_ns);
+    f.durable = f.live;
+    f.pending.clear();
+    return ok();
+  }
+  result<std::uint64_t> size(storage::file_handle h) noexcept {
+    WEFT_TRY(usable());
+    WEFT_TRY_ASSIGN(std::size_t index, handle_index(h));
+    return static_cast<std::uint64_t>(inodes_[handles_[index].node].live.size());
+  }
+  result<void> truncate(storage::file_handle h, std::uint64_t new_size) noexcept {
+    WEFT_TRY(usable());
+    WEFT_TRY_ASSIGN(std::size_t index, handle_index(h));
+    if (new_size > options_.capacity_bytes)
+      return error(storage::fs_errc::no_space, "sim::disk::truncate");
+    inode& f = inodes_[handles_[index].node];
+    f.live.resize(static_cast<std::size_t>(new_size), 0);
+    f.pending.push_back({new_size, {}, true});
+    return ok();
+  }
+  result<void> rename(std::string_view from, std::string_view to) noexcept {
+    WEFT_TRY(usable());
+    if (to.empty() || to.size() > options_.max_name_size_bytes)
+      return error(storage::fs_errc::name_too_long, "sim::disk::rename");
+    if (find(live_dir_, from) < 0) return error(storage::fs_errc::not_found, "sim::disk::rename");
+    if (from == to) return ok();
+    erase(live_dir_, to);
+    live_dir_[index_of(live_dir_, from)].name.assign(to);
+    return ok();
+  }
+  result<void> remove(std::string_view name) noexcept {
+    WEFT_TRY(usable());
+    if (find(live_dir_, name) < 0) return error(storage::fs_errc::not_found, "sim::disk::remove");
+    erase(live_dir_, name);
+    return ok();
+  }
+  result<void> sync_directory() noexcept {
+    WEFT_TRY(usable());
+    charge(options_.sync_latency_min_ns, options_.sync_latency_mean_ns);
+    durable_dir_ = live_dir_;
+    return ok();
+  }
+  result<void> list(void (*visit)(void*, std::string_view) noexcept, void* context) noexcept {
+    WEFT_TRY(usable());
+    for (const auto& entry : live_dir_) visit(context, entry.name);
+    return ok();
+  }
+
+  // ---- faults --------------------------------------------------------------------------
+  /// Power loss: volatile state goes, unsynced writes are lost in order from a random
+  /// point (the first lost one may be torn at a sector boundary), the directory reverts
+  /// to its last sync_directory(). Handles become invalid. Called by world::crash().
+  void crash() noexcept {
+    if (!up_) return;
+    up_ = false;
+    ++stats_.crashes;
+    ++generation_;
+    for (auto& h : handles_) h.open = false;
+    for (auto& f : inodes_) settle_after_crash(f);
+    live_dir_ = durable_dir_;
+  }
+  void restart() noexcept { up_ = true; }
+  /// Corrupts one stored bit of `name` at `offset` now (a targeted bit-rot fault for tests).
+  result<void> flip_bit(std::string_view name, std::uint64_t offset, unsigned bit) noexcept {
+    const std::int64_t node = find(live_dir_, name);
+    if (node < 0) return error(storage::fs_errc::not_found, "sim::disk::flip_bit");
+    inode& f = inodes_[static_cast<std::size_t>(node)];
+    if (offset >= f.live.size()) return error(core_errc::out_of_range, "sim::disk::flip_bit");
+    f.live[offset] = static_cast<std::uint8_t>(f.live[offset] ^ (1u << (bit & 7u)));
+    if (offset < f.durable.size())
+      f.durable[offset] = static_cast<std::uint8_t>(f.durable[offset] ^ (1u << (bit & 7u)));
+    return ok();
+  }
+
+ private:
+  struct pending_write {
+    std::uint64_t offset;
+    std::vector<std::uint8_t> data;
+    bool truncate;  // offset is the new size
+  };
+  struct inode {
+    std::vector<std::uint8_t> live;     // what reads see
+    std::vector<std::uint8_t> durable;  // what survives a crash
+    std::vector<pending_write> pending;  // writes since the last sync, in order
+    std::vector<std::uint64_t> bad_sectors;
+  };
+  struct dir_entry {
+    std::string name;
+    std::uint32_t node;
+  };
+  struct handle_slot {
+    std::uint32_t node = 0;
+    bool open = false;
+  };
+
+  result<void> usable() const noexcept {
+    if (!status_) return status_.error();
+    if (!up_) return error(storage::fs_errc::crashed, "sim::disk");
+    return ok();
+  }
+  result<std::size_t> handle_index(storage::file_handle h) const noexcept {
+    const std::uint32_t index = (h.value & 0xffffu);
+    if (index == 0 || index > handles_.size() || (h.value >> 16) != (generation_ & 0xffffu) ||
+        !handles_[index - 1].open)
+      return error(storage::fs_errc::bad_handle, "sim::disk");
+    return static_cast<std::size_t>(index - 1);
+  }
+  static std::int64_t find(const std::vector<dir_entry>& dir, std::string_view name) noexcept {
+    for (const auto& e : dir)
+      if (e.name == name) return static_cast<std::int64_t>(e.node);
+    return -1;
+  }
+  static std::size_t index_of(const std::vector<dir_entry>& dir, std::string_view name) noexcept {
+    for (std::size_t i = 0; i < dir.size(); ++i)
+      if (dir[i].name == name) return i;
+    return dir.size();
+  }
+  static void erase(std::vector<dir_entry>& dir, std::string_view name) noexcept {
+    const std::size_t i = index_of(dir, name);
+    if (i < dir.size()) dir.erase(dir.begin() + static_cast<std::ptrdiff_t>(i));
+  }
+  static void apply(std::vector<std::uint8_t>& bytes, std::uint64_t offset,
+                    byte_view data) noexcept {
+    const auto end = static_cast<std::size_t>(offset + data.size());
+    if (bytes.size() < end) bytes.resize(end, 0);
+    std::memcpy(bytes.data() + offset, data.data(), data.size());
+  }
+  void clear_bad(inode& f, std::uint64_t offset, std::size_t count) const noexcept {
+    const std::uint64_t first = offset / options_.sector_size_bytes;
+    const std::uint64_t last = (offset + count - 1) / options_.sector_size_bytes;
+    std::erase_if(f.bad_sectors, [&](std::uint64_t s) { return s >= first && s <= last; });
+  }
+  void charge(std::int64_t minimum, std::int64_t mean) noexcept {
+    const auto extra =
+        mean > 0 ? static_cast<std::int64_t>(exponential(random_, static_cast<double>(mean))) : 0;
+    busy_ns_ = std::max(busy_ns_, world_.now_ns()) + minimum + extra;
+  }
+  void inject_read_faults(inode& f, std::uint64_t offset, std::size_t count) noexcept {
+    if (!faults_) return;
+    if (chance(random_, options_.latent_error_probability)) {
+      const std::uint64_t sector = (offset + uniform_below(random_, count)) /
+                                   options_.sector_size_bytes;
+      f.bad_sectors.push_back(sector);
+      ++stats_.latent_errors;
+    }
+    if (chance(random_, options_.bit_rot_probability)) {
+      const std::uint64_t at = offset + uniform_below(random_, count);
+      const auto mask = static_cast<std::uint8_t>(1u << uniform_below(random_, 8));
+      f.live[static_cast<std::size_t>(at)] ^= mask;
+      if (at < f.durable.size()) f.durable[static_cast<std::size_t>(at)] ^= mask;
+      ++stats_.bit_rots;
+    }
+  }
+  void settle_after_crash(inode& f) noexcept {
+    std::vector<std::uint8_t> next = f.durable;
+    std::size_t survivors = 0;
+    while (survivors < f.pending.size() &&
+           (!crash_loss_ || chance(random_, options_.unsynced_survival_probability)))
+      ++survivors;
+    for (std::size_t i = 0; i < survivors; ++i) {
+      const pending_write& w = f.pending[i];
+      if (w.truncate) next.resize(static_cast<std::size_t>(w.offset), 0);
+      else apply(next, w.offset, w.data);
+    }
+    if (survivors < f.pending.size()) {
+      stats_.lost_writes += f.pending.size() - survivors;
+      const pending_write& w = f.pending[survivors];
+      if (!w.truncate && w.data.size() > options_.sector_size_bytes &&
+          chance(random_, options_.torn_write_probability)) {
+        // Torn: a sector-aligned prefix of the first lost write made it.
+        const std::uint64_t sectors = (w.data.size() - 1) / options_.sector_size_bytes;
+        const std::uint64_t kept =
+            options_.sector_size_bytes * (1 + uniform_below(random_, sectors));
+        apply(next, w.offset, byte_view(w.data).first(static_cast<std::size_t>(kept)));
+        ++stats_.torn;
+      }
+    }
+    f.durable = next;
+    f.live = std::move(next);
+    f.pending.clear();
+  }
+  static void on_lifecycle(void* context, node_id n, lifecycle what) noexcept {
+    auto* self = static_cast<disk*>(context);
+    if (n != self->owner_) return;
+    if (what == lifecycle::crashed) self->crash();
+    if (what == lifecycle::restarted) self->restart();
+  }
+
+  world& world_;
+  node_id owner_;
+  disk_options options_;
+  result<void> status_{};
+  xoshiro256 random_{0};
+  disk_stats stats_{};
+  std::vector<inode> inodes_;
+  std::vector<dir_entry> live_dir_;
+  std::vector<dir_entry> durable_dir_;
+  std::vector<handle_slot> handles_;
+  std::int64_t busy_ns_ = 0;
+  std::uint32_t generation_ = 0;
+  bool up_ = true;
+  bool faults_ = false;
+  bool crash_loss_ = true;
+};
+static_assert(storage::file_system<disk>,
+              "sim::disk must model storage::file_system; see docs/requirements/file_system.md");
+
+/// Switches disk faults on for a random subset of at most budget.max_faulty_disks disks
+/// and off for the rest. Call it periodically to move the faults around.
+inline result<void> rotate_disk_faults(std::span<disk* const> disks,
+                                       const disk_fault_budget& budget,
+                                       xoshiro256& random) noexcept {
+  WEFT_TRY(budget.validate(static_cast<std::uint32_t>(disks.size())));
+  for (disk* d : disks) d->enable_faults(false);
+  const auto count = uniform_below(random, std::uint64_t{budget.max_faulty_disks} + 1);
+  for (std::uint64_t i = 0; i < count; ++i) {
+    // Pick among the disks still clean; the count never exceeds the budget.
+    for (int attempts = 0; attempts < 64; ++attempts) {
+      disk* d = disks[static_cast<std::size_t>(uniform_below(random, disks.size()))];
+      if (!d->faults_enabled()) {
+        d->enable_faults(true);
+        break;
+      }
+    }
+  }
+  return ok();
+}
+
+}  // namespace sim
+WEFT_END
+// ---- end weft/sim/disk.hpp
+// ---- begin weft/sim/swarm.hpp
+// weft/sim/swarm.hpp - swarm testing: a registry of named scenarios, a fault mix drawn
+// per seed (each fault switched on or off, its rate picked at random), a nemesis that
+// injects the mix into a world, and the runner behind `weft sim`. A failing seed is
+// reproduced exactly by its command line. Guide: docs/sim.md.
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+
+WEFT_BEGIN
+namespace sim {
+
+/// The faults a swarm can switch on. Names are the `--faults` list words.
+enum class fault : std::uint8_t {
+  loss, duplicate, reorder, partition, swizzle, crash, pause, clock, disk_loss, disk_corruption,
+};
+inline constexpr std::size_t fault_count = 10;
+inline constexpr std::string_view fault_names[fault_count] = {
+    "loss", "duplicate", "reorder", "partition", "swizzle",
+    "crash", "pause", "clock", "disk_loss", "disk_corruption"};
+
+/// A set of faults (bit i = fault i).
+struct fault_set {
+  std::uint32_t bits = 0;
+  static constexpr fault_set all() noexcept { return {(1u << fault_count) - 1}; }
+  static constexpr fault_set none() noexcept { return {0}; }
+  [[nodiscard]] constexpr bool has(fault f) const noexcept {
+    return (bits >> static_cast<unsigned>(f)) & 1u;
+  }
+  constexpr fault_set& add(fault f) noexcept {
+    bits |= 1u << static_cast<unsigned>(f);
+    return *this;
+  }
+  [[nodiscard]] constexpr bool subset_of(fault_set other) const noexcept {
+    return (bits & ~other.bits) == 0;
+  }
+  friend constexpr bool operator==(fault_set, fault_set) noexcept = default;
+};
+
+/// Parses "loss,crash,partition", "all" or "none". Unknown words are refused.
+[[nodiscard]] inline result<fault_set> parse_faults(std::string_view list) noexcept {
+  if (list == "all") return fault_set::all();
+  if (list == "none" || list.empty()) return fault_set::none();
+  fault_set out;
+  while (!list.empty()) {
+    const std::size_t comma = list.find(',');
+    const std::string_view word = list.substr(0, comma);
+    bool known = false;
+    for (std::size_t i = 0; i < fault_count; ++i)
+      if (fault_names[i] == word) {
+        out.add(static_cast<fault>(i));
+        known = true;
+      }
+    if (!known) return error(sim_errc::unknown_fault, "parse_faults");
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+    if (list.empty()) return error(sim_errc::unknown_fault, "parse_faults: trailing comma");
+  }
+  return out;
+}
+
+/// The canonical comma list of `set` ("none" when empty).
+inline std::string format_faults(fault_set set) {
+  if (set.bits == 0) return "none";
+  if (set == fault_set::all()) return "all";
+  std::string out;
+  for (std::size_t i = 0; i < fault_count; ++i)
+    if (set.has(static_cast<fault>(i))) {
+      if (!out.empty()) out.push_back(',');
+      out.append(fault_names[i]);
+    }
+  return out;
+}
+
+/// One seed's faults and rates (swarm testing: a different mix for every seed).
+struct fault_mix {
+  fault_set on;
+  double loss_probability = 0, duplicate_probability = 0, reorder_probability = 0;
+  std::int64_t partition_every_ns = 0;   // mean time between partition changes
+  std::int64_t crash_every_ns = 0;       // mean time between crashes
+  std::int64_t pause_every_ns = 0;
+  std::int64_t clock_every_ns = 0;
+  std::int64_t disk_rotate_every_ns = 0;
+  double disk_error_probability = 0;     // latent errors, bit rot, misdirected writes
+
+  /// Draws the mix for `seed`: each fault in `allowed` is on with probability 1/2 and its
+  /// rate is picked log-uniformly in a useful range.
+  static fault_mix generate(std::uint64_t seed, fault_set allowed) noexcept {
+    xoshiro256 r(seed ^ 0x6d1f0c3a9e2b5a71ull);
+    fault_mix m;
+    for (std::size_t i = 0; i < fault_count; ++i)
+      if (allowed.has(static_cast<fault>(i)) && chance(r, 0.5)) m.on.add(static_cast<fault>(i));
+    auto log_uniform = [&r](double low, double high) {
+      return low * std::pow(high / low, uniform_unit(r));
+    };
+    auto interval_ns = [&](double low_ms, double high_ms) {
+      return static_cast<std::int64_t>(log_uniform(low_ms, high_ms) * 1e6);
+    };
+    if (m.on.has(fault::loss)) m.loss_probability = log_uniform(0.001, 0.3);
+    if (m.on.has(fault::duplicate)) m.duplicate_probability = log_uniform(0.001, 0.2);
+    if (m.on.has(fault::reorder)) m.reorder_probability = log_uniform(0.01, 0.5);
+    if (m.on.has(fault::partition) || m.on.has(fault::swizzle))
+      m.partition_every_ns = interval_ns(20, 500);
+    if (m.on.has(fault::crash)) m.crash_every_ns = interval_ns(50, 1000);
+    if (m.on.has(fault::pause)) m.pause_every_ns = interval_ns(50, 1000);
+    if (m.on.has(fault::clock)) m.clock_every_ns = interval_ns(50, 1000);
+    if (m.on.has(fault::disk_corruption)) {
+      m.disk_rotate_every_ns = interval_ns(50, 500);
+      m.disk_error_probability = log_uniform(0.001, 0.05);
+    }
+    return m;
+  }
+};
+
+/// Injects a fault_mix into a running world: partitions and heals, crashes and restarts
+/// (at most max_down nodes down at once), pauses, clock jumps, disk-fault rotation within
+/// a budget. Everything it does is drawn from the world's seeded stream.
+class nemesis {
+ public:
+  struct options {
+    std::uint32_t max_down = 1;                   // nodes crashed at the same time
+    std::int64_t downtime_max_ns = 200'000'000;
+    std::int64_t pause_max_ns = 100'000'000;
+    std::int64_t clock_jump_max_ns = 500'000'000;
+    disk_fault_budget disk_budget{};
+  };
+
+  nemesis(world& w, network* net, std::span<disk* const> disks, const fault_mix& mix,
+          const options& opts) noexcept
+      : world_(w), net_(net), disks_(disks.begin(), disks.end()), mix_(mix), options_(opts) {
+    auto kind = w.event_kind("nemesis");
+    kind_ = kind ? *kind : 0;
+  }
+  nemesis(const nemesis&) = delete;
+  nemesis& operator=(const nemesis&) = delete;
+
+  /// Validates the plan (disk budget) and schedules the first faults.
+  result<void> start() noexcept {
+    if (mix_.on.has(fault::disk_corruption))
+      WEFT_TRY(options_.disk_budget.validate(static_cast<std::uint32_t>(disks_.size())));
+    if (net_ != nullptr)
+      WEFT_TRY(net_->set_rates(mix_.loss_probability, mix_.duplicate_probability,
+                               mix_.reorder_probability));
+    for (disk* d : disks_) {
+      d->set_error_probability(mix_.disk_error_probability);
+      d->set_crash_loss(mix_.on.has(fault::disk_loss));
+    }
+    active_ = true;
+    WEFT_TRY(arm(action::partition, mix_.partition_every_ns));
+    WEFT_TRY(arm(action::crash, mix_.crash_every_ns));
+    WEFT_TRY(arm(action::pause, mix_.pause_every_ns));
+    WEFT_TRY(arm(action::clock, mix_.clock_every_ns));
+    WEFT_TRY(arm(action::disk, mix_.disk_rotate_every_ns));
+    return ok();
+  }
+  /// Stops injecting, heals the network and restarts every node (the quiet phase at the
+  /// end of a run, so that liveness can be checked).
+  void stop() noexcept {
+    active_ = false;
+    if (net_ != nullptr) {
+      net_->heal();
+      (void)net_->set_rates(0, 0, 0);
+    }
+    for (disk* d : disks_) d->enable_faults(false);
+    for (node_id n = 0; n < world_.node_count(); ++n) (void)world_.restart(n);
+  }
+
+ private:
+  enum class action : std::uint8_t { partition, crash, pause, clock, disk, restart, heal };
+
+  result<void> arm(action a, std::int64_t mean_ns, std::uint64_t arg = 0) noexcept {
+    if (mean_ns <= 0) return ok();
+    event e;
+    e.at_ns = world_.now_ns() + 1 +
+              static_cast<std::int64_t>(exponential(world_.random(), static_cast<double>(mean_ns)));
+    e.fn = &nemesis::thunk;
+    e.context = this;
+    e.arg0 = static_cast<std::uint64_t>(a);
+    e.arg1 = arg;
+    e.kind = kind_;
+    return world_.schedule(e);
+  }
+  static void thunk(void* context, const event& e) noexcept {
+    static_cast<nemesis*>(context)->act(static_cast<action>(e.arg0), e.arg1);
+  }
+  void act(action a, std::uint64_t arg) noexcept {
+    if (!active_) return;
+    auto& r = world_.random();
+    const std::uint32_t n = world_.node_count();
+    switch (a) {
+      case action::partition: partition_step(r); break;
+      case action::heal:
+        if (net_ != nullptr) net_->heal();
+        break;
+      case action::crash: {
+        const auto victim = static_cast<node_id>(uniform_below(r, n));
+        if (world_.is_up(victim) && down() < options_.max_down) {
+          (void)world_.crash(victim);
+          (void)arm(action::restart, std::max<std::int64_t>(1, options_.downtime_max_ns / 2),
+                    victim);
+        }
+        (void)arm(action::crash, mix_.crash_every_ns);
+        break;
+      }
+      case action::restart: (void)world_.restart(static_cast<node_id>(arg)); break;
+      case action::pause: {
+        const auto victim = static_cast<node_id>(uniform_below(r, n));
+        (void)world_.pause(victim, nanoseconds(static_cast<std::int64_t>(uniform_below(
+                                       r, static_cast<std::uint64_t>(options_.pause_max_ns)))));
+        (void)arm(action::pause, mix_.pause_every_ns);
+        break;
+      }
+      case action::clock: {
+        const auto victim = static_cast<node_id>(uniform_below(r, n));
+        const auto size = static_cast<std::int64_t>(
+            uniform_below(r, static_cast<std::uint64_t>(options_.clock_jump_max_ns)));
+        (void)world_.jump_clock(victim, nanoseconds(chance(r, 0.5) ? size : -size));
+        (void)world_.set_clock_drift(victim, static_cast<std::int64_t>(uniform_below(r, 401)) - 200);
+        (void)arm(action::clock, mix_.clock_every_ns);
+        break;
+      }
+      case action::disk:
+        (void)rotate_disk_faults(disks_, options_.disk_budget, r);
+        (void)arm(action::disk, mix_.disk_rotate_every_ns);
+        break;
+    }
+  }
+  void partition_step(xoshiro256& r) noexcept {
+    if (net_ != nullptr) {
+      const bool swizzle = mix_.on.has(fault::swizzle) &&
+                           (!mix_.on.has(fault::partition) || chance(r, 0.3));
+      const std::uint32_t n = world_.node_count();
+      net_->heal();
+      if (swizzle) {
+        (void)net_->swizzle_clog(nanoseconds(mix_.partition_every_ns / (2 * n + 1) + 1));
+      } else {
+        switch (uniform_below(r, 3)) {
+          case 0: net_->partition_random_halves(); break;
+          case 1: net_->isolate(static_cast<node_id>(uniform_below(r, n))); break;
+          default: {
+            const node_id from[] = {static_cast<node_id>(uniform_below(r, n))};
+            const node_id to[] = {static_cast<node_id>(uniform_below(r, n))};
+            net_->partition_one_way(from, to);
+          }
+        }
+        (void)arm(action::heal, mix_.partition_every_ns / 2);
+      }
+    }
+    (void)arm(action::partition, mix_.partition_every_ns);
+  }
+  [[nodiscard]] std::uint32_t down() const noexcept {
+    std::uint32_t count = 0;
+    for (node_id n = 0; n < world_.node_count(); ++n) count += world_.is_up(n) ? 0u : 1u;
+    return count;
+  }
+
+  world& world_;
+  network* net_;
+  std::vector<disk*> disks_;
+  fault_mix mix_;
+  options options_;
+  std::uint16_t kind_ = 0;
+  bool active_ = false;
+};
+
+/// How one scenario run is configured.
+struct run_options {
+  std::uint32_t nodes = 3;
+  fault_set faults = fault_set::all();  // allowed; the seed's mix picks among them
+  trace_fn trace = nullptr;             // per-event lines for --trace
+  void* trace_context = nullptr;
+};
+
+/// What one run produced.
+struct outcome {
+  bool passed = true;
+  std::uint64_t events = 0;
+  std::uint64_t trace_hash = 0;
+  std::int64_t simulated_ns = 0;
+  std::string message;  // why it failed (first line), or a short note
+};
+
+/// A named scenario other modules register (Raft, SWIM, storage swarms, the reference one).
+struct scenario {
+  std::string_view name;
+  std::string_view description;
+  outcome (*run)(std::uint64_t seed, const run_options& options) = nullptr;
+  std::uint32_t min_nodes = 1;
+  std::uint32_t max_nodes = 64;
+  std::uint32_t default_nodes = 3;
+  fault_set supported = fault_set::all();
+};
+
+/// Scenarios known to this program. Register from a static object:
+/// `static const weft::sim::scenario_registration r{my_scenario};`.
+class scenario_registry {
+ public:
+  static constexpr std::size_t capacity = 64;
+  result<void> add(const scenario& s) noexcept {
+    if (find(s.name) != nullptr) return ok();
+    if (count_ == capacity) return error(sim_errc::registry_full, "scenario_registry::add");
+    entries_[count_++] = s;
+    return ok();
+  }
+  [[nodiscard]] const scenario* find(std::string_view name) const noexcept {
+    for (std::size_t i = 0; i < count_; ++i)
+      if (entries_[i].name == name) return &entries_[i];
+    return nullptr;
+  }
+  [[nodiscard]] std::span<const scenario> all() const noexcept { return {entries_, count_}; }
+
+ private:
+  scenario entries_[capacity]{};
+  std::size_t count_ = 0;
+};
+
+inline scenario_registry& scenarios() noexcept {
+  static scenario_registry registry;
+  return registry;
+}
+struct scenario_registration {
+  explicit scenario_registration(const scenario& s) noexcept { (void)scenarios().add(s); }
+};
+
+/// Refuses node counts and fault lists the scenario cannot run.
+[[nodiscard]] inline result<void> validate_run(const scenario& s, const run_options& o) noexcept {
+  if (o.nodes < s.min_nodes || o.nodes > s.max_nodes)
+    return error(sim_errc::invalid_options, "nodes outside the scenario's range");
+  if (!o.faults.subset_of(s.supported))
+    return error(sim_errc::unsupported_fault, "fault not supported by the scenario");
+  return ok();
+}
+
+/// The command that replays one seed.
+inline std::string reproduce_command(const scenario& s, std::uint64_t seed, const run_options& o) {
+  char line[256];
+  std::snprintf(line, sizeof line, "weft sim --scenario %.*s --seed %llu --nodes %u --faults %s",
+                static_cast<int>(s.name.size()), s.name.data(),
+                static_cast<unsigned long long>(seed), o.nodes, format_faults(o.faults).c_str());
+  return line;
+}
+
+struct swarm_options {
+  std::uint64_t first_seed = 1;
+  std::uint64_t seeds = 100;
+  run_options run{};
+  std::size_t max_reported_failures = 50;
+  /// Called after every seed (for progress displays); may be null.
+  void (*progress)(void* context, std::uint64_t done, std::uint64_t total,
+                   std::uint64_t failures) = nullptr;
+  void* progress_context = nullptr;
+};
+
+struct failed_seed {
+  std::uint64_t seed;
+  std::string message;
+  std::string command;
+};
+
+struct swarm_summary {
+  std::uint64_t seeds = 0;
+  std::uint64_t events = 0;
+  std::uint64_t failures = 0;
+  std::int64_t simulated_ns = 0;
+  std::vector<failed_seed> failed;  // at most max_reported_failures
+};
+
+/// Runs seeds first_seed .. first_seed + seeds - 1; refuses a bad configuration first.
+[[nodiscard]] inline result<swarm_summary> run_swarm(const scenario& s,
+                                                     const swarm_options& o) noexcept {
+  WEFT_TRY(validate_run(s, o.run));
+  if (o.seeds == 0) return error(sim_errc::invalid_options, "run_swarm: zero seeds");
+  swarm_summary summary;
+  for (std::uint64_t i = 0; i < o.seeds; ++i) {
+    const std::uint64_t seed = o.first_seed + i;
+    const outcome out = s.run(seed, o.run);
+    ++summary.seeds;
+    summary.events += out.events;
+    summary.simulated_ns += out.simulated_ns;
+    if (!out.passed) {
+      ++summary.failures;
+      if (summary.failed.size() < o.max_reported_failures)
+        summary.failed.push_back({seed, out.message, reproduce_command(s, seed, o.run)});
+    }
+    if (o.progress != nullptr) o.progress(o.progress_context, i + 1, o.seeds, summary.failures);
+  }
+  return summary;
+}
+
+}  // namespace sim
+WEFT_END
+// ---- end weft/sim/swarm.hpp
+// ---- begin weft/sim/linearizability.hpp
+// weft/sim/linearizability.hpp - a linearizability checker for histories of
+// invoke / ok / fail / info operations against a user-supplied sequential model.
+// Algorithm: Wing & Gong's search with Lowe's memoization of (linearized set, model state),
+// as porcupine does, with an explicit stack (no recursion) and a bound on the states it
+// may visit (max_states: the answer is then `unknown`). On failure it reports a minimal
+// window of operations that cannot be ordered from the state the search reached.
+// The checker is an analysis tool: it allocates (never on a protocol's hot path).
+
+#include <algorithm>
+#include <concepts>
+#include <cstdint>
+#include <cstdio>
+#include <limits>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+
+WEFT_BEGIN
+namespace sim {
+
+/// What a sequential model provides. `step` applies a completed operation whose output is
+/// known and says whether that output is legal in `s`; `step_unknown` applies an operation
+/// whose outcome is unknown (info) as if it took effect. `describe` prints for reports.
+template <class M>
+concept sequential_model =
+    requires(const typename M::state& s, typename M::state& next, const typename M::input& in,
+             const typename M::output& out, std::string& text) {
+      { M::initial() } -> std::same_as<typename M::state>;
+      { M::step(s, in, out, next) } -> std::same_as<bool>;
+      { M::step_unknown(s, in, next) } -> std::same_as<bool>;
+      { M::hash(s) } -> std::convertible_to<std::uint64_t>;
+      { s == s } -> std::convertible_to<bool>;
+      M::describe_op(in, &out, text);
+      M::describe_state(s, text);
+    };
+
+enum class op_status : std::uint8_t {
+  pending,  // invoked, no completion recorded (treated as info)
+  ok,       // took effect with the recorded output
+  fail,     // certainly did not take effect (dropped from the check)
+  info,     // may or may not have taken effect; output unknown
+};
+
+template <class M>
+struct operation {
+  std::uint32_t process = 0;
+  typename M::input input{};
+  typename M::output output{};
+  std::int64_t invoke_ns = 0;
+  std::int64_t complete_ns = 0;
+  op_status status = op_status::pending;
+};
+
+/// A history under construction: invoke(), then ok()/fail()/info() with the id returned.
+template <class M>
+class history {
+  static_assert(sequential_model<M>,
+                "M must model weft::sim::sequential_model; see docs/requirements/sequential_model.md");
+
+ public:
+  std::size_t invoke(std::uint32_t process, const typename M::input& in, std::int64_t at_ns) {
+    operation<M> op;
+    op.process = process;
+    op.input = in;
+    op.invoke_ns = at_ns;
+    op.complete_ns = at_ns;
+    ops_.push_back(op);
+    return ops_.size() - 1;
+  }
+  void ok(std::size_t id, const typename M::output& out, std::int64_t at_ns) {
+    finish(id, at_ns, op_status::ok);
+    ops_[id].output = out;
+  }
+  void fail(std::size_t id, std::int64_t at_ns) { finish(id, at_ns, op_status::fail); }
+  void info(std::size_t id, std::int64_t at_ns) { finish(id, at_ns, op_status::info); }
+  [[nodiscard]] const std::vector<operation<M>>& operations() const noexcept { return ops_; }
+  [[nodiscard]] std::vector<operation<M>>& operations() noexcept { return ops_; }
+  [[nodiscard]] std::size_t size() const noexcept { return ops_.size(); }
+
+ private:
+  void finish(std::size_t id, std::int64_t at_ns, op_status status) {
+    if (id >= ops_.size()) return;
+    ops_[id].complete_ns = std::max(at_ns, ops_[id].invoke_ns);
+    ops_[id].status = status;
+  }
+  std::vector<operation<M>> ops_;
+};
+
+enum class verdict : std::uint8_t { linearizable, not_linearizable, unknown };
+
+constexpr const char* to_string(verdict v) noexcept {
+  switch (v) {
+    case verdict::linearizable: return "linearizable";
+    case verdict::not_linearizable: return "not linearizable";
+    case verdict::unknown: return "unknown";
+  }
+  return "?";
+}
+
+struct check_options {
+  std::uint64_t max_states = 2'000'000;  // memoized (set, state) pairs before giving up
+  bool minimize_window = true;
+};
+
+struct check_result {
+  verdict answer = verdict::unknown;
+  std::uint64_t states = 0;         // memoized configurations visited
+  std::vector<std::size_t> window;  // op ids (non-linearizable only), by invocation time
+  std::string report;               // printable explanation (non-linearizable only)
+};
+
+namespace detail {
+
+template <class M>
+class wgl_search {
+ public:
+  using state = typename M::state;
+
+  wgl_search(const std::vector<operation<M>>& ops, const std::vector<std::size_t>& subset,
+             const state& start, std::uint64_t max_states)
+      : ops_(ops), max_states_(max_states), start_(start) {
+    build(subset);
+  }
+
+  verdict run() {
+    state current = start_;
+    std::vector<std::pair<std::size_t, state>> calls;  // (call entry, state before it)
+    std::size_t cursor = next_[head()];
+    while (true) {
+      const std::size_t first = next_[head()];
+      if (first == end() || (!is_call_[first] && unknown_[first])) return verdict::linearizable;
+      if (states_ > max_states_) return verdict::unknown;
+      if (cursor == end() || (!is_call_[cursor] && unknown_[cursor])) {
+        // Only unknown-outcome operations remain unlinearized ahead: all ok ops are in.
+        return verdict::linearizable;
+      }
+      if (is_call_[cursor]) {
+        const std::size_t local = local_[cursor];
+        state next{};
+        const operation<M>& op = ops_[global_[local]];
+        const bool legal = unknown_[cursor] ? M::step_unknown(current, op.input, next)
+                                            : M::step(current, op.input, op.output, next);
+        if (legal && remember(local, next)) {
+          calls.emplace_back(cursor, current);
+          current = std::move(next);
+          set_bit(local);
+          lift(cursor);
+          note_depth(current, calls.size());
+          cursor = next_[head()];
+          continue;
+        }
+        cursor = next_[cursor];
+        continue;
+      }
+      // A return entry: its operation should have been linearized before this point.
+      note_block(cursor, current, calls.size());
+      if (calls.empty()) return verdict::not_linearizable;
+      auto [call, before] = std::move(calls.back());
+      calls.pop_back();
+      current = std::move(before);
+      clear_bit(local_[call]);
+      unlift(call);
+      cursor = next_[call];
+    }
+  }
+
+  [[nodiscard]] std::uint64_t states() const noexcept { return states_; }
+  /// The deepest point reached: the linearized ops, the state there and the op blocked.
+  [[nodiscard]] const std::vector<std::size_t>& best_linearized() const noexcept {
+    return best_linearized_;
+  }
+  [[nodiscard]] const state& best_state() const noexcept { return best_state_; }
+  [[nodiscard]] std::size_t blocked_op() const noexcept { return blocked_op_; }
+
+ private:
+  static constexpr std::int64_t never = std::numeric_limits<std::int64_t>::max();
+  std::size_t head() const noexcept { return 0; }
+  std::size_t end() const noexcept { return next_.size(); }
+
+  void build(const std::vector<std::size_t>& subset) {
+    struct entry_key {
+      std::int64_t at;
+      int kind;  // 0 call, 1 return
+      std::size_t local;
+    };
+    std::vector<entry_key> keys;
+    for (std::size_t i = 0; i < subset.size(); ++i) {
+      const operation<M>& op = ops_[subset[i]];
+      const bool unknown = op.status != op_status::ok;
+      keys.push_back({op.invoke_ns, 0, i});
+      keys.push_back({unknown ? never : op.complete_ns, 1, i});
+    }
+    // Calls before returns at equal times: touching operations count as concurrent.
+    std::stable_sort(keys.begin(), keys.end(), [](const entry_key& a, const entry_key& b) {
+      return a.at != b.at ? a.at < b.at : a.kind < b.kind;
+    });
+    const std::size_t count = keys.size() + 1;  // entry 0 is the list head
+    next_.assign(count, 0);
+    prev_.assign(count, 0);
+    is_call_.assign(count, false);
+    unknown_.assign(count, false);
+    local_.assign(count, 0);
+    match_.assign(count, 0);
+    global_ = subset;
+    std::vector<std::size_t> call_of(subset.size(), 0);
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      const std::size_t e = i + 1;
+      is_call_[e] = keys[i].kind == 0;
+      local_[e] = keys[i].local;
+      unknown_[e] = ops_[subset[keys[i].local]].status != op_status::ok;
+      if (is_call_[e]) {
+        call_of[keys[i].local] = e;
+      } else {
+        match_[call_of[keys[i].local]] = e;
+      }
+    }
+    for (std::size_t e = 0; e < count; ++e) {
+      next_[e] = e + 1;  // e + 1 == count means end()
+      prev_[e] = e == 0 ? 0 : e - 1;
+    }
+    bits_.assign((subset.size() + 63) / 64, 0);
+    xoshiro256 keygen(0x5eedull + subset.size());
+    zobrist_.resize(subset.size());
+    for (auto& z : zobrist_) z = keygen.next_u64();
+  }
+  // The list uses `count` (== next_.size()) as its end marker.
+  void lift(std::size_t call) {
+    unlink(call);
+    unlink(match_[call]);
+  }
+  void unlift(std::size_t call) {
+    relink(match_[call]);
+    relink(call);
+  }
+  void unlink(std::size_t e) {
+    next_[prev_[e]] = next_[e];
+    if (next_[e] != end()) prev_[next_[e]] = prev_[e];
+  }
+  void relink(std::size_t e) {
+    next_[prev_[e]] = e;
+    if (next_[e] != end()) prev_[next_[e]] = e;
+  }
+  void set_bit(std::size_t local) {
+    bits_[local / 64] |= 1ull << (local % 64);
+    bits_hash_ ^= zobrist_[local];
+  }
+  void clear_bit(std::size_t local) {
+    bits_[local / 64] &= ~(1ull << (local % 64));
+    bits_hash_ ^= zobrist_[local];
+  }
+  /// Memoizes (linearized set + local, state); false when seen before.
+  bool remember(std::size_t local, const state& s) {
+    std::vector<std::uint64_t> key = bits_;
+    key[local / 64] |= 1ull << (local % 64);
+    const std::uint64_t h = (bits_hash_ ^ zobrist_[local]) * 0x9e3779b97f4a7c15ull ^
+                            static_cast<std::uint64_t>(M::hash(s));
+    auto range = cache_.equal_range(h);
+    for (auto it = range.first; it != range.second; ++it) {
+      const auto& [bits, st] = seen_[it->second];
+      if (bits == key && st == s) return false;
+    }
+    seen_.emplace_back(std::move(key), s);
+    cache_.emplace(h, seen_.size() - 1);
+    ++states_;
+    return true;
+  }
+  void note_depth(const state& s, std::size_t depth) {
+    if (depth < best_depth_) return;
+    if (depth > best_depth_ || best_linearized_.empty()) {
+      best_depth_ = depth;
+      record_best(s);
+    }
+  }
+  void note_block(std::size_t return_entry, const state& s, std::size_t depth) {
+    if (depth < best_depth_ || (depth == best_depth_ && blocked_op_ != npos)) return;
+    best_depth_ = depth;
+    record_best(s);
+    blocked_op_ = global_[local_[return_entry]];
+  }
+  void record_best(const state& s) {
+    best_linearized_.clear();
+    for (std::size_t i = 0; i < global_.size(); ++i)
+      if ((bits_[i / 64] >> (i % 64)) & 1u) best_linearized_.push_back(global_[i]);
+    best_state_ = s;
+    blocked_op_ = npos;
+  }
+
+ public:
+  static constexpr std::size_t npos = std::numeric_limits<std::size_t>::max();
+
+ private:
+  const std::vector<operation<M>>& ops_;
+  std::uint64_t max_states_;
+  state start_;
+  std::vector<std::size_t> next_, prev_, local_, match_, global_;
+  std::vector<bool> is_call_, unknown_;
+  std::vector<std::uint64_t> bits_;
+  std::vector<std::uint64_t> zobrist_;
+  std::uint64_t bits_hash_ = 0;
+  std::unordered_multimap<std::uint64_t, std::size_t> cache_;
+  std::vector<std::pair<std::vector<std::uint64_t>, state>> seen_;
+  std::uint64_t states_ = 0;
+  std::size_t best_depth_ = 0;
+  std::vector<std::size_t> best_linearized_;
+  state best_state_{};
+  std::size_t blocked_op_ = npos;
+};
+
+template <class M>
+void describe_operation(const std::vector<operation<M>>& ops, std::size_t id, std::string& out) {
+  const operation<M>& op = ops[id];
+  char head[96];
+  std::snprintf(head, sizeof head, "  #%zu p%u [%lld ns .. ", id, op.process,
+                static_cast<long long>(op.invoke_ns));
+  out += head;
+  if (op.status == op_status::ok) {
+    std::snprintf(head, sizeof head, "%lld ns] ", static_cast<long long>(op.complete_ns));
+    out += head;
+    M::describe_op(op.input, &op.output, out);
+  } else {
+    out += op.status == op_status::pending ? "pending] " : "unknown outcome] ";
+    M::describe_op(op.input, nullptr, out);
+  }
+  out += '\n';
+}
+
+}  // namespace detail
+
+/// Checks `h` against model M. Failed operations are ignored; pending and info operations
+/// may have taken effect at any point after their invocation, or never.
+template <class M>
+check_result check(const history<M>& h, const check_options& options = {}) {
+  const auto& ops = h.operations();
+  std::vector<std::size_t> subset;
+  for (std::size_t i = 0; i < ops.size(); ++i)
+    if (ops[i].status != op_status::fail) subset.push_back(i);
+  detail::wgl_search<M> search(ops, subset, M::initial(), options.max_states);
+  check_result out;
+  out.answer = search.run();
+  out.states = search.states();
+  if (out.answer != verdict::not_linearizable) return out;
+
+  // The window: from the deepest state reached, the blocked op and every unlinearized op
+  // invoked before it completed; then drop ops (one at a time) while it stays unorderable.
+  const std::size_t blocked = search.blocked_op();
+  const auto& done = search.best_linearized();
+  std::vector<std::size_t> window;
+  for (std::size_t id : subset) {
+    if (std::find(done.begin(), done.end(), id) != done.end()) continue;
+    if (blocked == detail::wgl_search<M>::npos || ops[id].invoke_ns <= ops[blocked].complete_ns)
+      window.push_back(id);
+  }
+  const auto start = search.best_state();
+  auto unorderable = [&](const std::vector<std::size_t>& candidate) {
+    detail::wgl_search<M> sub(ops, candidate, start, options.max_states);
+    return sub.run() == verdict::not_linearizable;
+  };
+  if (!unorderable(window)) window = subset;  // defensive: fall back to the whole history
+  if (options.minimize_window) {
+    for (std::size_t i = window.size(); i > 0; --i) {
+      std::vector<std::size_t> smaller = window;
+      smaller.erase(smaller.begin() + static_cast<std::ptrdiff_t>(i - 1));
+      if (!smaller.empty() && unorderable(smaller)) window = std::move(smaller);
+    }
+  }
+  out.window = window;
+  char line[128];
+  std::snprintf(line, sizeof line,
+                "not linearizable: after %zu operation(s) linearized, model state ",
+                done.size());
+  out.report = line;
+  M::describe_state(start, out.report);
+  out.report += ", these operations cannot be ordered:\n";
+  for (std::size_t id : window) detail::describe_operation(ops, id, out.report);
+  return out;
+}
+
+// ---- models -------------------------------------------------------------------------
+
+namespace detail {
+/// Appends `prefix` and the decimal `value` (snprintf: avoids operator+ on strings).
+inline void append_int(std::string& text, const char* prefix, std::int64_t value) {
+  char b[48];
+  std::snprintf(b, sizeof b, "%s%lld", prefix, static_cast<long long>(value));
+  text.append(b);
+}
+}  // namespace detail
+
+/// A read/write/compare-and-set register of int64, initially 0.
+struct register_model {
+  enum class kind : std::uint8_t { read, write, cas };
+  struct input {
+    kind op = kind::read;
+    std::int64_t value = 0;     // write: the value; cas: the new value
+    std::int64_t expected = 0;  // cas only
+  };
+  struct output {
+    std::int64_t value = 0;  // read: the value seen
+    bool succeeded = true;   // cas: whether it swapped
+  };
+  using state = std::int64_t;
+  static state initial() noexcept { return 0; }
+  static bool step(const state& s, const input& in, const output& out, state& next) noexcept {
+    switch (in.op) {
+      case kind::read: next = s; return out.value == s;
+      case kind::write: next = in.value; return true;
+      case kind::cas:
+        next = out.succeeded ? in.value : s;
+        return out.succeeded == (s == in.expected);
+    }
+    return false;
+  }
+  static bool step_unknown(const state& s, const input& in, state& next) noexcept {
+    next = in.op == kind::write || (in.op == kind::cas && s == in.expected) ? in.value : s;
+    return true;
+  }
+  static std::uint64_t hash(const state& s) noexcept { return static_cast<std::uint64_t>(s); }
+  static void describe_op(const input& in, const output* out, std::string& text) {
+    char b[96];
+    if (in.op == kind::read && out != nullptr)
+      std::snprintf(b, sizeof b, "read -> %lld", static_cast<long long>(out->value));
+    else if (in.op == kind::read)
+      std::snprintf(b, sizeof b, "read -> ?");
+    else if (in.op == kind::write)
+      std::snprintf(b, sizeof b, "write %lld", static_cast<long long>(in.value));
+    else
+      std::snprintf(b, sizeof b, "cas %lld -> %lld%s", static_cast<long long>(in.expected),
+                    static_cast<long long>(in.value),
+                    out ? (out->succeeded ? " : ok" : " : failed") : " : ?");
+    text += b;
+  }
+  static void describe_state(const state& s, std::string& text) {
+    detail::append_int(text, "register=", s);
+  }
+};
+
+/// A map from int64 keys to int64 values: get (absent reads as not found), put, remove.
+struct kv_model {
+  enum class kind : std::uint8_t { get, put, remove };
+  struct input {
+    kind op = kind::get;
+    std::int64_t key = 0;
+    std::int64_t value = 0;
+  };
+  struct output {
+    bool found = false;
+    std::int64_t value = 0;
+  };
+  using state = std::vector<std::pair<std::int64_t, std::int64_t>>;  // sorted by key
+  static state initial() { return {}; }
+  static bool step(const state& s, const input& in, const output& out, state& next) {
+    if (in.op != kind::get) return step_unknown(s, in, next);
+    next = s;
+    auto it = find(s, in.key);
+    const bool present = it != s.end() && it->first == in.key;
+    return out.found == present && (!present || it->second == out.value);
+  }
+  static bool step_unknown(const state& s, const input& in, state& next) {
+    next = s;
+    if (in.op == kind::get) return true;
+    auto it = std::lower_bound(next.begin(), next.end(), in.key,
+                               [](const auto& e, std::int64_t k) { return e.first < k; });
+    const bool present = it != next.end() && it->first == in.key;
+    if (in.op == kind::put) {
+      if (present) it->second = in.value;
+      else next.insert(it, {in.key, in.value});
+    } else if (present) {
+      next.erase(it);
+    }
+    return true;
+  }
+  static std::uint64_t hash(const state& s) noexcept {
+    std::uint64_t h = 0x84222325ull;
+    for (const auto& [k, v] : s)
+      h = (h ^ static_cast<std::uint64_t>(k)) * 0x100000001b3ull ^
+          static_cast<std::uint64_t>(v) * 0x9e3779b97f4a7c15ull;
+    return h;
+  }
+  static void describe_op(const input& in, const output* out, std::string& text) {
+    const char* names[] = {"get", "put", "remove"};
+    text.append(names[static_cast<int>(in.op)]);
+    detail::append_int(text, " ", in.key);
+    if (in.op == kind::put) detail::append_int(text, " = ", in.value);
+    if (in.op != kind::get) return;
+    if (out == nullptr) text.append(" -> ?");
+    else if (out->found) detail::append_int(text, " -> ", out->value);
+    else text.append(" -> not found");
+  }
+  static void describe_state(const state& s, std::string& text) {
+    text.append("{");
+    for (const auto& [k, v] : s) {
+      detail::append_int(text, " ", k);
+      detail::append_int(text, ":", v);
+    }
+    text.append(" }");
+  }
+
+ private:
+  static state::const_iterator find(const state& s, std::int64_t key) {
+    return std::lower_bound(s.begin(), s.end(), key,
+                            [](const auto& e, std::int64_t k) { return e.first < k; });
+  }
+};
+
+/// A FIFO queue of int64: enqueue, dequeue (an empty queue answers `empty`).
+struct queue_model {
+  enum class kind : std::uint8_t { enqueue, dequeue };
+  struct input {
+    kind op = kind::enqueue;
+    std::int64_t value = 0;
+  };
+  struct output {
+    bool empty = false;
+    std::int64_t value = 0;
+  };
+  using state = std::vector<std::int64_t>;
+  static state initial() { return {}; }
+  static bool step(const state& s, const input& in, const output& out, state& next) {
+    if (in.op == kind::enqueue) return step_unknown(s, in, next);
+    if (s.empty()) {
+      next = s;
+      return out.empty;
+    }
+    if (out.empty || out.value != s.front()) return false;
+    next.assign(s.begin() + 1, s.end());
+    return true;
+  }
+  static bool step_unknown(const state& s, const input& in, state& next) {
+    next = s;
+    if (in.op == kind::enqueue) next.push_back(in.value);
+    else if (!next.empty()) next.erase(next.begin());
+    return true;
+  }
+  static std::uint64_t hash(const state& s) noexcept {
+    std::uint64_t h = 0x9ae16a3b2f90404full ^ s.size();
+    for (std::int64_t v : s) h = (h ^ static_cast<std::uint64_t>(v)) * 0x100000001b3ull;
+    return h;
+  }
+  static void describe_op(const input& in, const output* out, std::string& text) {
+    if (in.op == kind::enqueue) {
+      detail::append_int(text, "enqueue ", in.value);
+    } else if (out == nullptr) {
+      text.append("dequeue -> ?");
+    } else if (out->empty) {
+      text.append("dequeue -> empty");
+    } else {
+      detail::append_int(text, "dequeue -> ", out->value);
+    }
+  }
+  static void describe_state(const state& s, std::string& text) {
+    text.append("[");
+    for (std::size_t i = 0; i < s.size(); ++i) detail::append_int(text, i ? " " : "", s[i]);
+    text.append("]");
+  }
+};
+
+static_assert(sequential_model<register_model> && sequential_model<kv_model> &&
+              sequential_model<queue_model>);
+
+}  // namespace sim
+WEFT_END
+// ---- end weft/sim/linearizability.hpp
+// ---- begin weft/sim/reference_register.hpp
+// weft/sim/reference_register.hpp - the simulator's reference scenario: a register
+// replicated on every node with majority quorums (the ABD algorithm: a write queries a
+// majority for the highest timestamp and stores a higher one on a majority; a read queries
+// a majority and writes the highest value back to a majority before answering). Replicas
+// keep their state on the simulated disk (synced before acknowledging), clients retry
+// over lossy datagrams and time out into `info`. The history is checked for
+// linearizability. A switch plants a known bug (reads answer from the first replica that
+// replies, without write-back) so that tests show the swarm finds it from a seed.
+
+#include <algorithm>
+#include <bit>
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+
+WEFT_BEGIN
+namespace sim {
+namespace reference {
+
+struct register_options {
+  bool bug_read_from_one = false;                // the planted bug
+  std::int64_t active_ns = 500'000'000;          // clients issue operations this long
+  std::int64_t quiet_ns = 2'000'000'000;         // then faults stop; pending ops finish
+  std::int64_t retry_ns = 10'000'000;            // resend to replicas that did not answer
+  std::int64_t timeout_ns = 150'000'000;         // an operation gives up (outcome unknown)
+  std::int64_t think_max_ns = 5'000'000;         // pause between a client's operations
+  std::uint64_t max_checker_states = 500'000;
+};
+
+namespace detail {
+
+enum class msg : std::uint8_t { query = 1, query_reply = 2, store = 3, store_ack = 4 };
+
+struct stamp {
+  std::uint64_t seq = 0;
+  std::uint32_t node = 0;
+  friend constexpr bool operator<(const stamp& a, const stamp& b) noexcept {
+    return a.seq != b.seq ? a.seq < b.seq : a.node < b.node;
+  }
+};
+
+struct wire {
+  msg type = msg::query;
+  std::uint64_t tag = 0;
+  stamp ts{};
+  std::int64_t value = 0;
+};
+inline constexpr std::size_t wire_size = 1 + 8 + 8 + 4 + 8;
+
+inline void encode(const wire& m, std::uint8_t (&out)[wire_size]) noexcept {
+  byte_writer w(out);
+  (void)w.put(static_cast<std::uint8_t>(m.type));
+  (void)w.put_le<std::uint64_t>(m.tag);
+  (void)w.put_le<std::uint64_t>(m.ts.seq);
+  (void)w.put_le<std::uint32_t>(m.ts.node);
+  (void)w.put_le<std::uint64_t>(static_cast<std::uint64_t>(m.value));
+}
+inline result<wire> decode(byte_view bytes) noexcept {
+  byte_reader r(bytes);
+  wire m;
+  WEFT_TRY_ASSIGN(const std::uint8_t type, r.get());
+  if (type < 1 || type > 4) return error(core_errc::invalid_argument, "reference: type");
+  m.type = static_cast<msg>(type);
+  WEFT_TRY_ASSIGN(m.tag, r.get_le<std::uint64_t>());
+  WEFT_TRY_ASSIGN(m.ts.seq, r.get_le<std::uint64_t>());
+  WEFT_TRY_ASSIGN(m.ts.node, r.get_le<std::uint32_t>());
+  WEFT_TRY_ASSIGN(const std::uint64_t value, r.get_le<std::uint64_t>());
+  m.value = static_cast<std::int64_t>(value);
+  return m;
+}
+
+struct replica {
+  stamp ts{};
+  std::int64_t value = 0;
+  bool loaded = false;
+};
+
+struct client {
+  std::uint64_t tag = 0;          // current operation (0: none)
+  std::uint64_t counter = 0;
+  std::size_t history_id = 0;
+  bool is_write = false;
+  int phase = 0;                  // 1 query, 2 store
+  std::uint64_t answered = 0;     // bitmask of replicas that answered this phase
+  stamp best{};
+  std::int64_t best_value = 0;
+  std::int64_t write_value = 0;
+  std::int64_t started_ns = 0;
+};
+
+}  // namespace detail
+
+/// One run of the replicated register on `nodes` nodes.
+class register_cluster {
+ public:
+  register_cluster(std::uint64_t seed, const run_options& run, const register_options& o)
+      : options_(o),
+        world_({.seed = seed, .nodes = run.nodes, .max_pending_events = 1u << 16}),
+        net_(world_, {.max_datagram_size_bytes = 244,
+                      .max_message_size_bytes = 256,
+                      .max_in_flight_messages = 4096}) {
+    mix_ = fault_mix::generate(seed, run.faults);
+    for (node_id n = 0; n < run.nodes; ++n) {
+      disks_.push_back(std::make_unique<disk>(world_, n, disk_options{}));
+      disk_pointers_.push_back(disks_.back().get());
+      net_.set_receiver(n, {&register_cluster::on_message, nullptr, this});
+    }
+    replicas_.resize(run.nodes);
+    clients_.resize(run.nodes);
+    nemesis::options nemo;
+    nemo.max_down = (run.nodes - 1) / 2;  // a majority stays up
+    nemesis_ = std::make_unique<nemesis>(world_, &net_, disk_pointers_, mix_, nemo);
+    (void)world_.add_listener(&register_cluster::on_lifecycle, this);
+    world_.set_trace(run.trace, run.trace_context);
+    auto kind = world_.event_kind("client_timer");
+    timer_kind_ = kind ? *kind : 0;
+    kind = world_.event_kind("store_ack");
+    ack_kind_ = kind ? *kind : 0;
+  }
+
+  outcome run() {
+    outcome out;
+    if (!world_.status() || !net_.status()) return failed("setup refused");
+    for (node_id n = 0; n < world_.node_count(); ++n) {
+      load_replica(n);
+      schedule_next_op(n);
+    }
+    if (auto started = nemesis_->start(); !started)
+      return failed(std::string(started.error().message()));
+    world_.run_until(time_point_from_ns(options_.active_ns));
+    stopping_ = true;
+    nemesis_->stop();
+    world_.run_until(time_point_from_ns(options_.active_ns + options_.quiet_ns));
+    for (node_id n = 0; n < world_.node_count(); ++n) abandon(n);
+    check_options check_opts;
+    check_opts.max_states = options_.max_checker_states;
+    const check_result verdict_of = check(history_, check_opts);
+    out.events = world_.events_processed();
+    out.trace_hash = world_.trace_hash();
+    out.simulated_ns = world_.now_ns();
+    char note[160];
+    std::snprintf(note, sizeof note, "%zu ops, %llu checker states, faults %s", history_.size(),
+                  static_cast<unsigned long long>(verdict_of.states),
+                  format_faults(mix_.on).c_str());
+    if (verdict_of.answer == verdict::not_linearizable) {
+      out.passed = false;
+      out.message = verdict_of.report;
+    } else {
+      out.message = note;
+      if (verdict_of.answer == verdict::unknown) out.message += " (checker gave up: unknown)";
+    }
+    return out;
+  }
+
+  [[nodiscard]] const history<register_model>& recorded() const noexcept { return history_; }
+
+ private:
+  outcome failed(std::string why) {
+    outcome out;
+    out.passed = false;
+    out.message = std::move(why);
+    return out;
+  }
+  std::uint32_t majority() const noexcept { return world_.node_count() / 2 + 1; }
+
+  // ---- replica ------------------------------------------------------------------------
+  void load_replica(node_id n) {
+    detail::replica& r = replicas_[n];
+    r = {};
+    r.loaded = true;
+    disk& d = *disks_[n];
+    auto file = d.open("register", storage::open_mode::open_existing);
+    if (!file) return;  // never written: the initial value
+    std::uint8_t buffer[24] = {};
+    auto got = d.read(*file, 0, buffer);
+    (void)d.close(*file);
+    if (!got || *got != sizeof buffer) return;
+    byte_reader reader(buffer);
+    const std::uint64_t seq = *reader.get_le<std::uint64_t>();
+    const std::uint32_t node = *reader.get_le<std::uint32_t>();
+    const std::uint64_t value = *reader.get_le<std::uint64_t>();
+    const std::uint32_t crc = *reader.get_le<std::uint32_t>();
+    if (crc != crc32c(byte_view(buffer, 20))) return;
+    r.ts = {seq, node};
+    r.value = static_cast<std::int64_t>(value);
+  }
+  bool persist(node_id n) {
+    const detail::replica& r = replicas_[n];
+    std::uint8_t buffer[24];
+    byte_writer w(buffer);
+    (void)w.put_le<std::uint64_t>(r.ts.seq);
+    (void)w.put_le<std::uint32_t>(r.ts.node);
+    (void)w.put_le<std::uint64_t>(static_cast<std::uint64_t>(r.value));
+    (void)w.put_le<std::uint32_t>(crc32c(byte_view(buffer, 20)));
+    disk& d = *disks_[n];
+    auto file = d.open("register", storage::open_mode::create_or_open);
+    if (!file) return false;
+    const bool written = d.write(*file, 0, buffer) && d.sync(*file);
+    (void)d.close(*file);
+    return written && d.sync_directory();
+  }
+  void on_replica(node_id self, node_id from, const detail::wire& m) {
+    detail::replica& r = replicas_[self];
+    if (m.type == detail::msg::query) {
+      send(self, from, {detail::msg::query_reply, m.tag, r.ts, r.value});
+      return;
+    }
+    // store: keep the higher stamp, make it durable, acknowledge once the disk is done.
+    if (r.ts < m.ts) {
+      const detail::replica before = r;
+      r.ts = m.ts;
+      r.value = m.value;
+      if (!persist(self)) {
+        r = before;  // not durable: do not acknowledge
+        return;
+      }
+    }
+    event e;
+    e.at_ns = to_ns(disks_[self]->busy_until());
+    e.fn = &register_cluster::ack_thunk;
+    e.context = this;
+    e.arg0 = m.tag;
+    e.arg1 = from;
+    e.node = self;
+    e.kind = ack_kind_;
+    e.flags = event_needs_up | event_epoch_bound;
+    (void)world_.schedule(e);
+  }
+  static void ack_thunk(void* context, const event& e) noexcept {
+    auto* self = static_cast<register_cluster*>(context);
+    self->send(e.node, static_cast<node_id>(e.arg1), {detail::msg::store_ack, e.arg0, {}, 0});
+  }
+
+  // ---- client -------------------------------------------------------------------------
+  void schedule_next_op(node_id n) {
+    const auto think = static_cast<std::int64_t>(
+        uniform_below(world_.node_random(n), static_cast<std::uint64_t>(options_.think_max_ns)));
+    (void)world_.after(n, nanoseconds(think), &register_cluster::start_thunk, this, n,
+                       timer_kind_);
+  }
+  static void start_thunk(void* context, const event& e) noexcept {
+    static_cast<register_cluster*>(context)->start_op(static_cast<node_id>(e.arg0));
+  }
+  void start_op(node_id n) {
+    detail::client& c = clients_[n];
+    if (stopping_ || c.tag != 0) return;
+    c.tag = (static_cast<std::uint64_t>(n + 1) << 40) | ++c.counter;
+    c.is_write = chance(world_.node_random(n), 0.5);
+    c.phase = 1;
+    c.answered = 0;
+    c.best = {};
+    c.best_value = 0;
+    c.started_ns = world_.now_ns();
+    register_model::input in;
+    if (c.is_write) {
+      // Unique and readable: node 2's 17th operation writes 3000017.
+      c.write_value = static_cast<std::int64_t>((n + 1) * 1'000'000ull + c.counter);
+      in = {register_model::kind::write, c.write_value, 0};
+    }
+    c.history_id = history_.invoke(n, in, world_.now_ns());
+    world_.note(n, c.is_write ? "invoke_write" : "invoke_read", static_cast<std::uint64_t>(c.write_value));
+    broadcast(n);
+    arm_retry(n);
+  }
+  void broadcast(node_id n) {
+    const detail::client& c = clients_[n];
+    for (node_id to = 0; to < world_.node_count(); ++to) {
+      if ((c.answered >> to) & 1u) continue;
+      if (c.phase == 1) send(n, to, {detail::msg::query, c.tag, {}, 0});
+      else send(n, to, {detail::msg::store, c.tag, c.best, c.best_value});
+    }
+  }
+  void arm_retry(node_id n) {
+    (void)world_.after(n, nanoseconds(options_.retry_ns), &register_cluster::retry_thunk, this,
+                       clients_[n].tag, timer_kind_);
+  }
+  static void retry_thunk(void* context, const event& e) noexcept {
+    auto* self = static_cast<register_cluster*>(context);
+    const node_id n = e.node;
+    detail::client& c = self->clients_[n];
+    if (c.tag != e.arg0) return;  // that operation is over
+    if (self->world_.now_ns() - c.started_ns >= self->options_.timeout_ns) {
+      self->abandon(n);
+      self->schedule_next_op(n);
+      return;
+    }
+    self->broadcast(n);
+    self->arm_retry(n);
+  }
+  /// The operation's outcome is unknown (timeout or crash): record info, forget it.
+  void abandon(node_id n) {
+    detail::client& c = clients_[n];
+    if (c.tag == 0) return;
+    history_.info(c.history_id, world_.now_ns());
+    world_.note(n, "timeout", c.tag);
+    c.tag = 0;
+  }
+  void on_client(node_id self, node_id from, const detail::wire& m) {
+    detail::client& c = clients_[self];
+    if (c.tag == 0 || m.tag != c.tag) return;  // a late answer to an older operation
+    if ((c.answered >> from) & 1u) return;     // a duplicate
+    const bool query_phase = c.phase == 1 && m.type == detail::msg::query_reply;
+    const bool store_phase = c.phase == 2 && m.type == detail::msg::store_ack;
+    if (!query_phase && !store_phase) return;
+    c.answered |= 1ull << from;
+    if (query_phase && (c.best < m.ts || c.answered == (1ull << from))) {
+      c.best = m.ts;
+      c.best_value = m.value;
+    }
+    const auto count = static_cast<std::uint32_t>(std::popcount(c.answered));
+    const bool buggy_read = options_.bug_read_from_one && !c.is_write && query_phase;
+    if (buggy_read) return complete(self, c.best_value);
+    if (count < majority()) return;
+    if (query_phase) {
+      if (c.is_write) {
+        c.best = {c.best.seq + 1, self};
+        c.best_value = c.write_value;
+      }
+      c.phase = 2;
+      c.answered = 0;
+      broadcast(self);
+      return;
+    }
+    complete(self, c.is_write ? 0 : c.best_value);
+  }
+  void complete(node_id n, std::int64_t read_value) {
+    detail::client& c = clients_[n];
+    history_.ok(c.history_id, {read_value, true}, world_.now_ns());
+    world_.note(n, c.is_write ? "write_ok" : "read_ok", static_cast<std::uint64_t>(read_value));
+    c.tag = 0;
+    schedule_next_op(n);
+  }
+
+  // ---- plumbing -----------------------------------------------------------------------
+  void send(node_id from, node_id to, const detail::wire& m) {
+    std::uint8_t bytes[detail::wire_size];
+    detail::encode(m, bytes);
+    (void)net_.send(from, to, channel::datagram, bytes);  // loss is the retry's business
+  }
+  static void on_message(void* context, node_id self, node_id from, channel,
+                         byte_view payload) noexcept {
+    auto* me = static_cast<register_cluster*>(context);
+    auto m = detail::decode(payload);
+    if (!m) return;  // hostile or corrupted bytes are dropped
+    if (m->type == detail::msg::query || m->type == detail::msg::store) me->on_replica(self, from, *m);
+    else me->on_client(self, from, *m);
+  }
+  static void on_lifecycle(void* context, node_id n, lifecycle what) noexcept {
+    auto* self = static_cast<register_cluster*>(context);
+    if (what == lifecycle::crashed) {
+      self->abandon(n);          // the client's outcome is unknown
+      self->replicas_[n] = {};   // volatile state is gone
+    } else if (what == lifecycle::restarted) {
+      self->load_replica(n);     // rebuilt from the disk
+      self->schedule_next_op(n);
+    }
+  }
+
+  register_options options_;
+  world world_;
+  network net_;
+  fault_mix mix_{};
+  std::vector<std::unique_ptr<disk>> disks_;
+  std::vector<disk*> disk_pointers_;
+  std::unique_ptr<nemesis> nemesis_;
+  std::vector<detail::replica> replicas_;
+  std::vector<detail::client> clients_;
+  history<register_model> history_;
+  bool stopping_ = false;
+  std::uint16_t timer_kind_ = 0;
+  std::uint16_t ack_kind_ = 0;
+};
+
+inline constexpr fault_set register_faults() noexcept {
+  fault_set s;
+  s.add(fault::loss).add(fault::duplicate).add(fault::reorder).add(fault::partition);
+  s.add(fault::swizzle).add(fault::crash).add(fault::pause).add(fault::clock);
+  s.add(fault::disk_loss);
+  return s;
+}
+
+inline outcome run_register(std::uint64_t seed, const run_options& run) {
+  register_cluster cluster(seed, run, {});
+  return cluster.run();
+}
+inline outcome run_register_buggy(std::uint64_t seed, const run_options& run) {
+  register_options o;
+  o.bug_read_from_one = true;
+  register_cluster cluster(seed, run, o);
+  return cluster.run();
+}
+
+inline constexpr scenario register_scenario{
+    "register", "quorum-replicated register (ABD) checked for linearizability", &run_register,
+    3, 15, 3, register_faults()};
+inline constexpr scenario register_buggy_scenario{
+    "register_buggy", "the same register with a planted bug: reads trust one replica",
+    &run_register_buggy, 3, 15, 3, register_faults()};
+
+}  // namespace reference
+}  // namespace sim
+WEFT_END
+// ---- end weft/sim/reference_register.hpp
 // ---- begin weft/telemetry/concepts.hpp
 // weft/telemetry/concepts.hpp - the telemetry policy: log levels, key-value fields, static
 // per-callsite data, the sink concept and null_sink, the default that compiles to nothing.

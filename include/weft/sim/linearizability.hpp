@@ -58,8 +58,10 @@ struct operation {
 
 /// A history under construction: invoke(), then ok()/fail()/info() with the id returned.
 template <class M>
-  requires sequential_model<M>
 class history {
+  static_assert(sequential_model<M>,
+                "M must model weft::sim::sequential_model; see docs/requirements/sequential_model.md");
+
  public:
   std::size_t invoke(std::uint32_t process, const typename M::input& in, std::int64_t at_ns) {
     operation<M> op;
@@ -332,7 +334,6 @@ void describe_operation(const std::vector<operation<M>>& ops, std::size_t id, st
 /// Checks `h` against model M. Failed operations are ignored; pending and info operations
 /// may have taken effect at any point after their invocation, or never.
 template <class M>
-  requires sequential_model<M>
 check_result check(const history<M>& h, const check_options& options = {}) {
   const auto& ops = h.operations();
   std::vector<std::size_t> subset;

@@ -1,0 +1,1 @@
+weft_add_bench(bench_sim ${CMAKE_CURRENT_SOURCE_DIR}/sim.cpp)
