@@ -37,6 +37,11 @@ inline constexpr std::int64_t label_kid = 4;
 inline constexpr std::int64_t label_iv = 5;
 inline constexpr std::int64_t label_partial_iv = 6;
 
+/// COSE structures nest at most a few levels; a small reader keeps decoding cheap.
+inline constexpr std::size_t max_depth_supported = 8;
+inline constexpr std::size_t max_header_entries_supported = 16;
+using cose_reader = wire::basic_cbor_reader<max_depth_supported>;
+
 /// What the decoder accepts. Tags: RFC 9052 leaves it to the application whether the
 /// outer tag is required; a present tag must always be the right one.
 enum class tag_policy : std::uint8_t { optional, required, forbidden };
@@ -44,13 +49,15 @@ enum class tag_policy : std::uint8_t { optional, required, forbidden };
 struct decode_options {
   wire::decode_limits cbor{.max_depth = 8, .max_items = 256, .max_string_bytes = 1u << 20,
                            .max_total_bytes = (1u << 20) + 4096};
-  std::size_t max_header_entries = 16;  // per bucket (protected, unprotected)
+  std::size_t max_header_entries = 16;  // per bucket (protected, unprotected), at most 16
   std::size_t max_kid_size_bytes = 256;
   tag_policy tag = tag_policy::optional;
 
   [[nodiscard]] result<void> validate() const noexcept {
     WEFT_TRY(cbor.validate());
-    if (max_header_entries == 0 || max_header_entries > 64)
+    if (cbor.max_depth > max_depth_supported)
+      return error(core_errc::invalid_options, "cose::decode_options.cbor.max_depth above 8");
+    if (max_header_entries == 0 || max_header_entries > max_header_entries_supported)
       return error(core_errc::invalid_options, "cose::decode_options.max_header_entries");
     return ok();
   }
@@ -117,16 +124,16 @@ inline result<std::int64_t> read_int(const wire::cbor_item& item) noexcept {
 }
 
 /// Encoded keys of one bucket, to detect a label present in both buckets.
-using label_list = static_vector<byte_view, 64>;
+using label_list = static_vector<byte_view, max_header_entries_supported>;
 
 struct bucket_state {
   label_list labels;
-  static_vector<std::int64_t, 64> int_labels;
+  static_vector<std::int64_t, max_header_entries_supported> int_labels;
   static_vector<wire::cbor_item, 8> crit;  // labels listed in crit (int or text items)
 };
 
 /// Reads one header value for a known label into `out`.
-inline result<void> read_known(wire::cbor_reader& reader, std::int64_t label, bool is_protected,
+inline result<void> read_known(cose_reader& reader, std::int64_t label, bool is_protected,
                                headers& out, bucket_state& state,
                                const decode_options& options) noexcept {
   WEFT_TRY_ASSIGN(const wire::cbor_item value, structural(reader.next(), "cose header value"));
@@ -176,7 +183,7 @@ inline result<void> read_known(wire::cbor_reader& reader, std::int64_t label, bo
 
 /// Reads a header map whose head `map` was just read. `other` holds the labels of the
 /// bucket read before (labels must be unique across both buckets).
-inline result<void> read_bucket(wire::cbor_reader& reader, const wire::cbor_item& map,
+inline result<void> read_bucket(cose_reader& reader, const wire::cbor_item& map,
                                 bool is_protected, headers& out, bucket_state& state,
                                 const label_list* other, const decode_options& options) noexcept {
   if (map.type != wire::cbor_type::map) return bad_header("cose: header bucket is not a map");
@@ -218,7 +225,7 @@ inline result<void> check_crit(const bucket_state& protected_state) noexcept {
 }
 
 /// Reads the optional tag, the array head of `count` elements, and both header buckets.
-inline result<void> read_envelope_start(wire::cbor_reader& reader, std::uint64_t tag,
+inline result<void> read_envelope_start(cose_reader& reader, std::uint64_t tag,
                                         std::uint64_t count, byte_view& protected_bytes,
                                         headers& out, const decode_options& options) noexcept {
   WEFT_TRY_ASSIGN(wire::cbor_item item, structural(reader.next(), "cose envelope"));
@@ -237,7 +244,7 @@ inline result<void> read_envelope_start(wire::cbor_reader& reader, std::uint64_t
   protected_bytes = prot.content;
   bucket_state protected_state;
   if (!protected_bytes.empty()) {
-    wire::cbor_reader inner(protected_bytes, options.cbor);
+    cose_reader inner(protected_bytes, options.cbor);
     WEFT_TRY_ASSIGN(const wire::cbor_item map, structural(inner.next(), "cose protected map"));
     WEFT_TRY(read_bucket(inner, map, true, out, protected_state, nullptr, options));
     WEFT_TRY(structural(inner.finish(), "cose protected map"));
@@ -308,7 +315,7 @@ inline constexpr std::size_t head_size(std::size_t n) noexcept {
 [[nodiscard]] inline result<sign1_message> decode_sign1(byte_view message,
                                                         const decode_options& options = {}) noexcept {
   WEFT_TRY(options.validate());
-  wire::cbor_reader reader(message, options.cbor);
+  cose_reader reader(message, options.cbor);
   sign1_message out;
   WEFT_TRY(detail::read_envelope_start(reader, tag_sign1, 4, out.protected_bytes, out.header,
                                        options));
@@ -328,7 +335,7 @@ inline constexpr std::size_t head_size(std::size_t n) noexcept {
 [[nodiscard]] inline result<encrypt0_message> decode_encrypt0(
     byte_view message, const decode_options& options = {}) noexcept {
   WEFT_TRY(options.validate());
-  wire::cbor_reader reader(message, options.cbor);
+  cose_reader reader(message, options.cbor);
   encrypt0_message out;
   WEFT_TRY(detail::read_envelope_start(reader, tag_encrypt0, 3, out.protected_bytes, out.header,
                                        options));
