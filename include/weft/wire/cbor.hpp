@@ -243,6 +243,8 @@ namespace detail {
 
 /// Writes deterministic CBOR into a byte_writer (caller memory), or only counts the bytes
 /// when default-constructed. Maps: write the keys in bytewise order of their encodings.
+/// Each put_*() reports its own result; the first failure also sticks (status()), so a
+/// long sequence of writes may be checked once at the end.
 class cbor_writer {
  public:
   /// Counts the bytes that would be written; writes nothing.
@@ -251,41 +253,62 @@ class cbor_writer {
 
   /// Bytes written (or counted) so far through this writer.
   [[nodiscard]] constexpr std::size_t size() const noexcept { return size_; }
+  /// ok, or the first failure of any put_*().
+  [[nodiscard]] result<void> status() const noexcept {
+    if (failed_) return failure_;
+    return ok();
+  }
+  [[nodiscard]] constexpr bool failed() const noexcept { return failed_; }
+  /// Records a failure found by a caller (a codec<T>); the first one sticks.
+  void fail(const weft::error& e) noexcept {
+    if (failed_) return;
+    failed_ = true;
+    failure_ = e;
+  }
 
-  result<void> put_uint(std::uint64_t value) noexcept { return head(0, value); }
+  result<void> put_uint(std::uint64_t value) noexcept { return report(head(0, value)); }
   /// Writes -1 - n (major type 1).
-  result<void> put_negative(std::uint64_t n) noexcept { return head(1, n); }
-  result<void> put_int(std::int64_t value) noexcept {
+  result<void> put_negative(std::uint64_t n) noexcept { return report(head(1, n)); }
+  result<void> put_int(std::int64_t value) noexcept { return report(write_int(value)); }
+  result<void> put_bytes(byte_view bytes) noexcept { return report(write_bytes(bytes)); }
+  /// Refuses text that is not UTF-8: the decoder would refuse it too.
+  result<void> put_text(std::string_view text) noexcept { return report(write_text(text)); }
+  result<void> begin_array(std::uint64_t count) noexcept { return report(head(4, count)); }
+  result<void> begin_map(std::uint64_t pair_count) noexcept { return report(head(5, pair_count)); }
+  result<void> put_tag(std::uint64_t number) noexcept { return report(head(6, number)); }
+  result<void> put_bool(bool value) noexcept { return report(byte(value ? 0xf5 : 0xf4)); }
+  result<void> put_null() noexcept { return report(byte(0xf6)); }
+  result<void> put_undefined() noexcept { return report(byte(0xf7)); }
+  /// Simple values 0..23 and 32..255 (24..31 are not valid simple values).
+  result<void> put_simple(std::uint8_t value) noexcept { return report(write_simple(value)); }
+  /// Preferred serialization: the shortest of half, single, double that is exact;
+  /// every NaN is written as the canonical half NaN f97e00.
+  result<void> put_float(double value) noexcept { return report(write_float(value)); }
+  /// Copies an already encoded item verbatim (the caller vouches that it is deterministic).
+  result<void> put_encoded(byte_view item) noexcept { return report(raw(item)); }
+
+  // The same writes without a result object: failures only stick (see status()). Used by
+  // the typed layer, where building a result per field costs more than the write.
+  bool write_uint(std::uint64_t value) noexcept { return head(0, value); }
+  bool write_int(std::int64_t value) noexcept {
     if (value >= 0) return head(0, static_cast<std::uint64_t>(value));
     return head(1, static_cast<std::uint64_t>(-(value + 1)));
   }
-  result<void> put_bytes(byte_view bytes) noexcept {
-    WEFT_TRY(head(2, bytes.size()));
-    return raw(bytes);
+  bool write_bytes(byte_view bytes) noexcept { return head(2, bytes.size()) && raw(bytes); }
+  bool write_text(std::string_view text) noexcept {
+    if (!detail::valid_utf8(as_bytes(text))) return stop(cbor_errc::invalid_utf8, "put_text");
+    return head(3, text.size()) && raw(as_bytes(text));
   }
-  /// Refuses text that is not UTF-8: the decoder would refuse it too.
-  result<void> put_text(std::string_view text) noexcept {
-    if (!detail::valid_utf8(as_bytes(text))) return error(cbor_errc::invalid_utf8, "put_text");
-    WEFT_TRY(head(3, text.size()));
-    return raw(as_bytes(text));
-  }
-  result<void> begin_array(std::uint64_t count) noexcept { return head(4, count); }
-  result<void> begin_map(std::uint64_t pair_count) noexcept { return head(5, pair_count); }
-  result<void> put_tag(std::uint64_t number) noexcept { return head(6, number); }
-  result<void> put_bool(bool value) noexcept { return byte(value ? 0xf5 : 0xf4); }
-  result<void> put_null() noexcept { return byte(0xf6); }
-  result<void> put_undefined() noexcept { return byte(0xf7); }
-  /// Simple values 0..23 and 32..255 (24..31 are not valid simple values).
-  result<void> put_simple(std::uint8_t value) noexcept {
-    if (value >= 24 && value < 32)
-      return error(cbor_errc::invalid_simple_value, "put_simple: 24..31");
+  bool write_array(std::uint64_t count) noexcept { return head(4, count); }
+  bool write_map(std::uint64_t pair_count) noexcept { return head(5, pair_count); }
+  bool write_bool(bool value) noexcept { return byte(value ? 0xf5 : 0xf4); }
+  bool write_simple(std::uint8_t value) noexcept {
+    if (value >= 24 && value < 32) return stop(cbor_errc::invalid_simple_value, "put_simple");
     if (value < 24) return byte(static_cast<std::uint8_t>(0xe0u | value));
     const std::uint8_t two[2] = {0xf8, value};
     return raw(byte_view(two, 2));
   }
-  /// Preferred serialization: the shortest of half, single, double that is exact;
-  /// every NaN is written as the canonical half NaN f97e00.
-  result<void> put_float(double value) noexcept {
+  bool write_float(double value) noexcept {
     std::uint8_t buffer[9];
     std::size_t length = 0;
     std::uint16_t half = 0;
@@ -307,62 +330,72 @@ class cbor_writer {
     }
     return raw(byte_view(buffer, length));
   }
-  /// Copies an already encoded item verbatim (the caller vouches that it is deterministic).
-  result<void> put_encoded(byte_view item) noexcept { return raw(item); }
+  bool write_encoded(byte_view item) noexcept { return raw(item); }
 
  private:
-  result<void> byte(std::uint8_t b) noexcept {
+  result<void> report(bool written) const noexcept {
+    if (WEFT_LIKELY(written)) return ok();
+    return failure_;
+  }
+  bool stop(cbor_errc code, const char* where) noexcept {
+    fail(error(code, where));
+    return false;
+  }
+  bool byte(std::uint8_t b) noexcept {
+    if (WEFT_UNLIKELY(failed_)) return false;
+    if (out_ != nullptr && WEFT_UNLIKELY(!out_->put(b)))
+      return stop(cbor_errc::output_full, "cbor_writer");
     ++size_;
-    if (out_ == nullptr) return ok();
-    if (WEFT_UNLIKELY(!out_->put(b))) return error(cbor_errc::output_full, "cbor_writer");
-    return ok();
+    return true;
   }
-  result<void> raw(byte_view bytes) noexcept {
+  bool raw(byte_view bytes) noexcept {
+    if (WEFT_UNLIKELY(failed_)) return false;
+    if (out_ != nullptr && WEFT_UNLIKELY(!out_->put(bytes)))
+      return stop(cbor_errc::output_full, "cbor_writer");
     size_ += bytes.size();
-    if (out_ == nullptr) return ok();
-    if (WEFT_UNLIKELY(!out_->put(bytes))) return error(cbor_errc::output_full, "cbor_writer");
-    return ok();
+    return true;
   }
-  result<void> head(unsigned major, std::uint64_t argument) noexcept {
+  template <unsigned_word U>
+  bool word(U value) noexcept {
+    if (WEFT_UNLIKELY(failed_)) return false;
+    if (out_ != nullptr && WEFT_UNLIKELY(!out_->put_be<U>(value)))
+      return stop(cbor_errc::output_full, "cbor_writer");
+    size_ += sizeof(U);
+    return true;
+  }
+  // Fixed-width stores (no variable-length memcpy): heads are most of the writes.
+  bool head(unsigned major, std::uint64_t argument) noexcept {
     const auto initial = static_cast<std::uint8_t>(major << 5);
     if (argument < 24) return byte(static_cast<std::uint8_t>(initial | argument));
-    std::uint8_t buffer[9];
-    std::size_t length = 0;
-    if (argument <= 0xffu) {
-      buffer[0] = static_cast<std::uint8_t>(initial | 24u);
-      buffer[1] = static_cast<std::uint8_t>(argument);
-      length = 2;
-    } else if (argument <= 0xffffu) {
-      buffer[0] = static_cast<std::uint8_t>(initial | 25u);
-      store_be<std::uint16_t>(buffer + 1, static_cast<std::uint16_t>(argument));
-      length = 3;
-    } else if (argument <= 0xffffffffu) {
-      buffer[0] = static_cast<std::uint8_t>(initial | 26u);
-      store_be<std::uint32_t>(buffer + 1, static_cast<std::uint32_t>(argument));
-      length = 5;
-    } else {
-      buffer[0] = static_cast<std::uint8_t>(initial | 27u);
-      store_be<std::uint64_t>(buffer + 1, argument);
-      length = 9;
-    }
-    return raw(byte_view(buffer, length));
+    if (argument <= 0xffu)
+      return word<std::uint16_t>(static_cast<std::uint16_t>((initial | 24u) << 8 | argument));
+    if (argument <= 0xffffu)
+      return byte(static_cast<std::uint8_t>(initial | 25u)) &&
+             word<std::uint16_t>(static_cast<std::uint16_t>(argument));
+    if (argument <= 0xffffffffu)
+      return byte(static_cast<std::uint8_t>(initial | 26u)) &&
+             word<std::uint32_t>(static_cast<std::uint32_t>(argument));
+    return byte(static_cast<std::uint8_t>(initial | 27u)) && word<std::uint64_t>(argument);
   }
 
   byte_writer* out_ = nullptr;
   std::size_t size_ = 0;
+  bool failed_ = false;
+  weft::error failure_{};
 };
 
-/// Strict pull decoder over one encoded item. Call next() for each head in document order
-/// (depth first); container heads give their counts, and the reader checks the structure,
-/// the limits and the ordering of map keys as items complete. The first error is sticky.
+/// Strict pull decoder over one encoded item. Call next() (or the allocation- and
+/// copy-light read()) for each head in document order (depth first); container heads give
+/// their counts, and the reader checks the structure, the limits and the ordering of map
+/// keys as items complete. The first error is sticky.
 /// `DepthCapacity` sizes the inline frame stack (decode_limits::max_depth may not exceed it).
 template <std::size_t DepthCapacity = decode_limits::max_depth_supported>
 class basic_cbor_reader {
  public:
   basic_cbor_reader(byte_view input, const decode_limits& limits = {}) noexcept
       : input_(input), limits_(limits) {
-    frames_[0] = frame{};
     frames_[0].remaining = 1;
+    frames_[0].kind = frame_kind::root;
     if (auto valid = limits.validate(); !valid) failure_ = valid.error();
     else if (limits.max_depth > DepthCapacity)
       failure_ = error(cbor_errc::invalid_limits, "max_depth above the reader's capacity");
@@ -378,33 +411,61 @@ class basic_cbor_reader {
   [[nodiscard]] byte_view input() const noexcept { return input_; }
   /// True once the top-level item is complete.
   [[nodiscard]] bool complete() const noexcept { return depth_ == 0 && frames_[0].remaining == 0; }
+  [[nodiscard]] bool failed() const noexcept { return failed_; }
+  /// The sticky error (meaningful when failed()).
+  [[nodiscard]] const weft::error& failure() const noexcept { return failure_; }
 
+  /// Reads the next head (and the content of a string) into `item`. Returns false on
+  /// error; failure() then says why, and every later call fails the same way.
+  [[nodiscard]] bool read(cbor_item& item) noexcept {
+    if (WEFT_UNLIKELY(failed_)) return false;
+    const cbor_errc code = read_next(item);
+    if (WEFT_LIKELY(code == cbor_errc::ok)) return true;
+    fail(code, where_);
+    return false;
+  }
   /// Reads the next head (and the content of a string).
   result<cbor_item> next() noexcept {
-    if (WEFT_UNLIKELY(failed_)) return failure_;
-    auto item = read_next();
-    if (WEFT_UNLIKELY(!item)) {
-      failed_ = true;
-      failure_ = item.error();
-    }
+    cbor_item item;
+    if (!read(item)) return failure_;
     return item;
   }
 
-  /// After next() returned `item`, skips what is inside it (array elements, map pairs,
-  /// the tagged item), so the reader stands after the whole item.
+  /// Records an error found by a caller (typed decoding, a codec<T>); the first one sticks.
+  void fail(cbor_errc code, const char* where) noexcept {
+    if (failed_) return;
+    failed_ = true;
+    failure_ = error(code, where);
+  }
+  void fail(const weft::error& e) noexcept {
+    if (failed_) return;
+    failed_ = true;
+    failure_ = e;
+  }
+
+  /// After `item` was read, skips what is inside it (array elements, map pairs, the
+  /// tagged item), so the reader stands after the whole item. False on error.
+  [[nodiscard]] bool skip_rest(const cbor_item& item) noexcept {
+    cbor_item inner;
+    while (depth_ > item.depth)
+      if (!read(inner)) return false;
+    return true;
+  }
   result<void> skip_contents(const cbor_item& item) noexcept {
-    while (depth_ > item.depth) WEFT_TRY(next());
+    if (!skip_rest(item)) return failure_;
     return ok();
   }
   /// Skips the next complete item.
   result<void> skip() noexcept {
-    WEFT_TRY_ASSIGN(const cbor_item item, next());
-    return skip_contents(item);
+    cbor_item item;
+    if (!read(item) || !skip_rest(item)) return failure_;
+    return ok();
   }
   /// The encoded bytes of the next complete item (validated like everything else).
   result<byte_view> next_encoded() noexcept {
     const std::size_t start = position_;
-    WEFT_TRY(skip());
+    cbor_item item;
+    if (!read(item) || !skip_rest(item)) return failure_;
     return input_.subspan(start, position_ - start);
   }
   /// Succeeds when the top-level item is complete and nothing follows it.
@@ -418,85 +479,87 @@ class basic_cbor_reader {
  private:
   enum class frame_kind : std::uint8_t { root, array, map, tag };
   struct frame {
-    std::uint64_t remaining = 0;  // items still to come (keys and values count separately)
-    std::size_t key_start = 0;
-    std::size_t previous_key_start = 0;
-    std::size_t previous_key_size = 0;
-    frame_kind kind = frame_kind::root;
-    bool has_previous_key = false;
+    std::uint64_t remaining;  // items still to come (keys and values count separately)
+    std::size_t key_start;
+    std::size_t previous_key_start;
+    std::size_t previous_key_size;
+    frame_kind kind;
+    bool has_previous_key;
   };
 
-  result<cbor_item> read_next() noexcept {
+  cbor_errc stop(cbor_errc code, const char* where) noexcept {
+    where_ = where;
+    return code;
+  }
+
+  cbor_errc read_next(cbor_item& item) noexcept {
     frame& top = frames_[depth_];
-    if (top.remaining == 0) return error(cbor_errc::no_more_items, "cbor_reader.next");
+    if (top.remaining == 0) return stop(cbor_errc::no_more_items, "cbor_reader.next");
     if (top.kind == frame_kind::map && (top.remaining & 1u) == 0) top.key_start = position_;
     if (++items_read_ > limits_.max_items)
-      return error(cbor_errc::item_limit_exceeded, "cbor_reader");
-    cbor_item item;
+      return stop(cbor_errc::item_limit_exceeded, "cbor_reader");
     item.offset = position_;
     item.depth = depth_;
-    WEFT_TRY(read_head(item));
+    item.content = {};
+    item.float_value = 0.0;
+    if (const cbor_errc e = read_head(item); e != cbor_errc::ok) return e;
     switch (item.type) {
       case cbor_type::array:
         if (item.argument == 0) break;
-        WEFT_TRY(push(frame_kind::array, item.argument));
-        return item;
+        return push(frame_kind::array, item.argument);
       case cbor_type::map:
         if (item.argument == 0) break;
-        WEFT_TRY(push(frame_kind::map, item.argument * 2));
-        return item;
-      case cbor_type::tag:
-        WEFT_TRY(push(frame_kind::tag, 1));
-        return item;
-      default:
-        break;
+        return push(frame_kind::map, item.argument * 2);
+      case cbor_type::tag: return push(frame_kind::tag, 1);
+      default: break;
     }
-    WEFT_TRY(complete_item());
-    return item;
+    return complete_item();
   }
 
-  result<void> push(frame_kind kind, std::uint64_t count) noexcept {
+  cbor_errc push(frame_kind kind, std::uint64_t count) noexcept {
     if (depth_ + 1 > limits_.max_depth)
-      return error(cbor_errc::depth_limit_exceeded, "cbor_reader");
+      return stop(cbor_errc::depth_limit_exceeded, "cbor_reader");
     frame& f = frames_[++depth_];
-    f = frame{};
     f.kind = kind;
     f.remaining = count;
-    return ok();
+    f.has_previous_key = false;
+    return cbor_errc::ok;
   }
 
   /// An item ended at position_: count it in its container, check map key order, and
   /// close every container that this completes.
-  result<void> complete_item() noexcept {
+  cbor_errc complete_item() noexcept {
     for (;;) {
       frame& f = frames_[depth_];
-      if (f.kind == frame_kind::map && (f.remaining & 1u) == 0) WEFT_TRY(check_key(f));
+      if (f.kind == frame_kind::map && (f.remaining & 1u) == 0) {
+        if (const cbor_errc e = check_key(f); e != cbor_errc::ok) return e;
+      }
       --f.remaining;
-      if (f.remaining != 0 || depth_ == 0) return ok();
+      if (f.remaining != 0 || depth_ == 0) return cbor_errc::ok;
       --depth_;
     }
   }
 
-  result<void> check_key(frame& f) noexcept {
+  cbor_errc check_key(frame& f) noexcept {
     const std::size_t size = position_ - f.key_start;
     if (f.has_previous_key) {
       const std::size_t common = size < f.previous_key_size ? size : f.previous_key_size;
       int order = std::memcmp(input_.data() + f.previous_key_start,
                               input_.data() + f.key_start, common);
       if (order == 0) order = f.previous_key_size < size ? -1 : (f.previous_key_size > size);
-      if (order == 0) return error(cbor_errc::duplicate_map_key, "cbor_reader");
-      if (order > 0) return error(cbor_errc::unsorted_map_keys, "cbor_reader");
+      if (order == 0) return stop(cbor_errc::duplicate_map_key, "cbor_reader");
+      if (order > 0) return stop(cbor_errc::unsorted_map_keys, "cbor_reader");
     }
     f.has_previous_key = true;
     f.previous_key_start = f.key_start;
     f.previous_key_size = size;
-    return ok();
+    return cbor_errc::ok;
   }
 
   [[nodiscard]] std::size_t left() const noexcept { return input_.size() - position_; }
 
-  result<void> read_head(cbor_item& item) noexcept {
-    if (left() == 0) return error(cbor_errc::truncated, "cbor head");
+  cbor_errc read_head(cbor_item& item) noexcept {
+    if (left() == 0) return stop(cbor_errc::truncated, "cbor head");
     const std::uint8_t initial = input_[position_++];
     const unsigned major = initial >> 5;
     const unsigned info = initial & 0x1fu;
@@ -504,15 +567,15 @@ class basic_cbor_reader {
     std::uint64_t argument = info;
     if (info >= 24) {
       if (info >= 28) {
-        if (info == 31) return error(cbor_errc::indefinite_length, "cbor head");
-        return error(cbor_errc::reserved_additional_info, "cbor head");
+        if (info == 31) return stop(cbor_errc::indefinite_length, "cbor head");
+        return stop(cbor_errc::reserved_additional_info, "cbor head");
       }
       const std::size_t width = std::size_t{1} << (info - 24);
-      if (left() < width) return error(cbor_errc::truncated, "cbor head argument");
+      if (left() < width) return stop(cbor_errc::truncated, "cbor head argument");
       argument = load_argument(width);
       const std::uint64_t shorter_max = width == 1 ? 23 : (std::uint64_t{1} << (width * 4)) - 1;
       if (argument <= shorter_max)
-        return error(cbor_errc::non_shortest_argument, "cbor head argument");
+        return stop(cbor_errc::non_shortest_argument, "cbor head argument");
     }
     item.argument = argument;
     item.type = static_cast<cbor_type>(major);
@@ -520,73 +583,73 @@ class basic_cbor_reader {
       case 2:
       case 3: return read_string(item);
       case 4:
-        if (argument > left()) return error(cbor_errc::truncated, "cbor array count");
+        if (argument > left()) return stop(cbor_errc::truncated, "cbor array count");
         return check_item_budget(argument);
       case 5:
-        if (argument > left() / 2) return error(cbor_errc::truncated, "cbor map count");
+        if (argument > left() / 2) return stop(cbor_errc::truncated, "cbor map count");
         return check_item_budget(argument * 2);
-      default: return ok();
+      default: return cbor_errc::ok;
     }
   }
 
-  result<void> check_item_budget(std::uint64_t children) const noexcept {
+  cbor_errc check_item_budget(std::uint64_t children) noexcept {
     if (children > limits_.max_items - items_read_)
-      return error(cbor_errc::item_limit_exceeded, "cbor container count");
-    return ok();
+      return stop(cbor_errc::item_limit_exceeded, "cbor container count");
+    return cbor_errc::ok;
   }
 
-  result<void> read_string(cbor_item& item) noexcept {
-    if (item.argument > left()) return error(cbor_errc::truncated, "cbor string");
+  cbor_errc read_string(cbor_item& item) noexcept {
+    if (item.argument > left()) return stop(cbor_errc::truncated, "cbor string");
     if (item.argument > limits_.max_string_bytes)
-      return error(cbor_errc::string_limit_exceeded, "cbor string");
+      return stop(cbor_errc::string_limit_exceeded, "cbor string");
     const auto length = static_cast<std::size_t>(item.argument);
     item.content = input_.subspan(position_, length);
     position_ += length;
     if (item.type == cbor_type::text && !detail::valid_utf8(item.content))
-      return error(cbor_errc::invalid_utf8, "cbor text");
-    return ok();
+      return stop(cbor_errc::invalid_utf8, "cbor text");
+    return cbor_errc::ok;
   }
 
-  result<void> read_major7(cbor_item& item, unsigned info) noexcept {
+  cbor_errc read_major7(cbor_item& item, unsigned info) noexcept {
     item.type = cbor_type::simple;
     if (info < 24) {
       item.argument = info;
-      return ok();
+      return cbor_errc::ok;
     }
     if (info >= 28) {
-      if (info == 31) return error(cbor_errc::unexpected_break, "cbor break");
-      return error(cbor_errc::reserved_additional_info, "cbor head");
+      if (info == 31) return stop(cbor_errc::unexpected_break, "cbor break");
+      return stop(cbor_errc::reserved_additional_info, "cbor head");
     }
     const std::size_t width = std::size_t{1} << (info - 24);
-    if (left() < width) return error(cbor_errc::truncated, "cbor head argument");
+    if (left() < width) return stop(cbor_errc::truncated, "cbor head argument");
     const std::uint64_t bits = load_argument(width);
     item.argument = bits;
     if (width == 1) {
-      if (bits < 32) return error(cbor_errc::invalid_simple_value, "cbor simple value");
-      return ok();
+      if (bits < 32) return stop(cbor_errc::invalid_simple_value, "cbor simple value");
+      return cbor_errc::ok;
     }
     item.type = cbor_type::floating;
     return read_float(item, width, bits);
   }
 
-  static result<void> read_float(cbor_item& item, std::size_t width, std::uint64_t bits) noexcept {
+  cbor_errc read_float(cbor_item& item, std::size_t width, std::uint64_t bits) noexcept {
     if (width == 2) {
       const bool nan = (bits & 0x7c00u) == 0x7c00u && (bits & 0x3ffu) != 0;
-      if (nan && bits != 0x7e00u) return error(cbor_errc::non_preferred_float, "cbor NaN");
+      if (nan && bits != 0x7e00u) return stop(cbor_errc::non_preferred_float, "cbor NaN");
       item.float_value = detail::half_to_double(static_cast<std::uint16_t>(bits));
-      return ok();
+      return cbor_errc::ok;
     }
     double value = 0.0;
     if (width == 4) value = std::bit_cast<float>(static_cast<std::uint32_t>(bits));
     else value = std::bit_cast<double>(bits);
     std::uint16_t half = 0;
-    if (value != value) return error(cbor_errc::non_preferred_float, "cbor NaN");
+    if (value != value) return stop(cbor_errc::non_preferred_float, "cbor NaN");
     if (detail::double_to_half_exact(value, half))
-      return error(cbor_errc::non_preferred_float, "cbor float fits half");
+      return stop(cbor_errc::non_preferred_float, "cbor float fits half");
     if (width == 8 && detail::double_fits_single(value))
-      return error(cbor_errc::non_preferred_float, "cbor float fits single");
+      return stop(cbor_errc::non_preferred_float, "cbor float fits single");
     item.float_value = value;
-    return ok();
+    return cbor_errc::ok;
   }
 
   std::uint64_t load_argument(std::size_t width) noexcept {
@@ -606,8 +669,9 @@ class basic_cbor_reader {
   std::size_t depth_ = 0;
   std::size_t items_read_ = 0;
   bool failed_ = false;
+  const char* where_ = "";
   weft::error failure_{};
-  frame frames_[DepthCapacity + 1];
+  frame frames_[DepthCapacity + 1];  // written before read: push() sets every field used
 };
 
 using cbor_reader = basic_cbor_reader<>;

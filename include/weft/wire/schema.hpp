@@ -19,6 +19,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <optional>
 #include <span>
@@ -113,6 +114,13 @@ result<void> decode_from(cbor_reader& reader, T& value) noexcept;
 
 namespace detail {
 
+// Internals return bool and leave the error in the writer or reader (sticky), so that a
+// message of many fields builds no result object per field.
+template <class T>
+bool write_field(cbor_writer& writer, const T& value) noexcept;
+template <class T>
+bool read_field(cbor_reader& reader, T& value) noexcept;
+
 template <message T, class Visitor>
 constexpr void visit_fields(Visitor& visitor, const T& value) noexcept {
   if constexpr (requires { T::fields(visitor, value); }) T::fields(visitor, value);
@@ -130,7 +138,7 @@ struct count_visitor {
 
 struct encode_visitor {
   cbor_writer& writer;
-  result<void> status{};
+  bool good = true;
   bool has_last = false;
   key_rank last{};
 
@@ -141,181 +149,279 @@ struct encode_visitor {
     WEFT_ASSERT(!has_last || last < rank);
     has_last = true;
     last = rank;
-    if (!status) return;
+    if (!good) return;
     if constexpr (is_optional<F>::value) {
-      if (!field.has_value()) return;
-      status = writer.put_int(key);
-      if (status) status = encode_to(writer, *field);
+      if (field.has_value()) good = writer.write_int(key) && write_field(writer, *field);
     } else {
-      status = writer.put_int(key);
-      if (status) status = encode_to(writer, field);
+      good = writer.write_int(key) && write_field(writer, field);
     }
   }
 };
 
 template <message T>
-result<void> encode_message(cbor_writer& writer, const T& value) noexcept {
+bool write_message(cbor_writer& writer, const T& value) noexcept {
   count_visitor counter;
   visit_fields(counter, value);
-  WEFT_TRY(writer.begin_map(counter.present));
+  if (!writer.write_map(counter.present)) return false;
   encode_visitor encoder{writer};
   visit_fields(encoder, value);
-  return encoder.status;
+  return encoder.good;
 }
 
 template <class Range>
-result<void> encode_sequence(cbor_writer& writer, const Range& range) noexcept {
+bool write_sequence(cbor_writer& writer, const Range& range) noexcept {
   if constexpr (is_byte_container<Range>) {
-    return writer.put_bytes(byte_view(range.data(), range.size()));
+    return writer.write_bytes(byte_view(range.data(), range.size()));
   } else {
-    WEFT_TRY(writer.begin_array(range.size()));
-    for (const auto& element : range) WEFT_TRY(encode_to(writer, element));
-    return ok();
+    if (!writer.write_array(range.size())) return false;
+    for (const auto& element : range)
+      if (!write_field(writer, element)) return false;
+    return true;
   }
+}
+
+inline bool refuse(cbor_reader& reader, cbor_errc code, const char* where) noexcept {
+  reader.fail(code, where);
+  return false;
 }
 
 template <unknown_keys Policy>
 struct decode_visitor {
   cbor_reader& reader;
   std::uint64_t pairs_left = 0;
-  result<void> status{};
+  bool good = true;
   bool has_pending = false;
   key_rank pending{};
 
-  result<void> read_key() noexcept {
+  bool read_key() noexcept {
     if (pairs_left == 0) {
       has_pending = false;
-      return ok();
+      return true;
     }
     --pairs_left;
-    WEFT_TRY_ASSIGN(const cbor_item key, reader.next());
+    cbor_item key;
+    if (!reader.read(key)) return false;
     has_pending = true;
     if (key.type == cbor_type::unsigned_int) pending = {0, key.argument};
     else if (key.type == cbor_type::negative_int) pending = {1, key.argument};
     else {
       pending = {2, 0};
-      WEFT_TRY(reader.skip_contents(key));
+      return reader.skip_rest(key);
     }
-    return ok();
+    return true;
   }
 
   /// Consumes the value of the pending (unknown) key and reads the next key.
-  result<void> drop_pending() noexcept {
+  bool drop_pending() noexcept {
     if constexpr (Policy == unknown_keys::reject) {
-      return error(cbor_errc::unknown_key, "decode: key not in schema");
+      return refuse(reader, cbor_errc::unknown_key, "decode: key not in schema");
     } else {
-      WEFT_TRY(reader.skip());
-      return read_key();
+      cbor_item value;
+      return reader.read(value) && reader.skip_rest(value) && read_key();
     }
   }
 
   template <class F>
   void operator()(std::int64_t key, F& field) noexcept {
-    if (!status) return;
+    if (!good) return;
     const key_rank rank = rank_of(key);
     while (has_pending && pending < rank) {
-      status = drop_pending();
-      if (!status) return;
+      good = drop_pending();
+      if (!good) return;
     }
     if (has_pending && pending == rank) {
       if constexpr (is_optional<F>::value) {
         field.emplace();
-        status = decode_from(reader, *field);
+        good = read_field(reader, *field) && read_key();
       } else {
-        status = decode_from(reader, field);
+        good = read_field(reader, field) && read_key();
       }
-      if (status) status = read_key();
       return;
     }
     if constexpr (is_optional<F>::value) field.reset();
-    else status = error(cbor_errc::missing_key, "decode: required key absent");
+    else good = refuse(reader, cbor_errc::missing_key, "decode: required key absent");
   }
 };
 
 template <message T>
-result<void> decode_message(cbor_reader& reader, T& value) noexcept {
-  WEFT_TRY_ASSIGN(const cbor_item head, reader.next());
-  if (head.type != cbor_type::map) return error(cbor_errc::type_mismatch, "decode: not a map");
+bool read_message(cbor_reader& reader, T& value) noexcept {
+  cbor_item head;
+  if (!reader.read(head)) return false;
+  if (head.type != cbor_type::map)
+    return refuse(reader, cbor_errc::type_mismatch, "decode: not a map");
   decode_visitor<unknown_key_policy_of<T>()> decoder{reader, head.argument};
-  WEFT_TRY(decoder.read_key());
+  if (!decoder.read_key()) return false;
   T::fields(decoder, value);
-  WEFT_TRY(decoder.status);
-  while (decoder.has_pending) WEFT_TRY(decoder.drop_pending());
-  return ok();
+  if (!decoder.good) return false;
+  while (decoder.has_pending)
+    if (!decoder.drop_pending()) return false;
+  return true;
 }
 
 template <class I>
-result<void> decode_integer(cbor_reader& reader, I& value) noexcept {
-  WEFT_TRY_ASSIGN(const cbor_item item, reader.next());
+bool read_integer(cbor_reader& reader, I& value) noexcept {
+  cbor_item item;
+  if (!reader.read(item)) return false;
   using U = std::make_unsigned_t<I>;
   constexpr auto max = static_cast<std::uint64_t>(std::numeric_limits<I>::max());
   if (item.type == cbor_type::unsigned_int) {
-    if (item.argument > max) return error(cbor_errc::integer_out_of_range, "decode: integer");
+    if (item.argument > max) return refuse(reader, cbor_errc::integer_out_of_range, "decode: integer");
     value = static_cast<I>(item.argument);
-    return ok();
+    return true;
   }
   if constexpr (std::is_signed_v<I>) {
     if (item.type == cbor_type::negative_int) {
-      if (item.argument > max) return error(cbor_errc::integer_out_of_range, "decode: integer");
+      if (item.argument > max)
+        return refuse(reader, cbor_errc::integer_out_of_range, "decode: integer");
       // -1 - n, computed in the unsigned type to stay clear of overflow
       value = static_cast<I>(static_cast<U>(~static_cast<U>(item.argument)));
-      return ok();
+      return true;
     }
   }
-  return error(cbor_errc::type_mismatch, "decode: not an integer");
+  return refuse(reader, cbor_errc::type_mismatch, "decode: not an integer");
 }
 
-inline result<void> decode_float(cbor_reader& reader, double& value) noexcept {
-  WEFT_TRY_ASSIGN(const cbor_item item, reader.next());
-  if (item.type != cbor_type::floating) return error(cbor_errc::type_mismatch, "decode: float");
-  value = item.float_value;
-  return ok();
+/// Reads one item of `type` into `item`.
+inline bool read_typed(cbor_reader& reader, cbor_item& item, cbor_type type,
+                       const char* where) noexcept {
+  if (!reader.read(item)) return false;
+  if (item.type != type) return refuse(reader, cbor_errc::type_mismatch, where);
+  return true;
 }
 
 template <class Container>
-result<void> decode_byte_string(cbor_reader& reader, Container& value) noexcept {
-  WEFT_TRY_ASSIGN(const cbor_item item, reader.next());
-  if (item.type != cbor_type::bytes) return error(cbor_errc::type_mismatch, "decode: bytes");
+bool read_byte_string(cbor_reader& reader, Container& value) noexcept {
+  cbor_item item;
+  if (!read_typed(reader, item, cbor_type::bytes, "decode: bytes")) return false;
   if constexpr (is_std_array<Container>::value) {
     if (item.content.size() != value.size())
-      return error(cbor_errc::length_mismatch, "decode: fixed-size bytes");
+      return refuse(reader, cbor_errc::length_mismatch, "decode: fixed-size bytes");
     if (!item.content.empty()) std::memcpy(value.data(), item.content.data(), value.size());
   } else if constexpr (is_static_vector<Container>::value) {
     if (item.content.size() > Container::capacity())
-      return error(cbor_errc::capacity_exceeded, "decode: bytes");
+      return refuse(reader, cbor_errc::capacity_exceeded, "decode: bytes");
     value.clear();
     for (const std::uint8_t b : item.content) (void)value.push_back(b);
   } else {
     value.assign(item.content.begin(), item.content.end());
   }
-  return ok();
+  return true;
 }
 
 template <class Container>
-result<void> decode_array(cbor_reader& reader, Container& value) noexcept {
-  WEFT_TRY_ASSIGN(const cbor_item item, reader.next());
-  if (item.type != cbor_type::array) return error(cbor_errc::type_mismatch, "decode: array");
+bool read_array(cbor_reader& reader, Container& value) noexcept {
+  cbor_item item;
+  if (!read_typed(reader, item, cbor_type::array, "decode: array")) return false;
   if constexpr (is_std_array<Container>::value) {
     if (item.argument != value.size())
-      return error(cbor_errc::length_mismatch, "decode: fixed-size array");
-    for (auto& element : value) WEFT_TRY(decode_from(reader, element));
+      return refuse(reader, cbor_errc::length_mismatch, "decode: fixed-size array");
+    for (auto& element : value)
+      if (!read_field(reader, element)) return false;
   } else if constexpr (is_static_vector<Container>::value) {
     if (item.argument > Container::capacity())
-      return error(cbor_errc::capacity_exceeded, "decode: array");
+      return refuse(reader, cbor_errc::capacity_exceeded, "decode: array");
     value.clear();
     for (std::uint64_t i = 0; i < item.argument; ++i) {
       (void)value.emplace_back();
-      WEFT_TRY(decode_from(reader, value.back()));
+      if (!read_field(reader, value.back())) return false;
     }
   } else {  // std::vector: the count is already bounded by the reader's item budget
     value.clear();
     value.reserve(static_cast<std::size_t>(item.argument));
     for (std::uint64_t i = 0; i < item.argument; ++i) {
       value.emplace_back();
-      WEFT_TRY(decode_from(reader, value.back()));
+      if (!read_field(reader, value.back())) return false;
     }
   }
-  return ok();
+  return true;
+}
+
+template <class T>
+bool write_field(cbor_writer& writer, const T& value) noexcept {
+  if constexpr (has_codec<T>) {
+    auto written = codec<T>::encode(writer, value);
+    if (!written) writer.fail(written.error());
+    return written.has_value();
+  } else if constexpr (message<T>) {
+    return write_message(writer, value);
+  } else if constexpr (std::is_same_v<T, bool>) {
+    return writer.write_bool(value);
+  } else if constexpr (std::is_enum_v<T>) {
+    return write_field(writer, static_cast<std::underlying_type_t<T>>(value));
+  } else if constexpr (std::is_integral_v<T> && std::is_unsigned_v<T>) {
+    return writer.write_uint(value);
+  } else if constexpr (std::is_integral_v<T>) {
+    return writer.write_int(value);
+  } else if constexpr (std::is_floating_point_v<T>) {
+    return writer.write_float(static_cast<double>(value));
+  } else if constexpr (std::is_same_v<T, std::string_view> || std::is_same_v<T, std::string>) {
+    return writer.write_text(value);
+  } else if constexpr (std::is_same_v<T, byte_view>) {
+    return writer.write_bytes(value);
+  } else if constexpr (std::is_same_v<T, encoded_item>) {
+    return writer.write_encoded(value.bytes);
+  } else if constexpr (is_std_vector<T>::value || is_static_vector<T>::value ||
+                       is_std_array<T>::value) {
+    return write_sequence(writer, value);
+  } else {
+    static_assert(sizeof(T) == 0, "weft::wire: no CBOR mapping for this type; see docs/wire.md");
+  }
+}
+
+template <class T>
+bool read_field(cbor_reader& reader, T& value) noexcept {
+  if constexpr (has_codec<T>) {
+    auto decoded = codec<T>::decode(reader, value);
+    if (!decoded) reader.fail(decoded.error());
+    return decoded.has_value();
+  } else if constexpr (message<T>) {
+    return read_message(reader, value);
+  } else if constexpr (std::is_same_v<T, bool>) {
+    cbor_item item;
+    if (!reader.read(item)) return false;
+    if (item.type != cbor_type::simple ||
+        (item.argument != simple_false && item.argument != simple_true))
+      return refuse(reader, cbor_errc::type_mismatch, "decode: bool");
+    value = item.argument == simple_true;
+    return true;
+  } else if constexpr (std::is_enum_v<T>) {
+    std::underlying_type_t<T> raw{};
+    if (!read_integer(reader, raw)) return false;
+    value = static_cast<T>(raw);
+    return true;
+  } else if constexpr (std::is_integral_v<T>) {
+    return read_integer(reader, value);
+  } else if constexpr (std::is_floating_point_v<T>) {
+    cbor_item item;
+    if (!read_typed(reader, item, cbor_type::floating, "decode: float")) return false;
+    const double wide = item.float_value;
+    if (wide == wide && static_cast<double>(static_cast<T>(wide)) != wide)
+      return refuse(reader, cbor_errc::not_representable, "decode: float");
+    value = static_cast<T>(wide);
+    return true;
+  } else if constexpr (std::is_same_v<T, std::string_view> || std::is_same_v<T, std::string>) {
+    cbor_item item;
+    if (!read_typed(reader, item, cbor_type::text, "decode: text")) return false;
+    value = T(as_chars(item.content));
+    return true;
+  } else if constexpr (std::is_same_v<T, byte_view>) {
+    cbor_item item;
+    if (!read_typed(reader, item, cbor_type::bytes, "decode: bytes")) return false;
+    value = item.content;
+    return true;
+  } else if constexpr (std::is_same_v<T, encoded_item>) {
+    const std::size_t start = reader.position();
+    cbor_item item;
+    if (!reader.read(item) || !reader.skip_rest(item)) return false;
+    value.bytes = reader.input().subspan(start, reader.position() - start);
+    return true;
+  } else if constexpr (is_std_vector<T>::value || is_static_vector<T>::value ||
+                       is_std_array<T>::value) {
+    if constexpr (is_byte_container<T>) return read_byte_string(reader, value);
+    else return read_array(reader, value);
+  } else {
+    static_assert(sizeof(T) == 0, "weft::wire: no CBOR mapping for this type; see docs/wire.md");
+  }
 }
 
 }  // namespace detail
@@ -323,74 +429,16 @@ result<void> decode_array(cbor_reader& reader, Container& value) noexcept {
 /// Writes `value` as one CBOR item. See docs/wire.md for the supported types.
 template <class T>
 result<void> encode_to(cbor_writer& writer, const T& value) noexcept {
-  if constexpr (has_codec<T>) return codec<T>::encode(writer, value);
-  else if constexpr (message<T>) return detail::encode_message(writer, value);
-  else if constexpr (std::is_same_v<T, bool>) return writer.put_bool(value);
-  else if constexpr (std::is_enum_v<T>)
-    return encode_to(writer, static_cast<std::underlying_type_t<T>>(value));
-  else if constexpr (std::is_integral_v<T> && std::is_unsigned_v<T>) return writer.put_uint(value);
-  else if constexpr (std::is_integral_v<T>) return writer.put_int(value);
-  else if constexpr (std::is_floating_point_v<T>)
-    return writer.put_float(static_cast<double>(value));
-  else if constexpr (std::is_same_v<T, std::string_view> || std::is_same_v<T, std::string>)
-    return writer.put_text(value);
-  else if constexpr (std::is_same_v<T, byte_view>) return writer.put_bytes(value);
-  else if constexpr (std::is_same_v<T, encoded_item>) return writer.put_encoded(value.bytes);
-  else if constexpr (detail::is_std_vector<T>::value || detail::is_static_vector<T>::value ||
-                     detail::is_std_array<T>::value)
-    return detail::encode_sequence(writer, value);
-  else static_assert(sizeof(T) == 0, "weft::wire: no CBOR mapping for this type; see docs/wire.md");
+  if (detail::write_field(writer, value)) return ok();
+  return writer.status();
 }
 
 /// Reads one CBOR item into `value`. Borrowed types (byte_view, std::string_view,
 /// encoded_item) point into the reader's input, which must outlive them.
 template <class T>
 result<void> decode_from(cbor_reader& reader, T& value) noexcept {
-  if constexpr (has_codec<T>) {
-    return codec<T>::decode(reader, value);
-  } else if constexpr (message<T>) {
-    return detail::decode_message(reader, value);
-  } else if constexpr (std::is_same_v<T, bool>) {
-    WEFT_TRY_ASSIGN(const cbor_item item, reader.next());
-    if (item.type != cbor_type::simple ||
-        (item.argument != simple_false && item.argument != simple_true))
-      return error(cbor_errc::type_mismatch, "decode: bool");
-    value = item.argument == simple_true;
-    return ok();
-  } else if constexpr (std::is_enum_v<T>) {
-    std::underlying_type_t<T> raw{};
-    WEFT_TRY(detail::decode_integer(reader, raw));
-    value = static_cast<T>(raw);
-    return ok();
-  } else if constexpr (std::is_integral_v<T>) {
-    return detail::decode_integer(reader, value);
-  } else if constexpr (std::is_floating_point_v<T>) {
-    double wide = 0.0;
-    WEFT_TRY(detail::decode_float(reader, wide));
-    if (wide == wide && static_cast<double>(static_cast<T>(wide)) != wide)
-      return error(cbor_errc::not_representable, "decode: float");
-    value = static_cast<T>(wide);
-    return ok();
-  } else if constexpr (std::is_same_v<T, std::string_view> || std::is_same_v<T, std::string>) {
-    WEFT_TRY_ASSIGN(const cbor_item item, reader.next());
-    if (item.type != cbor_type::text) return error(cbor_errc::type_mismatch, "decode: text");
-    value = T(as_chars(item.content));
-    return ok();
-  } else if constexpr (std::is_same_v<T, byte_view>) {
-    WEFT_TRY_ASSIGN(const cbor_item item, reader.next());
-    if (item.type != cbor_type::bytes) return error(cbor_errc::type_mismatch, "decode: bytes");
-    value = item.content;
-    return ok();
-  } else if constexpr (std::is_same_v<T, encoded_item>) {
-    WEFT_TRY_ASSIGN(value.bytes, reader.next_encoded());
-    return ok();
-  } else if constexpr (detail::is_std_vector<T>::value || detail::is_static_vector<T>::value ||
-                       detail::is_std_array<T>::value) {
-    if constexpr (detail::is_byte_container<T>) return detail::decode_byte_string(reader, value);
-    else return detail::decode_array(reader, value);
-  } else {
-    static_assert(sizeof(T) == 0, "weft::wire: no CBOR mapping for this type; see docs/wire.md");
-  }
+  if (detail::read_field(reader, value)) return ok();
+  return reader.failure();
 }
 
 /// Bytes that encode(value, ...) writes.

@@ -352,7 +352,13 @@ TEST_CASE("the writer produces shortest heads and preferred floats", "[wire][cbo
   weft::byte_writer out(buffer);
   wire::cbor_writer w(out);
   CHECK(w.put_simple(24).error().is(cbor_errc::invalid_simple_value));
-  CHECK(w.put_text("\xff").error().is(cbor_errc::invalid_utf8));
+  // The first failure sticks: later writes report it and write nothing.
+  CHECK(w.put_uint(1).error().is(cbor_errc::invalid_simple_value));
+  CHECK(w.status().error().is(cbor_errc::invalid_simple_value));
+  CHECK(out.size() == 0);
+  wire::cbor_writer text_writer(out);
+  CHECK(text_writer.put_text("\xff").error().is(cbor_errc::invalid_utf8));
+  CHECK(wire::cbor_writer().put_text("\xc3").error().is(cbor_errc::invalid_utf8));
   std::array<std::uint8_t, 2> tiny{};
   weft::byte_writer small_out(tiny);
   wire::cbor_writer small(small_out);
