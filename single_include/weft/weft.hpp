@@ -2488,6 +2488,1821 @@ result<T> decode(byte_view input, const decode_limits& limits = {}) noexcept {
 }  // namespace wire
 WEFT_END
 // ---- end weft/wire/schema.hpp
+// ---- begin weft/storage/concepts.hpp
+// weft/storage/concepts.hpp - the storage policies a consensus driver persists through:
+// log_store, stable_store and snapshot_store, with the storage error codes and the small
+// value types they exchange. Requirements tables: docs/requirements/log_store.md,
+// docs/requirements/stable_store.md, docs/requirements/snapshot_store.md.
+
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+// ---- begin weft/storage/file_system.hpp
+// weft/storage/file_system.hpp - the file-system policy durable storage is written against.
+// The POSIX implementation (storage/posix_file_system.hpp) and the simulator's faulty disk
+// (sim/disk.hpp) both model it, so the WAL runs unchanged on either.
+// Requirements table: docs/requirements/file_system.md.
+
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+
+WEFT_BEGIN
+namespace storage {
+
+/// An open file, valid until close(). Opaque to callers.
+struct file_handle {
+  std::uint32_t value = 0;
+  friend constexpr bool operator==(file_handle, file_handle) noexcept = default;
+};
+
+enum class open_mode : std::uint8_t {
+  open_existing,    // fail with not_found when absent
+  create_or_open,   // create empty when absent
+  create_exclusive  // fail with already_exists when present
+};
+
+/// Errors every file_system model reports (POSIX errno values map onto these).
+enum class fs_errc : std::uint16_t {
+  ok = 0,
+  not_found = 1,
+  already_exists = 2,
+  io_error = 3,        // a read or write failed (EIO, latent sector error)
+  no_space = 4,        // ENOSPC / EDQUOT
+  bad_handle = 5,
+  name_too_long = 6,
+  too_many_open_files = 7,
+  permission_denied = 8,
+  crashed = 9,         // the simulated machine is down
+};
+
+constexpr std::string_view describe(fs_errc code) noexcept {
+  switch (code) {
+    case fs_errc::ok: return "ok";
+    case fs_errc::not_found: return "file not found";
+    case fs_errc::already_exists: return "file already exists";
+    case fs_errc::io_error: return "I/O error";
+    case fs_errc::no_space: return "no space left on device";
+    case fs_errc::bad_handle: return "bad file handle";
+    case fs_errc::name_too_long: return "file name too long";
+    case fs_errc::too_many_open_files: return "too many open files";
+    case fs_errc::permission_denied: return "permission denied";
+    case fs_errc::crashed: return "machine crashed";
+  }
+  return "unknown file-system error";
+}
+
+/// A flat directory of named files. Durability: bytes written reach stable storage only
+/// after sync(file); a create, rename or remove becomes durable only after sync_directory().
+/// A crash may lose anything not yet durable and may tear the last unsynced write.
+template <class FS>
+concept file_system = requires(FS& fs, std::string_view name, open_mode mode, file_handle file,
+                               std::uint64_t offset, byte_view data, mutable_byte_view out,
+                               void (*visit)(void*, std::string_view) noexcept, void* context) {
+  { fs.open(name, mode) } noexcept -> std::same_as<result<file_handle>>;
+  { fs.close(file) } noexcept -> std::same_as<result<void>>;
+  { fs.read(file, offset, out) } noexcept -> std::same_as<result<std::size_t>>;  // short at EOF
+  { fs.write(file, offset, data) } noexcept -> std::same_as<result<void>>;
+  { fs.sync(file) } noexcept -> std::same_as<result<void>>;
+  { fs.size(file) } noexcept -> std::same_as<result<std::uint64_t>>;
+  { fs.truncate(file, offset) } noexcept -> std::same_as<result<void>>;
+  { fs.rename(name, name) } noexcept -> std::same_as<result<void>>;  // atomic replace
+  { fs.remove(name) } noexcept -> std::same_as<result<void>>;
+  { fs.sync_directory() } noexcept -> std::same_as<result<void>>;
+  { fs.list(visit, context) } noexcept -> std::same_as<result<void>>;
+};
+
+}  // namespace storage
+WEFT_END
+WEFT_ERROR_DOMAIN(weft::storage::fs_errc, "fs")
+// ---- end weft/storage/file_system.hpp
+
+WEFT_BEGIN
+namespace storage {
+
+enum class storage_errc : std::uint16_t {
+  ok = 0,
+  bad_magic = 1,             // a file in the directory is not a weft file of its kind
+  unsupported_version = 2,   // written by a newer format version: refused, never guessed at
+  corrupt_header = 3,        // a segment, snapshot or state header fails its checksum
+  corrupt_record = 4,        // a record before the log's tail fails its checksum: hard error
+  corrupt_sequence = 5,      // records or segments out of order or missing
+  record_too_large = 6,      // payload larger than max_record_size_bytes
+  index_mismatch = 7,        // append index is not last_index() + 1
+  out_of_range = 8,          // index compacted away or beyond the last entry
+  log_full = 9,              // max_entries or max_segments reached: compact first
+  not_open = 10,             // open() has not succeeded
+  poisoned = 11,             // an earlier write or sync failed; reopen to recover
+  no_snapshot = 12,          // no snapshot has been installed
+  corrupt_snapshot = 13,     // a snapshot file fails its checksum or size
+  snapshot_state = 14,       // begin/write/install called out of order
+  stale_snapshot = 15,       // a snapshot no newer than the installed one
+  corrupt_state = 16,        // both hard-state slots are damaged
+};
+
+constexpr std::string_view describe(storage_errc code) noexcept {
+  switch (code) {
+    case storage_errc::ok: return "ok";
+    case storage_errc::bad_magic: return "not a weft storage file (unknown magic)";
+    case storage_errc::unsupported_version: return "written by a newer weft format version";
+    case storage_errc::corrupt_header: return "file header checksum mismatch";
+    case storage_errc::corrupt_record: return "corrupt record before the log tail";
+    case storage_errc::corrupt_sequence: return "log records or segments out of order or missing";
+    case storage_errc::record_too_large: return "record larger than max_record_size_bytes";
+    case storage_errc::index_mismatch: return "append index is not last_index + 1";
+    case storage_errc::out_of_range: return "index compacted or beyond the last entry";
+    case storage_errc::log_full: return "log capacity reached; compact first";
+    case storage_errc::not_open: return "storage not open";
+    case storage_errc::poisoned: return "an earlier write failed; reopen to recover";
+    case storage_errc::no_snapshot: return "no snapshot installed";
+    case storage_errc::corrupt_snapshot: return "snapshot checksum or size mismatch";
+    case storage_errc::snapshot_state: return "snapshot call out of order";
+    case storage_errc::stale_snapshot: return "snapshot not newer than the installed one";
+    case storage_errc::corrupt_state: return "both hard-state slots are damaged";
+  }
+  return "unknown storage error";
+}
+
+/// One log entry as a log store hands it out; `payload` is valid only during the visit.
+struct log_entry_view {
+  std::uint64_t index = 0;
+  std::uint64_t term = 0;
+  byte_view payload{};
+};
+
+/// A durability point. `sequence` counts records ever written (appends, truncations) and
+/// never decreases; `last_index` is the log's last index after that record. A driver that
+/// noted the position returned by append() knows the entry is durable once sync() returns
+/// a position with a sequence at least as large.
+struct log_position {
+  std::uint64_t sequence = 0;
+  std::uint64_t last_index = 0;
+  friend constexpr bool operator==(const log_position&, const log_position&) noexcept = default;
+};
+
+/// Called for each entry of a range; return false to stop early.
+using entry_visitor = bool (*)(void* context, const log_entry_view& entry) noexcept;
+
+/// Raft's persistent scalar state.
+struct hard_state {
+  std::uint64_t term = 0;
+  std::uint64_t vote = 0;    // 0 = voted for nobody
+  std::uint64_t commit = 0;
+  friend constexpr bool operator==(const hard_state&, const hard_state&) noexcept = default;
+};
+
+/// What identifies an installed snapshot: the last log entry it covers.
+struct snapshot_meta {
+  std::uint64_t index = 0;
+  std::uint64_t term = 0;
+  std::uint64_t size_bytes = 0;
+  std::uint32_t checksum = 0;  // CRC-32C of the snapshot bytes, for the receiver to check
+  friend constexpr bool operator==(const snapshot_meta&, const snapshot_meta&) noexcept = default;
+};
+
+/// An append-only log of (index, term, payload) with suffix truncation and prefix
+/// compaction. Nothing is durable until sync(). See docs/requirements/log_store.md.
+template <class L>
+concept log_store = requires(L& log, const L& clog, std::uint64_t index, std::uint64_t term,
+                             byte_view payload, entry_visitor visit, void* context) {
+  { log.append(index, term, payload) } noexcept -> std::same_as<result<log_position>>;
+  { log.truncate_suffix(index) } noexcept -> std::same_as<result<log_position>>;
+  { log.compact_prefix(index) } noexcept -> std::same_as<result<void>>;
+  { log.sync() } noexcept -> std::same_as<result<log_position>>;
+  { log.read_range(index, index, visit, context) } noexcept -> std::same_as<result<void>>;
+  { clog.term_at(index) } noexcept -> std::same_as<result<std::uint64_t>>;
+  { clog.first_index() } noexcept -> std::same_as<std::uint64_t>;
+  { clog.last_index() } noexcept -> std::same_as<std::uint64_t>;
+  { clog.durable() } noexcept -> std::same_as<log_position>;
+};
+
+/// Raft's term, vote and commit index; save() is durable when it returns.
+/// See docs/requirements/stable_store.md.
+template <class S>
+concept stable_store = requires(S& store, const hard_state& state) {
+  { store.save(state) } noexcept -> std::same_as<result<void>>;
+  { store.load() } noexcept -> std::same_as<result<hard_state>>;
+};
+
+/// Streams one snapshot in (begin, write..., install or abort), installs it atomically, and
+/// serves the installed one in chunks. See docs/requirements/snapshot_store.md.
+template <class S>
+concept snapshot_store = requires(S& store, const S& cstore, std::uint64_t index,
+                                  std::uint64_t term, byte_view chunk, mutable_byte_view out) {
+  { store.begin(index, term) } noexcept -> std::same_as<result<void>>;
+  { store.write(chunk) } noexcept -> std::same_as<result<void>>;
+  { store.install() } noexcept -> std::same_as<result<snapshot_meta>>;
+  { store.abort() } noexcept -> std::same_as<void>;
+  { cstore.latest() } noexcept -> std::same_as<result<snapshot_meta>>;
+  { store.read(index, out) } noexcept -> std::same_as<result<std::size_t>>;  // offset, chunk
+};
+
+}  // namespace storage
+WEFT_END
+WEFT_ERROR_DOMAIN(weft::storage::storage_errc, "storage")
+// ---- end weft/storage/concepts.hpp
+// ---- begin weft/storage/memory.hpp
+// weft/storage/memory.hpp - in-memory models of log_store, stable_store and snapshot_store:
+// the reference semantics the durable stores are tested against, and the stores of a
+// simulated node whose "disk" is its memory. Capacities are fixed at construction.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+
+WEFT_BEGIN
+namespace storage {
+
+struct memory_log_options {
+  std::size_t max_entries = 1u << 16;
+  std::size_t max_payload_bytes_total = std::size_t{64} << 20;
+  std::uint64_t first_index = 1;
+
+  [[nodiscard]] result<void> validate() const noexcept {
+    if (max_entries == 0 || max_payload_bytes_total == 0 || first_index == 0)
+      return error(core_errc::invalid_options, "memory_log_options");
+    return ok();
+  }
+};
+
+/// A log held in two buffers reserved at construction: entry descriptors and payload bytes.
+/// Every append is "durable" as soon as sync() is called, like the file WAL.
+class memory_log_store {
+ public:
+  explicit memory_log_store(const memory_log_options& options = {}) noexcept
+      : options_(options), first_(options.first_index) {
+    entries_.reserve(options.max_entries);
+    arena_.reserve(options.max_payload_bytes_total);
+  }
+
+  [[nodiscard]] std::uint64_t first_index() const noexcept { return first_; }
+  [[nodiscard]] std::uint64_t last_index() const noexcept {
+    return first_ + (entries_.size() - head_) - 1;
+  }
+  [[nodiscard]] log_position durable() const noexcept { return durable_; }
+
+  [[nodiscard]] result<log_position> append(std::uint64_t index, std::uint64_t term,
+                                            byte_view payload) noexcept {
+    if (index != last_index() + 1) return error(storage_errc::index_mismatch, "memory_log");
+    if (entries_.size() == options_.max_entries) squeeze();
+    if (entries_.size() == options_.max_entries)
+      return error(storage_errc::log_full, "memory_log: max_entries");
+    if (arena_.size() + payload.size() > options_.max_payload_bytes_total) squeeze();
+    if (arena_.size() + payload.size() > options_.max_payload_bytes_total)
+      return error(storage_errc::log_full, "memory_log: max_payload_bytes_total");
+    entries_.push_back({term, arena_.size(), payload.size()});
+    arena_.insert(arena_.end(), payload.begin(), payload.end());
+    return advance();
+  }
+
+  [[nodiscard]] result<log_position> truncate_suffix(std::uint64_t from_index) noexcept {
+    if (from_index < first_ || from_index > last_index() + 1)
+      return error(storage_errc::out_of_range, "memory_log: truncate_suffix");
+    const std::size_t keep = head_ + static_cast<std::size_t>(from_index - first_);
+    if (keep < entries_.size()) arena_.resize(entries_[keep].offset);
+    entries_.resize(keep);
+    return advance();
+  }
+
+  [[nodiscard]] result<void> compact_prefix(std::uint64_t new_first_index) noexcept {
+    if (new_first_index <= first_) return ok();
+    if (new_first_index > last_index() + 1) {  // a snapshot beyond the log replaces it all
+      entries_.clear();
+      arena_.clear();
+      head_ = 0;
+    } else {
+      head_ += static_cast<std::size_t>(new_first_index - first_);
+    }
+    first_ = new_first_index;
+    return ok();
+  }
+
+  [[nodiscard]] result<log_position> sync() noexcept {
+    durable_ = written_;
+    return durable_;
+  }
+
+  [[nodiscard]] result<std::uint64_t> term_at(std::uint64_t index) const noexcept {
+    if (index < first_ || index > last_index())
+      return error(storage_errc::out_of_range, "memory_log: term_at");
+    return entries_[slot(index)].term;
+  }
+
+  [[nodiscard]] result<void> read_range(std::uint64_t from_index, std::uint64_t end_index,
+                                        entry_visitor visit, void* context) noexcept {
+    if (from_index < first_ || end_index > last_index() + 1 || from_index > end_index)
+      return error(storage_errc::out_of_range, "memory_log: read_range");
+    for (std::uint64_t i = from_index; i < end_index; ++i) {
+      const descriptor& d = entries_[slot(i)];
+      const log_entry_view view{i, d.term, byte_view(arena_).subspan(d.offset, d.size)};
+      if (!visit(context, view)) break;
+    }
+    return ok();
+  }
+
+ private:
+  struct descriptor {
+    std::uint64_t term;
+    std::size_t offset;
+    std::size_t size;
+  };
+  [[nodiscard]] std::size_t slot(std::uint64_t index) const noexcept {
+    return head_ + static_cast<std::size_t>(index - first_);
+  }
+  log_position advance() noexcept {
+    written_ = {written_.sequence + 1, last_index()};
+    return written_;
+  }
+  // Drops compacted entries and their bytes from the front of both buffers.
+  void squeeze() noexcept {
+    if (head_ == 0) return;
+    const std::size_t byte_shift =
+        head_ < entries_.size() ? entries_[head_].offset : arena_.size();
+    arena_.erase(arena_.begin(), arena_.begin() + static_cast<std::ptrdiff_t>(byte_shift));
+    entries_.erase(entries_.begin(), entries_.begin() + static_cast<std::ptrdiff_t>(head_));
+    for (descriptor& d : entries_) d.offset -= byte_shift;
+    head_ = 0;
+  }
+
+  memory_log_options options_;
+  std::vector<descriptor> entries_;
+  std::vector<std::uint8_t> arena_;
+  std::size_t head_ = 0;  // entries_[head_] has index first_
+  std::uint64_t first_;
+  log_position written_{};
+  log_position durable_{};
+};
+
+/// Hard state in memory: save() is immediately "durable".
+class memory_stable_store {
+ public:
+  [[nodiscard]] result<void> save(const hard_state& state) noexcept {
+    state_ = state;
+    return ok();
+  }
+  [[nodiscard]] result<hard_state> load() const noexcept { return state_; }
+
+ private:
+  hard_state state_{};
+};
+
+struct memory_snapshot_options {
+  std::size_t max_snapshot_size_bytes = std::size_t{64} << 20;
+
+  [[nodiscard]] result<void> validate() const noexcept {
+    if (max_snapshot_size_bytes == 0)
+      return error(core_errc::invalid_options, "memory_snapshot_options");
+    return ok();
+  }
+};
+
+/// One installed snapshot and one being written, both in buffers reserved at construction.
+class memory_snapshot_store {
+ public:
+  explicit memory_snapshot_store(const memory_snapshot_options& options = {}) noexcept
+      : options_(options) {
+    installed_.reserve(options.max_snapshot_size_bytes);
+    pending_.reserve(options.max_snapshot_size_bytes);
+  }
+
+  [[nodiscard]] result<void> begin(std::uint64_t index, std::uint64_t term) noexcept {
+    if (writing_) return error(storage_errc::snapshot_state, "memory_snapshot: begin twice");
+    if (has_installed_ && index <= meta_.index)
+      return error(storage_errc::stale_snapshot, "memory_snapshot: begin");
+    pending_.clear();
+    pending_meta_ = {index, term, 0, 0};
+    writing_ = true;
+    return ok();
+  }
+  [[nodiscard]] result<void> write(byte_view chunk) noexcept {
+    if (!writing_) return error(storage_errc::snapshot_state, "memory_snapshot: write");
+    if (pending_.size() + chunk.size() > options_.max_snapshot_size_bytes)
+      return error(core_errc::capacity_exceeded, "memory_snapshot: max_snapshot_size_bytes");
+    pending_.insert(pending_.end(), chunk.begin(), chunk.end());
+    pending_meta_.checksum = crc32c_extend(pending_meta_.checksum, chunk);
+    return ok();
+  }
+  [[nodiscard]] result<snapshot_meta> install() noexcept {
+    if (!writing_) return error(storage_errc::snapshot_state, "memory_snapshot: install");
+    pending_meta_.size_bytes = pending_.size();
+    installed_.swap(pending_);
+    meta_ = pending_meta_;
+    has_installed_ = true;
+    writing_ = false;
+    return meta_;
+  }
+  void abort() noexcept { writing_ = false; }
+
+  [[nodiscard]] result<snapshot_meta> latest() const noexcept {
+    if (!has_installed_) return error(storage_errc::no_snapshot, "memory_snapshot: latest");
+    return meta_;
+  }
+  [[nodiscard]] result<std::size_t> read(std::uint64_t offset, mutable_byte_view out) noexcept {
+    if (!has_installed_) return error(storage_errc::no_snapshot, "memory_snapshot: read");
+    if (offset > installed_.size()) return error(storage_errc::out_of_range, "memory_snapshot");
+    const std::size_t n =
+        std::min(out.size(), installed_.size() - static_cast<std::size_t>(offset));
+    if (n > 0) std::memcpy(out.data(), installed_.data() + offset, n);
+    return n;
+  }
+
+ private:
+  memory_snapshot_options options_;
+  std::vector<std::uint8_t> installed_;
+  std::vector<std::uint8_t> pending_;
+  snapshot_meta meta_{};
+  snapshot_meta pending_meta_{};
+  bool has_installed_ = false;
+  bool writing_ = false;
+};
+
+static_assert(log_store<memory_log_store>, "memory_log_store: see docs/requirements/log_store.md");
+static_assert(stable_store<memory_stable_store>,
+              "memory_stable_store: see docs/requirements/stable_store.md");
+static_assert(snapshot_store<memory_snapshot_store>,
+              "memory_snapshot_store: see docs/requirements/snapshot_store.md");
+
+}  // namespace storage
+WEFT_END
+// ---- end weft/storage/memory.hpp
+// ---- begin weft/storage/wal.hpp
+// weft/storage/wal.hpp - the durable log store: a segmented write-ahead log over any
+// file_system (POSIX or the simulator's disk). Preallocated, zero-filled segments; records
+// framed with a checksummed header and a payload checksum; group commit (many appends,
+// one sync); recovery that repairs a torn tail and refuses corruption before it.
+// Format: weft/storage/detail/wal_format.hpp. Guide: docs/storage.md.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+#include <vector>
+
+// ---- begin weft/storage/detail/wal_format.hpp
+// weft/storage/detail/wal_format.hpp - the on-disk layout of WAL segments and records, and
+// the hostile-input-safe decoders recovery uses. Little-endian throughout.
+//
+// Segment header (64 bytes, at offset 0):
+//   0 magic "weftwal\0" | 8 u32 version | 12 u32 header size (64) | 16 u64 segment number
+//   24 u64 first record sequence | 32 u64 log first index at creation
+//   40 u64 log last index at creation | 48 u64 segment size | 56 u32 zero
+//   60 u32 masked CRC-32C of bytes 0..60
+// Record (48-byte header, then the payload padded with zeros to a multiple of 8):
+//   0 u32 masked CRC-32C of header bytes 4..48 (covers the length: never trusted alone)
+//   4 u32 payload length | 8 u8 type | 9 u8[3] zero | 12 u32 masked CRC-32C of the payload
+//   16 u64 sequence (1, 2, 3... across segments) | 24 u64 synced_through (the highest
+//   sequence known durable when this record was written) | 32 u64 index | 40 u64 term
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+
+
+WEFT_BEGIN
+namespace storage::detail {
+
+inline constexpr std::uint8_t wal_magic[8] = {'w', 'e', 'f', 't', 'w', 'a', 'l', 0};
+inline constexpr std::uint32_t wal_version = 1;
+inline constexpr std::size_t segment_header_size = 64;
+inline constexpr std::size_t record_header_size = 48;
+inline constexpr std::size_t record_alignment = 8;
+
+enum class record_type : std::uint8_t { entry = 1, truncate = 2, compact = 3 };
+
+struct segment_header {
+  std::uint64_t number = 0;
+  std::uint64_t first_sequence = 0;
+  std::uint64_t first_index = 0;
+  std::uint64_t last_index = 0;
+  std::uint64_t segment_size = 0;
+};
+
+struct record_header {
+  std::uint32_t payload_length = 0;
+  record_type type = record_type::entry;
+  std::uint32_t payload_crc = 0;  // unmasked
+  std::uint64_t sequence = 0;
+  std::uint64_t synced_through = 0;
+  std::uint64_t index = 0;
+  std::uint64_t term = 0;
+};
+
+constexpr std::size_t padded_size(std::size_t payload) noexcept {
+  return (payload + record_alignment - 1) / record_alignment * record_alignment;
+}
+constexpr std::size_t record_size(std::size_t payload) noexcept {
+  return record_header_size + padded_size(payload);
+}
+
+inline void encode_segment_header(const segment_header& h, std::uint8_t* out) noexcept {
+  std::memset(out, 0, segment_header_size);
+  std::memcpy(out, wal_magic, 8);
+  store_le<std::uint32_t>(out + 8, wal_version);
+  store_le<std::uint32_t>(out + 12, static_cast<std::uint32_t>(segment_header_size));
+  store_le<std::uint64_t>(out + 16, h.number);
+  store_le<std::uint64_t>(out + 24, h.first_sequence);
+  store_le<std::uint64_t>(out + 32, h.first_index);
+  store_le<std::uint64_t>(out + 40, h.last_index);
+  store_le<std::uint64_t>(out + 48, h.segment_size);
+  store_le<std::uint32_t>(out + 60, crc32c_mask(crc32c(byte_view(out, 60))));
+}
+
+enum class header_verdict : std::uint8_t { ok, all_zero, bad_magic, future_version, bad_crc };
+
+/// Decodes a segment header; magic and version are judged before the checksum so that a
+/// foreign file or a newer format is named as such rather than as corruption.
+inline header_verdict decode_segment_header(byte_view in, segment_header& h) noexcept {
+  if (in.size() < segment_header_size) return header_verdict::bad_crc;
+  bool zero = true;
+  for (std::size_t i = 0; i < segment_header_size; ++i) zero = zero && in[i] == 0;
+  if (zero) return header_verdict::all_zero;
+  if (std::memcmp(in.data(), wal_magic, 8) != 0) return header_verdict::bad_magic;
+  const auto version = load_le<std::uint32_t>(in.data() + 8);
+  if (version > wal_version) return header_verdict::future_version;
+  const auto crc = load_le<std::uint32_t>(in.data() + 60);
+  if (crc32c_unmask(crc) != crc32c(in.first(60))) return header_verdict::bad_crc;
+  if (version != wal_version || load_le<std::uint32_t>(in.data() + 12) != segment_header_size)
+    return header_verdict::bad_crc;
+  h.number = load_le<std::uint64_t>(in.data() + 16);
+  h.first_sequence = load_le<std::uint64_t>(in.data() + 24);
+  h.first_index = load_le<std::uint64_t>(in.data() + 32);
+  h.last_index = load_le<std::uint64_t>(in.data() + 40);
+  h.segment_size = load_le<std::uint64_t>(in.data() + 48);
+  return header_verdict::ok;
+}
+
+/// Writes a record (header, payload, zero padding) at `out`; returns its total size.
+inline std::size_t encode_record(const record_header& h, byte_view payload,
+                                 std::uint8_t* out) noexcept {
+  const std::size_t padded = padded_size(payload.size());
+  store_le<std::uint32_t>(out + 4, static_cast<std::uint32_t>(payload.size()));
+  out[8] = static_cast<std::uint8_t>(h.type);
+  out[9] = out[10] = out[11] = 0;
+  store_le<std::uint32_t>(out + 12, crc32c_mask(crc32c(payload)));
+  store_le<std::uint64_t>(out + 16, h.sequence);
+  store_le<std::uint64_t>(out + 24, h.synced_through);
+  store_le<std::uint64_t>(out + 32, h.index);
+  store_le<std::uint64_t>(out + 40, h.term);
+  store_le<std::uint32_t>(out, crc32c_mask(crc32c(byte_view(out + 4, record_header_size - 4))));
+  if (!payload.empty()) std::memcpy(out + record_header_size, payload.data(), payload.size());
+  std::memset(out + record_header_size + payload.size(), 0, padded - payload.size());
+  return record_header_size + padded;
+}
+
+/// Decodes and checks a record header alone. False when the checksum, the type or the
+/// reserved bytes are wrong, or the length exceeds `max_payload`.
+inline bool decode_record_header(byte_view in, std::size_t max_payload,
+                                 record_header& h) noexcept {
+  if (in.size() < record_header_size) return false;
+  const std::uint8_t* p = in.data();
+  if (load_le<std::uint64_t>(p + 16) == 0) return false;  // sequences start at 1: fast reject
+  const auto crc = crc32c_unmask(load_le<std::uint32_t>(p));
+  if (crc != crc32c(byte_view(p + 4, record_header_size - 4))) return false;
+  if (p[8] < 1 || p[8] > 3 || p[9] != 0 || p[10] != 0 || p[11] != 0) return false;
+  h.payload_length = load_le<std::uint32_t>(p + 4);
+  if (h.payload_length > max_payload) return false;
+  h.type = static_cast<record_type>(p[8]);
+  h.payload_crc = crc32c_unmask(load_le<std::uint32_t>(p + 12));
+  h.sequence = load_le<std::uint64_t>(p + 16);
+  h.synced_through = load_le<std::uint64_t>(p + 24);
+  h.index = load_le<std::uint64_t>(p + 32);
+  h.term = load_le<std::uint64_t>(p + 40);
+  return true;
+}
+
+inline bool payload_matches(const record_header& h, byte_view payload) noexcept {
+  return payload.size() == h.payload_length && crc32c(payload) == h.payload_crc;
+}
+
+/// "wal-<16 lowercase hex digits>.log"
+inline constexpr std::size_t segment_name_size = 24;
+
+inline void format_segment_name(std::uint64_t number, char (&out)[segment_name_size + 1]) noexcept {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::memcpy(out, "wal-", 4);
+  for (int i = 0; i < 16; ++i)
+    out[4 + i] = digits[(number >> (60 - 4 * i)) & 0xfu];
+  std::memcpy(out + 20, ".log", 5);
+}
+
+inline bool parse_segment_name(std::string_view name, std::uint64_t& number) noexcept {
+  if (name.size() != segment_name_size || name.substr(0, 4) != "wal-" ||
+      name.substr(20) != ".log")
+    return false;
+  number = 0;
+  for (std::size_t i = 4; i < 20; ++i) {
+    const char c = name[i];
+    int v = -1;
+    if (c >= '0' && c <= '9') v = c - '0';
+    if (c >= 'a' && c <= 'f') v = c - 'a' + 10;
+    if (v < 0) return false;
+    number = (number << 4) | static_cast<std::uint64_t>(v);
+  }
+  return true;
+}
+
+}  // namespace storage::detail
+WEFT_END
+// ---- end weft/storage/detail/wal_format.hpp
+
+WEFT_BEGIN
+namespace storage {
+
+/// When the WAL calls sync on the file system.
+enum class sync_policy : std::uint8_t {
+  on_sync,       // safe default: sync() is one fdatasync covering every append before it
+  every_append,  // each append is synced before it returns (no group commit)
+  never,         // sync() only hands bytes to the OS: data survives a process crash only
+};
+
+/// How new segments reserve their space.
+enum class preallocation_mode : std::uint8_t {
+  allocate,   // the file system's preallocate() (fallocate) when it has one, else zeros
+  zero_fill,  // write zeros: later fdatasyncs touch no metadata, at twice the bytes written
+};
+
+struct wal_options {
+  std::uint64_t segment_size_bytes = std::uint64_t{64} << 20;
+  std::size_t max_record_size_bytes = std::size_t{1} << 20;
+  std::size_t write_buffer_size_bytes = std::size_t{4} << 20;  // group-commit buffer
+  std::size_t max_entries = std::size_t{1} << 20;              // live entries indexed
+  std::size_t max_segments = 1024;
+  std::uint64_t first_index = 1;                               // of a brand-new log
+  sync_policy sync = sync_policy::on_sync;
+  preallocation_mode preallocation = preallocation_mode::allocate;
+
+  [[nodiscard]] result<void> validate() const noexcept {
+    const char* where = nullptr;
+    if (segment_size_bytes < 4096 || segment_size_bytes > (std::uint64_t{1} << 32))
+      where = "wal_options: segment_size_bytes outside [4096, 4 GiB]";
+    else if (max_record_size_bytes == 0 || max_record_size_bytes > (std::size_t{1} << 30))
+      where = "wal_options: max_record_size_bytes";
+    else if (write_buffer_size_bytes < detail::record_size(max_record_size_bytes))
+      where = "wal_options: write_buffer_size_bytes smaller than one maximal record";
+    else if (detail::segment_header_size + detail::record_size(max_record_size_bytes) >
+             segment_size_bytes)
+      where = "wal_options: a maximal record does not fit in a segment";
+    else if (max_entries == 0 || max_segments < 2 || first_index == 0)
+      where = "wal_options: max_entries, max_segments or first_index";
+    if (where != nullptr) return error(core_errc::invalid_options, where);
+    return ok();
+  }
+};
+
+/// What recovery found, for the caller to log. Filled by open() whether it succeeds or not.
+struct recovery_report {
+  std::uint64_t segments = 0;             // segment files scanned
+  std::uint64_t records = 0;              // records replayed
+  std::uint64_t torn_tails_repaired = 0;  // 0 or 1: a torn tail was cut off
+  std::uint64_t torn_bytes_discarded = 0;
+  std::uint64_t torn_segments_removed = 0;  // a last segment whose creation never completed
+  char file[detail::segment_name_size + 1] = {};  // file of the repair or of the hard error
+  std::uint64_t offset = 0;                        // offset of the repair or hard error
+  std::string_view reason{};                       // what happened there (static text)
+
+  [[nodiscard]] std::string_view file_name() const noexcept { return {file}; }
+};
+
+/// Running counters of one open WAL.
+struct wal_stats {
+  std::uint64_t appends = 0;
+  std::uint64_t syncs = 0;          // file-system syncs issued (segment rolls included)
+  std::uint64_t bytes_written = 0;
+  std::uint64_t segments_created = 0;
+  std::uint64_t segments_removed = 0;
+  std::uint64_t torn_tails_repaired = 0;
+};
+
+template <class FS>
+class wal {
+  static_assert(file_system<FS>, "wal<FS>: FS must model weft::storage::file_system; "
+                                 "see docs/requirements/file_system.md");
+
+ public:
+  explicit wal(FS& fs, const wal_options& options = {}) noexcept : fs_(fs), options_(options) {}
+  wal(const wal&) = delete;
+  wal& operator=(const wal&) = delete;
+  ~wal() { release(); }
+
+  /// Recovers the log from the directory (or creates it). On a hard error the WAL stays
+  /// closed and `report` names the file and offset.
+  [[nodiscard]] result<void> open(recovery_report& report) noexcept;
+
+  /// Flushes and (per policy) syncs, then closes every segment.
+  [[nodiscard]] result<void> close() noexcept {
+    result<void> flushed = ok();
+    if (open_ && !poisoned_) {
+      auto synced = sync();
+      if (!synced) flushed = synced.error();
+    }
+    release();
+    return flushed;
+  }
+
+  [[nodiscard]] bool is_open() const noexcept { return open_; }
+  [[nodiscard]] std::uint64_t first_index() const noexcept { return first_; }
+  [[nodiscard]] std::uint64_t last_index() const noexcept { return first_ + live() - 1; }
+  [[nodiscard]] log_position durable() const noexcept { return durable_; }
+  [[nodiscard]] log_position written() const noexcept { return written_; }
+  [[nodiscard]] const wal_stats& stats() const noexcept { return stats_; }
+
+  [[nodiscard]] result<log_position> append(std::uint64_t index, std::uint64_t term,
+                                            byte_view payload) noexcept {
+    WEFT_TRY(writable());
+    if (payload.size() > options_.max_record_size_bytes)
+      return error(storage_errc::record_too_large, "wal: append");
+    if (index != last_index() + 1) return error(storage_errc::index_mismatch, "wal: append");
+    if (live() == options_.max_entries) return error(storage_errc::log_full, "wal: max_entries");
+    if (entries_.size() == options_.max_entries) squeeze();
+    const detail::record_header h{0, detail::record_type::entry, 0, 0, 0, index, term};
+    WEFT_TRY_ASSIGN(const location where, emit(h, payload));
+    entries_.push_back({term, where.segment, where.offset, static_cast<std::uint32_t>(payload.size())});
+    ++stats_.appends;
+    written_.last_index = last_index();
+    if (options_.sync == sync_policy::every_append) return sync();
+    return written_;
+  }
+
+  /// Removes entries from `from_index` on (a conflicting suffix). Durable after sync().
+  [[nodiscard]] result<log_position> truncate_suffix(std::uint64_t from_index) noexcept {
+    WEFT_TRY(writable());
+    if (from_index < first_ || from_index > last_index() + 1)
+      return error(storage_errc::out_of_range, "wal: truncate_suffix");
+    const detail::record_header h{0, detail::record_type::truncate, 0, 0, 0, from_index, 0};
+    WEFT_TRY(emit(h, {}));
+    entries_.resize(head_ + static_cast<std::size_t>(from_index - first_));
+    written_.last_index = last_index();
+    if (options_.sync == sync_policy::every_append) return sync();
+    return written_;
+  }
+
+  /// Forgets entries before `new_first_index` (covered by a snapshot) and removes segments
+  /// that hold nothing live. `new_first_index` may lie beyond the last entry.
+  [[nodiscard]] result<void> compact_prefix(std::uint64_t new_first_index) noexcept {
+    WEFT_TRY(writable());
+    if (new_first_index <= first_) return ok();
+    const detail::record_header h{0, detail::record_type::compact, 0, 0, 0, new_first_index, 0};
+    WEFT_TRY(emit(h, {}));
+    drop_before(new_first_index);
+    written_.last_index = last_index();
+    return remove_dead_segments();
+  }
+
+  /// Group commit: one flush and one fdatasync cover every append before it. Returns the
+  /// position now durable.
+  [[nodiscard]] result<log_position> sync() noexcept {
+    WEFT_TRY(writable());
+    WEFT_TRY(flush());
+    if (options_.sync != sync_policy::never && durable_.sequence != written_.sequence) {
+      if (auto synced = fs_.sync(current().handle); !synced) return poison(synced.error());
+      ++stats_.syncs;
+    }
+    durable_ = written_;
+    return durable_;
+  }
+
+  [[nodiscard]] result<std::uint64_t> term_at(std::uint64_t index) const noexcept {
+    if (!open_) return error(storage_errc::not_open, "wal: term_at");
+    if (index < first_ || index > last_index())
+      return error(storage_errc::out_of_range, "wal: term_at");
+    return entries_[slot(index)].term;
+  }
+
+  /// Visits entries [from_index, end_index), re-checking each record's checksums.
+  [[nodiscard]] result<void> read_range(std::uint64_t from_index, std::uint64_t end_index,
+                                        entry_visitor visit, void* context) noexcept {
+    if (!open_ || poisoned_) return error(storage_errc::not_open, "wal: read_range");
+    if (from_index < first_ || end_index > last_index() + 1 || from_index > end_index)
+      return error(storage_errc::out_of_range, "wal: read_range");
+    for (std::uint64_t i = from_index; i < end_index; ++i) {
+      WEFT_TRY_ASSIGN(const byte_view payload, load(i));
+      if (!visit(context, {i, entries_[slot(i)].term, payload})) break;
+    }
+    return ok();
+  }
+
+ private:
+  struct entry_location {
+    std::uint64_t term;
+    std::uint64_t segment;
+    std::uint32_t offset;
+    std::uint32_t length;
+  };
+  struct segment {
+    std::uint64_t number;
+    file_handle handle;
+    detail::segment_header header;
+  };
+  struct location {
+    std::uint64_t segment;
+    std::uint32_t offset;
+  };
+
+  [[nodiscard]] std::size_t live() const noexcept { return entries_.size() - head_; }
+  [[nodiscard]] std::size_t slot(std::uint64_t index) const noexcept {
+    return head_ + static_cast<std::size_t>(index - first_);
+  }
+  segment& current() noexcept { return segments_.back(); }
+
+  [[nodiscard]] result<void> writable() const noexcept {
+    if (!open_) return error(storage_errc::not_open, "wal");
+    if (poisoned_) return error(storage_errc::poisoned, "wal");
+    return ok();
+  }
+  error poison(const error& failure) noexcept {
+    poisoned_ = true;
+    return failure;
+  }
+
+  void drop_before(std::uint64_t new_first) noexcept {
+    if (new_first <= first_) return;
+    if (new_first > last_index() + 1) {
+      entries_.clear();
+      head_ = 0;
+    } else {
+      head_ += static_cast<std::size_t>(new_first - first_);
+    }
+    first_ = new_first;
+  }
+  void squeeze() noexcept {
+    entries_.erase(entries_.begin(), entries_.begin() + static_cast<std::ptrdiff_t>(head_));
+    head_ = 0;
+  }
+
+  // Encodes one record into the group-commit buffer, rolling to a new segment first when
+  // it would not fit. Nothing reaches the file until flush().
+  [[nodiscard]] result<location> emit(detail::record_header h, byte_view payload) noexcept {
+    const std::size_t size = detail::record_size(payload.size());
+    if (write_offset_ + size > current().header.segment_size) WEFT_TRY(roll());
+    if (buffered_ + size > write_buffer_.size()) WEFT_TRY(flush());
+    h.sequence = written_.sequence + 1;
+    h.synced_through = durable_.sequence;
+    detail::encode_record(h, payload, write_buffer_.data() + buffered_);
+    const location where{current().number, static_cast<std::uint32_t>(write_offset_)};
+    buffered_ += size;
+    write_offset_ += size;
+    written_.sequence = h.sequence;
+    return where;
+  }
+
+  [[nodiscard]] result<void> flush() noexcept {
+    if (buffered_ == 0) return ok();
+    const byte_view bytes(write_buffer_.data(), buffered_);
+    if (auto wrote = fs_.write(current().handle, buffer_offset_, bytes); !wrote)
+      return poison(wrote.error());
+    stats_.bytes_written += buffered_;
+    buffer_offset_ += buffered_;
+    buffered_ = 0;
+    return ok();
+  }
+
+  // Seals the current segment (flush + sync: earlier segments are always fully durable,
+  // which recovery relies on) and starts the next one.
+  [[nodiscard]] result<void> roll() noexcept {
+    if (segments_.size() == options_.max_segments)
+      return error(storage_errc::log_full, "wal: max_segments; compact first");
+    WEFT_TRY(flush());
+    if (options_.sync != sync_policy::never) {
+      if (auto synced = fs_.sync(current().handle); !synced) return poison(synced.error());
+      ++stats_.syncs;
+    }
+    durable_ = written_;
+    const std::uint64_t number = current().number + 1;
+    if (auto created = create_segment(number, written_.sequence + 1); !created)
+      return poison(created.error());
+    return ok();
+  }
+
+  // Creates a segment: zero-filled to its full size (so appends never change the file's
+  // size, and a torn tail is followed by zeros), header written, file and directory synced.
+  [[nodiscard]] result<void> create_segment(std::uint64_t number,
+                                            std::uint64_t first_sequence) noexcept {
+    char name[detail::segment_name_size + 1];
+    detail::format_segment_name(number, name);
+    WEFT_TRY_ASSIGN(const file_handle handle, fs_.open(name, open_mode::create_exclusive));
+    segments_.push_back({number, handle, {}});
+    segment& s = segments_.back();
+    s.header = {number, first_sequence, first_, last_index(), options_.segment_size_bytes};
+    WEFT_TRY(preallocate(handle));
+    std::uint8_t header[detail::segment_header_size];
+    detail::encode_segment_header(s.header, header);
+    WEFT_TRY(fs_.write(handle, 0, byte_view(header, sizeof header)));
+    if (options_.sync != sync_policy::never) {
+      WEFT_TRY(fs_.sync(handle));
+      WEFT_TRY(fs_.sync_directory());
+      stats_.syncs += 2;
+    }
+    ++stats_.segments_created;
+    write_offset_ = detail::segment_header_size;
+    buffer_offset_ = write_offset_;
+    return ok();
+  }
+
+  // Reserves the whole segment up front: through the file system's optional
+  // preallocate() (fallocate) when it has one and preallocation is `allocate`, otherwise
+  // by writing zeros. Either way the bytes past the last record read as zeros.
+  [[nodiscard]] result<void> preallocate(file_handle handle) noexcept {
+    if constexpr (requires(FS& f) { { f.preallocate(file_handle{}, std::uint64_t{}) } noexcept; }) {
+      if (options_.preallocation == preallocation_mode::allocate) {
+        auto reserved = fs_.preallocate(handle, options_.segment_size_bytes);
+        if (reserved || reserved.error() == fs_errc::no_space) return reserved;
+      }
+    }
+    return zero_fill(handle, 0, options_.segment_size_bytes);
+  }
+
+  [[nodiscard]] result<void> zero_fill(file_handle handle, std::uint64_t from,
+                                       std::uint64_t to) noexcept {
+    std::fill(read_buffer_.begin(), read_buffer_.end(), std::uint8_t{0});
+    for (std::uint64_t at = from; at < to;) {
+      const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(read_buffer_.size(), to - at));
+      WEFT_TRY(fs_.write(handle, at, byte_view(read_buffer_.data(), n)));
+      at += n;
+    }
+    window_size_ = 0;  // the read buffer no longer holds file bytes
+    return ok();
+  }
+
+  [[nodiscard]] result<void> remove_dead_segments() noexcept {
+    // Segment k holds only entries up to segments_[k+1].header.last_index.
+    bool removed = false;
+    while (segments_.size() > 1 && segments_[1].header.last_index < first_) {
+      char name[detail::segment_name_size + 1];
+      detail::format_segment_name(segments_.front().number, name);
+      (void)fs_.close(segments_.front().handle);
+      segments_.erase(segments_.begin());
+      if (auto gone = fs_.remove(name); !gone) return poison(gone.error());
+      ++stats_.segments_removed;
+      removed = true;
+    }
+    if (removed && options_.sync != sync_policy::never) {
+      if (auto synced = fs_.sync_directory(); !synced) return poison(synced.error());
+    }
+    return ok();
+  }
+
+  segment* find_segment(std::uint64_t number) noexcept {
+    if (segments_.empty() || number < segments_.front().number) return nullptr;
+    const auto i = static_cast<std::size_t>(number - segments_.front().number);
+    return i < segments_.size() ? &segments_[i] : nullptr;
+  }
+
+  // The payload of entry `index`, from the unflushed buffer or re-read and re-checked.
+  [[nodiscard]] result<byte_view> load(std::uint64_t index) noexcept {
+    const entry_location& e = entries_[slot(index)];
+    const std::size_t size = detail::record_size(e.length);
+    if (e.segment == current().number && e.offset >= buffer_offset_) {
+      const std::size_t at = static_cast<std::size_t>(e.offset - buffer_offset_);
+      return byte_view(write_buffer_.data() + at + detail::record_header_size, e.length);
+    }
+    segment* s = find_segment(e.segment);
+    if (s == nullptr) return error(storage_errc::corrupt_sequence, "wal: read: segment missing");
+    window_size_ = 0;
+    WEFT_TRY_ASSIGN(const std::size_t got,
+                    fs_.read(s->handle, e.offset, mutable_byte_view(read_buffer_.data(), size)));
+    detail::record_header h;
+    const byte_view bytes(read_buffer_.data(), got);
+    if (got < size || !detail::decode_record_header(bytes, options_.max_record_size_bytes, h) ||
+        h.index != index || h.payload_length != e.length ||
+        !detail::payload_matches(h, bytes.subspan(detail::record_header_size, e.length)))
+      return error(storage_errc::corrupt_record, "wal: read: record fails its checksum");
+    return bytes.subspan(detail::record_header_size, e.length);
+  }
+
+  void release() noexcept {
+    for (const segment& s : segments_) (void)fs_.close(s.handle);
+    segments_.clear();
+    entries_.clear();
+    head_ = 0;
+    buffered_ = 0;
+    open_ = false;
+  }
+
+  // ---- recovery (definitions below) ----
+  struct scan_state;
+  [[nodiscard]] result<void> recover(recovery_report& report) noexcept;
+  [[nodiscard]] result<void> list_segments(std::vector<std::uint64_t>& numbers,
+                                           recovery_report& report) noexcept;
+  [[nodiscard]] result<void> open_segments(const std::vector<std::uint64_t>& numbers,
+                                           recovery_report& report) noexcept;
+  [[nodiscard]] result<void> scan_segment(std::size_t i, scan_state& state,
+                                          recovery_report& report) noexcept;
+  [[nodiscard]] result<void> judge_tail(std::size_t i, std::uint64_t offset,
+                                        std::uint64_t limit, scan_state& state,
+                                        recovery_report& report) noexcept;
+  [[nodiscard]] result<void> replay(const detail::record_header& h, std::uint64_t segment,
+                                    std::uint64_t offset) noexcept;
+  [[nodiscard]] result<byte_view> fetch(file_handle handle, std::uint64_t offset,
+                                        std::size_t size, std::uint64_t limit) noexcept;
+
+  FS& fs_;
+  wal_options options_;
+  std::vector<segment> segments_;
+  std::vector<entry_location> entries_;
+  std::vector<std::uint8_t> write_buffer_;
+  std::vector<std::uint8_t> read_buffer_;
+  std::size_t head_ = 0;             // entries_[head_] has index first_
+  std::uint64_t first_ = 1;
+  std::size_t buffered_ = 0;         // bytes in write_buffer_
+  std::uint64_t buffer_offset_ = 0;  // file offset of write_buffer_[0] in the current segment
+  std::uint64_t write_offset_ = 0;   // file offset of the next record
+  std::uint64_t window_offset_ = 0;  // file bytes held in read_buffer_ while scanning
+  std::size_t window_size_ = 0;
+  file_handle window_handle_{};
+  log_position written_{};
+  log_position durable_{};
+  wal_stats stats_{};
+  bool open_ = false;
+  bool poisoned_ = false;
+};
+
+// ---------------------------------------------------------------------------------------
+// Recovery.
+//
+// Invariants the writer keeps and recovery relies on:
+//  * every segment but the last was flushed and synced before the next was created, and
+//    the next one's header records the sequence its first record will carry;
+//  * segments are zero-filled at creation, so the bytes after the last record are zeros
+//    unless a write was torn;
+//  * every record carries `synced_through`, the highest sequence durable when it was
+//    written. A damaged record followed by a valid record whose synced_through reaches it
+//    was acknowledged: that is corruption, a hard error. A damaged record followed by
+//    nothing that proves it durable is a torn tail: cut off and reported.
+
+template <class FS>
+struct wal<FS>::scan_state {
+  std::uint64_t next_sequence = 0;   // expected sequence of the next record (0 = unknown)
+  bool started = false;
+};
+
+template <class FS>
+result<void> wal<FS>::open(recovery_report& report) noexcept {
+  report = {};
+  release();
+  poisoned_ = false;
+  stats_ = {};
+  WEFT_TRY(options_.validate());
+  segments_.reserve(options_.max_segments);
+  entries_.reserve(options_.max_entries);
+  write_buffer_.assign(options_.write_buffer_size_bytes, 0);
+  read_buffer_.assign(options_.write_buffer_size_bytes, 0);
+  window_size_ = 0;
+  first_ = options_.first_index;
+  written_ = durable_ = {};
+  auto recovered = recover(report);
+  if (!recovered) {
+    release();
+    return recovered;
+  }
+  open_ = true;
+  return ok();
+}
+
+template <class FS>
+result<void> wal<FS>::list_segments(std::vector<std::uint64_t>& numbers,
+                                    recovery_report& report) noexcept {
+  struct collector {
+    std::vector<std::uint64_t>* numbers;
+    std::size_t max;
+    bool overflow = false;
+  } c{&numbers, options_.max_segments};
+  numbers.reserve(options_.max_segments);
+  WEFT_TRY(fs_.list(
+      [](void* context, std::string_view name) noexcept {
+        auto* self = static_cast<collector*>(context);
+        std::uint64_t number = 0;
+        if (!detail::parse_segment_name(name, number)) return;
+        if (self->numbers->size() == self->max) {
+          self->overflow = true;
+          return;
+        }
+        self->numbers->push_back(number);
+      },
+      &c));
+  if (c.overflow) return error(storage_errc::log_full, "wal: more segment files than max_segments");
+  std::sort(numbers.begin(), numbers.end());
+  for (std::size_t i = 1; i < numbers.size(); ++i) {
+    if (numbers[i] != numbers[i - 1] + 1) {
+      detail::format_segment_name(numbers[i], report.file);
+      report.reason = "segment numbers are not contiguous (a segment is missing)";
+      return error(storage_errc::corrupt_sequence, "wal: open: missing segment");
+    }
+  }
+  return ok();
+}
+
+template <class FS>
+result<void> wal<FS>::open_segments(const std::vector<std::uint64_t>& numbers,
+                                    recovery_report& report) noexcept {
+  std::uint8_t raw[detail::segment_header_size];
+  for (std::size_t i = 0; i < numbers.size(); ++i) {
+    char name[detail::segment_name_size + 1];
+    detail::format_segment_name(numbers[i], name);
+    std::memcpy(report.file, name, sizeof name);
+    report.offset = 0;
+    WEFT_TRY_ASSIGN(const file_handle handle, fs_.open(name, open_mode::open_existing));
+    segments_.push_back({numbers[i], handle, {}});
+    WEFT_TRY_ASSIGN(const std::size_t got, fs_.read(handle, 0, mutable_byte_view(raw, sizeof raw)));
+    const bool last = i + 1 == numbers.size();
+    detail::header_verdict verdict = detail::header_verdict::bad_crc;
+    if (got == sizeof raw) verdict = detail::decode_segment_header(byte_view(raw), segments_.back().header);
+    else {
+      bool zero = true;
+      for (std::size_t k = 0; k < got; ++k) zero = zero && raw[k] == 0;
+      if (zero) verdict = detail::header_verdict::all_zero;
+    }
+    if (verdict == detail::header_verdict::all_zero && last) {
+      // The crash came while this segment was being created: nothing in it was ever
+      // acknowledged (its header is synced before any record is written to it).
+      (void)fs_.close(handle);
+      segments_.pop_back();
+      WEFT_TRY(fs_.remove(name));
+      WEFT_TRY(fs_.sync_directory());
+      report.torn_segments_removed = 1;
+      report.reason = "removed a segment whose creation never completed";
+      return ok();
+    }
+    switch (verdict) {
+      case detail::header_verdict::ok: break;
+      case detail::header_verdict::bad_magic:
+        report.reason = "unknown magic: not a weft WAL segment";
+        return error(storage_errc::bad_magic, "wal: open: segment magic");
+      case detail::header_verdict::future_version:
+        report.reason = "segment written by a newer format version";
+        return error(storage_errc::unsupported_version, "wal: open: segment version");
+      default:
+        report.reason = "segment header fails its checksum";
+        return error(storage_errc::corrupt_header, "wal: open: segment header");
+    }
+    const detail::segment_header& h = segments_.back().header;
+    if (h.number != numbers[i] || h.segment_size < detail::segment_header_size + 8 ||
+        h.segment_size > (std::uint64_t{1} << 32)) {
+      report.reason = "segment header names another segment or an impossible size";
+      return error(storage_errc::corrupt_header, "wal: open: segment header fields");
+    }
+  }
+  return ok();
+}
+
+template <class FS>
+result<byte_view> wal<FS>::fetch(file_handle handle, std::uint64_t offset, std::size_t size,
+                                 std::uint64_t limit) noexcept {
+  if (offset + size > limit) return byte_view{};
+  if (window_size_ > 0 && handle == window_handle_ && offset >= window_offset_ &&
+      offset + size <= window_offset_ + window_size_)
+    return byte_view(read_buffer_.data() + (offset - window_offset_), size);
+  const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(read_buffer_.size(), limit - offset));
+  window_size_ = 0;
+  WEFT_TRY_ASSIGN(const std::size_t got,
+                  fs_.read(handle, offset, mutable_byte_view(read_buffer_.data(), want)));
+  window_handle_ = handle;
+  window_offset_ = offset;
+  window_size_ = got;
+  if (got < size) return byte_view{};
+  return byte_view(read_buffer_.data(), size);
+}
+
+template <class FS>
+result<void> wal<FS>::replay(const detail::record_header& h, std::uint64_t segment_number,
+                             std::uint64_t offset) noexcept {
+  switch (h.type) {
+    case detail::record_type::entry:
+      if (h.index != last_index() + 1) return error(storage_errc::corrupt_sequence, "wal: replay: index gap");
+      if (live() == options_.max_entries) return error(storage_errc::log_full, "wal: replay: max_entries");
+      if (entries_.size() == options_.max_entries) squeeze();
+      entries_.push_back({h.term, segment_number, static_cast<std::uint32_t>(offset), h.payload_length});
+      break;
+    case detail::record_type::truncate:
+      if (h.index > last_index() + 1) return error(storage_errc::corrupt_sequence, "wal: replay: truncate");
+      if (h.index < first_) {  // reaches into segments already removed: nothing below is kept
+        entries_.clear();
+        head_ = 0;
+        first_ = h.index;
+      } else {
+        entries_.resize(slot(h.index));
+      }
+      break;
+    case detail::record_type::compact:
+      drop_before(h.index);
+      break;
+  }
+  return ok();
+}
+
+template <class FS>
+result<void> wal<FS>::scan_segment(std::size_t i, scan_state& state,
+                                   recovery_report& report) noexcept {
+  segment& s = segments_[i];
+  const bool last = i + 1 == segments_.size();
+  if (state.started && s.header.first_sequence != state.next_sequence) {
+    report.offset = 0;
+    report.reason = "segment's first sequence does not follow the previous segment";
+    return error(storage_errc::corrupt_sequence, "wal: open: segment sequence");
+  }
+  if (!state.started) {  // the oldest kept segment sets where the log starts
+    first_ = s.header.last_index + 1;
+    state.next_sequence = s.header.first_sequence;
+    state.started = true;
+  }
+  WEFT_TRY_ASSIGN(const std::uint64_t file_size, fs_.size(s.handle));
+  const std::uint64_t limit = std::min(file_size, s.header.segment_size);
+  const std::uint64_t expected_end =
+      last ? ~std::uint64_t{0} : segments_[i + 1].header.first_sequence;
+  std::uint64_t offset = detail::segment_header_size;
+  window_size_ = 0;
+  while (state.next_sequence < expected_end) {
+    WEFT_TRY_ASSIGN(const byte_view head, fetch(s.handle, offset, detail::record_header_size, limit));
+    detail::record_header h;
+    bool good = !head.empty() && detail::decode_record_header(head, options_.max_record_size_bytes, h);
+    good = good && h.sequence == state.next_sequence &&
+           offset + detail::record_size(h.payload_length) <= limit;
+    if (good) {
+      WEFT_TRY_ASSIGN(const byte_view payload,
+                      fetch(s.handle, offset + detail::record_header_size, h.payload_length, limit));
+      good = payload.size() == h.payload_length && detail::payload_matches(h, payload);
+    }
+    if (!good) {
+      if (!last) {  // sealed segments are fully durable: any damage is corruption
+        report.offset = offset;
+        report.reason = "damaged record in a sealed segment";
+        return error(storage_errc::corrupt_record, "wal: open: corrupt record");
+      }
+      return judge_tail(i, offset, limit, state, report);
+    }
+    if (auto applied = replay(h, s.number, offset); !applied) {
+      report.offset = offset;
+      report.reason = "record does not follow the log (index or truncation out of order)";
+      return applied;
+    }
+    ++report.records;
+    ++state.next_sequence;
+    offset += detail::record_size(h.payload_length);
+  }
+  return ok();  // a sealed segment: the bytes after its last record are never read
+}
+
+// The last segment stopped at `offset`. Decide: clean end, torn tail (repair), or damage
+// to a record some later valid record proves was durable (hard error).
+template <class FS>
+result<void> wal<FS>::judge_tail(std::size_t i, std::uint64_t offset, std::uint64_t limit,
+                                 scan_state& state, recovery_report& report) noexcept {
+  segment& s = segments_[i];
+  const std::uint64_t bad_sequence = state.next_sequence;
+  std::uint64_t dirty_end = offset;  // one past the last nonzero 8-byte word
+  bool proven_durable = false;
+  for (std::uint64_t at = offset; at + 8 <= limit; at += 8) {
+    WEFT_TRY_ASSIGN(const byte_view word, fetch(s.handle, at, 8, limit));
+    if (word.empty()) break;
+    std::uint64_t bits = 0;
+    std::memcpy(&bits, word.data(), 8);
+    if (bits == 0) continue;
+    dirty_end = at + 8;
+    if (at + detail::record_header_size > limit) continue;
+    WEFT_TRY_ASSIGN(const byte_view head, fetch(s.handle, at, detail::record_header_size, limit));
+    detail::record_header h;
+    if (!head.empty() && detail::decode_record_header(head, options_.max_record_size_bytes, h) &&
+        h.sequence > bad_sequence && h.synced_through >= bad_sequence)
+      proven_durable = true;
+  }
+  if (limit % 8 != 0 && limit > dirty_end) dirty_end = limit;  // a ragged end is never clean
+  report.offset = offset;
+  if (proven_durable) {
+    report.reason = "damaged record followed by records that prove it was durable";
+    return error(storage_errc::corrupt_record, "wal: open: corrupt record before the tail");
+  }
+  write_offset_ = offset;
+  buffer_offset_ = offset;
+  if (dirty_end > offset) {
+    window_size_ = 0;
+    WEFT_TRY(zero_fill(s.handle, offset, dirty_end));
+    if (options_.sync != sync_policy::never) WEFT_TRY(fs_.sync(s.handle));
+    report.torn_tails_repaired = 1;
+    report.torn_bytes_discarded = dirty_end - offset;
+    report.reason = "torn tail cut off";
+    stats_.torn_tails_repaired = 1;
+  }
+  return ok();
+}
+
+template <class FS>
+result<void> wal<FS>::recover(recovery_report& report) noexcept {
+  std::vector<std::uint64_t> numbers;
+  WEFT_TRY(list_segments(numbers, report));
+  WEFT_TRY(open_segments(numbers, report));
+  report.segments = segments_.size();
+  if (segments_.empty()) {  // a new log (or only a torn creation, removed above)
+    first_ = options_.first_index;
+    if (report.torn_segments_removed == 0) report.reason = "new log";
+    return create_segment(numbers.empty() ? 0 : numbers.back(), 1);
+  }
+  scan_state state;
+  for (std::size_t i = 0; i < segments_.size(); ++i) {
+    std::memset(report.file, 0, sizeof report.file);
+    detail::format_segment_name(segments_[i].number, report.file);
+    WEFT_TRY(scan_segment(i, state, report));
+  }
+  written_ = {state.next_sequence - 1, last_index()};
+  // What recovery read may have come from the page cache of a crashed process: make it
+  // durable before anyone treats it as such.
+  if (options_.sync != sync_policy::never) WEFT_TRY(fs_.sync(current().handle));
+  durable_ = written_;
+  if (report.torn_tails_repaired == 0 && report.torn_segments_removed == 0) {
+    std::memset(report.file, 0, sizeof report.file);
+    report.offset = 0;
+    report.reason = "clean";
+  }
+  return ok();
+}
+
+}  // namespace storage
+WEFT_END
+// ---- end weft/storage/wal.hpp
+// ---- begin weft/storage/stable_file.hpp
+// weft/storage/stable_file.hpp - Raft's hard state (term, vote, commit) in one small file
+// over any file_system. Each save writes the state to slot A, syncs, then to slot B, syncs:
+// after a save returns both slots agree, so a torn write or bit rot in one slot always
+// leaves the other holding the latest acknowledged state.
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+
+WEFT_BEGIN
+namespace storage {
+
+namespace detail {
+inline constexpr std::uint8_t state_magic[8] = {'w', 'e', 'f', 't', 's', 't', 'a', 't'};
+inline constexpr std::uint32_t state_version = 1;
+inline constexpr std::size_t state_slot_size = 64;
+inline constexpr std::uint64_t state_slot_offsets[2] = {0, 512};  // separate sectors
+
+// Slot layout: 0 magic | 8 u32 version | 12 u32 zero | 16 u64 counter | 24 u64 term
+// | 32 u64 vote | 40 u64 commit | 48..60 zero | 60 u32 masked CRC-32C of bytes 0..60.
+inline void encode_state_slot(const hard_state& s, std::uint64_t counter,
+                              std::uint8_t* out) noexcept {
+  std::memset(out, 0, state_slot_size);
+  std::memcpy(out, state_magic, 8);
+  store_le<std::uint32_t>(out + 8, state_version);
+  store_le<std::uint64_t>(out + 16, counter);
+  store_le<std::uint64_t>(out + 24, s.term);
+  store_le<std::uint64_t>(out + 32, s.vote);
+  store_le<std::uint64_t>(out + 40, s.commit);
+  store_le<std::uint32_t>(out + 60, crc32c_mask(crc32c(byte_view(out, 60))));
+}
+
+enum class slot_verdict : std::uint8_t { ok, empty, damaged, bad_magic, future_version };
+
+inline slot_verdict decode_state_slot(byte_view in, hard_state& s, std::uint64_t& counter) noexcept {
+  if (in.size() < state_slot_size) {
+    for (const std::uint8_t b : in)
+      if (b != 0) return slot_verdict::damaged;
+    return slot_verdict::empty;
+  }
+  bool zero = true;
+  for (std::size_t i = 0; i < state_slot_size; ++i) zero = zero && in[i] == 0;
+  if (zero) return slot_verdict::empty;
+  if (std::memcmp(in.data(), state_magic, 8) != 0) return slot_verdict::bad_magic;
+  if (load_le<std::uint32_t>(in.data() + 8) > state_version) return slot_verdict::future_version;
+  if (crc32c_unmask(load_le<std::uint32_t>(in.data() + 60)) != crc32c(in.first(60)))
+    return slot_verdict::damaged;
+  counter = load_le<std::uint64_t>(in.data() + 16);
+  s = {load_le<std::uint64_t>(in.data() + 24), load_le<std::uint64_t>(in.data() + 32),
+       load_le<std::uint64_t>(in.data() + 40)};
+  return slot_verdict::ok;
+}
+}  // namespace detail
+
+/// A stable_store in the file `name` (default "weft-state") of a file_system.
+template <class FS>
+class file_stable_store {
+  static_assert(file_system<FS>, "file_stable_store<FS>: see docs/requirements/file_system.md");
+
+ public:
+  explicit file_stable_store(FS& fs, std::string_view name = "weft-state") noexcept
+      : fs_(fs), name_(name) {}
+  file_stable_store(const file_stable_store&) = delete;
+  file_stable_store& operator=(const file_stable_store&) = delete;
+  ~file_stable_store() {
+    if (open_) (void)fs_.close(handle_);
+  }
+
+  /// Opens (creating when absent) and reads the latest state.
+  [[nodiscard]] result<void> open() noexcept {
+    if (open_) (void)fs_.close(handle_);
+    open_ = false;
+    WEFT_TRY_ASSIGN(handle_, fs_.open(name_, open_mode::create_or_open));
+    open_ = true;
+    WEFT_TRY_ASSIGN(const std::uint64_t size, fs_.size(handle_));
+    if (size == 0) {  // new: make the file's existence durable before relying on it
+      WEFT_TRY(fs_.sync(handle_));
+      WEFT_TRY(fs_.sync_directory());
+    }
+    hard_state states[2];
+    std::uint64_t counters[2] = {0, 0};
+    detail::slot_verdict verdicts[2];
+    for (int i = 0; i < 2; ++i) {
+      std::uint8_t raw[detail::state_slot_size];
+      WEFT_TRY_ASSIGN(const std::size_t got,
+                      fs_.read(handle_, detail::state_slot_offsets[i], mutable_byte_view(raw)));
+      verdicts[i] = detail::decode_state_slot(byte_view(raw, got), states[i], counters[i]);
+      if (verdicts[i] == detail::slot_verdict::bad_magic)
+        return fail(storage_errc::bad_magic, "stable_file: unknown magic");
+      if (verdicts[i] == detail::slot_verdict::future_version)
+        return fail(storage_errc::unsupported_version, "stable_file: newer format version");
+    }
+    const bool a = verdicts[0] == detail::slot_verdict::ok;
+    const bool b = verdicts[1] == detail::slot_verdict::ok;
+    const bool a_empty = verdicts[0] == detail::slot_verdict::empty;
+    const bool b_empty = verdicts[1] == detail::slot_verdict::empty;
+    if (a && (!b || counters[0] >= counters[1])) {
+      state_ = states[0];
+      counter_ = counters[0];
+    } else if (b) {
+      state_ = states[1];
+      counter_ = counters[1];
+    } else if (a_empty && b_empty) {
+      state_ = {};
+      counter_ = 0;
+    } else if (a_empty && size < detail::state_slot_offsets[1]) {
+      state_ = {};  // the very first save was torn in slot A: nothing was acknowledged
+      counter_ = 0;
+    } else {
+      return fail(storage_errc::corrupt_state, "stable_file: both slots damaged");
+    }
+    return ok();
+  }
+
+  /// Durable when it returns: both slots written and synced, one after the other.
+  [[nodiscard]] result<void> save(const hard_state& state) noexcept {
+    if (!open_) return error(storage_errc::not_open, "stable_file: save");
+    std::uint8_t raw[detail::state_slot_size];
+    detail::encode_state_slot(state, counter_ + 1, raw);
+    for (const std::uint64_t offset : detail::state_slot_offsets) {
+      WEFT_TRY(fs_.write(handle_, offset, byte_view(raw)));
+      WEFT_TRY(fs_.sync(handle_));
+    }
+    ++counter_;
+    state_ = state;
+    return ok();
+  }
+
+  [[nodiscard]] result<hard_state> load() const noexcept {
+    if (!open_) return error(storage_errc::not_open, "stable_file: load");
+    return state_;
+  }
+
+ private:
+  error fail(storage_errc code, const char* where) noexcept {
+    (void)fs_.close(handle_);
+    open_ = false;
+    return error(code, where);
+  }
+
+  FS& fs_;
+  std::string_view name_;
+  file_handle handle_{};
+  hard_state state_{};
+  std::uint64_t counter_ = 0;
+  bool open_ = false;
+};
+
+}  // namespace storage
+WEFT_END
+// ---- end weft/storage/stable_file.hpp
+// ---- begin weft/storage/snapshot.hpp
+// weft/storage/snapshot.hpp - snapshot files over any file_system: streamed into a temp
+// file, checksummed, then synced, renamed into place and the directory synced (atomic
+// install); served back in chunks for install-snapshot streaming; the last N kept.
+//
+// File "snap-<16 hex index>-<16 hex term>.snap": a 64-byte header, then the bytes.
+//   0 magic "weftsnap" | 8 u32 version | 12 u32 zero | 16 u64 index | 24 u64 term
+//   32 u64 size | 40 u32 CRC-32C of the bytes | 44..60 zero | 60 u32 masked CRC of 0..60
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+#include <vector>
+
+
+WEFT_BEGIN
+namespace storage {
+
+struct snapshot_options {
+  std::size_t keep_count = 2;                                // installed snapshots retained
+  std::uint64_t max_snapshot_size_bytes = std::uint64_t{1} << 34;
+  std::size_t verify_buffer_size_bytes = std::size_t{1} << 16;  // checksum pass on open
+  std::size_t max_files = 4096;                                 // names listed at once
+
+  [[nodiscard]] result<void> validate() const noexcept {
+    if (keep_count == 0 || max_snapshot_size_bytes == 0 || verify_buffer_size_bytes == 0 ||
+        max_files == 0)
+      return error(core_errc::invalid_options, "snapshot_options");
+    return ok();
+  }
+};
+
+namespace detail {
+inline constexpr std::uint8_t snapshot_magic[8] = {'w', 'e', 'f', 't', 's', 'n', 'a', 'p'};
+inline constexpr std::uint32_t snapshot_version = 1;
+inline constexpr std::size_t snapshot_header_size = 64;
+inline constexpr std::size_t snapshot_name_size = 43;  // snap-<16>-<16>.snap
+
+inline void format_snapshot_name(std::uint64_t index, std::uint64_t term, bool temporary,
+                                 char (&out)[snapshot_name_size + 1]) noexcept {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::memcpy(out, "snap-", 5);
+  for (int i = 0; i < 16; ++i) out[5 + i] = digits[(index >> (60 - 4 * i)) & 0xfu];
+  out[21] = '-';
+  for (int i = 0; i < 16; ++i) out[22 + i] = digits[(term >> (60 - 4 * i)) & 0xfu];
+  std::memcpy(out + 38, temporary ? ".tmp\0" : ".snap", 5);
+  out[snapshot_name_size] = '\0';
+}
+
+/// Parses a snapshot or temp name; `temporary` tells which.
+inline bool parse_snapshot_name(std::string_view name, std::uint64_t& index, std::uint64_t& term,
+                                bool& temporary) noexcept {
+  if (name.size() == snapshot_name_size && name.substr(38) == ".snap") temporary = false;
+  else if (name.size() == snapshot_name_size - 1 && name.substr(38) == ".tmp") temporary = true;
+  else return false;
+  if (name.substr(0, 5) != "snap-" || name[21] != '-') return false;
+  auto hex = [&](std::size_t from, std::uint64_t& out) noexcept {
+    out = 0;
+    for (std::size_t i = from; i < from + 16; ++i) {
+      const char c = name[i];
+      int v = -1;
+      if (c >= '0' && c <= '9') v = c - '0';
+      if (c >= 'a' && c <= 'f') v = c - 'a' + 10;
+      if (v < 0) return false;
+      out = (out << 4) | static_cast<std::uint64_t>(v);
+    }
+    return true;
+  };
+  return hex(5, index) && hex(22, term);
+}
+
+inline void encode_snapshot_header(const snapshot_meta& m, std::uint8_t* out) noexcept {
+  std::memset(out, 0, snapshot_header_size);
+  std::memcpy(out, snapshot_magic, 8);
+  store_le<std::uint32_t>(out + 8, snapshot_version);
+  store_le<std::uint64_t>(out + 16, m.index);
+  store_le<std::uint64_t>(out + 24, m.term);
+  store_le<std::uint64_t>(out + 32, m.size_bytes);
+  store_le<std::uint32_t>(out + 40, m.checksum);
+  store_le<std::uint32_t>(out + 60, crc32c_mask(crc32c(byte_view(out, 60))));
+}
+
+inline result<snapshot_meta> decode_snapshot_header(byte_view in) noexcept {
+  if (in.size() < snapshot_header_size)
+    return error(storage_errc::corrupt_snapshot, "snapshot: short header");
+  if (std::memcmp(in.data(), snapshot_magic, 8) != 0)
+    return error(storage_errc::bad_magic, "snapshot: unknown magic");
+  if (load_le<std::uint32_t>(in.data() + 8) > snapshot_version)
+    return error(storage_errc::unsupported_version, "snapshot: newer format version");
+  if (crc32c_unmask(load_le<std::uint32_t>(in.data() + 60)) != crc32c(in.first(60)))
+    return error(storage_errc::corrupt_header, "snapshot: header checksum");
+  return snapshot_meta{load_le<std::uint64_t>(in.data() + 16),
+                       load_le<std::uint64_t>(in.data() + 24),
+                       load_le<std::uint64_t>(in.data() + 32), load_le<std::uint32_t>(in.data() + 40)};
+}
+}  // namespace detail
+
+template <class FS>
+class file_snapshot_store {
+  static_assert(file_system<FS>, "file_snapshot_store<FS>: see docs/requirements/file_system.md");
+
+ public:
+  explicit file_snapshot_store(FS& fs, const snapshot_options& options = {}) noexcept
+      : fs_(fs), options_(options) {}
+  file_snapshot_store(const file_snapshot_store&) = delete;
+  file_snapshot_store& operator=(const file_snapshot_store&) = delete;
+  ~file_snapshot_store() {
+    abort();
+    if (has_installed_) (void)fs_.close(installed_handle_);
+  }
+
+  /// Removes stale temp files, then opens and fully verifies the newest snapshot. A damaged
+  /// newest snapshot is a hard error naming the file (problem_file()), never a fallback.
+  [[nodiscard]] result<void> open() noexcept {
+    WEFT_TRY(options_.validate());
+    buffer_.assign(options_.verify_buffer_size_bytes, 0);
+    names_.reserve(options_.max_files);
+    if (has_installed_) (void)fs_.close(installed_handle_);
+    has_installed_ = false;
+    WEFT_TRY(scan());
+    bool removed = false;
+    for (const name_entry& n : names_) {
+      if (!n.temporary) continue;
+      char name[detail::snapshot_name_size + 1];
+      detail::format_snapshot_name(n.index, n.term, true, name);
+      WEFT_TRY(fs_.remove(name));
+      removed = true;
+    }
+    if (removed) WEFT_TRY(fs_.sync_directory());
+    const name_entry* newest = nullptr;
+    for (const name_entry& n : names_)
+      if (!n.temporary && (newest == nullptr || n.index > newest->index)) newest = &n;
+    if (newest == nullptr) return ok();
+    return load_installed(newest->index, newest->term);
+  }
+
+  [[nodiscard]] result<void> begin(std::uint64_t index, std::uint64_t term) noexcept {
+    if (writing_) return error(storage_errc::snapshot_state, "snapshot: begin twice");
+    if (has_installed_ && index <= installed_.index)
+      return error(storage_errc::stale_snapshot, "snapshot: begin");
+    if (buffer_.empty()) return error(storage_errc::not_open, "snapshot: begin before open");
+    detail::format_snapshot_name(index, term, true, pending_name_);
+    WEFT_TRY_ASSIGN(pending_handle_, fs_.open(pending_name_, open_mode::create_or_open));
+    writing_ = true;
+    pending_ = {index, term, 0, 0};
+    if (auto cut = fs_.truncate(pending_handle_, 0); !cut) return fail_pending(cut.error());
+    std::uint8_t zeros[detail::snapshot_header_size] = {};
+    if (auto wrote = fs_.write(pending_handle_, 0, byte_view(zeros)); !wrote)
+      return fail_pending(wrote.error());
+    return ok();
+  }
+
+  [[nodiscard]] result<void> write(byte_view chunk) noexcept {
+    if (!writing_) return error(storage_errc::snapshot_state, "snapshot: write without begin");
+    if (pending_.size_bytes + chunk.size() > options_.max_snapshot_size_bytes)
+      return fail_pending(error(core_errc::capacity_exceeded, "snapshot: max_snapshot_size_bytes"));
+    const std::uint64_t at = detail::snapshot_header_size + pending_.size_bytes;
+    if (auto wrote = fs_.write(pending_handle_, at, chunk); !wrote)
+      return fail_pending(wrote.error());
+    pending_.size_bytes += chunk.size();
+    pending_.checksum = crc32c_extend(pending_.checksum, chunk);
+    return ok();
+  }
+
+  /// Header, sync, rename into place, directory sync; then retention. Durable on return.
+  [[nodiscard]] result<snapshot_meta> install() noexcept {
+    if (!writing_) return error(storage_errc::snapshot_state, "snapshot: install without begin");
+    std::uint8_t header[detail::snapshot_header_size];
+    detail::encode_snapshot_header(pending_, header);
+    if (auto wrote = fs_.write(pending_handle_, 0, byte_view(header)); !wrote)
+      return fail_pending(wrote.error());
+    if (auto synced = fs_.sync(pending_handle_); !synced) return fail_pending(synced.error());
+    char final_name[detail::snapshot_name_size + 1];
+    detail::format_snapshot_name(pending_.index, pending_.term, false, final_name);
+    if (auto moved = fs_.rename(pending_name_, final_name); !moved) return fail_pending(moved.error());
+    WEFT_TRY(fs_.sync_directory());
+    if (has_installed_) (void)fs_.close(installed_handle_);
+    installed_handle_ = pending_handle_;
+    installed_ = pending_;
+    has_installed_ = true;
+    writing_ = false;
+    WEFT_TRY(apply_retention());
+    return installed_;
+  }
+
+  void abort() noexcept {
+    if (!writing_) return;
+    writing_ = false;
+    (void)fs_.close(pending_handle_);
+    (void)fs_.remove(pending_name_);
+  }
+
+  [[nodiscard]] result<snapshot_meta> latest() const noexcept {
+    if (!has_installed_) return error(storage_errc::no_snapshot, "snapshot: latest");
+    return installed_;
+  }
+
+  /// Up to out.size() bytes of the installed snapshot from `offset`; 0 at the end.
+  [[nodiscard]] result<std::size_t> read(std::uint64_t offset, mutable_byte_view out) noexcept {
+    if (!has_installed_) return error(storage_errc::no_snapshot, "snapshot: read");
+    if (offset > installed_.size_bytes) return error(storage_errc::out_of_range, "snapshot: read");
+    const auto n = static_cast<std::size_t>(
+        std::min<std::uint64_t>(out.size(), installed_.size_bytes - offset));
+    WEFT_TRY_ASSIGN(const std::size_t got,
+                    fs_.read(installed_handle_, detail::snapshot_header_size + offset, out.first(n)));
+    if (got != n) return error(storage_errc::corrupt_snapshot, "snapshot: file shorter than header says");
+    return got;
+  }
+
+  /// The file the last hard error of open() concerned (empty when none).
+  [[nodiscard]] std::string_view problem_file() const noexcept { return {problem_}; }
+
+ private:
+  struct name_entry {
+    std::uint64_t index;
+    std::uint64_t term;
+    bool temporary;
+  };
+
+  [[nodiscard]] result<void> scan() noexcept {
+    names_.clear();
+    struct collector {
+      std::vector<name_entry>* names;
+      std::size_t max;
+      bool overflow = false;
+    } c{&names_, options_.max_files};
+    WEFT_TRY(fs_.list(
+        [](void* context, std::string_view name) noexcept {
+          auto* self = static_cast<collector*>(context);
+          name_entry e{};
+          if (!detail::parse_snapshot_name(name, e.index, e.term, e.temporary)) return;
+          if (self->names->size() == self->max) {
+            self->overflow = true;
+            return;
+          }
+          self->names->push_back(e);
+        },
+        &c));
+    if (c.overflow) return error(core_errc::capacity_exceeded, "snapshot: more files than max_files");
+    return ok();
+  }
+
+  [[nodiscard]] result<void> load_installed(std::uint64_t index, std::uint64_t term) noexcept {
+    detail::format_snapshot_name(index, term, false, problem_);
+    WEFT_TRY_ASSIGN(const file_handle handle, fs_.open(problem_, open_mode::open_existing));
+    auto verified = verify(handle, index, term);
+    if (!verified) {
+      (void)fs_.close(handle);
+      return verified.error();
+    }
+    installed_ = *verified;
+    installed_handle_ = handle;
+    has_installed_ = true;
+    problem_[0] = '\0';
+    return ok();
+  }
+
+  [[nodiscard]] result<snapshot_meta> verify(file_handle handle, std::uint64_t index,
+                                             std::uint64_t term) noexcept {
+    std::uint8_t header[detail::snapshot_header_size];
+    WEFT_TRY_ASSIGN(const std::size_t got, fs_.read(handle, 0, mutable_byte_view(header)));
+    WEFT_TRY_ASSIGN(const snapshot_meta meta, detail::decode_snapshot_header(byte_view(header, got)));
+    if (meta.index != index || meta.term != term)
+      return error(storage_errc::corrupt_header, "snapshot: header disagrees with file name");
+    WEFT_TRY_ASSIGN(const std::uint64_t size, fs_.size(handle));
+    if (size != detail::snapshot_header_size + meta.size_bytes)
+      return error(storage_errc::corrupt_snapshot, "snapshot: file size disagrees with header");
+    std::uint32_t crc = 0;
+    for (std::uint64_t at = 0; at < meta.size_bytes;) {
+      const auto n = static_cast<std::size_t>(
+          std::min<std::uint64_t>(buffer_.size(), meta.size_bytes - at));
+      WEFT_TRY_ASSIGN(const std::size_t read_bytes,
+                      fs_.read(handle, detail::snapshot_header_size + at,
+                               mutable_byte_view(buffer_.data(), n)));
+      if (read_bytes != n) return error(storage_errc::corrupt_snapshot, "snapshot: short read");
+      crc = crc32c_extend(crc, byte_view(buffer_.data(), n));
+      at += n;
+    }
+    if (crc != meta.checksum) return error(storage_errc::corrupt_snapshot, "snapshot: data checksum");
+    return meta;
+  }
+
+  [[nodiscard]] result<void> apply_retention() noexcept {
+    WEFT_TRY(scan());
+    std::sort(names_.begin(), names_.end(),
+              [](const name_entry& a, const name_entry& b) { return a.index > b.index; });
+    std::size_t kept = 0;
+    bool removed = false;
+    for (const name_entry& n : names_) {
+      if (n.temporary) continue;
+      if (++kept <= options_.keep_count) continue;
+      char name[detail::snapshot_name_size + 1];
+      detail::format_snapshot_name(n.index, n.term, false, name);
+      WEFT_TRY(fs_.remove(name));
+      removed = true;
+    }
+    if (removed) WEFT_TRY(fs_.sync_directory());
+    return ok();
+  }
+
+  error fail_pending(const error& failure) noexcept {
+    abort();
+    return failure;
+  }
+
+  FS& fs_;
+  snapshot_options options_;
+  std::vector<std::uint8_t> buffer_;
+  std::vector<name_entry> names_;
+  snapshot_meta installed_{};
+  snapshot_meta pending_{};
+  file_handle installed_handle_{};
+  file_handle pending_handle_{};
+  char pending_name_[detail::snapshot_name_size + 1] = {};
+  char problem_[detail::snapshot_name_size + 1] = {};
+  bool has_installed_ = false;
+  bool writing_ = false;
+};
+
+}  // namespace storage
+WEFT_END
+// ---- end weft/storage/snapshot.hpp
 // ---- begin weft/membership/swim/swim.hpp
 // weft/membership/swim/swim.hpp - SWIM + Lifeguard membership: the lifecycle table, the
 // wire schema, admission and the pure core. See docs/swim.md.
@@ -6198,87 +8013,6 @@ WEFT_END
 #include <string_view>
 #include <vector>
 
-// ---- begin weft/storage/file_system.hpp
-// weft/storage/file_system.hpp - the file-system policy durable storage is written against.
-// The POSIX implementation (storage/posix_file_system.hpp) and the simulator's faulty disk
-// (sim/disk.hpp) both model it, so the WAL runs unchanged on either.
-// Requirements table: docs/requirements/file_system.md.
-
-#include <concepts>
-#include <cstddef>
-#include <cstdint>
-#include <string_view>
-
-
-WEFT_BEGIN
-namespace storage {
-
-/// An open file, valid until close(). Opaque to callers.
-struct file_handle {
-  std::uint32_t value = 0;
-  friend constexpr bool operator==(file_handle, file_handle) noexcept = default;
-};
-
-enum class open_mode : std::uint8_t {
-  open_existing,    // fail with not_found when absent
-  create_or_open,   // create empty when absent
-  create_exclusive  // fail with already_exists when present
-};
-
-/// Errors every file_system model reports (POSIX errno values map onto these).
-enum class fs_errc : std::uint16_t {
-  ok = 0,
-  not_found = 1,
-  already_exists = 2,
-  io_error = 3,        // a read or write failed (EIO, latent sector error)
-  no_space = 4,        // ENOSPC / EDQUOT
-  bad_handle = 5,
-  name_too_long = 6,
-  too_many_open_files = 7,
-  permission_denied = 8,
-  crashed = 9,         // the simulated machine is down
-};
-
-constexpr std::string_view describe(fs_errc code) noexcept {
-  switch (code) {
-    case fs_errc::ok: return "ok";
-    case fs_errc::not_found: return "file not found";
-    case fs_errc::already_exists: return "file already exists";
-    case fs_errc::io_error: return "I/O error";
-    case fs_errc::no_space: return "no space left on device";
-    case fs_errc::bad_handle: return "bad file handle";
-    case fs_errc::name_too_long: return "file name too long";
-    case fs_errc::too_many_open_files: return "too many open files";
-    case fs_errc::permission_denied: return "permission denied";
-    case fs_errc::crashed: return "machine crashed";
-  }
-  return "unknown file-system error";
-}
-
-/// A flat directory of named files. Durability: bytes written reach stable storage only
-/// after sync(file); a create, rename or remove becomes durable only after sync_directory().
-/// A crash may lose anything not yet durable and may tear the last unsynced write.
-template <class FS>
-concept file_system = requires(FS& fs, std::string_view name, open_mode mode, file_handle file,
-                               std::uint64_t offset, byte_view data, mutable_byte_view out,
-                               void (*visit)(void*, std::string_view) noexcept, void* context) {
-  { fs.open(name, mode) } noexcept -> std::same_as<result<file_handle>>;
-  { fs.close(file) } noexcept -> std::same_as<result<void>>;
-  { fs.read(file, offset, out) } noexcept -> std::same_as<result<std::size_t>>;  // short at EOF
-  { fs.write(file, offset, data) } noexcept -> std::same_as<result<void>>;
-  { fs.sync(file) } noexcept -> std::same_as<result<void>>;
-  { fs.size(file) } noexcept -> std::same_as<result<std::uint64_t>>;
-  { fs.truncate(file, offset) } noexcept -> std::same_as<result<void>>;
-  { fs.rename(name, name) } noexcept -> std::same_as<result<void>>;  // atomic replace
-  { fs.remove(name) } noexcept -> std::same_as<result<void>>;
-  { fs.sync_directory() } noexcept -> std::same_as<result<void>>;
-  { fs.list(visit, context) } noexcept -> std::same_as<result<void>>;
-};
-
-}  // namespace storage
-WEFT_END
-WEFT_ERROR_DOMAIN(weft::storage::fs_errc, "fs")
-// ---- end weft/storage/file_system.hpp
 
 WEFT_BEGIN
 namespace sim {
