@@ -13,6 +13,7 @@
 #include "weft/storage/wal.hpp"
 #include "weft/storage/stable_file.hpp"
 #include "weft/storage/snapshot.hpp"
+#include "weft/storage/raft_bridge.hpp"
 #include "weft/membership/swim/swim.hpp"
 #include "weft/sim/world.hpp"
 #include "weft/sim/network.hpp"

@@ -4303,6 +4303,92 @@ class file_snapshot_store {
 }  // namespace storage
 WEFT_END
 // ---- end weft/storage/snapshot.hpp
+// ---- begin weft/storage/raft_bridge.hpp
+// weft/storage/raft_bridge.hpp - persists the `must_persist` part of a consensus core's
+// ready batch (hard state, entries) into a log_store and a stable_store, and reads the log
+// back for a restart. Duck-typed on the batch so storage does not depend on consensus:
+// any part with `hard_state_changed`, `state{term, vote, commit}` and `entries` (size(),
+// at(i) -> {index, term, type, payload}) fits, which is what weft::raft hands out.
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+
+WEFT_BEGIN
+namespace storage {
+
+/// A consensus entry is stored as one log record: its type (one byte), then its payload.
+inline constexpr std::size_t entry_type_prefix_bytes = 1;
+
+/// What to report back to the core (raft: `persisted(last_index, last_term)`).
+struct persist_outcome {
+  bool wrote_entries = false;
+  std::uint64_t last_index = 0;
+  std::uint64_t last_term = 0;
+  log_position durable{};
+};
+
+/// Writes the hard state when its term or vote changed (a commit index alone is not needed
+/// for safety and is saved only alongside them), then the entries — truncating the
+/// conflicting suffix first, compacting when they start past the log — and syncs the log
+/// once. Only after this returns successfully may the batch's dependent messages leave.
+/// `scratch` holds one encoded record: at least 1 + the largest entry payload.
+template <class PersistPart, log_store Log, stable_store Stable>
+[[nodiscard]] result<persist_outcome> persist_ready(const PersistPart& part, Log& log,
+                                                    Stable& stable, hard_state& last_saved,
+                                                    mutable_byte_view scratch) noexcept {
+  persist_outcome out;
+  if (part.hard_state_changed) {
+    const hard_state next{part.state.term, part.state.vote, part.state.commit};
+    if (next.term != last_saved.term || next.vote != last_saved.vote) {
+      WEFT_TRY(stable.save(next));
+      last_saved = next;
+    }
+  }
+  if (part.entries.empty()) return out;
+  const std::uint64_t first = part.entries.at(0).index;
+  if (first <= log.last_index()) {
+    WEFT_TRY(log.truncate_suffix(first));
+  } else if (first > log.last_index() + 1) {
+    WEFT_TRY(log.compact_prefix(first));
+  }
+  for (std::size_t i = 0; i < part.entries.size(); ++i) {
+    const auto e = part.entries.at(i);
+    if (e.payload.size() + entry_type_prefix_bytes > scratch.size())
+      return error(storage_errc::record_too_large, "persist_ready: scratch smaller than entry");
+    scratch[0] = static_cast<std::uint8_t>(e.type);
+    if (!e.payload.empty()) std::memcpy(scratch.data() + 1, e.payload.data(), e.payload.size());
+    WEFT_TRY(log.append(e.index, e.term,
+                        byte_view(scratch.data(), e.payload.size() + entry_type_prefix_bytes)));
+    out.last_index = e.index;
+    out.last_term = e.term;
+  }
+  WEFT_TRY_ASSIGN(out.durable, log.sync());
+  out.wrote_entries = true;
+  return out;
+}
+
+/// One stored consensus entry, as read back for a restart.
+struct stored_entry_view {
+  std::uint64_t index = 0;
+  std::uint64_t term = 0;
+  std::uint8_t type = 0;
+  byte_view payload{};  // valid during the visit only
+};
+
+/// Splits a record written by persist_ready; false for a record too short to be one.
+[[nodiscard]] inline bool decode_stored_entry(const log_entry_view& record,
+                                              stored_entry_view& out) noexcept {
+  if (record.payload.size() < entry_type_prefix_bytes) return false;
+  out = {record.index, record.term, record.payload[0],
+         record.payload.subspan(entry_type_prefix_bytes)};
+  return true;
+}
+
+}  // namespace storage
+WEFT_END
+// ---- end weft/storage/raft_bridge.hpp
 // ---- begin weft/membership/swim/swim.hpp
 // weft/membership/swim/swim.hpp - SWIM + Lifeguard membership: the lifecycle table, the
 // wire schema, admission and the pure core. See docs/swim.md.
@@ -7191,7 +7277,7 @@ class world {
     queue_.reserve(options.max_pending_events);
     kind_names_.reserve(options.max_event_kinds);
     listeners_.reserve(options.max_lifecycle_listeners);
-    kind_names_.emplace_back("event");
+    kind_names_.push_back({"event", "a", "b"});
   }
   world(const world&) = delete;
   world& operator=(const world&) = delete;
@@ -7230,16 +7316,18 @@ class world {
   // ---- events ------------------------------------------------------------------------
   /// Registers a printable event kind (deduplicated); ids are stable for one registration
   /// order, so they are part of the trace hash. `name` must outlive the world (a literal).
-  [[nodiscard]] result<std::uint16_t> event_kind(std::string_view name) noexcept {
+  /// `arg0` and `arg1` name the event's arguments in trace lines ("" hides one).
+  [[nodiscard]] result<std::uint16_t> event_kind(std::string_view name, std::string_view arg0 = "a",
+                                                 std::string_view arg1 = "b") noexcept {
     for (std::size_t i = 0; i < kind_names_.size(); ++i)
-      if (kind_names_[i] == name) return static_cast<std::uint16_t>(i);
+      if (kind_names_[i].name == name) return static_cast<std::uint16_t>(i);
     if (kind_names_.size() >= options_.max_event_kinds)
       return error(sim_errc::registry_full, "world::event_kind");
-    kind_names_.push_back(name);
+    kind_names_.push_back({name, arg0, arg1});
     return static_cast<std::uint16_t>(kind_names_.size() - 1);
   }
   [[nodiscard]] std::string_view kind_name(std::uint16_t kind) const noexcept {
-    return kind < kind_names_.size() ? kind_names_[kind] : std::string_view("?");
+    return kind < kind_names_.size() ? kind_names_[kind].name : std::string_view("?");
   }
 
   /// Schedules `e` at world time `e.at_ns` (clamped to now). Fails when the queue is full.
@@ -7435,6 +7523,9 @@ class world {
     lifecycle_fn fn;
     void* context;
   };
+  struct kind_label {
+    std::string_view name, arg0, arg1;
+  };
   static bool later(const event& a, const event& b) noexcept {
     return a.at_ns != b.at_ns ? a.at_ns > b.at_ns : a.sequence > b.sequence;
   }
@@ -7466,14 +7557,21 @@ class world {
     self->notify(static_cast<node_id>(e.arg0), lifecycle::resumed);
   }
   void trace_event(const event& e) noexcept {
-    const std::string_view name = kind_name(e.kind);
+    const kind_label label =
+        e.kind < kind_names_.size() ? kind_names_[e.kind] : kind_label{"?", "a", "b"};
+    char args[2][64] = {{0}, {0}};
+    if (!label.arg0.empty())
+      std::snprintf(args[0], sizeof args[0], " %.*s=%llu", static_cast<int>(label.arg0.size()),
+                    label.arg0.data(), static_cast<unsigned long long>(e.arg0));
+    if (!label.arg1.empty())
+      std::snprintf(args[1], sizeof args[1], " %.*s=%llu", static_cast<int>(label.arg1.size()),
+                    label.arg1.data(), static_cast<unsigned long long>(e.arg1));
     char line[192];
-    const int size = std::snprintf(line, sizeof line, "%14.6f ms  n%-3d %.*s %llu %llu",
+    const int size = std::snprintf(line, sizeof line, "%14.6f ms  n%-3d %.*s%s%s",
                                    static_cast<double>(e.at_ns) * 1e-6,
                                    e.node == no_node ? -1 : static_cast<int>(e.node),
-                                   static_cast<int>(name.size()), name.data(),
-                                   static_cast<unsigned long long>(e.arg0),
-                                   static_cast<unsigned long long>(e.arg1));
+                                   static_cast<int>(label.name.size()), label.name.data(),
+                                   args[0], args[1]);
     if (size > 0) trace_(trace_context_, std::string_view(line, std::min<std::size_t>(
                                                                     static_cast<std::size_t>(size),
                                                                     sizeof line - 1)));
@@ -7484,7 +7582,7 @@ class world {
   xoshiro256 random_{0};
   std::vector<detail::node_state> nodes_;
   std::vector<event> queue_;
-  std::vector<std::string_view> kind_names_;
+  std::vector<kind_label> kind_names_;
   std::vector<listener> listeners_;
   std::int64_t now_ns_ = 0;
   std::uint64_t next_sequence_ = 0;
@@ -7618,11 +7716,11 @@ class network {
       free_.push_back(static_cast<std::uint32_t>(i - 1));
     swizzle_order_.reserve(n);
     random_ = w.random().fork();
-    auto kind = w.event_kind("deliver");
+    auto kind = w.event_kind("deliver", "slot", "from");
     deliver_kind_ = kind ? *kind : 0;
-    kind = w.event_kind("disconnect");
+    kind = w.event_kind("disconnect", "peer", "");
     disconnect_kind_ = kind ? *kind : 0;
-    kind = w.event_kind("swizzle");
+    kind = w.event_kind("swizzle", "step", "");
     swizzle_kind_ = kind ? *kind : 0;
     status_ = w.add_listener(&network::on_lifecycle, this);
   }
@@ -7783,6 +7881,7 @@ class network {
     e.fn = &network::deliver_thunk;
     e.context = this;
     e.arg0 = index;
+    e.arg1 = slots_[index].from;
     e.node = slots_[index].to;
     e.kind = deliver_kind_;
     WEFT_TRY(world_.schedule(e));
@@ -8550,7 +8649,7 @@ class nemesis {
   nemesis(world& w, network* net, std::span<disk* const> disks, const fault_mix& mix,
           const options& opts) noexcept
       : world_(w), net_(net), disks_(disks.begin(), disks.end()), mix_(mix), options_(opts) {
-    auto kind = w.event_kind("nemesis");
+    auto kind = w.event_kind("nemesis", "", "");
     kind_ = kind ? *kind : 0;
   }
   nemesis(const nemesis&) = delete;
@@ -8613,6 +8712,7 @@ class nemesis {
       case action::partition: partition_step(r); break;
       case action::heal:
         if (net_ != nullptr) net_->heal();
+        world_.note(no_node, "heal", 0);
         break;
       case action::crash: {
         const auto victim = static_cast<node_id>(uniform_below(r, n));
@@ -8655,14 +8755,24 @@ class nemesis {
       net_->heal();
       if (swizzle) {
         (void)net_->swizzle_clog(nanoseconds(mix_.partition_every_ns / (2 * n + 1) + 1));
+        world_.note(no_node, "swizzle_clog", 0);
       } else {
         switch (uniform_below(r, 3)) {
-          case 0: net_->partition_random_halves(); break;
-          case 1: net_->isolate(static_cast<node_id>(uniform_below(r, n))); break;
+          case 0:
+            net_->partition_random_halves();
+            world_.note(no_node, "partition_halves", 0);
+            break;
+          case 1: {
+            const auto victim = static_cast<node_id>(uniform_below(r, n));
+            net_->isolate(victim);
+            world_.note(victim, "isolate", 0);
+            break;
+          }
           default: {
             const node_id from[] = {static_cast<node_id>(uniform_below(r, n))};
             const node_id to[] = {static_cast<node_id>(uniform_below(r, n))};
             net_->partition_one_way(from, to);
+            world_.note(from[0], "cut_one_way_to", to[0]);
           }
         }
         (void)arm(action::heal, mix_.partition_every_ns / 2);
@@ -9495,9 +9605,9 @@ class register_cluster {
     nemesis_ = std::make_unique<nemesis>(world_, &net_, disk_pointers_, mix_, nemo);
     (void)world_.add_listener(&register_cluster::on_lifecycle, this);
     world_.set_trace(run.trace, run.trace_context);
-    auto kind = world_.event_kind("client_timer");
+    auto kind = world_.event_kind("client_timer", "op", "");
     timer_kind_ = kind ? *kind : 0;
-    kind = world_.event_kind("store_ack");
+    kind = world_.event_kind("store_ack", "op", "to");
     ack_kind_ = kind ? *kind : 0;
   }
 
@@ -10023,7 +10133,10 @@ class metric_base {
 
  protected:
   metric_base(metric_kind kind, const metric_info& info, registry* owner) noexcept;
-  ~metric_base();
+  ~metric_base() { leave_registry(); }
+  /// Called first thing by each metric's destructor, so that an export running on another
+  /// thread never sees a half-destroyed metric. Idempotent.
+  void leave_registry() noexcept;
 
  private:
   friend class registry;
@@ -10094,8 +10207,9 @@ inline metric_base::metric_base(metric_kind kind, const metric_info& info,
     : info_(info), kind_(kind), owner_(owner) {
   if (owner_ != nullptr) owner_->attach(*this);
 }
-inline metric_base::~metric_base() {
+inline void metric_base::leave_registry() noexcept {
   if (owner_ != nullptr) owner_->detach(*this);
+  owner_ = nullptr;
 }
 
 namespace detail {
@@ -10149,6 +10263,9 @@ class counter : public metric_base {
 
   explicit counter(const metric_info& info, registry* owner = &default_registry()) noexcept
       : metric_base(metric_kind::counter, info, owner) {}
+  ~counter() { leave_registry(); }
+  counter(const counter&) = delete;
+  counter& operator=(const counter&) = delete;
 
   WEFT_ALWAYS_INLINE void add(std::uint64_t n = 1) noexcept { sum_.add(n); }
   /// Sum over shards; exact once writers stop.
@@ -10163,6 +10280,9 @@ class gauge : public metric_base {
  public:
   explicit gauge(const metric_info& info, registry* owner = &default_registry()) noexcept
       : metric_base(metric_kind::gauge, info, owner) {}
+  ~gauge() { leave_registry(); }
+  gauge(const gauge&) = delete;
+  gauge& operator=(const gauge&) = delete;
   WEFT_ALWAYS_INLINE void set(std::int64_t v) noexcept {
     value_.store(v, std::memory_order_relaxed);
   }
@@ -10192,6 +10312,9 @@ class histogram : public metric_base {
 
   explicit histogram(const metric_info& info, registry* owner = &default_registry()) noexcept
       : metric_base(metric_kind::histogram, info, owner) {}
+  ~histogram() { leave_registry(); }
+  histogram(const histogram&) = delete;
+  histogram& operator=(const histogram&) = delete;
 
   [[nodiscard]] static constexpr std::size_t bucket_index(std::uint64_t v) noexcept {
     if (v < sub_buckets) return static_cast<std::size_t>(v);
