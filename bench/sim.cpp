@@ -68,7 +68,7 @@ void run_once(std::uint64_t seed, std::uint64_t& total, benchmark::State& state)
     mix.reorder_probability = 0.1;
     mix.partition_every_ns = 50'000'000;
     sim::nemesis chaos(world, &net, {}, mix, {});
-    const auto kind = *world.event_kind("heartbeat");
+    const auto kind = *world.event_kind("heartbeat", "", "");
     for (sim::node_id n = 0; n < nodes; ++n) {
       net.set_receiver(n, {&ping_pong::on_message, nullptr, &app});
       for (int k = 0; k < 8; ++k)  // eight pings in flight per node

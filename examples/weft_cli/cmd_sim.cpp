@@ -2,6 +2,7 @@
 // replay one seed with its event trace. See docs/sim.md.
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -192,7 +193,15 @@ int run_sim(weft_cli::args arguments) {
   run.faults = s->supported;
   if (p.has_faults) {
     auto faults = sim::parse_faults(p.faults);
-    if (!faults) return weft_cli::fail("unknown fault in '" + std::string(p.faults) + "' (see weft sim --help)");
+    if (!faults) {
+      std::string_view rest = p.faults, word = p.faults;
+      while (!rest.empty()) {  // name the first word that is not a fault
+        word = rest.substr(0, rest.find(','));
+        if (word.empty() || !sim::parse_faults(word)) break;
+        rest.remove_prefix(std::min(rest.size(), word.size() + 1));
+      }
+      return weft_cli::fail("unknown fault '" + std::string(word) + "' in --faults (see weft sim --help)");
+    }
     run.faults = *faults;
   }
   if (run.nodes < s->min_nodes || run.nodes > s->max_nodes)

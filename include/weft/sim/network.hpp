@@ -119,11 +119,11 @@ class network {
       free_.push_back(static_cast<std::uint32_t>(i - 1));
     swizzle_order_.reserve(n);
     random_ = w.random().fork();
-    auto kind = w.event_kind("deliver");
+    auto kind = w.event_kind("deliver", "slot", "from");
     deliver_kind_ = kind ? *kind : 0;
-    kind = w.event_kind("disconnect");
+    kind = w.event_kind("disconnect", "peer", "");
     disconnect_kind_ = kind ? *kind : 0;
-    kind = w.event_kind("swizzle");
+    kind = w.event_kind("swizzle", "step", "");
     swizzle_kind_ = kind ? *kind : 0;
     status_ = w.add_listener(&network::on_lifecycle, this);
   }
@@ -284,6 +284,7 @@ class network {
     e.fn = &network::deliver_thunk;
     e.context = this;
     e.arg0 = index;
+    e.arg1 = slots_[index].from;
     e.node = slots_[index].to;
     e.kind = deliver_kind_;
     WEFT_TRY(world_.schedule(e));

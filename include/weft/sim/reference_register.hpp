@@ -124,9 +124,9 @@ class register_cluster {
     nemesis_ = std::make_unique<nemesis>(world_, &net_, disk_pointers_, mix_, nemo);
     (void)world_.add_listener(&register_cluster::on_lifecycle, this);
     world_.set_trace(run.trace, run.trace_context);
-    auto kind = world_.event_kind("client_timer");
+    auto kind = world_.event_kind("client_timer", "op", "");
     timer_kind_ = kind ? *kind : 0;
-    kind = world_.event_kind("store_ack");
+    kind = world_.event_kind("store_ack", "op", "to");
     ack_kind_ = kind ? *kind : 0;
   }
 

@@ -141,7 +141,7 @@ class nemesis {
   nemesis(world& w, network* net, std::span<disk* const> disks, const fault_mix& mix,
           const options& opts) noexcept
       : world_(w), net_(net), disks_(disks.begin(), disks.end()), mix_(mix), options_(opts) {
-    auto kind = w.event_kind("nemesis");
+    auto kind = w.event_kind("nemesis", "", "");
     kind_ = kind ? *kind : 0;
   }
   nemesis(const nemesis&) = delete;
@@ -204,6 +204,7 @@ class nemesis {
       case action::partition: partition_step(r); break;
       case action::heal:
         if (net_ != nullptr) net_->heal();
+        world_.note(no_node, "heal", 0);
         break;
       case action::crash: {
         const auto victim = static_cast<node_id>(uniform_below(r, n));
@@ -246,14 +247,24 @@ class nemesis {
       net_->heal();
       if (swizzle) {
         (void)net_->swizzle_clog(nanoseconds(mix_.partition_every_ns / (2 * n + 1) + 1));
+        world_.note(no_node, "swizzle_clog", 0);
       } else {
         switch (uniform_below(r, 3)) {
-          case 0: net_->partition_random_halves(); break;
-          case 1: net_->isolate(static_cast<node_id>(uniform_below(r, n))); break;
+          case 0:
+            net_->partition_random_halves();
+            world_.note(no_node, "partition_halves", 0);
+            break;
+          case 1: {
+            const auto victim = static_cast<node_id>(uniform_below(r, n));
+            net_->isolate(victim);
+            world_.note(victim, "isolate", 0);
+            break;
+          }
           default: {
             const node_id from[] = {static_cast<node_id>(uniform_below(r, n))};
             const node_id to[] = {static_cast<node_id>(uniform_below(r, n))};
             net_->partition_one_way(from, to);
+            world_.note(from[0], "cut_one_way_to", to[0]);
           }
         }
         (void)arm(action::heal, mix_.partition_every_ns / 2);

@@ -160,7 +160,7 @@ class world {
     queue_.reserve(options.max_pending_events);
     kind_names_.reserve(options.max_event_kinds);
     listeners_.reserve(options.max_lifecycle_listeners);
-    kind_names_.emplace_back("event");
+    kind_names_.push_back({"event", "a", "b"});
   }
   world(const world&) = delete;
   world& operator=(const world&) = delete;
@@ -199,16 +199,18 @@ class world {
   // ---- events ------------------------------------------------------------------------
   /// Registers a printable event kind (deduplicated); ids are stable for one registration
   /// order, so they are part of the trace hash. `name` must outlive the world (a literal).
-  [[nodiscard]] result<std::uint16_t> event_kind(std::string_view name) noexcept {
+  /// `arg0` and `arg1` name the event's arguments in trace lines ("" hides one).
+  [[nodiscard]] result<std::uint16_t> event_kind(std::string_view name, std::string_view arg0 = "a",
+                                                 std::string_view arg1 = "b") noexcept {
     for (std::size_t i = 0; i < kind_names_.size(); ++i)
-      if (kind_names_[i] == name) return static_cast<std::uint16_t>(i);
+      if (kind_names_[i].name == name) return static_cast<std::uint16_t>(i);
     if (kind_names_.size() >= options_.max_event_kinds)
       return error(sim_errc::registry_full, "world::event_kind");
-    kind_names_.push_back(name);
+    kind_names_.push_back({name, arg0, arg1});
     return static_cast<std::uint16_t>(kind_names_.size() - 1);
   }
   [[nodiscard]] std::string_view kind_name(std::uint16_t kind) const noexcept {
-    return kind < kind_names_.size() ? kind_names_[kind] : std::string_view("?");
+    return kind < kind_names_.size() ? kind_names_[kind].name : std::string_view("?");
   }
 
   /// Schedules `e` at world time `e.at_ns` (clamped to now). Fails when the queue is full.
@@ -404,6 +406,9 @@ class world {
     lifecycle_fn fn;
     void* context;
   };
+  struct kind_label {
+    std::string_view name, arg0, arg1;
+  };
   static bool later(const event& a, const event& b) noexcept {
     return a.at_ns != b.at_ns ? a.at_ns > b.at_ns : a.sequence > b.sequence;
   }
@@ -435,14 +440,21 @@ class world {
     self->notify(static_cast<node_id>(e.arg0), lifecycle::resumed);
   }
   void trace_event(const event& e) noexcept {
-    const std::string_view name = kind_name(e.kind);
+    const kind_label label =
+        e.kind < kind_names_.size() ? kind_names_[e.kind] : kind_label{"?", "a", "b"};
+    char args[2][64] = {{0}, {0}};
+    if (!label.arg0.empty())
+      std::snprintf(args[0], sizeof args[0], " %.*s=%llu", static_cast<int>(label.arg0.size()),
+                    label.arg0.data(), static_cast<unsigned long long>(e.arg0));
+    if (!label.arg1.empty())
+      std::snprintf(args[1], sizeof args[1], " %.*s=%llu", static_cast<int>(label.arg1.size()),
+                    label.arg1.data(), static_cast<unsigned long long>(e.arg1));
     char line[192];
-    const int size = std::snprintf(line, sizeof line, "%14.6f ms  n%-3d %.*s %llu %llu",
+    const int size = std::snprintf(line, sizeof line, "%14.6f ms  n%-3d %.*s%s%s",
                                    static_cast<double>(e.at_ns) * 1e-6,
                                    e.node == no_node ? -1 : static_cast<int>(e.node),
-                                   static_cast<int>(name.size()), name.data(),
-                                   static_cast<unsigned long long>(e.arg0),
-                                   static_cast<unsigned long long>(e.arg1));
+                                   static_cast<int>(label.name.size()), label.name.data(),
+                                   args[0], args[1]);
     if (size > 0) trace_(trace_context_, std::string_view(line, std::min<std::size_t>(
                                                                     static_cast<std::size_t>(size),
                                                                     sizeof line - 1)));
@@ -453,7 +465,7 @@ class world {
   xoshiro256 random_{0};
   std::vector<detail::node_state> nodes_;
   std::vector<event> queue_;
-  std::vector<std::string_view> kind_names_;
+  std::vector<kind_label> kind_names_;
   std::vector<listener> listeners_;
   std::int64_t now_ns_ = 0;
   std::uint64_t next_sequence_ = 0;
