@@ -113,8 +113,13 @@ template <hash_function H>
 }
 
 /// The admin side: an append-only set of member keys of signature scheme S.
-template <signature_verifier S, hash_function H>
+template <class S, class H>
 class member_registry {
+  static_assert(signature_verifier<S>, "member_registry: S must model "
+                "weft::crypto::signature_verifier; see docs/requirements/crypto_signature.md");
+  static_assert(hash_function<H>, "member_registry: H must model weft::crypto::hash_function; "
+                                  "see docs/requirements/crypto_hash.md");
+
  public:
   using head_type = basic_tree_head<H::digest_size>;
 

@@ -192,8 +192,11 @@ template <hash_function H>
 
 /// An append-only Merkle tree that keeps every perfect subtree hash (about 2n digests), so
 /// the root of any past size and any proof costs O(log n) hashes.
-template <hash_function H>
+template <class H>
 class merkle_tree {
+  static_assert(hash_function<H>, "merkle_tree<H>: H must model weft::crypto::hash_function; "
+                                  "see docs/requirements/crypto_hash.md");
+
  public:
   using hashing = merkle_hashing<H>;
   using digest = merkle_digest<H>;

@@ -27,8 +27,14 @@ inline constexpr std::size_t noise_max_message_size_bytes = 65535;
 
 /// The primitives of a Noise protocol. Each names itself for the protocol name
 /// (`noise_name`, e.g. "25519", "ChaChaPoly", "BLAKE2b").
-template <key_agreement Dh, aead Aead, hash_function Hash>
+template <class Dh, class Aead, class Hash>
 struct noise_suite {
+  static_assert(key_agreement<Dh>, "noise_suite: Dh must model weft::crypto::key_agreement; "
+                                   "see docs/requirements/crypto_key_agreement.md");
+  static_assert(aead<Aead>, "noise_suite: Aead must model weft::crypto::aead; "
+                            "see docs/requirements/crypto_aead.md");
+  static_assert(hash_function<Hash>, "noise_suite: Hash must model weft::crypto::hash_function; "
+                                     "see docs/requirements/crypto_hash.md");
   using dh = Dh;
   using cipher = Aead;
   using hash = Hash;
