@@ -2488,6 +2488,2005 @@ result<T> decode(byte_view input, const decode_limits& limits = {}) noexcept {
 }  // namespace wire
 WEFT_END
 // ---- end weft/wire/schema.hpp
+// ---- begin weft/crypto/errors.hpp
+// weft/crypto/errors.hpp - the crypto module's error codes (docs/errors.md, section crypto).
+
+#include <cstdint>
+#include <string_view>
+
+
+WEFT_BEGIN
+namespace crypto {
+
+/// Every failure of the crypto layer. Messages never carry key material.
+enum class crypto_errc : std::uint16_t {
+  ok = 0,
+  invalid_length = 1,          // an input has the wrong size for the primitive
+  buffer_too_small = 2,        // the caller's output buffer cannot hold the result
+  invalid_key = 3,             // a key is malformed or of small order
+  bad_signature = 4,           // a signature did not verify
+  authentication_failed = 5,   // an AEAD tag or MAC did not verify
+  weak_shared_secret = 6,      // key agreement produced the all-zero secret
+  backend_failure = 7,         // the backend refused an operation (e.g. init failed)
+  replayed = 8,                // the counter was already accepted
+  too_old = 9,                 // the counter is behind the replay window
+  rate_limited = 10,           // the sender's or the global bucket is empty
+  sender_table_full = 11,      // no free or idle slot for a new sender
+  merkle_bad_index = 12,       // leaf index not below tree size
+  merkle_bad_size = 13,        // a tree size is out of order or zero where not allowed
+  merkle_bad_proof_length = 14,// the proof has too few or too many hashes
+  merkle_root_mismatch = 15,   // the proof does not lead to the expected root
+  merkle_tree_full = 16,       // the tree reached max_leaves
+  cose_malformed = 17,         // the CBOR structure is not a COSE message
+  cose_wrong_tag = 18,         // a CBOR tag other than the expected COSE tag
+  cose_bad_header = 19,        // a header has the wrong type, is duplicated or misplaced
+  cose_unsupported_algorithm = 20, // alg missing or not the one this call handles
+  cose_unknown_critical = 21,  // crit lists a header this implementation does not know
+  cose_too_large = 22,         // a message or field exceeds a configured limit
+  noise_bad_state = 23,        // a call out of order for the handshake or session
+  noise_message_too_large = 24,// over the 65535-byte Noise limit
+  noise_nonce_exhausted = 25,  // the cipher state reached the reserved nonce
+  noise_malformed = 26,        // a handshake message is too short or too long
+  head_bad_format = 27,        // a signed tree head payload is not the documented map
+  head_not_consistent = 28,    // a newer head does not extend an older one
+};
+
+constexpr std::string_view describe(crypto_errc code) noexcept {
+  switch (code) {
+    case crypto_errc::ok: return "ok";
+    case crypto_errc::invalid_length: return "input has the wrong length";
+    case crypto_errc::buffer_too_small: return "output buffer too small";
+    case crypto_errc::invalid_key: return "invalid key";
+    case crypto_errc::bad_signature: return "signature verification failed";
+    case crypto_errc::authentication_failed: return "authentication failed";
+    case crypto_errc::weak_shared_secret: return "key agreement gave an all-zero secret";
+    case crypto_errc::backend_failure: return "crypto backend failure";
+    case crypto_errc::replayed: return "replayed counter";
+    case crypto_errc::too_old: return "counter behind the replay window";
+    case crypto_errc::rate_limited: return "rate limited";
+    case crypto_errc::sender_table_full: return "rate limiter sender table full";
+    case crypto_errc::merkle_bad_index: return "merkle: leaf index out of range";
+    case crypto_errc::merkle_bad_size: return "merkle: bad tree size";
+    case crypto_errc::merkle_bad_proof_length: return "merkle: wrong proof length";
+    case crypto_errc::merkle_root_mismatch: return "merkle: proof does not match root";
+    case crypto_errc::merkle_tree_full: return "merkle: tree is full";
+    case crypto_errc::cose_malformed: return "cose: malformed message";
+    case crypto_errc::cose_wrong_tag: return "cose: wrong or missing tag";
+    case crypto_errc::cose_bad_header: return "cose: bad header";
+    case crypto_errc::cose_unsupported_algorithm: return "cose: unsupported algorithm";
+    case crypto_errc::cose_unknown_critical: return "cose: unknown critical header";
+    case crypto_errc::cose_too_large: return "cose: message exceeds a limit";
+    case crypto_errc::noise_bad_state: return "noise: call out of order";
+    case crypto_errc::noise_message_too_large: return "noise: message too large";
+    case crypto_errc::noise_nonce_exhausted: return "noise: nonce exhausted";
+    case crypto_errc::noise_malformed: return "noise: malformed handshake message";
+    case crypto_errc::head_bad_format: return "tree head: bad format";
+    case crypto_errc::head_not_consistent: return "tree head: not consistent";
+  }
+  return "unknown crypto error";
+}
+
+}  // namespace crypto
+WEFT_END
+WEFT_ERROR_DOMAIN(weft::crypto::crypto_errc, "crypto")
+// ---- end weft/crypto/errors.hpp
+// ---- begin weft/crypto/secret.hpp
+// weft/crypto/secret.hpp - secret_bytes<N>: key material that is move-only, wipes itself,
+// cannot be printed and never converts to bytes implicitly.
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+
+
+WEFT_BEGIN
+namespace crypto {
+namespace detail {
+
+/// Overwrites `bytes` with zeros in a way the optimiser may not remove (volatile stores plus
+/// a compiler barrier), like sodium_memzero but portable.
+inline void secure_wipe(void* bytes, std::size_t size) noexcept {
+  volatile std::uint8_t* p = static_cast<volatile std::uint8_t*>(bytes);
+  for (std::size_t i = 0; i < size; ++i) p[i] = 0;
+#if defined(__GNUC__) || defined(__clang__)
+  __asm__ __volatile__("" : : "r"(bytes) : "memory");
+#endif
+}
+
+}  // namespace detail
+
+/// N bytes of secret key material.
+///
+/// - move-only: a copy would leave an unwiped twin behind; moving wipes the source;
+/// - wipes itself on destruction;
+/// - no operator<<, no fmt formatter, not a range, no implicit conversion: the bytes are
+///   reached only through the deliberately named expose() / expose_mutable(), so a grep
+///   for "expose" finds every place key material is read.
+template <std::size_t N>
+class secret_bytes {
+  static_assert(N > 0, "a secret needs at least one byte");
+
+ public:
+  static constexpr std::size_t size_bytes = N;
+
+  constexpr secret_bytes() noexcept = default;
+  /// Copies `bytes` in; the caller wipes its own copy.
+  explicit secret_bytes(std::span<const std::uint8_t, N> source) noexcept {
+    std::memcpy(bytes_.data(), source.data(), N);
+  }
+  secret_bytes(const secret_bytes&) = delete;
+  secret_bytes& operator=(const secret_bytes&) = delete;
+  secret_bytes(secret_bytes&& other) noexcept {
+    std::memcpy(bytes_.data(), other.bytes_.data(), N);
+    other.wipe();
+  }
+  secret_bytes& operator=(secret_bytes&& other) noexcept {
+    if (this != &other) {
+      std::memcpy(bytes_.data(), other.bytes_.data(), N);
+      other.wipe();
+    }
+    return *this;
+  }
+  ~secret_bytes() { wipe(); }
+
+  /// Loads from a view of any size; fails on a size mismatch (never truncates or pads).
+  [[nodiscard]] static result<secret_bytes> from(byte_view source) noexcept;
+
+  [[nodiscard]] std::span<const std::uint8_t, N> expose() const noexcept { return bytes_; }
+  [[nodiscard]] std::span<std::uint8_t, N> expose_mutable() noexcept { return bytes_; }
+  void wipe() noexcept { detail::secure_wipe(bytes_.data(), N); }
+
+  /// Constant-time comparison.
+  [[nodiscard]] bool equals(const secret_bytes& other) const noexcept {
+    std::uint8_t diff = 0;
+    for (std::size_t i = 0; i < N; ++i)
+      diff = static_cast<std::uint8_t>(diff | (bytes_[i] ^ other.bytes_[i]));
+    return diff == 0;
+  }
+
+ private:
+  std::array<std::uint8_t, N> bytes_{};
+};
+
+template <std::size_t N>
+result<secret_bytes<N>> secret_bytes<N>::from(byte_view source) noexcept {
+  if (source.size() != N) return error(crypto_errc::invalid_length, "secret_bytes::from");
+  return secret_bytes(std::span<const std::uint8_t, N>(source.data(), N));
+}
+
+/// Constant-time equality of two public byte strings of equal length (tags, MACs).
+[[nodiscard]] inline bool equal_constant_time(byte_view a, byte_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  std::uint8_t diff = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) diff = static_cast<std::uint8_t>(diff | (a[i] ^ b[i]));
+  return diff == 0;
+}
+
+}  // namespace crypto
+WEFT_END
+// ---- end weft/crypto/secret.hpp
+// ---- begin weft/crypto/concepts.hpp
+// weft/crypto/concepts.hpp - the crypto policies: hash, MAC, signature, AEAD, key agreement,
+// KEM and the cryptographic random source. Requirements tables: docs/requirements/crypto_*.md.
+//
+// Every primitive is a type with static constexpr sizes and static noexcept functions, so a
+// backend is a set of types (weft::crypto::sodium, later a post-quantum or hardware one) and
+// protocols (Noise, COSE, Merkle, key commitment) are templates over them. Sizes are
+// compile-time constants of any magnitude: ML-KEM-768 (1184-byte public keys, 2400-byte
+// secret keys, 1088-byte ciphertexts) and ML-DSA-65 (1952/4032/3309 bytes) fit the same
+// concepts as X25519 and Ed25519. Secret keys are secret_bytes<N> (move-only, self-wiping).
+
+#include <array>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <type_traits>
+
+
+WEFT_BEGIN
+namespace crypto {
+
+/// Public, fixed-size byte strings: digests, public keys, signatures, ciphertexts.
+template <std::size_t N>
+using fixed_bytes = std::array<std::uint8_t, N>;
+
+namespace detail {
+template <class T>
+struct is_secret : std::false_type {};
+template <std::size_t N>
+struct is_secret<secret_bytes<N>> : std::true_type {};
+template <class T>
+concept secret_type = is_secret<T>::value;
+}  // namespace detail
+
+/// A cryptographic hash with an incremental interface. See docs/requirements/crypto_hash.md.
+template <class H>
+concept hash_function = requires(H& h, byte_view input,
+                                 std::span<std::uint8_t, H::digest_size> out) {
+  requires H::digest_size > 0;
+  requires H::block_size > 0;
+  requires std::is_nothrow_default_constructible_v<H>;
+  { h.update(input) } noexcept -> std::same_as<void>;
+  { h.finish(out) } noexcept -> std::same_as<void>;
+  { H::digest(input) } noexcept -> std::same_as<fixed_bytes<H::digest_size>>;
+};
+
+/// A message authentication code with a fixed-size secret key.
+/// See docs/requirements/crypto_mac.md.
+template <class M>
+concept mac_function = requires(const typename M::key& key, byte_view message,
+                                byte_view tag) {
+  requires detail::secret_type<typename M::key>;
+  requires M::tag_size > 0;
+  { M::compute(key, message) } noexcept -> std::same_as<fixed_bytes<M::tag_size>>;
+  { M::verify(key, message, tag) } noexcept -> std::same_as<result<void>>;
+};
+
+/// Verifies signatures. See docs/requirements/crypto_signature.md.
+template <class S>
+concept signature_verifier = requires(byte_view bytes, const typename S::public_key& public_key,
+                                      byte_view message, byte_view signature) {
+  requires std::same_as<typename S::public_key, fixed_bytes<S::public_key_size>>;
+  requires std::same_as<typename S::signature, fixed_bytes<S::signature_size>>;
+  { S::parse_public_key(bytes) } noexcept -> std::same_as<result<typename S::public_key>>;
+  { S::verify(public_key, message, signature) } noexcept -> std::same_as<result<void>>;
+};
+
+/// Signs (and verifies). Secret keys derive deterministically from a seed so that key
+/// generation is the caller's randomness, injected. See docs/requirements/crypto_signature.md.
+template <class S>
+concept signer = signature_verifier<S> &&
+    requires(const typename S::secret_key& secret_key, byte_view message,
+             std::span<const std::uint8_t, S::seed_size> seed) {
+  requires detail::secret_type<typename S::secret_key>;
+  { S::secret_key_from_seed(seed) } noexcept -> std::same_as<typename S::secret_key>;
+  { S::public_key_of(secret_key) } noexcept -> std::same_as<typename S::public_key>;
+  { S::sign(secret_key, message) } noexcept -> std::same_as<typename S::signature>;
+};
+
+/// Authenticated encryption with associated data. `seal` writes ciphertext||tag
+/// (input.size() + tag_size bytes), `open` writes the plaintext; both return the number of
+/// bytes written. Output may alias input exactly (in place). See docs/requirements/crypto_aead.md.
+template <class A>
+concept aead = requires(const typename A::key& key, byte_view nonce, byte_view aad,
+                        byte_view input, mutable_byte_view output) {
+  requires detail::secret_type<typename A::key>;
+  requires A::key_size == A::key::size_bytes;
+  requires A::nonce_size > 0;
+  requires A::tag_size > 0;
+  { A::seal(key, nonce, aad, input, output) } noexcept -> std::same_as<result<std::size_t>>;
+  { A::open(key, nonce, aad, input, output) } noexcept -> std::same_as<result<std::size_t>>;
+};
+
+/// Diffie-Hellman style key agreement. See docs/requirements/crypto_key_agreement.md.
+template <class K>
+concept key_agreement = requires(const typename K::secret_key& secret_key,
+                                 const typename K::public_key& public_key) {
+  requires detail::secret_type<typename K::secret_key>;
+  requires detail::secret_type<typename K::shared_secret>;
+  requires std::same_as<typename K::public_key, fixed_bytes<K::public_key_size>>;
+  { K::public_key_of(secret_key) } noexcept -> std::same_as<typename K::public_key>;
+  { K::agree(secret_key, public_key) } noexcept -> std::same_as<result<typename K::shared_secret>>;
+};
+
+/// A key-encapsulation mechanism (ML-KEM and friends), derandomised: the caller passes the
+/// seed for key generation and the coins for encapsulation.
+/// See docs/requirements/crypto_kem.md.
+template <class K>
+concept kem = requires(std::span<const std::uint8_t, K::keygen_seed_size> seed,
+                       std::span<const std::uint8_t, K::encaps_coins_size> coins,
+                       const typename K::public_key& public_key,
+                       const typename K::secret_key& secret_key,
+                       const typename K::ciphertext& ciphertext,
+                       typename K::ciphertext& ciphertext_out, byte_view bytes) {
+  requires detail::secret_type<typename K::secret_key>;
+  requires detail::secret_type<typename K::shared_secret>;
+  requires std::same_as<typename K::public_key, fixed_bytes<K::public_key_size>>;
+  requires std::same_as<typename K::ciphertext, fixed_bytes<K::ciphertext_size>>;
+  { K::secret_key_from_seed(seed) } noexcept -> std::same_as<result<typename K::secret_key>>;
+  { K::public_key_of(secret_key) } noexcept -> std::same_as<typename K::public_key>;
+  { K::parse_public_key(bytes) } noexcept -> std::same_as<result<typename K::public_key>>;
+  { K::encapsulate(public_key, coins, ciphertext_out) } noexcept
+      -> std::same_as<result<typename K::shared_secret>>;
+  { K::decapsulate(secret_key, ciphertext) } noexcept
+      -> std::same_as<result<typename K::shared_secret>>;
+};
+
+/// Cryptographically secure random bytes (never weft::xoshiro256).
+/// See docs/requirements/crypto_random.md.
+template <class R>
+concept crypto_random_source = requires(R& random, mutable_byte_view out) {
+  { random.fill(out) } noexcept -> std::same_as<void>;
+};
+
+/// A backend: one type naming the primitives protocols need by role.
+template <class B>
+concept crypto_backend = hash_function<typename B::hash> && mac_function<typename B::mac> &&
+                         signer<typename B::signature> && aead<typename B::aead> &&
+                         key_agreement<typename B::key_agreement>;
+
+/// Draws a fresh secret of N bytes from `random`.
+template <std::size_t N, crypto_random_source R>
+[[nodiscard]] secret_bytes<N> generate_secret(R& random) noexcept {
+  secret_bytes<N> out;
+  random.fill(out.expose_mutable());
+  return out;
+}
+
+/// A new signing key from a fresh random seed (the seed is wiped).
+template <signer S, crypto_random_source R>
+[[nodiscard]] typename S::secret_key generate_signing_key(R& random) noexcept {
+  secret_bytes<S::seed_size> seed = generate_secret<S::seed_size>(random);
+  return S::secret_key_from_seed(seed.expose());
+}
+
+}  // namespace crypto
+WEFT_END
+// ---- end weft/crypto/concepts.hpp
+// ---- begin weft/crypto/merkle.hpp
+// weft/crypto/merkle.hpp - RFC 9162 Merkle trees over any hash_function (SHA-256 in
+// practice): an append-only tree, roots of any past size, inclusion and consistency proofs,
+// and both verifiers. Portable: the hash comes from a backend.
+
+#include <array>
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <utility>
+#include <vector>
+
+
+WEFT_BEGIN
+namespace crypto {
+
+/// Proofs for trees of up to 2^64 - 1 leaves have at most 64 hashes (inclusion) and at most
+/// 2 * 64 (consistency, generously); proofs are fixed-capacity values.
+inline constexpr std::size_t merkle_max_proof_hashes = 128;
+
+template <hash_function H>
+using merkle_digest = fixed_bytes<H::digest_size>;
+
+template <hash_function H>
+using merkle_proof = static_vector<merkle_digest<H>, merkle_max_proof_hashes>;
+
+struct merkle_options {
+  /// Leaves the tree may hold; storage for about 2 * max_leaves digests is reserved at
+  /// construction so appends never allocate.
+  std::uint64_t max_leaves = 1u << 16;
+  /// Leaf data longer than this is refused by append() (hashing itself has no limit).
+  std::size_t max_leaf_size_bytes = 1u << 20;
+
+  [[nodiscard]] result<void> validate() const noexcept {
+    if (max_leaves == 0 || max_leaves > (std::uint64_t{1} << 40))
+      return error(core_errc::invalid_options, "merkle_options::max_leaves");
+    if (max_leaf_size_bytes == 0)
+      return error(core_errc::invalid_options, "merkle_options::max_leaf_size_bytes");
+    return ok();
+  }
+};
+
+namespace detail {
+
+/// Largest power of two strictly below n (n >= 2).
+constexpr std::uint64_t split_point(std::uint64_t n) noexcept {
+  return std::uint64_t{1} << (63 - std::countl_zero(n - 1));
+}
+
+}  // namespace detail
+
+/// RFC 9162 §2.1.1 hashing: leaves are HASH(0x00 || data), interior nodes
+/// HASH(0x01 || left || right), the empty tree is HASH().
+template <hash_function H>
+struct merkle_hashing {
+  using digest = merkle_digest<H>;
+  static constexpr std::size_t digest_size = H::digest_size;
+
+  [[nodiscard]] static digest empty_root() noexcept { return H::digest({}); }
+
+  [[nodiscard]] static digest leaf(byte_view data) noexcept {
+    digest out;
+    if (data.size() <= 255) {  // one-shot over a stack copy: faster for small leaves
+      std::array<std::uint8_t, 256> buffer;
+      buffer[0] = 0x00;
+      if (!data.empty()) std::memcpy(buffer.data() + 1, data.data(), data.size());
+      return H::digest(byte_view(buffer.data(), data.size() + 1));
+    }
+    H h;
+    const std::uint8_t prefix = 0x00;
+    h.update(byte_view(&prefix, 1));
+    h.update(data);
+    h.finish(out);
+    return out;
+  }
+
+  [[nodiscard]] static digest node(const digest& left, const digest& right) noexcept {
+    std::array<std::uint8_t, 1 + 2 * digest_size> buffer;
+    buffer[0] = 0x01;
+    std::memcpy(buffer.data() + 1, left.data(), digest_size);
+    std::memcpy(buffer.data() + 1 + digest_size, right.data(), digest_size);
+    return H::digest(buffer);
+  }
+};
+
+/// A digest from bytes off the wire; any other length is refused.
+template <hash_function H>
+[[nodiscard]] result<merkle_digest<H>> parse_merkle_digest(byte_view bytes) noexcept {
+  if (bytes.size() != H::digest_size)
+    return error(crypto_errc::invalid_length, "parse_merkle_digest");
+  merkle_digest<H> out;
+  std::memcpy(out.data(), bytes.data(), H::digest_size);
+  return out;
+}
+
+/// RFC 9162 §2.1.3.2: checks that `leaf_hash` is leaf `index` of the tree of `size` leaves
+/// whose root is `root`.
+template <hash_function H>
+[[nodiscard]] result<void> verify_inclusion(std::uint64_t index, std::uint64_t size,
+                                            byte_view leaf_hash,
+                                            std::span<const merkle_digest<H>> proof,
+                                            byte_view root) noexcept {
+  using hashing = merkle_hashing<H>;
+  if (index >= size) return error(crypto_errc::merkle_bad_index, "verify_inclusion");
+  WEFT_TRY_ASSIGN(merkle_digest<H> r, parse_merkle_digest<H>(leaf_hash));
+  if (proof.size() > 64) return error(crypto_errc::merkle_bad_proof_length, "verify_inclusion");
+  std::uint64_t fn = index;
+  std::uint64_t sn = size - 1;
+  for (const auto& p : proof) {
+    if (sn == 0) return error(crypto_errc::merkle_bad_proof_length, "verify_inclusion");
+    if ((fn & 1) != 0 || fn == sn) {
+      r = hashing::node(p, r);
+      if ((fn & 1) == 0) {
+        while (fn != 0 && (fn & 1) == 0) {
+          fn >>= 1;
+          sn >>= 1;
+        }
+      }
+    } else {
+      r = hashing::node(r, p);
+    }
+    fn >>= 1;
+    sn >>= 1;
+  }
+  if (sn != 0) return error(crypto_errc::merkle_bad_proof_length, "verify_inclusion");
+  if (!equal_bytes(r, root)) return error(crypto_errc::merkle_root_mismatch, "verify_inclusion");
+  return ok();
+}
+
+/// RFC 9162 §2.1.4.2: checks that the tree (size2, root2) extends the tree (size1, root1).
+/// Equal sizes need an empty proof and equal roots (compared as opaque bytes).
+template <hash_function H>
+[[nodiscard]] result<void> verify_consistency(std::uint64_t size1, std::uint64_t size2,
+                                              byte_view root1, byte_view root2,
+                                              std::span<const merkle_digest<H>> proof) noexcept {
+  using hashing = merkle_hashing<H>;
+  if (size2 < size1) return error(crypto_errc::merkle_bad_size, "verify_consistency");
+  if (size1 == size2) {
+    if (size1 == 0) return error(crypto_errc::merkle_bad_size, "verify_consistency");
+    if (!proof.empty()) return error(crypto_errc::merkle_bad_proof_length, "verify_consistency");
+    if (!equal_bytes(root1, root2))
+      return error(crypto_errc::merkle_root_mismatch, "verify_consistency");
+    return ok();
+  }
+  // RFC 9162 defines consistency proofs for 0 < size1 < size2 only: every tree extends
+  // the empty one, so such a "proof" proves nothing and is refused.
+  if (size1 == 0) return error(crypto_errc::merkle_bad_size, "verify_consistency");
+  if (root1.size() != H::digest_size || root2.size() != H::digest_size)
+    return error(crypto_errc::invalid_length, "verify_consistency root");
+  if (proof.empty() || proof.size() > merkle_max_proof_hashes)
+    return error(crypto_errc::merkle_bad_proof_length, "verify_consistency");
+  // Step 2: when size1 is a power of two, the old root itself starts the path.
+  const bool prepend = std::has_single_bit(size1);
+  std::size_t next = prepend ? 0 : 1;
+  std::uint64_t fn = size1 - 1;
+  std::uint64_t sn = size2 - 1;
+  while ((fn & 1) != 0) {
+    fn >>= 1;
+    sn >>= 1;
+  }
+  merkle_digest<H> fr = prepend ? parse_merkle_digest<H>(root1).value() : proof[0];
+  merkle_digest<H> sr = fr;
+  for (; next < proof.size(); ++next) {
+    const auto& c = proof[next];
+    if (sn == 0) return error(crypto_errc::merkle_bad_proof_length, "verify_consistency");
+    if ((fn & 1) != 0 || fn == sn) {
+      fr = hashing::node(c, fr);
+      sr = hashing::node(c, sr);
+      while (fn != 0 && (fn & 1) == 0) {
+        fn >>= 1;
+        sn >>= 1;
+      }
+    } else {
+      sr = hashing::node(sr, c);
+    }
+    fn >>= 1;
+    sn >>= 1;
+  }
+  if (sn != 0) return error(crypto_errc::merkle_bad_proof_length, "verify_consistency");
+  if (!equal_bytes(fr, root1) || !equal_bytes(sr, root2))
+    return error(crypto_errc::merkle_root_mismatch, "verify_consistency");
+  return ok();
+}
+
+/// An append-only Merkle tree that keeps every perfect subtree hash (about 2n digests), so
+/// the root of any past size and any proof costs O(log n) hashes.
+template <class H>
+class merkle_tree {
+  static_assert(hash_function<H>, "merkle_tree<H>: H must model weft::crypto::hash_function; "
+                                  "see docs/requirements/crypto_hash.md");
+
+ public:
+  using hashing = merkle_hashing<H>;
+  using digest = merkle_digest<H>;
+  using proof = merkle_proof<H>;
+
+  /// Reserves storage for options.max_leaves (the only allocation the tree makes).
+  [[nodiscard]] static result<merkle_tree> create(const merkle_options& options) noexcept {
+    WEFT_TRY(options.validate());
+    merkle_tree tree(options);
+    std::uint64_t count = options.max_leaves;
+    for (std::size_t level = 0; count > 0 && level < tree.levels_.size(); ++level) {
+      tree.levels_[level].reserve(static_cast<std::size_t>(count));
+      count >>= 1;
+    }
+    return tree;
+  }
+
+  [[nodiscard]] std::uint64_t size() const noexcept { return levels_[0].size(); }
+  [[nodiscard]] const merkle_options& options() const noexcept { return options_; }
+  [[nodiscard]] const digest& leaf_hash(std::uint64_t index) const noexcept {
+    WEFT_ASSERT(index < size());
+    return levels_[0][static_cast<std::size_t>(index)];
+  }
+
+  /// Appends HASH(0x00 || data).
+  [[nodiscard]] result<void> append(byte_view data) noexcept {
+    if (data.size() > options_.max_leaf_size_bytes)
+      return error(crypto_errc::invalid_length, "merkle_tree::append");
+    return append_leaf_hash(hashing::leaf(data));
+  }
+
+  /// Appends an already computed leaf hash.
+  [[nodiscard]] result<void> append_leaf_hash(const digest& leaf) noexcept {
+    if (size() >= options_.max_leaves) return error(crypto_errc::merkle_tree_full, "append");
+    levels_[0].push_back(leaf);
+    for (std::size_t level = 0; levels_[level].size() % 2 == 0; ++level) {
+      const auto& row = levels_[level];
+      levels_[level + 1].push_back(hashing::node(row[row.size() - 2], row[row.size() - 1]));
+    }
+    return ok();
+  }
+
+  [[nodiscard]] digest root() const noexcept { return subtree(0, size()); }
+
+  [[nodiscard]] result<digest> root_at(std::uint64_t tree_size) const noexcept {
+    if (tree_size > size()) return error(crypto_errc::merkle_bad_size, "root_at");
+    return subtree(0, tree_size);
+  }
+
+  /// RFC 9162 §2.1.3.1 PATH(index, D[0:tree_size]), leaf side first.
+  [[nodiscard]] result<proof> inclusion_proof(std::uint64_t index,
+                                              std::uint64_t tree_size) const noexcept {
+    if (tree_size > size()) return error(crypto_errc::merkle_bad_size, "inclusion_proof");
+    if (index >= tree_size) return error(crypto_errc::merkle_bad_index, "inclusion_proof");
+    proof out;
+    std::uint64_t lo = 0, hi = tree_size;
+    while (hi - lo > 1) {
+      const std::uint64_t k = detail::split_point(hi - lo);
+      if (index - lo < k) {
+        WEFT_TRY(out.push_back(subtree(lo + k, hi)));
+        hi = lo + k;
+      } else {
+        WEFT_TRY(out.push_back(subtree(lo, lo + k)));
+        lo += k;
+      }
+    }
+    reverse(out);
+    return out;
+  }
+
+  /// RFC 9162 §2.1.4.1 PROOF(old_size, D[0:new_size]).
+  [[nodiscard]] result<proof> consistency_proof(std::uint64_t old_size,
+                                                std::uint64_t new_size) const noexcept {
+    if (new_size > size() || old_size > new_size)
+      return error(crypto_errc::merkle_bad_size, "consistency_proof");
+    proof out;
+    if (old_size == 0 || old_size == new_size) return out;
+    std::uint64_t lo = 0, hi = new_size;
+    bool complete = true;  // SUBPROOF's b: the old tree is a complete subtree so far
+    for (;;) {
+      const std::uint64_t n = hi - lo, m = old_size - lo;
+      if (m == n) {
+        if (!complete) WEFT_TRY(out.push_back(subtree(lo, hi)));
+        break;
+      }
+      const std::uint64_t k = detail::split_point(n);
+      if (m <= k) {
+        WEFT_TRY(out.push_back(subtree(lo + k, hi)));
+        hi = lo + k;
+      } else {
+        WEFT_TRY(out.push_back(subtree(lo, lo + k)));
+        lo += k;
+        complete = false;
+      }
+    }
+    reverse(out);
+    return out;
+  }
+
+ private:
+  explicit merkle_tree(const merkle_options& options) noexcept : options_(options) {}
+
+  static void reverse(proof& p) noexcept {
+    for (std::size_t i = 0, j = p.size(); i + 1 < j; ++i, --j) std::swap(p[i], p[j - 1]);
+  }
+
+  /// MTH(D[begin:end]) where begin is aligned to the largest power of two in end - begin
+  /// (true of every range RFC 9162's recursions produce): fold the perfect subtrees of
+  /// the binary decomposition from the right.
+  [[nodiscard]] digest subtree(std::uint64_t begin, std::uint64_t end) const noexcept {
+    const std::uint64_t length = end - begin;
+    if (length == 0) return hashing::empty_root();
+    std::array<const digest*, 64> pieces{};
+    std::size_t count = 0;
+    std::uint64_t position = begin;
+    for (int bit = 63; bit >= 0; --bit) {
+      const std::uint64_t piece = std::uint64_t{1} << bit;
+      if ((length & piece) == 0) continue;
+      WEFT_ASSERT(position % piece == 0);
+      pieces[count++] = &levels_[static_cast<std::size_t>(bit)][static_cast<std::size_t>(position >> bit)];
+      position += piece;
+    }
+    digest acc = *pieces[count - 1];
+    for (std::size_t i = count - 1; i > 0; --i) acc = hashing::node(*pieces[i - 1], acc);
+    return acc;
+  }
+
+  merkle_options options_;
+  std::array<std::vector<digest>, 42> levels_{};  // 2^41 > max_leaves limit
+};
+
+}  // namespace crypto
+WEFT_END
+// ---- end weft/crypto/merkle.hpp
+// ---- begin weft/crypto/replay_window.hpp
+// weft/crypto/replay_window.hpp - an RFC 6479 anti-replay window: a ring of 64-bit words
+// indexed by counter, so advancing clears whole words and never shifts the bitmap.
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+
+
+WEFT_BEGIN
+namespace crypto {
+
+/// Per-sender replay filter for message counters (nonces) that may arrive out of order.
+///
+/// A counter is fresh when it was never committed and is either above the highest committed
+/// counter or less than WindowSize behind it. Authentication decides, so the API is split:
+///   1. check(counter)  - before decrypting: cheap refusal of replays and stale counters;
+///   2. commit(counter) - only after the message authenticated: records the counter and
+///      slides the window. A forged message therefore can never move the window.
+/// commit() re-checks, so a racing duplicate that passed check() twice is still refused once.
+///
+/// WindowSize must be a multiple of 64; the ring holds WindowSize / 64 + 1 words (the extra
+/// word lets the window slide by whole words). The default 8128 is WireGuard's.
+template <std::size_t WindowSize = 8128>
+class basic_replay_window {
+  static_assert(WindowSize >= 64 && WindowSize % 64 == 0,
+                "replay window size must be a positive multiple of 64");
+
+ public:
+  static constexpr std::size_t window_size = WindowSize;
+  static constexpr std::size_t ring_words = WindowSize / 64 + 1;
+
+  /// Whether `counter` would be accepted now. Does not change state.
+  [[nodiscard]] constexpr result<void> check(std::uint64_t counter) const noexcept {
+    if (empty_ || counter > highest_) return ok();
+    if (highest_ - counter >= WindowSize) return error(crypto_errc::too_old, "replay_window");
+    if ((ring_[word_index(counter)] & bit(counter)) != 0)
+      return error(crypto_errc::replayed, "replay_window");
+    return ok();
+  }
+
+  /// Records an authenticated `counter`; refuses (and changes nothing) if check() would.
+  [[nodiscard]] constexpr result<void> commit(std::uint64_t counter) noexcept {
+    WEFT_TRY(check(counter));
+    if (empty_ || counter > highest_) advance_to(counter);
+    ring_[word_index(counter)] |= bit(counter);
+    return ok();
+  }
+
+  [[nodiscard]] constexpr bool empty() const noexcept { return empty_; }
+  /// The highest committed counter (0 when empty()).
+  [[nodiscard]] constexpr std::uint64_t highest() const noexcept { return highest_; }
+
+ private:
+  static constexpr std::size_t word_index(std::uint64_t counter) noexcept {
+    return static_cast<std::size_t>((counter >> 6) % ring_words);
+  }
+  static constexpr std::uint64_t bit(std::uint64_t counter) noexcept {
+    return std::uint64_t{1} << (counter & 63);
+  }
+
+  /// Clears the words the window slides over (at most the whole ring) and moves the top.
+  constexpr void advance_to(std::uint64_t counter) noexcept {
+    const std::uint64_t new_top = counter >> 6;
+    if (empty_) {
+      for (auto& word : ring_) word = 0;
+    } else {
+      const std::uint64_t old_top = highest_ >> 6;
+      const std::uint64_t steps = new_top - old_top;
+      const std::uint64_t clear = steps < ring_words ? steps : ring_words;
+      for (std::uint64_t i = 1; i <= clear; ++i)
+        ring_[static_cast<std::size_t>((old_top + i) % ring_words)] = 0;
+    }
+    highest_ = counter;
+    empty_ = false;
+  }
+
+  std::array<std::uint64_t, ring_words> ring_{};
+  std::uint64_t highest_ = 0;
+  bool empty_ = true;
+};
+
+using replay_window = basic_replay_window<>;
+
+}  // namespace crypto
+WEFT_END
+// ---- end weft/crypto/replay_window.hpp
+// ---- begin weft/crypto/rate_limiter.hpp
+// weft/crypto/rate_limiter.hpp - token buckets per sender in a bounded table, plus one
+// global bucket. Integer arithmetic in nanoseconds; time is passed in, never read.
+
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+
+WEFT_BEGIN
+namespace crypto {
+
+struct rate_limit_options {
+  std::uint32_t sender_tokens_per_second = 100;
+  std::uint32_t sender_burst_tokens = 200;
+  std::uint32_t global_tokens_per_second = 10'000;
+  std::uint32_t global_burst_tokens = 20'000;
+  /// Senders tracked at once; a new sender when full takes the slot of an idle one (its
+  /// bucket refilled, so forgetting it grants nothing) or is refused.
+  std::size_t max_senders = 1024;
+
+  [[nodiscard]] result<void> validate() const noexcept {
+    constexpr std::uint32_t max_rate = 1'000'000'000;  // one token per nanosecond
+    if (sender_tokens_per_second == 0 || sender_tokens_per_second > max_rate ||
+        global_tokens_per_second == 0 || global_tokens_per_second > max_rate)
+      return error(core_errc::invalid_options, "rate_limit_options: tokens_per_second");
+    if (sender_burst_tokens == 0 || global_burst_tokens == 0)
+      return error(core_errc::invalid_options, "rate_limit_options: burst_tokens");
+    if (max_senders == 0 || max_senders > (std::size_t{1} << 24))
+      return error(core_errc::invalid_options, "rate_limit_options: max_senders");
+    return ok();
+  }
+};
+
+/// One token bucket. Credit is kept in nanoseconds of refill time: one token costs
+/// `interval_ns`, the bucket holds at most `burst * interval_ns`.
+class token_bucket {
+ public:
+  constexpr token_bucket() noexcept = default;
+  constexpr token_bucket(std::uint32_t tokens_per_second, std::uint32_t burst_tokens,
+                         time_point now) noexcept
+      : interval_ns_(1'000'000'000ull / tokens_per_second),
+        capacity_ns_(static_cast<std::uint64_t>(burst_tokens) * interval_ns_),
+        credit_ns_(capacity_ns_),
+        last_(now) {}
+
+  /// Refills up to `now` (a time before the last one counts as no time passing).
+  constexpr void refill(time_point now) noexcept {
+    if (now > last_) {
+      const auto elapsed = static_cast<std::uint64_t>(to_ns(now - last_));
+      credit_ns_ = (capacity_ns_ - credit_ns_ <= elapsed) ? capacity_ns_ : credit_ns_ + elapsed;
+      last_ = now;
+    }
+  }
+  [[nodiscard]] constexpr bool can_take(std::uint32_t tokens) const noexcept {
+    return credit_ns_ >= static_cast<std::uint64_t>(tokens) * interval_ns_;
+  }
+  constexpr void take(std::uint32_t tokens) noexcept {
+    WEFT_ASSERT(can_take(tokens));
+    credit_ns_ -= static_cast<std::uint64_t>(tokens) * interval_ns_;
+  }
+  [[nodiscard]] constexpr bool full() const noexcept { return credit_ns_ == capacity_ns_; }
+  [[nodiscard]] constexpr std::uint64_t tokens() const noexcept {
+    return credit_ns_ / interval_ns_;
+  }
+
+ private:
+  std::uint64_t interval_ns_ = 1;
+  std::uint64_t capacity_ns_ = 0;
+  std::uint64_t credit_ns_ = 0;
+  time_point last_{};
+};
+
+/// Counters of refusals, so no refusal is silent.
+struct rate_limit_counters {
+  std::uint64_t allowed = 0;
+  std::uint64_t refused_sender = 0;
+  std::uint64_t refused_global = 0;
+  std::uint64_t refused_table_full = 0;
+  std::uint64_t evicted_idle = 0;
+};
+
+/// Per-sender token buckets (open addressing, linear probing, table allocated once at
+/// create()) and a global bucket. A request passes only if both buckets hold enough tokens;
+/// then both are charged. SenderHash's output is remixed, so std::hash on integers is fine.
+template <class SenderId = std::uint64_t, class SenderHash = std::hash<SenderId>>
+class rate_limiter {
+ public:
+  [[nodiscard]] static result<rate_limiter> create(const rate_limit_options& options,
+                                                   time_point now) noexcept {
+    WEFT_TRY(options.validate());
+    rate_limiter limiter(options, now);
+    limiter.slots_.resize(std::bit_ceil(options.max_senders * 2));
+    return limiter;
+  }
+
+  /// Charges `tokens` to `sender` and to the global bucket at time `now`, or refuses with
+  /// rate_limited / sender_table_full (each refusal is counted).
+  [[nodiscard]] result<void> allow(const SenderId& sender, time_point now,
+                                   std::uint32_t tokens = 1) noexcept {
+    slot* entry = find_or_insert(sender, now);
+    if (entry == nullptr) {
+      ++counters_.refused_table_full;
+      return error(crypto_errc::sender_table_full, "rate_limiter");
+    }
+    entry->bucket.refill(now);
+    global_.refill(now);
+    if (!entry->bucket.can_take(tokens)) {
+      ++counters_.refused_sender;
+      return error(crypto_errc::rate_limited, "rate_limiter: sender");
+    }
+    if (!global_.can_take(tokens)) {
+      ++counters_.refused_global;
+      return error(crypto_errc::rate_limited, "rate_limiter: global");
+    }
+    entry->bucket.take(tokens);
+    global_.take(tokens);
+    ++counters_.allowed;
+    return ok();
+  }
+
+  [[nodiscard]] std::size_t senders() const noexcept { return used_; }
+  [[nodiscard]] const rate_limit_counters& counters() const noexcept { return counters_; }
+  [[nodiscard]] const rate_limit_options& options() const noexcept { return options_; }
+
+ private:
+  struct slot {
+    SenderId id{};
+    token_bucket bucket{};
+    bool used = false;
+  };
+
+  rate_limiter(const rate_limit_options& options, time_point now) noexcept
+      : options_(options),
+        global_(options.global_tokens_per_second, options.global_burst_tokens, now) {}
+
+  [[nodiscard]] std::size_t home(const SenderId& id) const noexcept {
+    std::uint64_t z = static_cast<std::uint64_t>(SenderHash{}(id)) + 0x9e3779b97f4a7c15ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    return static_cast<std::size_t>(z) & (slots_.size() - 1);
+  }
+
+  slot* find_or_insert(const SenderId& id, time_point now) noexcept {
+    const std::size_t mask = slots_.size() - 1;
+    std::size_t i = home(id);
+    while (slots_[i].used) {
+      if (slots_[i].id == id) return &slots_[i];
+      i = (i + 1) & mask;
+    }
+    if (used_ == options_.max_senders && !evict_one_idle(now)) return nullptr;
+    // Eviction may have moved entries; probe again for the free slot.
+    i = home(id);
+    while (slots_[i].used) i = (i + 1) & mask;
+    slots_[i].used = true;
+    slots_[i].id = id;
+    slots_[i].bucket =
+        token_bucket(options_.sender_tokens_per_second, options_.sender_burst_tokens, now);
+    ++used_;
+    return &slots_[i];
+  }
+
+  /// Removes one sender whose bucket is full at `now` (backward-shift deletion keeps
+  /// probe chains intact). O(table) but only when the table is full.
+  bool evict_one_idle(time_point now) noexcept {
+    for (std::size_t i = 0; i < slots_.size(); ++i) {
+      if (!slots_[i].used) continue;
+      slots_[i].bucket.refill(now);
+      if (!slots_[i].bucket.full()) continue;
+      erase_at(i);
+      ++counters_.evicted_idle;
+      return true;
+    }
+    return false;
+  }
+
+  void erase_at(std::size_t hole) noexcept {
+    const std::size_t mask = slots_.size() - 1;
+    std::size_t next = (hole + 1) & mask;
+    while (slots_[next].used) {
+      const std::size_t want = home(slots_[next].id);
+      // Move `next` into the hole if its home is not in the cyclic range (hole, next].
+      const bool stays = ((next - want) & mask) < ((next - hole) & mask);
+      if (!stays) {
+        slots_[hole] = slots_[next];
+        hole = next;
+      }
+      next = (next + 1) & mask;
+    }
+    slots_[hole].used = false;
+    --used_;
+  }
+
+  rate_limit_options options_;
+  token_bucket global_;
+  std::vector<slot> slots_;
+  std::size_t used_ = 0;
+  rate_limit_counters counters_{};
+};
+
+}  // namespace crypto
+WEFT_END
+// ---- end weft/crypto/rate_limiter.hpp
+// ---- begin weft/crypto/noise.hpp
+// weft/crypto/noise.hpp - the Noise Protocol Framework (revision 34): CipherState,
+// SymmetricState and the XX handshake, over the crypto concepts. With the libsodium
+// primitives this is Noise_XX_25519_ChaChaPoly_BLAKE2b. Portable; no allocation.
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <string_view>
+#include <utility>
+
+
+WEFT_BEGIN
+namespace crypto {
+
+/// Noise's hard limit on any message, handshake or transport, tag included.
+inline constexpr std::size_t noise_max_message_size_bytes = 65535;
+
+/// The primitives of a Noise protocol. Each names itself for the protocol name
+/// (`noise_name`, e.g. "25519", "ChaChaPoly", "BLAKE2b").
+template <class Dh, class Aead, class Hash>
+struct noise_suite {
+  static_assert(key_agreement<Dh>, "noise_suite: Dh must model weft::crypto::key_agreement; "
+                                   "see docs/requirements/crypto_key_agreement.md");
+  static_assert(aead<Aead>, "noise_suite: Aead must model weft::crypto::aead; "
+                            "see docs/requirements/crypto_aead.md");
+  static_assert(hash_function<Hash>, "noise_suite: Hash must model weft::crypto::hash_function; "
+                                     "see docs/requirements/crypto_hash.md");
+  using dh = Dh;
+  using cipher = Aead;
+  using hash = Hash;
+  static_assert(Aead::key_size == 32 && Aead::nonce_size == 12,
+                "Noise ciphers take 32-byte keys and (here) 96-bit IETF nonces");
+  static_assert(Hash::digest_size == 32 || Hash::digest_size == 64,
+                "Noise hashes have HASHLEN 32 or 64");
+};
+
+namespace detail {
+
+/// HMAC (RFC 2104) over any incremental hash, data given in up to three parts.
+template <hash_function H>
+void noise_hmac(byte_view key, byte_view a, byte_view b, byte_view c,
+                std::span<std::uint8_t, H::digest_size> out) noexcept {
+  WEFT_ASSERT(key.size() <= H::block_size);
+  std::array<std::uint8_t, H::block_size> pad{};
+  if (!key.empty()) std::memcpy(pad.data(), key.data(), key.size());
+  for (auto& x : pad) x ^= 0x36;
+  std::array<std::uint8_t, H::digest_size> inner;
+  {
+    H h;
+    h.update(pad);
+    h.update(a);
+    h.update(b);
+    h.update(c);
+    h.finish(inner);
+  }
+  for (auto& x : pad) x ^= 0x36 ^ 0x5c;
+  H h;
+  h.update(pad);
+  h.update(inner);
+  h.finish(out);
+  secure_wipe(pad.data(), pad.size());
+  secure_wipe(inner.data(), inner.size());
+}
+
+/// Noise HKDF with two outputs.
+template <hash_function H>
+void noise_hkdf2(byte_view chaining_key, byte_view input_key_material,
+                 std::span<std::uint8_t, H::digest_size> out1,
+                 std::span<std::uint8_t, H::digest_size> out2) noexcept {
+  std::array<std::uint8_t, H::digest_size> temp_key;
+  noise_hmac<H>(chaining_key, input_key_material, {}, {}, temp_key);
+  const std::uint8_t one = 0x01, two = 0x02;
+  noise_hmac<H>(temp_key, byte_view(&one, 1), {}, {}, out1);
+  noise_hmac<H>(temp_key, out1, byte_view(&two, 1), {}, out2);
+  secure_wipe(temp_key.data(), temp_key.size());
+}
+
+}  // namespace detail
+
+/// CipherState: a key (or none) and a 64-bit nonce. Without a key it passes data through,
+/// as the specification requires during the first handshake messages.
+template <aead Aead>
+class noise_cipher_state {
+ public:
+  using key = typename Aead::key;
+  static constexpr std::uint64_t reserved_nonce = ~std::uint64_t{0};
+
+  noise_cipher_state() noexcept = default;
+  explicit noise_cipher_state(key k) noexcept : key_(std::move(k)), has_key_(true) {}
+
+  [[nodiscard]] bool has_key() const noexcept { return has_key_; }
+  [[nodiscard]] std::uint64_t nonce() const noexcept { return nonce_; }
+  /// For transports that carry the nonce explicitly (datagrams); pair with a replay window.
+  void set_nonce(std::uint64_t n) noexcept { nonce_ = n; }
+
+  /// Returns bytes written to `out` (input size + tag, or input size without a key).
+  [[nodiscard]] result<std::size_t> encrypt_with_ad(byte_view ad, byte_view plaintext,
+                                                    mutable_byte_view out) noexcept {
+    if (!has_key_) return copy(plaintext, out);
+    if (nonce_ == reserved_nonce) return error(crypto_errc::noise_nonce_exhausted, "noise");
+    WEFT_TRY_ASSIGN(std::size_t written, Aead::seal(key_, nonce_bytes(nonce_), ad, plaintext, out));
+    ++nonce_;
+    return written;
+  }
+
+  /// Returns plaintext bytes written; the nonce advances only when authentication passed.
+  [[nodiscard]] result<std::size_t> decrypt_with_ad(byte_view ad, byte_view ciphertext,
+                                                    mutable_byte_view out) noexcept {
+    if (!has_key_) return copy(ciphertext, out);
+    if (nonce_ == reserved_nonce) return error(crypto_errc::noise_nonce_exhausted, "noise");
+    WEFT_TRY_ASSIGN(std::size_t written, Aead::open(key_, nonce_bytes(nonce_), ad, ciphertext, out));
+    ++nonce_;
+    return written;
+  }
+
+  /// REKEY(k): the first 32 bytes of ENCRYPT(k, 2^64 - 1, "", zeros[32]). The nonce is kept.
+  result<void> rekey() noexcept {
+    if (!has_key_) return error(crypto_errc::noise_bad_state, "noise rekey without key");
+    std::array<std::uint8_t, 32 + Aead::tag_size> buffer{};
+    WEFT_TRY(Aead::seal(key_, nonce_bytes(reserved_nonce), {}, byte_view(buffer.data(), 32),
+                        buffer));
+    key_ = key(std::span<const std::uint8_t, 32>(buffer.data(), 32));
+    detail::secure_wipe(buffer.data(), buffer.size());
+    return ok();
+  }
+
+ private:
+  static std::array<std::uint8_t, 12> nonce_bytes(std::uint64_t n) noexcept {
+    std::array<std::uint8_t, 12> out{};
+    store_le<std::uint64_t>(out.data() + 4, n);
+    return out;
+  }
+  static result<std::size_t> copy(byte_view in, mutable_byte_view out) noexcept {
+    if (out.size() < in.size()) return error(crypto_errc::buffer_too_small, "noise");
+    if (!in.empty() && in.data() != out.data()) std::memmove(out.data(), in.data(), in.size());
+    return in.size();
+  }
+
+  key key_{};
+  std::uint64_t nonce_ = 0;
+  bool has_key_ = false;
+};
+
+/// SymmetricState: chaining key, handshake hash and the handshake cipher.
+template <class Suite>
+class noise_symmetric_state {
+ public:
+  using hash = typename Suite::hash;
+  static constexpr std::size_t hash_size = hash::digest_size;
+  using digest = fixed_bytes<hash_size>;
+
+  explicit noise_symmetric_state(std::string_view protocol_name) noexcept {
+    if (protocol_name.size() <= hash_size) {
+      h_.fill(0);
+      std::memcpy(h_.data(), protocol_name.data(), protocol_name.size());
+    } else {
+      h_ = hash::digest(as_bytes(protocol_name));
+    }
+    std::memcpy(ck_.expose_mutable().data(), h_.data(), hash_size);
+  }
+
+  void mix_hash(byte_view data) noexcept {
+    hash h;
+    h.update(h_);
+    h.update(data);
+    h.finish(h_);
+  }
+
+  void mix_key(byte_view input_key_material) noexcept {
+    secret_bytes<hash_size> new_ck, temp_k;
+    detail::noise_hkdf2<hash>(ck_.expose(), input_key_material, new_ck.expose_mutable(),
+                              temp_k.expose_mutable());
+    ck_ = std::move(new_ck);
+    cipher_ = noise_cipher_state<typename Suite::cipher>(truncate(temp_k));
+  }
+
+  [[nodiscard]] result<std::size_t> encrypt_and_hash(byte_view plaintext,
+                                                     mutable_byte_view out) noexcept {
+    WEFT_TRY_ASSIGN(std::size_t written, cipher_.encrypt_with_ad(h_, plaintext, out));
+    mix_hash(out.first(written));
+    return written;
+  }
+
+  /// `ciphertext` and `out` must not overlap (the hash covers the ciphertext).
+  [[nodiscard]] result<std::size_t> decrypt_and_hash(byte_view ciphertext,
+                                                     mutable_byte_view out) noexcept {
+    WEFT_TRY_ASSIGN(std::size_t written, cipher_.decrypt_with_ad(h_, ciphertext, out));
+    mix_hash(ciphertext);
+    return written;
+  }
+
+  [[nodiscard]] bool has_key() const noexcept { return cipher_.has_key(); }
+  [[nodiscard]] const digest& handshake_hash() const noexcept { return h_; }
+
+  /// Split(): the two transport cipher states (initiator-to-responder first).
+  std::pair<noise_cipher_state<typename Suite::cipher>, noise_cipher_state<typename Suite::cipher>>
+  split() noexcept {
+    secret_bytes<hash_size> k1, k2;
+    detail::noise_hkdf2<hash>(ck_.expose(), {}, k1.expose_mutable(), k2.expose_mutable());
+    return {noise_cipher_state<typename Suite::cipher>(truncate(k1)),
+            noise_cipher_state<typename Suite::cipher>(truncate(k2))};
+  }
+
+ private:
+  static typename Suite::cipher::key truncate(const secret_bytes<hash_size>& k) noexcept {
+    return typename Suite::cipher::key(std::span<const std::uint8_t, 32>(k.expose().data(), 32));
+  }
+
+  secret_bytes<hash_size> ck_{};
+  digest h_{};
+  noise_cipher_state<typename Suite::cipher> cipher_{};
+};
+
+/// The transport phase after a completed handshake: one cipher each way.
+template <class Suite>
+class noise_transport {
+ public:
+  using cipher_state = noise_cipher_state<typename Suite::cipher>;
+  static constexpr std::size_t tag_size = Suite::cipher::tag_size;
+  static constexpr std::size_t max_payload_size_bytes = noise_max_message_size_bytes - tag_size;
+
+  noise_transport(cipher_state send, cipher_state receive) noexcept
+      : send_(std::move(send)), receive_(std::move(receive)) {}
+
+  /// Encrypts `payload` (at most max_payload_size_bytes) into `out`; returns its size.
+  [[nodiscard]] result<std::size_t> write_message(byte_view payload,
+                                                  mutable_byte_view out) noexcept {
+    if (payload.size() > max_payload_size_bytes)
+      return error(crypto_errc::noise_message_too_large, "noise_transport::write_message");
+    return send_.encrypt_with_ad({}, payload, out);
+  }
+
+  /// Decrypts a message of at most 65535 bytes; returns the payload size.
+  [[nodiscard]] result<std::size_t> read_message(byte_view message,
+                                                 mutable_byte_view out) noexcept {
+    if (message.size() > noise_max_message_size_bytes)
+      return error(crypto_errc::noise_message_too_large, "noise_transport::read_message");
+    return receive_.decrypt_with_ad({}, message, out);
+  }
+
+  result<void> rekey_send() noexcept { return send_.rekey(); }
+  result<void> rekey_receive() noexcept { return receive_.rekey(); }
+  [[nodiscard]] cipher_state& sender() noexcept { return send_; }
+  [[nodiscard]] cipher_state& receiver() noexcept { return receive_; }
+
+ private:
+  cipher_state send_;
+  cipher_state receive_;
+};
+
+enum class noise_role : std::uint8_t { initiator, responder };
+
+/// The XX handshake:  -> e   <- e, ee, s, es   -> s, se
+///
+/// Keys are injected: the static key and the ephemeral key (draw it with
+/// generate_secret<32>(random) from a crypto_random_source; tests pass fixed ones).
+/// Message sizes: 1st 32 + payload, 2nd 32 + 48 + payload + 16, 3rd 48 + payload + 16.
+template <class Suite>
+class noise_xx_handshake {
+ public:
+  using dh = typename Suite::dh;
+  using hash = typename Suite::hash;
+  static constexpr std::size_t dh_size = dh::public_key_size;
+  static constexpr std::size_t tag_size = Suite::cipher::tag_size;
+
+  noise_xx_handshake(noise_role role, typename dh::secret_key static_key,
+                     typename dh::secret_key ephemeral_key, byte_view prologue) noexcept
+      : role_(role),
+        s_(std::move(static_key)),
+        e_(std::move(ephemeral_key)),
+        symmetric_(protocol_name()) {
+    symmetric_.mix_hash(prologue);
+  }
+
+  /// "Noise_XX_" + DH + "_" + cipher + "_" + hash.
+  static std::string_view protocol_name() noexcept {
+    static const auto name = [] {
+      std::array<char, 128> text{};
+      std::size_t n = 0;
+      for (std::string_view part : {std::string_view("Noise_XX_"), dh::noise_name,
+                                    std::string_view("_"), Suite::cipher::noise_name,
+                                    std::string_view("_"), hash::noise_name}) {
+        for (char c : part)
+          if (n < text.size()) text[n++] = c;
+      }
+      return std::pair{text, n};
+    }();
+    return std::string_view(name.first.data(), name.second);
+  }
+
+  [[nodiscard]] bool complete() const noexcept { return step_ == 3; }
+  [[nodiscard]] bool is_my_turn() const noexcept {
+    return !complete() && ((step_ % 2 == 0) == (role_ == noise_role::initiator));
+  }
+  [[nodiscard]] const auto& handshake_hash() const noexcept { return symmetric_.handshake_hash(); }
+  /// The peer's static key, known after the 2nd (initiator) or 3rd (responder) message.
+  [[nodiscard]] const typename dh::public_key& remote_static() const noexcept { return rs_; }
+
+  /// Writes the next handshake message carrying `payload`; returns the bytes written.
+  [[nodiscard]] result<std::size_t> write_message(byte_view payload,
+                                                  mutable_byte_view out) noexcept {
+    if (!is_my_turn() || failed_) return error(crypto_errc::noise_bad_state, "noise write_message");
+    if (payload.size() + overhead(step_) > noise_max_message_size_bytes)
+      return error(crypto_errc::noise_message_too_large, "noise write_message");
+    if (out.size() < payload.size() + overhead(step_))
+      return error(crypto_errc::buffer_too_small, "noise write_message");
+    auto outcome = write_step(payload, out);
+    if (!outcome) failed_ = true;
+    return outcome;
+  }
+
+  /// Reads the peer's next handshake message; writes its payload to `payload_out` and
+  /// returns the payload size. Any failure leaves the handshake unusable (fail closed).
+  [[nodiscard]] result<std::size_t> read_message(byte_view message,
+                                                 mutable_byte_view payload_out) noexcept {
+    if (complete() || is_my_turn() || failed_)
+      return error(crypto_errc::noise_bad_state, "noise read_message");
+    if (message.size() > noise_max_message_size_bytes)
+      return error(crypto_errc::noise_message_too_large, "noise read_message");
+    auto outcome = read_step(message, payload_out);
+    if (!outcome) failed_ = true;
+    return outcome;
+  }
+
+  /// After the handshake: the transport (send = own direction).
+  [[nodiscard]] result<noise_transport<Suite>> split() noexcept {
+    if (!complete() || failed_) return error(crypto_errc::noise_bad_state, "noise split");
+    auto [initiator_to_responder, responder_to_initiator] = symmetric_.split();
+    if (role_ == noise_role::initiator)
+      return noise_transport<Suite>(std::move(initiator_to_responder),
+                                    std::move(responder_to_initiator));
+    return noise_transport<Suite>(std::move(responder_to_initiator),
+                                  std::move(initiator_to_responder));
+  }
+
+ private:
+  static constexpr std::size_t overhead(int step) noexcept {
+    return step == 0 ? dh_size : step == 1 ? dh_size + dh_size + 2 * tag_size
+                                           : dh_size + 2 * tag_size;
+  }
+
+  result<std::size_t> write_step(byte_view payload, mutable_byte_view out) noexcept {
+    byte_writer w(out);
+    if (step_ == 0 || step_ == 1) {  // e
+      const auto e_pub = dh::public_key_of(e_);
+      WEFT_TRY(w.put(e_pub));
+      symmetric_.mix_hash(e_pub);
+    }
+    if (step_ == 1) {  // ee, s, es
+      WEFT_TRY(mix_dh(e_, re_));
+      WEFT_TRY(write_static(w));
+      WEFT_TRY(mix_dh(s_, re_));
+    }
+    if (step_ == 2) {  // s, se
+      WEFT_TRY(write_static(w));
+      WEFT_TRY(mix_dh(s_, re_));
+    }
+    WEFT_TRY_ASSIGN(std::size_t n, symmetric_.encrypt_and_hash(payload, out.subspan(w.size())));
+    ++step_;
+    return w.size() + n;
+  }
+
+  result<void> mix_dh(const typename dh::secret_key& mine,
+                      const typename dh::public_key& theirs) noexcept {
+    WEFT_TRY_ASSIGN(auto shared, dh::agree(mine, theirs));
+    symmetric_.mix_key(shared.expose());
+    return ok();
+  }
+
+  result<void> write_static(byte_writer& w) noexcept {
+    const auto s_pub = dh::public_key_of(s_);
+    std::array<std::uint8_t, dh_size + tag_size> encrypted{};
+    WEFT_TRY_ASSIGN(std::size_t n, symmetric_.encrypt_and_hash(s_pub, encrypted));
+    return w.put(byte_view(encrypted).first(n));
+  }
+
+  result<void> read_static(byte_reader& r) noexcept {
+    const std::size_t size = dh_size + (symmetric_.has_key() ? tag_size : 0);
+    WEFT_TRY_ASSIGN(byte_view encrypted, r.take(size));
+    WEFT_TRY(symmetric_.decrypt_and_hash(encrypted, rs_));
+    return ok();
+  }
+
+  result<std::size_t> read_step(byte_view message, mutable_byte_view payload_out) noexcept {
+    if (message.size() < overhead(step_)) return error(crypto_errc::noise_malformed, "noise read");
+    byte_reader r(message);
+    if (step_ == 0 || step_ == 1) {  // e
+      WEFT_TRY_ASSIGN(byte_view e_bytes, r.take(dh_size));
+      std::memcpy(re_.data(), e_bytes.data(), dh_size);
+      symmetric_.mix_hash(re_);
+    }
+    if (step_ == 1) {  // ee, s, es (we are the initiator)
+      WEFT_TRY(mix_dh(e_, re_));
+      WEFT_TRY(read_static(r));
+      WEFT_TRY(mix_dh(e_, rs_));
+    }
+    if (step_ == 2) {  // s, se (we are the responder)
+      WEFT_TRY(read_static(r));
+      WEFT_TRY(mix_dh(e_, rs_));
+    }
+    const byte_view rest = r.rest();
+    if (symmetric_.has_key() && rest.size() < tag_size)
+      return error(crypto_errc::noise_malformed, "noise read payload");
+    WEFT_TRY_ASSIGN(std::size_t n, symmetric_.decrypt_and_hash(rest, payload_out));
+    ++step_;
+    return n;
+  }
+
+  noise_role role_;
+  typename dh::secret_key s_;
+  typename dh::secret_key e_;
+  typename dh::public_key re_{};
+  typename dh::public_key rs_{};
+  noise_symmetric_state<Suite> symmetric_;
+  int step_ = 0;
+  bool failed_ = false;
+};
+
+}  // namespace crypto
+WEFT_END
+// ---- end weft/crypto/noise.hpp
+// ---- begin weft/crypto/cose.hpp
+// weft/crypto/cose.hpp - COSE (RFC 9052/9053): COSE_Sign1 with EdDSA and COSE_Encrypt0
+// with ChaCha20/Poly1305 over the signer/aead concepts; strict decoding on the wire/ CBOR
+// reader. Portable; no allocation (the caller gives output and scratch buffers).
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string_view>
+
+
+WEFT_BEGIN
+namespace crypto {
+namespace cose {
+
+// Registered values (IANA COSE registries).
+inline constexpr std::uint64_t tag_sign1 = 18;
+inline constexpr std::uint64_t tag_encrypt0 = 16;
+inline constexpr std::int64_t alg_eddsa = -8;
+inline constexpr std::int64_t alg_chacha20_poly1305 = 24;
+inline constexpr std::int64_t label_alg = 1;
+/// Encrypt0's AAD (Enc_structure: protected header and external AAD) is built on the stack;
+/// larger ones are refused with cose_too_large.
+inline constexpr std::size_t max_enc_structure_size_bytes = 1024;
+inline constexpr std::int64_t label_crit = 2;
+inline constexpr std::int64_t label_content_type = 3;
+inline constexpr std::int64_t label_kid = 4;
+inline constexpr std::int64_t label_iv = 5;
+inline constexpr std::int64_t label_partial_iv = 6;
+
+/// COSE structures nest at most a few levels; a small reader keeps decoding cheap.
+inline constexpr std::size_t max_depth_supported = 8;
+inline constexpr std::size_t max_header_entries_supported = 16;
+using cose_reader = wire::basic_cbor_reader<max_depth_supported>;
+
+/// What the decoder accepts. Tags: RFC 9052 leaves it to the application whether the
+/// outer tag is required; a present tag must always be the right one.
+enum class tag_policy : std::uint8_t { optional, required, forbidden };
+
+struct decode_options {
+  wire::decode_limits cbor{.max_depth = 8, .max_items = 256, .max_string_bytes = 1u << 20,
+                           .max_total_bytes = (1u << 20) + 4096};
+  std::size_t max_header_entries = 16;  // per bucket (protected, unprotected), at most 16
+  std::size_t max_kid_size_bytes = 256;
+  tag_policy tag = tag_policy::optional;
+
+  [[nodiscard]] result<void> validate() const noexcept {
+    WEFT_TRY(cbor.validate());
+    if (cbor.max_depth > max_depth_supported)
+      return error(core_errc::invalid_options, "cose::decode_options.cbor.max_depth above 8");
+    if (max_header_entries == 0 || max_header_entries > max_header_entries_supported)
+      return error(core_errc::invalid_options, "cose::decode_options.max_header_entries");
+    return ok();
+  }
+};
+
+/// The header parameters this implementation understands, from both buckets.
+struct headers {
+  std::optional<std::int64_t> alg;   // absent, or the integer algorithm
+  bool alg_is_text = false;          // a text algorithm name (none is supported)
+  std::optional<byte_view> kid;
+  std::optional<byte_view> iv;
+  std::optional<byte_view> partial_iv;
+  std::optional<std::uint64_t> content_format;  // content type as a CoAP content format
+  std::optional<std::string_view> content_type;  // content type as a media type
+};
+
+/// A decoded COSE_Sign1 (views into the input).
+struct sign1_message {
+  byte_view protected_bytes;  // the bstr content, as signed
+  headers header;
+  byte_view payload;
+  byte_view signature;
+};
+
+/// A decoded COSE_Encrypt0 (views into the input).
+struct encrypt0_message {
+  byte_view protected_bytes;
+  headers header;
+  byte_view ciphertext;  // includes the tag
+};
+
+/// Options for producing a message. `kid` goes to the unprotected bucket.
+struct encode_options {
+  std::optional<byte_view> kid;
+  std::optional<std::uint64_t> content_format;  // protected label 3 (CoAP content format)
+  byte_view external_aad{};
+  bool tagged = true;
+};
+
+namespace detail {
+
+inline error malformed(const char* where) noexcept { return error(crypto_errc::cose_malformed, where); }
+inline error bad_header(const char* where) noexcept { return error(crypto_errc::cose_bad_header, where); }
+
+/// CBOR errors surface as cose_malformed; the CBOR code is deliberately not exposed
+/// (callers act on "not a valid envelope"), but `where` names the step.
+template <class T>
+result<T> structural(result<T> r, const char* where) noexcept {
+  if (!r) return malformed(where);
+  return r;
+}
+inline result<void> structural(result<void> r, const char* where) noexcept {
+  if (!r) return malformed(where);
+  return ok();
+}
+
+inline result<std::int64_t> read_int(const wire::cbor_item& item) noexcept {
+  constexpr std::uint64_t max = static_cast<std::uint64_t>(INT64_MAX);
+  if (item.type == wire::cbor_type::unsigned_int && item.argument <= max)
+    return static_cast<std::int64_t>(item.argument);
+  if (item.type == wire::cbor_type::negative_int && item.argument <= max)
+    return -1 - static_cast<std::int64_t>(item.argument);
+  return bad_header("cose: integer label or value out of range");
+}
+
+/// Encoded keys of one bucket, to detect a label present in both buckets.
+using label_list = static_vector<byte_view, max_header_entries_supported>;
+
+struct bucket_state {
+  label_list labels;
+  static_vector<std::int64_t, max_header_entries_supported> int_labels;
+  static_vector<wire::cbor_item, 8> crit;  // labels listed in crit (int or text items)
+};
+
+/// Reads one header value for a known label into `out`.
+inline result<void> read_known(cose_reader& reader, std::int64_t label, bool is_protected,
+                               headers& out, bucket_state& state,
+                               const decode_options& options) noexcept {
+  WEFT_TRY_ASSIGN(const wire::cbor_item value, structural(reader.next(), "cose header value"));
+  switch (label) {
+    case label_alg:
+      if (value.type == wire::cbor_type::text) {
+        out.alg_is_text = true;
+        return ok();
+      }
+      if (value.type != wire::cbor_type::unsigned_int && value.type != wire::cbor_type::negative_int)
+        return bad_header("cose: alg is neither int nor text");
+      { WEFT_TRY_ASSIGN(out.alg, read_int(value)); }
+      return ok();
+    case label_crit: {
+      if (!is_protected) return bad_header("cose: crit outside the protected bucket");
+      if (value.type != wire::cbor_type::array || value.argument == 0 || value.argument > 8)
+        return bad_header("cose: crit is not an array of 1..8 labels");
+      for (std::uint64_t i = 0; i < value.argument; ++i) {
+        WEFT_TRY_ASSIGN(const wire::cbor_item l, structural(reader.next(), "cose crit"));
+        if (l.type != wire::cbor_type::unsigned_int && l.type != wire::cbor_type::negative_int &&
+            l.type != wire::cbor_type::text)
+          return bad_header("cose: crit label is neither int nor text");
+        WEFT_TRY(state.crit.push_back(l));
+      }
+      return ok();
+    }
+    case label_content_type:
+      if (value.type == wire::cbor_type::unsigned_int) out.content_format = value.argument;
+      else if (value.type == wire::cbor_type::text) out.content_type = as_chars(value.content);
+      else return bad_header("cose: content type is neither uint nor text");
+      return ok();
+    case label_kid:
+      if (value.type != wire::cbor_type::bytes) return bad_header("cose: kid is not a bstr");
+      if (value.content.size() > options.max_kid_size_bytes)
+        return error(crypto_errc::cose_too_large, "cose: kid");
+      out.kid = value.content;
+      return ok();
+    case label_iv:
+    case label_partial_iv:
+      if (value.type != wire::cbor_type::bytes) return bad_header("cose: iv is not a bstr");
+      (label == label_iv ? out.iv : out.partial_iv) = value.content;
+      return ok();
+    default:
+      return structural(reader.skip_contents(value), "cose header value");
+  }
+}
+
+/// Reads a header map whose head `map` was just read. `other` holds the labels of the
+/// bucket read before (labels must be unique across both buckets).
+inline result<void> read_bucket(cose_reader& reader, const wire::cbor_item& map,
+                                bool is_protected, headers& out, bucket_state& state,
+                                const label_list* other, const decode_options& options) noexcept {
+  if (map.type != wire::cbor_type::map) return bad_header("cose: header bucket is not a map");
+  if (map.argument > options.max_header_entries)
+    return error(crypto_errc::cose_too_large, "cose: header entries");
+  for (std::uint64_t i = 0; i < map.argument; ++i) {
+    WEFT_TRY_ASSIGN(const wire::cbor_item key, structural(reader.next(), "cose header label"));
+    const byte_view encoded_key = reader.input().subspan(key.offset, reader.position() - key.offset);
+    if (other != nullptr)
+      for (const byte_view seen : *other)
+        if (equal_bytes(seen, encoded_key)) return bad_header("cose: label in both buckets");
+    WEFT_TRY(state.labels.push_back(encoded_key));
+    if (key.type == wire::cbor_type::text) {
+      WEFT_TRY(structural(reader.skip(), "cose header value"));
+      continue;
+    }
+    if (key.type != wire::cbor_type::unsigned_int && key.type != wire::cbor_type::negative_int)
+      return bad_header("cose: label is neither int nor text");
+    WEFT_TRY_ASSIGN(const std::int64_t label, read_int(key));
+    WEFT_TRY(state.int_labels.push_back(label));
+    WEFT_TRY(read_known(reader, label, is_protected, out, state, options));
+  }
+  return ok();
+}
+
+/// Every crit label must be one we process and be present in the protected bucket.
+inline result<void> check_crit(const bucket_state& protected_state) noexcept {
+  for (const auto& l : protected_state.crit) {
+    if (l.type == wire::cbor_type::text)
+      return error(crypto_errc::cose_unknown_critical, "cose: crit lists a text label");
+    WEFT_TRY_ASSIGN(const std::int64_t label, read_int(l));
+    if (label < label_alg || label > label_partial_iv || label == label_crit)
+      return error(crypto_errc::cose_unknown_critical, "cose: crit lists an unknown label");
+    bool present = false;
+    for (const std::int64_t seen : protected_state.int_labels) present = present || seen == label;
+    if (!present) return bad_header("cose: crit label not in the protected bucket");
+  }
+  return ok();
+}
+
+/// Reads the optional tag, the array head of `count` elements, and both header buckets.
+inline result<void> read_envelope_start(cose_reader& reader, std::uint64_t tag,
+                                        std::uint64_t count, byte_view& protected_bytes,
+                                        headers& out, const decode_options& options) noexcept {
+  WEFT_TRY_ASSIGN(wire::cbor_item item, structural(reader.next(), "cose envelope"));
+  if (item.type == wire::cbor_type::tag) {
+    if (options.tag == tag_policy::forbidden || item.argument != tag)
+      return error(crypto_errc::cose_wrong_tag, "cose: tag");
+    WEFT_TRY_ASSIGN(item, structural(reader.next(), "cose envelope"));
+    if (item.type == wire::cbor_type::tag) return error(crypto_errc::cose_wrong_tag, "cose: two tags");
+  } else if (options.tag == tag_policy::required) {
+    return error(crypto_errc::cose_wrong_tag, "cose: tag missing");
+  }
+  if (item.type != wire::cbor_type::array || item.argument != count)
+    return malformed("cose: not an array of the right length");
+  WEFT_TRY_ASSIGN(const wire::cbor_item prot, structural(reader.next(), "cose protected"));
+  if (prot.type != wire::cbor_type::bytes) return bad_header("cose: protected is not a bstr");
+  protected_bytes = prot.content;
+  bucket_state protected_state;
+  if (!protected_bytes.empty()) {
+    cose_reader inner(protected_bytes, options.cbor);
+    WEFT_TRY_ASSIGN(const wire::cbor_item map, structural(inner.next(), "cose protected map"));
+    WEFT_TRY(read_bucket(inner, map, true, out, protected_state, nullptr, options));
+    WEFT_TRY(structural(inner.finish(), "cose protected map"));
+  }
+  WEFT_TRY(check_crit(protected_state));
+  WEFT_TRY_ASSIGN(const wire::cbor_item unprot, structural(reader.next(), "cose unprotected"));
+  bucket_state unprotected_state;
+  WEFT_TRY(read_bucket(reader, unprot, false, out, unprotected_state, &protected_state.labels,
+                       options));
+  if (out.iv && out.partial_iv) return bad_header("cose: both iv and partial iv");
+  return ok();
+}
+
+/// Writes `bstr(protected)` where protected is the map {1: alg} or {1: alg, 3: format}.
+inline result<void> put_protected(wire::cbor_writer& w, std::int64_t alg,
+                                  std::optional<std::uint64_t> content_format) noexcept {
+  std::uint8_t buffer[20];
+  byte_writer bw(buffer);
+  wire::cbor_writer inner(bw);
+  WEFT_TRY(inner.begin_map(content_format ? 2 : 1));
+  WEFT_TRY(inner.put_int(label_alg));
+  WEFT_TRY(inner.put_int(alg));
+  if (content_format) {
+    WEFT_TRY(inner.put_int(label_content_type));
+    WEFT_TRY(inner.put_uint(*content_format));
+  }
+  return w.put_bytes(bw.written());
+}
+
+/// Sig_structure for COSE_Sign1: ["Signature1", protected, external_aad, payload].
+inline result<byte_view> sig_structure(byte_view protected_bytes, byte_view external_aad,
+                                       byte_view payload, mutable_byte_view scratch) noexcept {
+  byte_writer bw(scratch);
+  wire::cbor_writer w(bw);
+  if (!w.begin_array(4) || !w.put_text("Signature1") || !w.put_bytes(protected_bytes) ||
+      !w.put_bytes(external_aad) || !w.put_bytes(payload))
+    return error(crypto_errc::buffer_too_small, "cose: Sig_structure scratch");
+  return bw.written();
+}
+
+/// Enc_structure for COSE_Encrypt0: ["Encrypt0", protected, external_aad].
+inline result<byte_view> enc_structure(byte_view protected_bytes, byte_view external_aad,
+                                       mutable_byte_view scratch) noexcept {
+  byte_writer bw(scratch);
+  wire::cbor_writer w(bw);
+  if (!w.begin_array(3) || !w.put_text("Encrypt0") || !w.put_bytes(protected_bytes) ||
+      !w.put_bytes(external_aad))
+    return error(crypto_errc::cose_too_large, "cose: Enc_structure above 1024 bytes");
+  return bw.written();
+}
+
+inline constexpr std::size_t head_size(std::size_t n) noexcept {
+  return n < 24 ? 1 : n <= 0xff ? 2 : n <= 0xffff ? 3 : n <= 0xffffffffu ? 5 : 9;
+}
+
+}  // namespace detail
+
+/// Scratch bytes sign1()/verify_sign1() need for the Sig_structure.
+[[nodiscard]] constexpr std::size_t sig_structure_size(std::size_t payload_size,
+                                                       std::size_t external_aad_size,
+                                                       std::size_t protected_size = 16) noexcept {
+  return 1 + 11 + detail::head_size(protected_size) + protected_size +
+         detail::head_size(external_aad_size) + external_aad_size +
+         detail::head_size(payload_size) + payload_size;
+}
+
+/// Decodes a COSE_Sign1 strictly (structure and headers only; no signature check).
+[[nodiscard]] inline result<sign1_message> decode_sign1(byte_view message,
+                                                        const decode_options& options = {}) noexcept {
+  WEFT_TRY(options.validate());
+  cose_reader reader(message, options.cbor);
+  sign1_message out;
+  WEFT_TRY(detail::read_envelope_start(reader, tag_sign1, 4, out.protected_bytes, out.header,
+                                       options));
+  WEFT_TRY_ASSIGN(const wire::cbor_item payload, detail::structural(reader.next(), "cose payload"));
+  if (payload.type == wire::cbor_type::simple && payload.argument == wire::simple_null)
+    return detail::malformed("cose: detached payload is not supported");
+  if (payload.type != wire::cbor_type::bytes) return detail::malformed("cose: payload is not a bstr");
+  out.payload = payload.content;
+  WEFT_TRY_ASSIGN(const wire::cbor_item sig, detail::structural(reader.next(), "cose signature"));
+  if (sig.type != wire::cbor_type::bytes) return detail::malformed("cose: signature is not a bstr");
+  out.signature = sig.content;
+  WEFT_TRY(detail::structural(reader.finish(), "cose trailing"));
+  return out;
+}
+
+/// Decodes a COSE_Encrypt0 strictly (no decryption).
+[[nodiscard]] inline result<encrypt0_message> decode_encrypt0(
+    byte_view message, const decode_options& options = {}) noexcept {
+  WEFT_TRY(options.validate());
+  cose_reader reader(message, options.cbor);
+  encrypt0_message out;
+  WEFT_TRY(detail::read_envelope_start(reader, tag_encrypt0, 3, out.protected_bytes, out.header,
+                                       options));
+  WEFT_TRY_ASSIGN(const wire::cbor_item ct, detail::structural(reader.next(), "cose ciphertext"));
+  if (ct.type == wire::cbor_type::simple && ct.argument == wire::simple_null)
+    return detail::malformed("cose: detached ciphertext is not supported");
+  if (ct.type != wire::cbor_type::bytes) return detail::malformed("cose: ciphertext is not a bstr");
+  out.ciphertext = ct.content;
+  WEFT_TRY(detail::structural(reader.finish(), "cose trailing"));
+  return out;
+}
+
+/// The COSE algorithm identifier a signer stands for (specialise for new backends).
+template <class S>
+inline constexpr std::int64_t signature_algorithm = alg_eddsa;
+template <class A>
+inline constexpr std::int64_t aead_algorithm = alg_chacha20_poly1305;
+
+/// Writes a COSE_Sign1 of `payload` into `out`; `scratch` holds the Sig_structure
+/// (sig_structure_size(payload.size(), external_aad.size()) bytes). Returns the message.
+template <signer S>
+[[nodiscard]] result<byte_view> sign1(const typename S::secret_key& key, byte_view payload,
+                                      const encode_options& options, mutable_byte_view out,
+                                      mutable_byte_view scratch) noexcept {
+  byte_writer bw(out);
+  wire::cbor_writer w(bw);
+  auto fits = [](result<void> r) -> result<void> {
+    return r ? ok() : result<void>(error(crypto_errc::buffer_too_small, "cose::sign1"));
+  };
+  if (options.tagged) WEFT_TRY(fits(w.put_tag(tag_sign1)));
+  WEFT_TRY(fits(w.begin_array(4)));
+  const std::size_t protected_at = bw.size();
+  WEFT_TRY(fits(detail::put_protected(w, signature_algorithm<S>, options.content_format)));
+  // The protected map is under 24 bytes, so its bstr head is one byte.
+  const byte_view protected_bytes = bw.written().subspan(protected_at + 1);
+  WEFT_TRY(fits(w.begin_map(options.kid ? 1 : 0)));
+  if (options.kid) {
+    WEFT_TRY(fits(w.put_int(label_kid)));
+    WEFT_TRY(fits(w.put_bytes(*options.kid)));
+  }
+  WEFT_TRY(fits(w.put_bytes(payload)));
+  WEFT_TRY_ASSIGN(const byte_view tbs, detail::sig_structure(protected_bytes,
+                                                              options.external_aad, payload,
+                                                              scratch));
+  const typename S::signature signature = S::sign(key, tbs);
+  WEFT_TRY(fits(w.put_bytes(signature)));
+  return bw.written();
+}
+
+/// Decodes and verifies a COSE_Sign1; returns the payload (a view into `message`).
+template <signature_verifier S>
+[[nodiscard]] result<byte_view> verify_sign1(const typename S::public_key& key, byte_view message,
+                                             byte_view external_aad, mutable_byte_view scratch,
+                                             const decode_options& options = {}) noexcept {
+  WEFT_TRY_ASSIGN(const sign1_message decoded, decode_sign1(message, options));
+  if (decoded.header.alg_is_text || !decoded.header.alg ||
+      *decoded.header.alg != signature_algorithm<S>)
+    return error(crypto_errc::cose_unsupported_algorithm, "cose::verify_sign1");
+  if (decoded.signature.size() != S::signature_size)
+    return error(crypto_errc::bad_signature, "cose::verify_sign1: signature length");
+  WEFT_TRY_ASSIGN(const byte_view tbs, detail::sig_structure(decoded.protected_bytes,
+                                                              external_aad, decoded.payload,
+                                                              scratch));
+  WEFT_TRY(S::verify(key, tbs, decoded.signature));
+  return decoded.payload;
+}
+
+/// Writes a COSE_Encrypt0 of `plaintext` under `key` and `iv` (A::nonce_size bytes; never
+/// reuse one with the same key: draw it from a crypto_random_source or a counter).
+template <aead A>
+[[nodiscard]] result<byte_view> encrypt0(const typename A::key& key, byte_view iv,
+                                         byte_view plaintext, const encode_options& options,
+                                         mutable_byte_view out) noexcept {
+  if (iv.size() != A::nonce_size) return error(crypto_errc::invalid_length, "cose::encrypt0 iv");
+  byte_writer bw(out);
+  wire::cbor_writer w(bw);
+  auto fits = [](result<void> r) -> result<void> {
+    return r ? ok() : result<void>(error(crypto_errc::buffer_too_small, "cose::encrypt0"));
+  };
+  if (options.tagged) WEFT_TRY(fits(w.put_tag(tag_encrypt0)));
+  WEFT_TRY(fits(w.begin_array(3)));
+  const std::size_t protected_at = bw.size();
+  WEFT_TRY(fits(detail::put_protected(w, aead_algorithm<A>, options.content_format)));
+  const byte_view protected_bytes = bw.written().subspan(protected_at + 1);
+  WEFT_TRY(fits(w.begin_map(options.kid ? 2 : 1)));
+  if (options.kid) {
+    WEFT_TRY(fits(w.put_int(label_kid)));
+    WEFT_TRY(fits(w.put_bytes(*options.kid)));
+  }
+  WEFT_TRY(fits(w.put_int(label_iv)));
+  WEFT_TRY(fits(w.put_bytes(iv)));
+  const std::size_t sealed_size = plaintext.size() + A::tag_size;
+  std::uint8_t head[9];
+  byte_writer hw(head);
+  wire::cbor_writer hwc(hw);
+  WEFT_TRY(fits(hwc.put_uint(sealed_size)));  // same head as a bstr, major type patched
+  head[0] = static_cast<std::uint8_t>(head[0] | 0x40);
+  WEFT_TRY(fits(bw.put(hw.written())));
+  if (bw.remaining() < sealed_size) return error(crypto_errc::buffer_too_small, "cose::encrypt0");
+  std::array<std::uint8_t, max_enc_structure_size_bytes> aad_buffer;
+  WEFT_TRY_ASSIGN(const byte_view aad, detail::enc_structure(protected_bytes,
+                                                              options.external_aad, aad_buffer));
+  const std::size_t at = bw.size();
+  WEFT_TRY_ASSIGN(const std::size_t n, A::seal(key, iv, aad, plaintext, out.subspan(at)));
+  return byte_view(out.first(at + n));
+}
+
+/// Decodes and decrypts a COSE_Encrypt0 into `plaintext_out`; returns the plaintext size.
+template <aead A>
+[[nodiscard]] result<std::size_t> decrypt0(const typename A::key& key, byte_view message,
+                                           byte_view external_aad, mutable_byte_view plaintext_out,
+                                           const decode_options& options = {}) noexcept {
+  WEFT_TRY_ASSIGN(const encrypt0_message decoded, decode_encrypt0(message, options));
+  if (decoded.header.alg_is_text || !decoded.header.alg ||
+      *decoded.header.alg != aead_algorithm<A>)
+    return error(crypto_errc::cose_unsupported_algorithm, "cose::decrypt0");
+  if (decoded.header.partial_iv) return error(crypto_errc::cose_bad_header, "cose: partial iv needs a base iv");
+  if (!decoded.header.iv || decoded.header.iv->size() != A::nonce_size)
+    return error(crypto_errc::cose_bad_header, "cose::decrypt0: iv missing or wrong size");
+  std::array<std::uint8_t, max_enc_structure_size_bytes> aad_buffer;
+  WEFT_TRY_ASSIGN(const byte_view aad, detail::enc_structure(decoded.protected_bytes,
+                                                              external_aad, aad_buffer));
+  return A::open(key, *decoded.header.iv, aad, decoded.ciphertext, plaintext_out);
+}
+
+}  // namespace cose
+}  // namespace crypto
+WEFT_END
+// ---- end weft/crypto/cose.hpp
+// ---- begin weft/crypto/key_commitment.hpp
+// weft/crypto/key_commitment.hpp - member keys committed in an RFC 9162 Merkle tree whose
+// root an admin key signs as a tree head (COSE_Sign1 over deterministic CBOR). Members prove
+// membership with inclusion proofs; a newer head proves it extends an older one with a
+// consistency proof. Format: docs/key-commitment.md.
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+
+WEFT_BEGIN
+namespace crypto {
+
+/// Signed tree heads carry this external AAD, so an admin signature over a tree head can
+/// never be passed off as any other COSE_Sign1 the same key made (and vice versa).
+inline constexpr std::string_view tree_head_context = "weft/tree-head/v1";
+
+/// A member's identity: HASH(public key bytes).
+template <hash_function H, std::size_t N>
+[[nodiscard]] fixed_bytes<H::digest_size> member_id(const fixed_bytes<N>& public_key) noexcept {
+  return H::digest(public_key);
+}
+
+/// The signed payload: the CBOR map {1: tree_size, 2: root_hash, 3: issued_at_ns}.
+template <std::size_t DigestSize = 32>
+struct basic_tree_head {
+  std::uint64_t tree_size = 0;
+  fixed_bytes<DigestSize> root_hash{};
+  std::uint64_t issued_at_ns = 0;  // the admin's clock (injected), for ordering and audit
+
+  static constexpr void fields(auto& v, auto& self) {
+    v(1, self.tree_size);
+    v(2, self.root_hash);
+    v(3, self.issued_at_ns);
+  }
+  friend bool operator==(const basic_tree_head&, const basic_tree_head&) = default;
+};
+using tree_head = basic_tree_head<32>;
+
+/// Largest encoded tree head: map head, three keys, two uint64, a 32..64-byte bstr.
+inline constexpr std::size_t max_tree_head_size_bytes = 1 + 3 + 9 + 2 + 64 + 9;
+/// Buffers for sign_tree_head(): `out` and `scratch` each of this many bytes suffice.
+inline constexpr std::size_t max_signed_tree_head_size_bytes = 512;
+
+/// Signs `head` with the admin key; the admin's member id is the COSE kid.
+template <signer S, hash_function H>
+[[nodiscard]] result<byte_view> sign_tree_head(const typename S::secret_key& admin,
+                                               const basic_tree_head<H::digest_size>& head,
+                                               mutable_byte_view out,
+                                               mutable_byte_view scratch) noexcept {
+  std::array<std::uint8_t, max_tree_head_size_bytes> payload_buffer;
+  auto payload = wire::encode(head, mutable_byte_view(payload_buffer));
+  if (!payload) return error(crypto_errc::head_bad_format, "sign_tree_head");
+  const auto kid = member_id<H>(S::public_key_of(admin));
+  cose::encode_options options;
+  options.kid = byte_view(kid);
+  options.external_aad = as_bytes(tree_head_context);
+  return cose::sign1<S>(admin, *payload, options, out, scratch);
+}
+
+/// Verifies a signed tree head against the admin key and returns the head.
+template <signature_verifier S, hash_function H>
+[[nodiscard]] result<basic_tree_head<H::digest_size>> verify_tree_head(
+    const typename S::public_key& admin, byte_view signed_head,
+    mutable_byte_view scratch) noexcept {
+  cose::decode_options options;
+  options.tag = cose::tag_policy::required;
+  options.cbor.max_total_bytes = max_signed_tree_head_size_bytes;
+  WEFT_TRY_ASSIGN(const byte_view payload,
+                  cose::verify_sign1<S>(admin, signed_head, as_bytes(tree_head_context), scratch,
+                                        options));
+  wire::decode_limits limits{.max_depth = 2, .max_items = 8, .max_string_bytes = 64,
+                             .max_total_bytes = max_tree_head_size_bytes};
+  auto head = wire::decode<basic_tree_head<H::digest_size>>(payload, limits);
+  if (!head) return error(crypto_errc::head_bad_format, "verify_tree_head");
+  if (head->tree_size == 0 &&
+      !equal_bytes(head->root_hash, merkle_hashing<H>::empty_root()))
+    return error(crypto_errc::head_bad_format, "verify_tree_head: empty tree, wrong root");
+  return *head;
+}
+
+/// Checks that `member_key` is leaf `index` of the tree `head` commits to.
+template <hash_function H, std::size_t N>
+[[nodiscard]] result<void> verify_member(const basic_tree_head<H::digest_size>& head,
+                                         const fixed_bytes<N>& member_key, std::uint64_t index,
+                                         std::span<const merkle_digest<H>> proof) noexcept {
+  const auto leaf = merkle_hashing<H>::leaf(member_key);
+  return verify_inclusion<H>(index, head.tree_size, leaf, proof, head.root_hash);
+}
+
+/// Checks that `newer` extends `older` (append-only: no member removed or rewritten).
+template <hash_function H>
+[[nodiscard]] result<void> verify_extends(const basic_tree_head<H::digest_size>& older,
+                                          const basic_tree_head<H::digest_size>& newer,
+                                          std::span<const merkle_digest<H>> proof) noexcept {
+  if (newer.tree_size < older.tree_size)
+    return error(crypto_errc::head_not_consistent, "verify_extends: tree shrank");
+  if (older.tree_size == 0) return ok();  // everything extends the empty set
+  if (!verify_consistency<H>(older.tree_size, newer.tree_size, older.root_hash, newer.root_hash,
+                             proof))
+    return error(crypto_errc::head_not_consistent, "verify_extends");
+  return ok();
+}
+
+/// The admin side: an append-only set of member keys of signature scheme S.
+template <class S, class H>
+class member_registry {
+  static_assert(signature_verifier<S>, "member_registry: S must model "
+                "weft::crypto::signature_verifier; see docs/requirements/crypto_signature.md");
+  static_assert(hash_function<H>, "member_registry: H must model weft::crypto::hash_function; "
+                                  "see docs/requirements/crypto_hash.md");
+
+ public:
+  using head_type = basic_tree_head<H::digest_size>;
+
+  [[nodiscard]] static result<member_registry> create(const merkle_options& options) noexcept {
+    WEFT_TRY_ASSIGN(auto tree, merkle_tree<H>::create(options));
+    return member_registry(std::move(tree));
+  }
+
+  /// Commits `key`; returns its leaf index.
+  [[nodiscard]] result<std::uint64_t> add(const typename S::public_key& key) noexcept {
+    const std::uint64_t index = tree_.size();
+    WEFT_TRY(tree_.append(key));
+    return index;
+  }
+
+  [[nodiscard]] std::uint64_t size() const noexcept { return tree_.size(); }
+
+  /// The current head, stamped with the injected time `now`.
+  [[nodiscard]] head_type head(time_point now) const noexcept {
+    head_type h;
+    h.tree_size = tree_.size();
+    h.root_hash = tree_.root();
+    h.issued_at_ns = static_cast<std::uint64_t>(to_ns(now));
+    return h;
+  }
+
+  [[nodiscard]] result<merkle_proof<H>> prove_member(std::uint64_t index,
+                                                     std::uint64_t tree_size) const noexcept {
+    return tree_.inclusion_proof(index, tree_size);
+  }
+  [[nodiscard]] result<merkle_proof<H>> prove_extends(std::uint64_t old_size,
+                                                      std::uint64_t new_size) const noexcept {
+    return tree_.consistency_proof(old_size, new_size);
+  }
+  [[nodiscard]] const merkle_tree<H>& tree() const noexcept { return tree_; }
+
+ private:
+  explicit member_registry(merkle_tree<H> tree) noexcept : tree_(std::move(tree)) {}
+  merkle_tree<H> tree_;
+};
+
+}  // namespace crypto
+WEFT_END
+// ---- end weft/crypto/key_commitment.hpp
 // ---- begin weft/storage/concepts.hpp
 // weft/storage/concepts.hpp - the storage policies a consensus driver persists through:
 // log_store, stable_store and snapshot_store, with the storage error codes and the small
@@ -4409,344 +6408,6 @@ WEFT_END
 #include <cstdint>
 #include <cstring>
 
-// ---- begin weft/crypto/concepts.hpp
-// weft/crypto/concepts.hpp - the crypto policies: hash, MAC, signature, AEAD, key agreement,
-// KEM and the cryptographic random source. Requirements tables: docs/requirements/crypto_*.md.
-//
-// Every primitive is a type with static constexpr sizes and static noexcept functions, so a
-// backend is a set of types (weft::crypto::sodium, later a post-quantum or hardware one) and
-// protocols (Noise, COSE, Merkle, key commitment) are templates over them. Sizes are
-// compile-time constants of any magnitude: ML-KEM-768 (1184-byte public keys, 2400-byte
-// secret keys, 1088-byte ciphertexts) and ML-DSA-65 (1952/4032/3309 bytes) fit the same
-// concepts as X25519 and Ed25519. Secret keys are secret_bytes<N> (move-only, self-wiping).
-
-#include <array>
-#include <concepts>
-#include <cstddef>
-#include <cstdint>
-#include <span>
-#include <type_traits>
-
-// ---- begin weft/crypto/errors.hpp
-// weft/crypto/errors.hpp - the crypto module's error codes (docs/errors.md, section crypto).
-
-#include <cstdint>
-#include <string_view>
-
-
-WEFT_BEGIN
-namespace crypto {
-
-/// Every failure of the crypto layer. Messages never carry key material.
-enum class crypto_errc : std::uint16_t {
-  ok = 0,
-  invalid_length = 1,          // an input has the wrong size for the primitive
-  buffer_too_small = 2,        // the caller's output buffer cannot hold the result
-  invalid_key = 3,             // a key is malformed or of small order
-  bad_signature = 4,           // a signature did not verify
-  authentication_failed = 5,   // an AEAD tag or MAC did not verify
-  weak_shared_secret = 6,      // key agreement produced the all-zero secret
-  backend_failure = 7,         // the backend refused an operation (e.g. init failed)
-  replayed = 8,                // the counter was already accepted
-  too_old = 9,                 // the counter is behind the replay window
-  rate_limited = 10,           // the sender's or the global bucket is empty
-  sender_table_full = 11,      // no free or idle slot for a new sender
-  merkle_bad_index = 12,       // leaf index not below tree size
-  merkle_bad_size = 13,        // a tree size is out of order or zero where not allowed
-  merkle_bad_proof_length = 14,// the proof has too few or too many hashes
-  merkle_root_mismatch = 15,   // the proof does not lead to the expected root
-  merkle_tree_full = 16,       // the tree reached max_leaves
-  cose_malformed = 17,         // the CBOR structure is not a COSE message
-  cose_wrong_tag = 18,         // a CBOR tag other than the expected COSE tag
-  cose_bad_header = 19,        // a header has the wrong type, is duplicated or misplaced
-  cose_unsupported_algorithm = 20, // alg missing or not the one this call handles
-  cose_unknown_critical = 21,  // crit lists a header this implementation does not know
-  cose_too_large = 22,         // a message or field exceeds a configured limit
-  noise_bad_state = 23,        // a call out of order for the handshake or session
-  noise_message_too_large = 24,// over the 65535-byte Noise limit
-  noise_nonce_exhausted = 25,  // the cipher state reached the reserved nonce
-  noise_malformed = 26,        // a handshake message is too short or too long
-  head_bad_format = 27,        // a signed tree head payload is not the documented map
-  head_not_consistent = 28,    // a newer head does not extend an older one
-};
-
-constexpr std::string_view describe(crypto_errc code) noexcept {
-  switch (code) {
-    case crypto_errc::ok: return "ok";
-    case crypto_errc::invalid_length: return "input has the wrong length";
-    case crypto_errc::buffer_too_small: return "output buffer too small";
-    case crypto_errc::invalid_key: return "invalid key";
-    case crypto_errc::bad_signature: return "signature verification failed";
-    case crypto_errc::authentication_failed: return "authentication failed";
-    case crypto_errc::weak_shared_secret: return "key agreement gave an all-zero secret";
-    case crypto_errc::backend_failure: return "crypto backend failure";
-    case crypto_errc::replayed: return "replayed counter";
-    case crypto_errc::too_old: return "counter behind the replay window";
-    case crypto_errc::rate_limited: return "rate limited";
-    case crypto_errc::sender_table_full: return "rate limiter sender table full";
-    case crypto_errc::merkle_bad_index: return "merkle: leaf index out of range";
-    case crypto_errc::merkle_bad_size: return "merkle: bad tree size";
-    case crypto_errc::merkle_bad_proof_length: return "merkle: wrong proof length";
-    case crypto_errc::merkle_root_mismatch: return "merkle: proof does not match root";
-    case crypto_errc::merkle_tree_full: return "merkle: tree is full";
-    case crypto_errc::cose_malformed: return "cose: malformed message";
-    case crypto_errc::cose_wrong_tag: return "cose: wrong or missing tag";
-    case crypto_errc::cose_bad_header: return "cose: bad header";
-    case crypto_errc::cose_unsupported_algorithm: return "cose: unsupported algorithm";
-    case crypto_errc::cose_unknown_critical: return "cose: unknown critical header";
-    case crypto_errc::cose_too_large: return "cose: message exceeds a limit";
-    case crypto_errc::noise_bad_state: return "noise: call out of order";
-    case crypto_errc::noise_message_too_large: return "noise: message too large";
-    case crypto_errc::noise_nonce_exhausted: return "noise: nonce exhausted";
-    case crypto_errc::noise_malformed: return "noise: malformed handshake message";
-    case crypto_errc::head_bad_format: return "tree head: bad format";
-    case crypto_errc::head_not_consistent: return "tree head: not consistent";
-  }
-  return "unknown crypto error";
-}
-
-}  // namespace crypto
-WEFT_END
-WEFT_ERROR_DOMAIN(weft::crypto::crypto_errc, "crypto")
-// ---- end weft/crypto/errors.hpp
-// ---- begin weft/crypto/secret.hpp
-// weft/crypto/secret.hpp - secret_bytes<N>: key material that is move-only, wipes itself,
-// cannot be printed and never converts to bytes implicitly.
-
-#include <array>
-#include <cstddef>
-#include <cstdint>
-#include <cstring>
-#include <span>
-
-
-WEFT_BEGIN
-namespace crypto {
-namespace detail {
-
-/// Overwrites `bytes` with zeros in a way the optimiser may not remove (volatile stores plus
-/// a compiler barrier), like sodium_memzero but portable.
-inline void secure_wipe(void* bytes, std::size_t size) noexcept {
-  volatile std::uint8_t* p = static_cast<volatile std::uint8_t*>(bytes);
-  for (std::size_t i = 0; i < size; ++i) p[i] = 0;
-#if defined(__GNUC__) || defined(__clang__)
-  __asm__ __volatile__("" : : "r"(bytes) : "memory");
-#endif
-}
-
-}  // namespace detail
-
-/// N bytes of secret key material.
-///
-/// - move-only: a copy would leave an unwiped twin behind; moving wipes the source;
-/// - wipes itself on destruction;
-/// - no operator<<, no fmt formatter, not a range, no implicit conversion: the bytes are
-///   reached only through the deliberately named expose() / expose_mutable(), so a grep
-///   for "expose" finds every place key material is read.
-template <std::size_t N>
-class secret_bytes {
-  static_assert(N > 0, "a secret needs at least one byte");
-
- public:
-  static constexpr std::size_t size_bytes = N;
-
-  constexpr secret_bytes() noexcept = default;
-  /// Copies `bytes` in; the caller wipes its own copy.
-  explicit secret_bytes(std::span<const std::uint8_t, N> source) noexcept {
-    std::memcpy(bytes_.data(), source.data(), N);
-  }
-  secret_bytes(const secret_bytes&) = delete;
-  secret_bytes& operator=(const secret_bytes&) = delete;
-  secret_bytes(secret_bytes&& other) noexcept {
-    std::memcpy(bytes_.data(), other.bytes_.data(), N);
-    other.wipe();
-  }
-  secret_bytes& operator=(secret_bytes&& other) noexcept {
-    if (this != &other) {
-      std::memcpy(bytes_.data(), other.bytes_.data(), N);
-      other.wipe();
-    }
-    return *this;
-  }
-  ~secret_bytes() { wipe(); }
-
-  /// Loads from a view of any size; fails on a size mismatch (never truncates or pads).
-  [[nodiscard]] static result<secret_bytes> from(byte_view source) noexcept;
-
-  [[nodiscard]] std::span<const std::uint8_t, N> expose() const noexcept { return bytes_; }
-  [[nodiscard]] std::span<std::uint8_t, N> expose_mutable() noexcept { return bytes_; }
-  void wipe() noexcept { detail::secure_wipe(bytes_.data(), N); }
-
-  /// Constant-time comparison.
-  [[nodiscard]] bool equals(const secret_bytes& other) const noexcept {
-    std::uint8_t diff = 0;
-    for (std::size_t i = 0; i < N; ++i)
-      diff = static_cast<std::uint8_t>(diff | (bytes_[i] ^ other.bytes_[i]));
-    return diff == 0;
-  }
-
- private:
-  std::array<std::uint8_t, N> bytes_{};
-};
-
-template <std::size_t N>
-result<secret_bytes<N>> secret_bytes<N>::from(byte_view source) noexcept {
-  if (source.size() != N) return error(crypto_errc::invalid_length, "secret_bytes::from");
-  return secret_bytes(std::span<const std::uint8_t, N>(source.data(), N));
-}
-
-/// Constant-time equality of two public byte strings of equal length (tags, MACs).
-[[nodiscard]] inline bool equal_constant_time(byte_view a, byte_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  std::uint8_t diff = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) diff = static_cast<std::uint8_t>(diff | (a[i] ^ b[i]));
-  return diff == 0;
-}
-
-}  // namespace crypto
-WEFT_END
-// ---- end weft/crypto/secret.hpp
-
-WEFT_BEGIN
-namespace crypto {
-
-/// Public, fixed-size byte strings: digests, public keys, signatures, ciphertexts.
-template <std::size_t N>
-using fixed_bytes = std::array<std::uint8_t, N>;
-
-namespace detail {
-template <class T>
-struct is_secret : std::false_type {};
-template <std::size_t N>
-struct is_secret<secret_bytes<N>> : std::true_type {};
-template <class T>
-concept secret_type = is_secret<T>::value;
-}  // namespace detail
-
-/// A cryptographic hash with an incremental interface. See docs/requirements/crypto_hash.md.
-template <class H>
-concept hash_function = requires(H& h, byte_view input,
-                                 std::span<std::uint8_t, H::digest_size> out) {
-  requires H::digest_size > 0;
-  requires H::block_size > 0;
-  requires std::is_nothrow_default_constructible_v<H>;
-  { h.update(input) } noexcept -> std::same_as<void>;
-  { h.finish(out) } noexcept -> std::same_as<void>;
-  { H::digest(input) } noexcept -> std::same_as<fixed_bytes<H::digest_size>>;
-};
-
-/// A message authentication code with a fixed-size secret key.
-/// See docs/requirements/crypto_mac.md.
-template <class M>
-concept mac_function = requires(const typename M::key& key, byte_view message,
-                                byte_view tag) {
-  requires detail::secret_type<typename M::key>;
-  requires M::tag_size > 0;
-  { M::compute(key, message) } noexcept -> std::same_as<fixed_bytes<M::tag_size>>;
-  { M::verify(key, message, tag) } noexcept -> std::same_as<result<void>>;
-};
-
-/// Verifies signatures. See docs/requirements/crypto_signature.md.
-template <class S>
-concept signature_verifier = requires(byte_view bytes, const typename S::public_key& public_key,
-                                      byte_view message, byte_view signature) {
-  requires std::same_as<typename S::public_key, fixed_bytes<S::public_key_size>>;
-  requires std::same_as<typename S::signature, fixed_bytes<S::signature_size>>;
-  { S::parse_public_key(bytes) } noexcept -> std::same_as<result<typename S::public_key>>;
-  { S::verify(public_key, message, signature) } noexcept -> std::same_as<result<void>>;
-};
-
-/// Signs (and verifies). Secret keys derive deterministically from a seed so that key
-/// generation is the caller's randomness, injected. See docs/requirements/crypto_signature.md.
-template <class S>
-concept signer = signature_verifier<S> &&
-    requires(const typename S::secret_key& secret_key, byte_view message,
-             std::span<const std::uint8_t, S::seed_size> seed) {
-  requires detail::secret_type<typename S::secret_key>;
-  { S::secret_key_from_seed(seed) } noexcept -> std::same_as<typename S::secret_key>;
-  { S::public_key_of(secret_key) } noexcept -> std::same_as<typename S::public_key>;
-  { S::sign(secret_key, message) } noexcept -> std::same_as<typename S::signature>;
-};
-
-/// Authenticated encryption with associated data. `seal` writes ciphertext||tag
-/// (input.size() + tag_size bytes), `open` writes the plaintext; both return the number of
-/// bytes written. Output may alias input exactly (in place). See docs/requirements/crypto_aead.md.
-template <class A>
-concept aead = requires(const typename A::key& key, byte_view nonce, byte_view aad,
-                        byte_view input, mutable_byte_view output) {
-  requires detail::secret_type<typename A::key>;
-  requires A::key_size == A::key::size_bytes;
-  requires A::nonce_size > 0;
-  requires A::tag_size > 0;
-  { A::seal(key, nonce, aad, input, output) } noexcept -> std::same_as<result<std::size_t>>;
-  { A::open(key, nonce, aad, input, output) } noexcept -> std::same_as<result<std::size_t>>;
-};
-
-/// Diffie-Hellman style key agreement. See docs/requirements/crypto_key_agreement.md.
-template <class K>
-concept key_agreement = requires(const typename K::secret_key& secret_key,
-                                 const typename K::public_key& public_key) {
-  requires detail::secret_type<typename K::secret_key>;
-  requires detail::secret_type<typename K::shared_secret>;
-  requires std::same_as<typename K::public_key, fixed_bytes<K::public_key_size>>;
-  { K::public_key_of(secret_key) } noexcept -> std::same_as<typename K::public_key>;
-  { K::agree(secret_key, public_key) } noexcept -> std::same_as<result<typename K::shared_secret>>;
-};
-
-/// A key-encapsulation mechanism (ML-KEM and friends), derandomised: the caller passes the
-/// seed for key generation and the coins for encapsulation.
-/// See docs/requirements/crypto_kem.md.
-template <class K>
-concept kem = requires(std::span<const std::uint8_t, K::keygen_seed_size> seed,
-                       std::span<const std::uint8_t, K::encaps_coins_size> coins,
-                       const typename K::public_key& public_key,
-                       const typename K::secret_key& secret_key,
-                       const typename K::ciphertext& ciphertext,
-                       typename K::ciphertext& ciphertext_out, byte_view bytes) {
-  requires detail::secret_type<typename K::secret_key>;
-  requires detail::secret_type<typename K::shared_secret>;
-  requires std::same_as<typename K::public_key, fixed_bytes<K::public_key_size>>;
-  requires std::same_as<typename K::ciphertext, fixed_bytes<K::ciphertext_size>>;
-  { K::secret_key_from_seed(seed) } noexcept -> std::same_as<result<typename K::secret_key>>;
-  { K::public_key_of(secret_key) } noexcept -> std::same_as<typename K::public_key>;
-  { K::parse_public_key(bytes) } noexcept -> std::same_as<result<typename K::public_key>>;
-  { K::encapsulate(public_key, coins, ciphertext_out) } noexcept
-      -> std::same_as<result<typename K::shared_secret>>;
-  { K::decapsulate(secret_key, ciphertext) } noexcept
-      -> std::same_as<result<typename K::shared_secret>>;
-};
-
-/// Cryptographically secure random bytes (never weft::xoshiro256).
-/// See docs/requirements/crypto_random.md.
-template <class R>
-concept crypto_random_source = requires(R& random, mutable_byte_view out) {
-  { random.fill(out) } noexcept -> std::same_as<void>;
-};
-
-/// A backend: one type naming the primitives protocols need by role.
-template <class B>
-concept crypto_backend = hash_function<typename B::hash> && mac_function<typename B::mac> &&
-                         signer<typename B::signature> && aead<typename B::aead> &&
-                         key_agreement<typename B::key_agreement>;
-
-/// Draws a fresh secret of N bytes from `random`.
-template <std::size_t N, crypto_random_source R>
-[[nodiscard]] secret_bytes<N> generate_secret(R& random) noexcept {
-  secret_bytes<N> out;
-  random.fill(out.expose_mutable());
-  return out;
-}
-
-/// A new signing key from a fresh random seed (the seed is wiped).
-template <signer S, crypto_random_source R>
-[[nodiscard]] typename S::secret_key generate_signing_key(R& random) noexcept {
-  secret_bytes<S::seed_size> seed = generate_secret<S::seed_size>(random);
-  return S::secret_key_from_seed(seed.expose());
-}
-
-}  // namespace crypto
-WEFT_END
-// ---- end weft/crypto/concepts.hpp
 // ---- begin weft/membership/swim/errors.hpp
 // weft/membership/swim/errors.hpp - swim_errc: every way a membership claim, message or
 // call is refused. Codes are stable; docs/errors.md lists them.
@@ -10133,10 +11794,7 @@ class metric_base {
 
  protected:
   metric_base(metric_kind kind, const metric_info& info, registry* owner) noexcept;
-  ~metric_base() { leave_registry(); }
-  /// Called first thing by each metric's destructor, so that an export running on another
-  /// thread never sees a half-destroyed metric. Idempotent.
-  void leave_registry() noexcept;
+  ~metric_base();
 
  private:
   friend class registry;
@@ -10207,9 +11865,8 @@ inline metric_base::metric_base(metric_kind kind, const metric_info& info,
     : info_(info), kind_(kind), owner_(owner) {
   if (owner_ != nullptr) owner_->attach(*this);
 }
-inline void metric_base::leave_registry() noexcept {
+inline metric_base::~metric_base() {
   if (owner_ != nullptr) owner_->detach(*this);
-  owner_ = nullptr;
 }
 
 namespace detail {
@@ -10263,9 +11920,6 @@ class counter : public metric_base {
 
   explicit counter(const metric_info& info, registry* owner = &default_registry()) noexcept
       : metric_base(metric_kind::counter, info, owner) {}
-  ~counter() { leave_registry(); }
-  counter(const counter&) = delete;
-  counter& operator=(const counter&) = delete;
 
   WEFT_ALWAYS_INLINE void add(std::uint64_t n = 1) noexcept { sum_.add(n); }
   /// Sum over shards; exact once writers stop.
@@ -10280,9 +11934,6 @@ class gauge : public metric_base {
  public:
   explicit gauge(const metric_info& info, registry* owner = &default_registry()) noexcept
       : metric_base(metric_kind::gauge, info, owner) {}
-  ~gauge() { leave_registry(); }
-  gauge(const gauge&) = delete;
-  gauge& operator=(const gauge&) = delete;
   WEFT_ALWAYS_INLINE void set(std::int64_t v) noexcept {
     value_.store(v, std::memory_order_relaxed);
   }
@@ -10312,9 +11963,6 @@ class histogram : public metric_base {
 
   explicit histogram(const metric_info& info, registry* owner = &default_registry()) noexcept
       : metric_base(metric_kind::histogram, info, owner) {}
-  ~histogram() { leave_registry(); }
-  histogram(const histogram&) = delete;
-  histogram& operator=(const histogram&) = delete;
 
   [[nodiscard]] static constexpr std::size_t bucket_index(std::uint64_t v) noexcept {
     if (v < sub_buckets) return static_cast<std::size_t>(v);
