@@ -4601,6 +4601,7 @@ enum class storage_errc : std::uint16_t {
   snapshot_state = 14,       // begin/write/install called out of order
   stale_snapshot = 15,       // a snapshot no newer than the installed one
   corrupt_state = 16,        // both hard-state slots are damaged
+  read_only = 17,            // a write to a store opened read-only
 };
 
 constexpr std::string_view describe(storage_errc code) noexcept {
@@ -4622,6 +4623,7 @@ constexpr std::string_view describe(storage_errc code) noexcept {
     case storage_errc::snapshot_state: return "snapshot call out of order";
     case storage_errc::stale_snapshot: return "snapshot not newer than the installed one";
     case storage_errc::corrupt_state: return "both hard-state slots are damaged";
+    case storage_errc::read_only: return "store opened read-only";
   }
   return "unknown storage error";
 }
@@ -5138,6 +5140,9 @@ struct wal_options {
   std::uint64_t first_index = 1;                               // of a brand-new log
   sync_policy sync = sync_policy::on_sync;
   preallocation_mode preallocation = preallocation_mode::allocate;
+  /// Verify and read only (operators' tools): recovery reports a torn tail or an unfinished
+  /// segment instead of repairing it, creates nothing, and every write is refused.
+  bool read_only = false;
 
   [[nodiscard]] result<void> validate() const noexcept {
     const char* where = nullptr;
@@ -5199,7 +5204,7 @@ class wal {
   /// Flushes and (per policy) syncs, then closes every segment.
   [[nodiscard]] result<void> close() noexcept {
     result<void> flushed = ok();
-    if (open_ && !poisoned_) {
+    if (open_ && !poisoned_ && !options_.read_only) {
       auto synced = sync();
       if (!synced) flushed = synced.error();
     }
@@ -5315,6 +5320,7 @@ class wal {
   [[nodiscard]] result<void> writable() const noexcept {
     if (!open_) return error(storage_errc::not_open, "wal");
     if (poisoned_) return error(storage_errc::poisoned, "wal");
+    if (options_.read_only) return error(storage_errc::read_only, "wal");
     return ok();
   }
   error poison(const error& failure) noexcept {
@@ -5624,10 +5630,13 @@ result<void> wal<FS>::open_segments(const std::vector<std::uint64_t>& numbers,
       // acknowledged (its header is synced before any record is written to it).
       (void)fs_.close(handle);
       segments_.pop_back();
-      WEFT_TRY(fs_.remove(name));
-      WEFT_TRY(fs_.sync_directory());
+      if (!options_.read_only) {
+        WEFT_TRY(fs_.remove(name));
+        WEFT_TRY(fs_.sync_directory());
+      }
       report.torn_segments_removed = 1;
-      report.reason = "removed a segment whose creation never completed";
+      report.reason = options_.read_only ? "a segment whose creation never completed"
+                                         : "removed a segment whose creation never completed";
       return ok();
     }
     switch (verdict) {
@@ -5782,11 +5791,13 @@ result<void> wal<FS>::judge_tail(std::size_t i, std::uint64_t offset, std::uint6
   buffer_offset_ = offset;
   if (dirty_end > offset) {
     window_size_ = 0;
-    WEFT_TRY(zero_fill(s.handle, offset, dirty_end));
-    if (options_.sync != sync_policy::never) WEFT_TRY(fs_.sync(s.handle));
+    if (!options_.read_only) {
+      WEFT_TRY(zero_fill(s.handle, offset, dirty_end));
+      if (options_.sync != sync_policy::never) WEFT_TRY(fs_.sync(s.handle));
+    }
     report.torn_tails_repaired = 1;
     report.torn_bytes_discarded = dirty_end - offset;
-    report.reason = "torn tail cut off";
+    report.reason = options_.read_only ? "torn tail (not repaired: read-only)" : "torn tail cut off";
     stats_.torn_tails_repaired = 1;
   }
   return ok();
@@ -5801,6 +5812,7 @@ result<void> wal<FS>::recover(recovery_report& report) noexcept {
   if (segments_.empty()) {  // a new log (or only a torn creation, removed above)
     first_ = options_.first_index;
     if (report.torn_segments_removed == 0) report.reason = "new log";
+    if (options_.read_only) return ok();  // an empty log; nothing is created
     return create_segment(numbers.empty() ? 0 : numbers.back(), 1);
   }
   scan_state state;
@@ -5810,9 +5822,15 @@ result<void> wal<FS>::recover(recovery_report& report) noexcept {
     WEFT_TRY(scan_segment(i, state, report));
   }
   written_ = {state.next_sequence - 1, last_index()};
+  if (report.torn_segments_removed == 1 && report.torn_tails_repaired == 0) {
+    std::memset(report.file, 0, sizeof report.file);
+    detail::format_segment_name(segments_.back().number + 1, report.file);
+    report.offset = 0;
+  }
   // What recovery read may have come from the page cache of a crashed process: make it
   // durable before anyone treats it as such.
-  if (options_.sync != sync_policy::never) WEFT_TRY(fs_.sync(current().handle));
+  if (options_.sync != sync_policy::never && !options_.read_only)
+    WEFT_TRY(fs_.sync(current().handle));
   durable_ = written_;
   if (report.torn_tails_repaired == 0 && report.torn_segments_removed == 0) {
     std::memset(report.file, 0, sizeof report.file);
@@ -10460,6 +10478,7 @@ class nemesis {
 struct run_options {
   std::uint32_t nodes = 3;
   fault_set faults = fault_set::all();  // allowed; the seed's mix picks among them
+  std::uint32_t max_faulty_disks = 1;   // disk_corruption touches at most this many at once
   trace_fn trace = nullptr;             // per-event lines for --trace
   void* trace_context = nullptr;
 };
@@ -10482,6 +10501,7 @@ struct scenario {
   std::uint32_t max_nodes = 64;
   std::uint32_t default_nodes = 3;
   fault_set supported = fault_set::all();
+  std::uint32_t min_clean_disks = 1;  // disks that must stay clean (disk_fault_budget)
 };
 
 /// Scenarios known to this program. Register from a static object:
@@ -10521,15 +10541,19 @@ struct scenario_registration {
     return error(sim_errc::invalid_options, "nodes outside the scenario's range");
   if (!o.faults.subset_of(s.supported))
     return error(sim_errc::unsupported_fault, "fault not supported by the scenario");
+  if (o.faults.has(fault::disk_corruption))
+    WEFT_TRY((disk_fault_budget{o.max_faulty_disks, s.min_clean_disks}.validate(o.nodes)));
   return ok();
 }
 
 /// The command that replays one seed.
 inline std::string reproduce_command(const scenario& s, std::uint64_t seed, const run_options& o) {
   char line[256];
-  std::snprintf(line, sizeof line, "weft sim --scenario %.*s --seed %llu --nodes %u --faults %s",
+  std::snprintf(line, sizeof line,
+                "weft sim --scenario %.*s --seed %llu --nodes %u --faults %s --faulty-disks %u",
                 static_cast<int>(s.name.size()), s.name.data(),
-                static_cast<unsigned long long>(seed), o.nodes, format_faults(o.faults).c_str());
+                static_cast<unsigned long long>(seed), o.nodes, format_faults(o.faults).c_str(),
+                o.max_faulty_disks);
   return line;
 }
 
@@ -11555,6 +11579,220 @@ inline constexpr scenario register_buggy_scenario{
 }  // namespace sim
 WEFT_END
 // ---- end weft/sim/reference_register.hpp
+// ---- begin weft/sim/reference_blocks.hpp
+// weft/sim/reference_blocks.hpp - a reference scenario for disk faults: every node keeps a
+// copy of a few checksummed blocks on its simulated disk. A writer acknowledges a new
+// version of a block only once max_faulty_disks + 1 copies read back intact (so at least
+// one sits on a disk the fault budget keeps clean); every node scrubs its copies and
+// repairs bad or stale ones from the best copy among its peers. At the end, with faults
+// off, every acknowledged version must survive on every disk. It relies on the
+// disk_fault_budget: a budget that leaves no clean disk is refused before the run.
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+
+WEFT_BEGIN
+namespace sim {
+namespace reference {
+
+class block_cluster {
+ public:
+  static constexpr std::uint32_t blocks = 8;
+  static constexpr std::size_t block_size = 512;  // one sector: [version u64][id u32][fill][crc u32]
+
+  block_cluster(std::uint64_t seed, const run_options& run)
+      : world_({.seed = seed, .nodes = run.nodes}),
+        mix_(fault_mix::generate(seed, run.faults)),
+        max_faulty_(run.max_faulty_disks),
+        latest_(blocks, 0),
+        attempted_(blocks, 0) {
+    for (node_id n = 0; n < run.nodes; ++n) {
+      disks_.push_back(std::make_unique<disk>(world_, n, disk_options{}));
+      disk_pointers_.push_back(disks_.back().get());
+    }
+    nemesis::options nemo;
+    nemo.max_down = 1;
+    nemo.disk_budget = {run.max_faulty_disks, 1};
+    nemesis_ = std::make_unique<nemesis>(world_, nullptr, disk_pointers_, mix_, nemo);
+    world_.set_trace(run.trace, run.trace_context);
+    (void)world_.add_listener(&block_cluster::on_lifecycle, this);
+    scrub_kind_ = world_.event_kind("scrub", "", "").value_or(0);
+    write_kind_ = world_.event_kind("write_block", "", "").value_or(0);
+  }
+
+  outcome run() {
+    for (node_id n = 0; n < world_.node_count(); ++n) {
+      for (std::uint32_t b = 0; b < blocks; ++b)
+        if (!store(n, b, 0)) return failed("setup: cannot write the initial blocks");
+      (void)world_.after(n, milliseconds(2), &block_cluster::scrub_thunk, this, 0, scrub_kind_);
+    }
+    if (auto started = nemesis_->start(); !started)
+      return failed(std::string(started.error().message()));
+    (void)world_.at(time_point_from_ns(1'000'000), &block_cluster::write_thunk, this, 0,
+                    write_kind_);
+    world_.run_until(time_point_from_ns(500'000'000));
+    stopping_ = true;
+    nemesis_->stop();
+    world_.run_until(time_point_from_ns(600'000'000));  // scrubs repair the rest
+    outcome out;
+    out.events = world_.events_processed();
+    out.trace_hash = world_.trace_hash();
+    out.simulated_ns = world_.now_ns();
+    for (std::uint32_t b = 0; b < blocks; ++b)
+      for (node_id n = 0; n < world_.node_count(); ++n) {
+        // An unacknowledged later version may legitimately win; an older one is data loss.
+        const std::int64_t version = read_version(n, b);
+        if (version < static_cast<std::int64_t>(latest_[b])) {
+          char why[160];
+          std::snprintf(why, sizeof why,
+                        "block %u on node %u holds version %lld, acknowledged %llu (faults %s)",
+                        b, n, static_cast<long long>(version),
+                        static_cast<unsigned long long>(latest_[b]),
+                        format_faults(mix_.on).c_str());
+          out.passed = false;
+          out.message = why;
+          return out;
+        }
+      }
+    char note[128];
+    std::snprintf(note, sizeof note, "%llu acknowledged writes, %llu repairs, faults %s",
+                  static_cast<unsigned long long>(acknowledged_),
+                  static_cast<unsigned long long>(repairs_), format_faults(mix_.on).c_str());
+    out.message = note;
+    return out;
+  }
+
+ private:
+  outcome failed(std::string why) {
+    outcome out;
+    out.passed = false;
+    out.message = std::move(why);
+    return out;
+  }
+  /// The record for (block, version): deterministic fill, so any copy can be verified.
+  static void record(std::uint32_t block, std::uint64_t version, std::uint8_t (&out)[block_size]) {
+    byte_writer w(out);
+    (void)w.put_le<std::uint64_t>(version);
+    (void)w.put_le<std::uint32_t>(block);
+    xoshiro256 fill(version * 0x9e3779b97f4a7c15ull ^ block);
+    while (w.remaining() > 4) (void)w.put(static_cast<std::uint8_t>(fill.next_u64()));
+    (void)w.put_le<std::uint32_t>(crc32c(byte_view(out, block_size - 4)));
+  }
+  bool store(node_id n, std::uint32_t block, std::uint64_t version) {
+    std::uint8_t bytes[block_size];
+    record(block, version, bytes);
+    disk& d = *disks_[n];
+    auto file = d.open("blocks", storage::open_mode::create_or_open);
+    if (!file) return false;
+    const bool done = d.write(*file, std::uint64_t{block} * block_size, bytes) && d.sync(*file);
+    (void)d.close(*file);
+    return done && d.sync_directory();
+  }
+  /// The version of a verified copy, or -1 when unreadable, corrupt or misplaced.
+  std::int64_t read_version(node_id n, std::uint32_t block) {
+    disk& d = *disks_[n];
+    auto file = d.open("blocks", storage::open_mode::open_existing);
+    if (!file) return -1;
+    std::uint8_t bytes[block_size];
+    auto got = d.read(*file, std::uint64_t{block} * block_size, bytes);
+    (void)d.close(*file);
+    if (!got || *got != block_size) return -1;
+    byte_reader r(bytes);
+    const std::uint64_t version = *r.get_le<std::uint64_t>();
+    if (*r.get_le<std::uint32_t>() != block) return -1;
+    std::uint8_t expected[block_size];
+    record(block, version, expected);
+    if (!equal_bytes(bytes, expected)) return -1;
+    return static_cast<std::int64_t>(version);
+  }
+
+  static void on_lifecycle(void* context, node_id n, lifecycle what) noexcept {
+    auto* self = static_cast<block_cluster*>(context);
+    if (what == lifecycle::restarted)  // the crash killed its scrub timer
+      (void)self->world_.after(n, milliseconds(2), &block_cluster::scrub_thunk, self, 0,
+                               self->scrub_kind_);
+  }
+  static void write_thunk(void* context, const event&) noexcept {
+    static_cast<block_cluster*>(context)->write_step();
+  }
+  void write_step() {
+    if (stopping_) return;
+    auto& r = world_.random();
+    const auto block = static_cast<std::uint32_t>(uniform_below(r, blocks));
+    const std::uint64_t version = ++attempted_[block];  // unacknowledged versions count too
+    std::uint32_t verified = 0;
+    for (node_id n = 0; n < world_.node_count(); ++n)
+      if (world_.is_up(n) && store(n, block, version) &&
+          read_version(n, block) == static_cast<std::int64_t>(version))
+        ++verified;
+    if (verified >= max_faulty_ + 1) {  // one copy is on a disk the budget keeps clean
+      latest_[block] = version;
+      ++acknowledged_;
+      world_.note(no_node, "acknowledged", version);
+    }
+    const auto gap = static_cast<std::int64_t>(exponential(r, 3e6)) + 1;
+    (void)world_.at(time_point_from_ns(world_.now_ns() + gap), &block_cluster::write_thunk, this,
+                    0, write_kind_);
+  }
+
+  static void scrub_thunk(void* context, const event& e) noexcept {
+    static_cast<block_cluster*>(context)->scrub(e.node);
+  }
+  /// Repairs this node's bad or stale copies from the best verified copy among peers.
+  void scrub(node_id self) {
+    for (std::uint32_t b = 0; b < blocks; ++b) {
+      const std::int64_t mine = read_version(self, b);
+      std::int64_t best = -1;
+      for (node_id peer = 0; peer < world_.node_count(); ++peer)
+        if (peer != self && world_.is_up(peer)) best = std::max(best, read_version(peer, b));
+      if (best > mine && store(self, b, static_cast<std::uint64_t>(best))) {
+        ++repairs_;
+        world_.note(self, "repair", b);
+      }
+    }
+    (void)world_.after(self, milliseconds(2), &block_cluster::scrub_thunk, this, 0, scrub_kind_);
+  }
+
+  world world_;
+  fault_mix mix_;
+  std::uint32_t max_faulty_;
+  std::vector<std::uint64_t> latest_;     // highest acknowledged version per block
+  std::vector<std::uint64_t> attempted_;  // highest version written per block
+  std::vector<std::unique_ptr<disk>> disks_;
+  std::vector<disk*> disk_pointers_;
+  std::unique_ptr<nemesis> nemesis_;
+  std::uint64_t acknowledged_ = 0;
+  std::uint64_t repairs_ = 0;
+  bool stopping_ = false;
+  std::uint16_t scrub_kind_ = 0;
+  std::uint16_t write_kind_ = 0;
+};
+
+inline constexpr fault_set block_faults() noexcept {
+  fault_set s;
+  s.add(fault::crash).add(fault::pause).add(fault::clock).add(fault::disk_loss);
+  s.add(fault::disk_corruption);
+  return s;
+}
+
+inline outcome run_blocks(std::uint64_t seed, const run_options& run) {
+  block_cluster cluster(seed, run);
+  return cluster.run();
+}
+
+inline constexpr scenario blocks_scenario{
+    "blocks", "checksummed block copies on every disk, scrubbed and repaired under disk faults",
+    &run_blocks, 2, 15, 3, block_faults(), 1};
+
+}  // namespace reference
+}  // namespace sim
+WEFT_END
+// ---- end weft/sim/reference_blocks.hpp
 // ---- begin weft/telemetry/concepts.hpp
 // weft/telemetry/concepts.hpp - the telemetry policy: log levels, key-value fields, static
 // per-callsite data, the sink concept and null_sink, the default that compiles to nothing.
@@ -11794,7 +12032,10 @@ class metric_base {
 
  protected:
   metric_base(metric_kind kind, const metric_info& info, registry* owner) noexcept;
-  ~metric_base();
+  ~metric_base() { leave_registry(); }
+  /// Called first thing by each metric's destructor, so that an export running on another
+  /// thread never sees a half-destroyed metric. Idempotent.
+  void leave_registry() noexcept;
 
  private:
   friend class registry;
@@ -11865,8 +12106,9 @@ inline metric_base::metric_base(metric_kind kind, const metric_info& info,
     : info_(info), kind_(kind), owner_(owner) {
   if (owner_ != nullptr) owner_->attach(*this);
 }
-inline metric_base::~metric_base() {
+inline void metric_base::leave_registry() noexcept {
   if (owner_ != nullptr) owner_->detach(*this);
+  owner_ = nullptr;
 }
 
 namespace detail {
@@ -11920,6 +12162,9 @@ class counter : public metric_base {
 
   explicit counter(const metric_info& info, registry* owner = &default_registry()) noexcept
       : metric_base(metric_kind::counter, info, owner) {}
+  ~counter() { leave_registry(); }
+  counter(const counter&) = delete;
+  counter& operator=(const counter&) = delete;
 
   WEFT_ALWAYS_INLINE void add(std::uint64_t n = 1) noexcept { sum_.add(n); }
   /// Sum over shards; exact once writers stop.
@@ -11934,6 +12179,9 @@ class gauge : public metric_base {
  public:
   explicit gauge(const metric_info& info, registry* owner = &default_registry()) noexcept
       : metric_base(metric_kind::gauge, info, owner) {}
+  ~gauge() { leave_registry(); }
+  gauge(const gauge&) = delete;
+  gauge& operator=(const gauge&) = delete;
   WEFT_ALWAYS_INLINE void set(std::int64_t v) noexcept {
     value_.store(v, std::memory_order_relaxed);
   }
@@ -11963,6 +12211,9 @@ class histogram : public metric_base {
 
   explicit histogram(const metric_info& info, registry* owner = &default_registry()) noexcept
       : metric_base(metric_kind::histogram, info, owner) {}
+  ~histogram() { leave_registry(); }
+  histogram(const histogram&) = delete;
+  histogram& operator=(const histogram&) = delete;
 
   [[nodiscard]] static constexpr std::size_t bucket_index(std::uint64_t v) noexcept {
     if (v < sub_buckets) return static_cast<std::size_t>(v);

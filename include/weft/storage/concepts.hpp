@@ -35,6 +35,7 @@ enum class storage_errc : std::uint16_t {
   snapshot_state = 14,       // begin/write/install called out of order
   stale_snapshot = 15,       // a snapshot no newer than the installed one
   corrupt_state = 16,        // both hard-state slots are damaged
+  read_only = 17,            // a write to a store opened read-only
 };
 
 constexpr std::string_view describe(storage_errc code) noexcept {
@@ -56,6 +57,7 @@ constexpr std::string_view describe(storage_errc code) noexcept {
     case storage_errc::snapshot_state: return "snapshot call out of order";
     case storage_errc::stale_snapshot: return "snapshot not newer than the installed one";
     case storage_errc::corrupt_state: return "both hard-state slots are damaged";
+    case storage_errc::read_only: return "store opened read-only";
   }
   return "unknown storage error";
 }

@@ -44,6 +44,9 @@ struct wal_options {
   std::uint64_t first_index = 1;                               // of a brand-new log
   sync_policy sync = sync_policy::on_sync;
   preallocation_mode preallocation = preallocation_mode::allocate;
+  /// Verify and read only (operators' tools): recovery reports a torn tail or an unfinished
+  /// segment instead of repairing it, creates nothing, and every write is refused.
+  bool read_only = false;
 
   [[nodiscard]] result<void> validate() const noexcept {
     const char* where = nullptr;
@@ -105,7 +108,7 @@ class wal {
   /// Flushes and (per policy) syncs, then closes every segment.
   [[nodiscard]] result<void> close() noexcept {
     result<void> flushed = ok();
-    if (open_ && !poisoned_) {
+    if (open_ && !poisoned_ && !options_.read_only) {
       auto synced = sync();
       if (!synced) flushed = synced.error();
     }
@@ -221,6 +224,7 @@ class wal {
   [[nodiscard]] result<void> writable() const noexcept {
     if (!open_) return error(storage_errc::not_open, "wal");
     if (poisoned_) return error(storage_errc::poisoned, "wal");
+    if (options_.read_only) return error(storage_errc::read_only, "wal");
     return ok();
   }
   error poison(const error& failure) noexcept {
@@ -530,10 +534,13 @@ result<void> wal<FS>::open_segments(const std::vector<std::uint64_t>& numbers,
       // acknowledged (its header is synced before any record is written to it).
       (void)fs_.close(handle);
       segments_.pop_back();
-      WEFT_TRY(fs_.remove(name));
-      WEFT_TRY(fs_.sync_directory());
+      if (!options_.read_only) {
+        WEFT_TRY(fs_.remove(name));
+        WEFT_TRY(fs_.sync_directory());
+      }
       report.torn_segments_removed = 1;
-      report.reason = "removed a segment whose creation never completed";
+      report.reason = options_.read_only ? "a segment whose creation never completed"
+                                         : "removed a segment whose creation never completed";
       return ok();
     }
     switch (verdict) {
@@ -688,11 +695,13 @@ result<void> wal<FS>::judge_tail(std::size_t i, std::uint64_t offset, std::uint6
   buffer_offset_ = offset;
   if (dirty_end > offset) {
     window_size_ = 0;
-    WEFT_TRY(zero_fill(s.handle, offset, dirty_end));
-    if (options_.sync != sync_policy::never) WEFT_TRY(fs_.sync(s.handle));
+    if (!options_.read_only) {
+      WEFT_TRY(zero_fill(s.handle, offset, dirty_end));
+      if (options_.sync != sync_policy::never) WEFT_TRY(fs_.sync(s.handle));
+    }
     report.torn_tails_repaired = 1;
     report.torn_bytes_discarded = dirty_end - offset;
-    report.reason = "torn tail cut off";
+    report.reason = options_.read_only ? "torn tail (not repaired: read-only)" : "torn tail cut off";
     stats_.torn_tails_repaired = 1;
   }
   return ok();
@@ -707,6 +716,7 @@ result<void> wal<FS>::recover(recovery_report& report) noexcept {
   if (segments_.empty()) {  // a new log (or only a torn creation, removed above)
     first_ = options_.first_index;
     if (report.torn_segments_removed == 0) report.reason = "new log";
+    if (options_.read_only) return ok();  // an empty log; nothing is created
     return create_segment(numbers.empty() ? 0 : numbers.back(), 1);
   }
   scan_state state;
@@ -716,9 +726,15 @@ result<void> wal<FS>::recover(recovery_report& report) noexcept {
     WEFT_TRY(scan_segment(i, state, report));
   }
   written_ = {state.next_sequence - 1, last_index()};
+  if (report.torn_segments_removed == 1 && report.torn_tails_repaired == 0) {
+    std::memset(report.file, 0, sizeof report.file);
+    detail::format_segment_name(segments_.back().number + 1, report.file);
+    report.offset = 0;
+  }
   // What recovery read may have come from the page cache of a crashed process: make it
   // durable before anyone treats it as such.
-  if (options_.sync != sync_policy::never) WEFT_TRY(fs_.sync(current().handle));
+  if (options_.sync != sync_policy::never && !options_.read_only)
+    WEFT_TRY(fs_.sync(current().handle));
   durable_ = written_;
   if (report.torn_tails_repaired == 0 && report.torn_segments_removed == 0) {
     std::memset(report.file, 0, sizeof report.file);

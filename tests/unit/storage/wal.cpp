@@ -353,3 +353,50 @@ TEST_CASE("wal: options validate and limits refuse", "[storage][wal]") {
   CHECK(log.append(1, 1, weft::as_bytes(big)).error() == st::storage_errc::record_too_large);
   CHECK(log.truncate_suffix(5).error() == st::storage_errc::out_of_range);
 }
+
+TEST_CASE("wal: read-only verification reports without repairing or creating", "[storage][wal]") {
+  st::wal_options ro = small_options();
+  ro.read_only = true;
+  SECTION("an empty directory stays empty") {
+    mem_fs fs;
+    st::wal<mem_fs> log(fs, ro);
+    st::recovery_report report;
+    REQUIRE(log.open(report));
+    CHECK(fs.files.empty());
+    CHECK(log.last_index() == 0);
+    CHECK(log.append(1, 1, weft::as_bytes("x")).error() == st::storage_errc::read_only);
+    REQUIRE(log.close());
+  }
+  SECTION("a torn tail is reported and left in place") {
+    mem_fs fs;
+    make_log(fs, 20);
+    auto& seg = fs.files[first_segment(fs)];
+    std::size_t end = 64;
+    while (weft::load_le<std::uint64_t>(seg.data() + end + 16) != 0)
+      end += st::detail::record_size(weft::load_le<std::uint32_t>(seg.data() + end + 4));
+    seg[end + 9] = 0x42;
+    const auto before = fs.files;
+    st::wal<mem_fs> log(fs, ro);
+    st::recovery_report report;
+    REQUIRE(log.open(report));
+    CHECK(report.torn_tails_repaired == 1);
+    CHECK(report.offset == end);
+    CHECK(report.file_name() == first_segment(fs));
+    CHECK(log.last_index() == 20);
+    CHECK(fs.files == before);  // nothing written
+    CHECK(log.truncate_suffix(3).error() == st::storage_errc::read_only);
+    CHECK(log.sync().error() == st::storage_errc::read_only);
+  }
+  SECTION("an unfinished segment is reported by name and not removed") {
+    mem_fs fs;
+    make_log(fs, 5);
+    fs.files["wal-0000000000000001.log"] = std::vector<std::uint8_t>(4096, 0);
+    st::wal<mem_fs> log(fs, ro);
+    st::recovery_report report;
+    REQUIRE(log.open(report));
+    CHECK(report.torn_segments_removed == 1);
+    CHECK(report.file_name() == "wal-0000000000000001.log");
+    CHECK(fs.files.count("wal-0000000000000001.log") == 1);
+    CHECK(log.last_index() == 5);
+  }
+}
