@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "cli.hpp"
+#include "weft/sim/reference_blocks.hpp"
 #include "weft/sim/reference_register.hpp"
 #include "weft/sim/swarm.hpp"
 
@@ -19,10 +20,13 @@ namespace sim = weft::sim;
 const sim::scenario_registration register_reference{sim::reference::register_scenario};
 const sim::scenario_registration register_reference_buggy{
     sim::reference::register_buggy_scenario};
+const sim::scenario_registration register_blocks{sim::reference::blocks_scenario};
 
 constexpr std::string_view usage_text =
     "usage: weft sim --scenario NAME --seeds N [--first-seed S] [--nodes K] [--faults LIST]\n"
-    "       weft sim --scenario NAME --seed S [--nodes K] [--faults LIST] [--trace]\n"
+    "                [--faulty-disks D]\n"
+    "       weft sim --scenario NAME --seed S [--nodes K] [--faults LIST] [--faulty-disks D]\n"
+    "                [--trace]\n"
     "       weft sim --list\n"
     "faults: all, none, or a comma list of loss,duplicate,reorder,partition,swizzle,crash,\n"
     "        pause,clock,disk_loss,disk_corruption (default: all the scenario supports)\n";
@@ -32,6 +36,8 @@ struct parsed {
   std::uint64_t seeds = 0, seed = 0, first_seed = 1;
   bool has_seeds = false, has_seed = false, trace = false, list = false;
   std::uint32_t nodes = 0;
+  std::uint32_t faulty_disks = 1;
+  bool has_faulty_disks = false;
   std::string_view faults;
   bool has_faults = false;
 };
@@ -78,6 +84,11 @@ int parse_arguments(weft_cli::args arguments, parsed& p) {
       if (!parse_number(v, 1024, n) || n == 0)
         return weft_cli::fail("--nodes wants a number from 1 to 1024, got '" + std::string(v) + "'");
       p.nodes = static_cast<std::uint32_t>(n);
+    } else if (a == "--faulty-disks") {
+      if (!parse_number(v, 1024, n))
+        return weft_cli::fail("--faulty-disks wants a number from 0 to 1024, got '" + std::string(v) + "'");
+      p.faulty_disks = static_cast<std::uint32_t>(n);
+      p.has_faulty_disks = true;
     } else if (a == "--faults") {
       p.faults = v;
       p.has_faults = true;
@@ -212,6 +223,12 @@ int run_sim(weft_cli::args arguments) {
     return weft_cli::fail("scenario '" + std::string(s->name) + "' does not support faults " +
                           sim::format_faults({run.faults.bits & ~s->supported.bits}) +
                           " (it supports " + sim::format_faults(s->supported) + ")");
+  run.max_faulty_disks = p.faulty_disks;
+  if (auto valid = sim::validate_run(*s, run); !valid)
+    return weft_cli::fail(std::string(valid.error().message()) + ": --faulty-disks " +
+                          std::to_string(run.max_faulty_disks) + " with " +
+                          std::to_string(run.nodes) + " nodes leaves fewer than " +
+                          std::to_string(s->min_clean_disks) + " clean disk(s)");
   if (p.has_seed) return replay(*s, p.seed, run, p.trace);
   return swarm(*s, p, run);
 }

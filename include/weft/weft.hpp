@@ -30,6 +30,7 @@
 #include "weft/sim/swarm.hpp"
 #include "weft/sim/linearizability.hpp"
 #include "weft/sim/reference_register.hpp"
+#include "weft/sim/reference_blocks.hpp"
 #include "weft/telemetry/concepts.hpp"
 #include "weft/telemetry/metrics.hpp"
 #include "weft/telemetry/text_output.hpp"

@@ -39,6 +39,9 @@ parsed_command parse(const std::string& command) {
     if (words[i] == "--nodes")
       out.run.nodes = static_cast<std::uint32_t>(std::strtoul(words[i + 1].c_str(), nullptr, 10));
     if (words[i] == "--faults") out.run.faults = *parse_faults(words[i + 1]);
+    if (words[i] == "--faulty-disks")
+      out.run.max_faulty_disks =
+          static_cast<std::uint32_t>(std::strtoul(words[i + 1].c_str(), nullptr, 10));
   }
   return out;
 }

@@ -291,6 +291,7 @@ class nemesis {
 struct run_options {
   std::uint32_t nodes = 3;
   fault_set faults = fault_set::all();  // allowed; the seed's mix picks among them
+  std::uint32_t max_faulty_disks = 1;   // disk_corruption touches at most this many at once
   trace_fn trace = nullptr;             // per-event lines for --trace
   void* trace_context = nullptr;
 };
@@ -313,6 +314,7 @@ struct scenario {
   std::uint32_t max_nodes = 64;
   std::uint32_t default_nodes = 3;
   fault_set supported = fault_set::all();
+  std::uint32_t min_clean_disks = 1;  // disks that must stay clean (disk_fault_budget)
 };
 
 /// Scenarios known to this program. Register from a static object:
@@ -352,15 +354,19 @@ struct scenario_registration {
     return error(sim_errc::invalid_options, "nodes outside the scenario's range");
   if (!o.faults.subset_of(s.supported))
     return error(sim_errc::unsupported_fault, "fault not supported by the scenario");
+  if (o.faults.has(fault::disk_corruption))
+    WEFT_TRY((disk_fault_budget{o.max_faulty_disks, s.min_clean_disks}.validate(o.nodes)));
   return ok();
 }
 
 /// The command that replays one seed.
 inline std::string reproduce_command(const scenario& s, std::uint64_t seed, const run_options& o) {
   char line[256];
-  std::snprintf(line, sizeof line, "weft sim --scenario %.*s --seed %llu --nodes %u --faults %s",
+  std::snprintf(line, sizeof line,
+                "weft sim --scenario %.*s --seed %llu --nodes %u --faults %s --faulty-disks %u",
                 static_cast<int>(s.name.size()), s.name.data(),
-                static_cast<unsigned long long>(seed), o.nodes, format_faults(o.faults).c_str());
+                static_cast<unsigned long long>(seed), o.nodes, format_faults(o.faults).c_str(),
+                o.max_faulty_disks);
   return line;
 }
 
