@@ -80,7 +80,7 @@ TEST_CASE("binary log: arbitrary field values round-trip exactly", "[telemetry][
     double d;
     std::memcpy(&d, &bits, 8);
     const auto b = *rc::gen::arbitrary<bool>();
-    const auto text = *rc::gen::container<std::string>(*rc::gen::inRange(0, 200),
+    const auto text = *rc::gen::container<std::string>(*rc::gen::inRange<std::size_t>(0, 200),
                                                          rc::gen::arbitrary<char>());
     const auto ts = *rc::gen::arbitrary<std::int64_t>();
     weft::manual_clock clock(weft::time_point_from_ns(ts));

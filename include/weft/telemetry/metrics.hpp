@@ -61,7 +61,10 @@ class metric_base {
 
  protected:
   metric_base(metric_kind kind, const metric_info& info, registry* owner) noexcept;
-  ~metric_base();
+  ~metric_base() { leave_registry(); }
+  /// Called first thing by each metric's destructor, so that an export running on another
+  /// thread never sees a half-destroyed metric. Idempotent.
+  void leave_registry() noexcept;
 
  private:
   friend class registry;
@@ -132,8 +135,9 @@ inline metric_base::metric_base(metric_kind kind, const metric_info& info,
     : info_(info), kind_(kind), owner_(owner) {
   if (owner_ != nullptr) owner_->attach(*this);
 }
-inline metric_base::~metric_base() {
+inline void metric_base::leave_registry() noexcept {
   if (owner_ != nullptr) owner_->detach(*this);
+  owner_ = nullptr;
 }
 
 namespace detail {
@@ -187,6 +191,9 @@ class counter : public metric_base {
 
   explicit counter(const metric_info& info, registry* owner = &default_registry()) noexcept
       : metric_base(metric_kind::counter, info, owner) {}
+  ~counter() { leave_registry(); }
+  counter(const counter&) = delete;
+  counter& operator=(const counter&) = delete;
 
   WEFT_ALWAYS_INLINE void add(std::uint64_t n = 1) noexcept { sum_.add(n); }
   /// Sum over shards; exact once writers stop.
@@ -201,6 +208,9 @@ class gauge : public metric_base {
  public:
   explicit gauge(const metric_info& info, registry* owner = &default_registry()) noexcept
       : metric_base(metric_kind::gauge, info, owner) {}
+  ~gauge() { leave_registry(); }
+  gauge(const gauge&) = delete;
+  gauge& operator=(const gauge&) = delete;
   WEFT_ALWAYS_INLINE void set(std::int64_t v) noexcept {
     value_.store(v, std::memory_order_relaxed);
   }
@@ -230,6 +240,9 @@ class histogram : public metric_base {
 
   explicit histogram(const metric_info& info, registry* owner = &default_registry()) noexcept
       : metric_base(metric_kind::histogram, info, owner) {}
+  ~histogram() { leave_registry(); }
+  histogram(const histogram&) = delete;
+  histogram& operator=(const histogram&) = delete;
 
   [[nodiscard]] static constexpr std::size_t bucket_index(std::uint64_t v) noexcept {
     if (v < sub_buckets) return static_cast<std::size_t>(v);
