@@ -267,6 +267,8 @@ class basic_core {
   // incoming snapshot
   snapshot_metadata incoming_{};
   std::uint64_t incoming_offset_ = 0;
+  node_id incoming_from_ = no_node;
+  term_t incoming_sender_term_ = 0;
   bool incoming_active_ = false;
   bool snapshot_restored_ = false;
   snapshot_metadata restored_{};

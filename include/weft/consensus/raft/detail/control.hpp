@@ -326,11 +326,16 @@ void basic_core<Random>::handle_snapshot(const message& m) noexcept {
     send(r);
     return;
   }
-  const bool same = incoming_active_ && incoming_.index == m.snapshot_index &&
-                    incoming_.term == m.snapshot_term;
-  if (m.snapshot_offset == 0 && !same) {
+  // A stream is one snapshot from one leader in one term (members may encode the same
+  // state differently). Within a stream a reordered chunk of an older snapshot is ignored.
+  const bool same_sender = incoming_active_ && incoming_from_ == m.from && incoming_sender_term_ == m.term;
+  const bool same = same_sender && incoming_.index == m.snapshot_index &&
+                    incoming_.term == m.snapshot_term && incoming_.size_bytes == m.snapshot_size_bytes;
+  if (m.snapshot_offset == 0 && !same && (!same_sender || m.snapshot_index > incoming_.index)) {
     incoming_ = snapshot_metadata{m.snapshot_index, m.snapshot_term, *m.snapshot_config,
                                   m.snapshot_size_bytes};
+    incoming_from_ = m.from;
+    incoming_sender_term_ = m.term;
     incoming_offset_ = 0;
     incoming_active_ = true;
   } else if (!same || m.snapshot_offset != incoming_offset_) {
@@ -390,8 +395,11 @@ void basic_core<Random>::handle_snapshot_response(const message& m) noexcept {
     send_append(*pr, true);
     return;
   }
-  if (m.reject) pr->snapshot_sent = m.snapshot_offset;
-  pr->snapshot_acked = std::max(pr->snapshot_acked, std::min(m.snapshot_offset, pr->snapshot_sent));
+  if (m.reject) {  // the follower holds exactly this much of our snapshot: resume there
+    pr->snapshot_sent = pr->snapshot_acked = std::min(m.snapshot_offset, snapshot_.size_bytes);
+  } else {
+    pr->snapshot_acked = std::max(pr->snapshot_acked, std::min(m.snapshot_offset, pr->snapshot_sent));
+  }
   send_snapshot_chunks(*pr);
 }
 
