@@ -114,3 +114,48 @@ TEST_CASE("swim payload items round-trip", "[swim][wire]") {
   CHECK(as_chars(out.payload.name.view()) == "deploy");
   CHECK(as_chars(out.payload.payload.view()) == "v1.2.3");
 }
+
+// The schema is plain deterministic CBOR: the house codec (weft/wire) accepts every packet
+// a running cluster sends, and packets written in diagnostic notation decode here.
+#include "swim_harness.hpp"
+#include "weft/wire/cbor.hpp"
+#include "weft/wire/diagnostic.hpp"
+
+TEST_CASE("swim packets are strict deterministic CBOR for weft::wire", "[swim][wire]") {
+  const auto ping = ping_packet();
+  auto diag = wire::diagnostic_from_hex(to_hex(ping));
+  REQUIRE(diag);
+  CHECK(*diag == "[1, 1, 7, 300, 9, []]");
+
+  auto hex = wire::hex_from_diagnostic("[1, 3, 2, 77, [[4, 2, 5, h'00112233445566778899aabbccddeeff']]]");
+  REQUIRE(hex);
+  std::vector<std::uint8_t> bytes(hex->size() / 2);
+  REQUIRE(from_hex(*hex, bytes));
+  byte_reader r(bytes);
+  packet_header h;
+  auto n = decode_header(r, h, 8);
+  REQUIRE(n);
+  CHECK(h.kind == packet_kind::ack);
+  CHECK(h.seq == 77);
+  gossip_item item;
+  REQUIRE(decode_item(r, item));
+  CHECK(item.kind == item_kind::leave);
+  CHECK(item.claim.subject == 2);
+  CHECK(item.claim.incarnation == 5);
+
+  swim_test::options o = swim_test::sim_options(8);
+  swim_test::cluster c(8, o, 21);
+  std::size_t checked = 0;
+  for (int step = 0; step < 30; ++step) {
+    c.now += std::chrono::milliseconds(100);
+    for (auto& k : c.cores) {
+      k.tick(c.now);
+      for (const outgoing& out : k.sends()) {
+        CHECK(wire::validate_cbor(out.bytes));
+        ++checked;
+      }
+      k.clear_outputs();
+    }
+  }
+  CHECK(checked > 50);
+}
