@@ -50,6 +50,7 @@ struct disk_options {
       return bad("disk_options: sector_size_bytes must be a power of two");
     if (max_files == 0 || max_open_files == 0 || max_name_size_bytes == 0)
       return bad("disk_options: zero limit");
+    if (max_open_files > 0xffffu) return bad("disk_options: max_open_files > 65535");
     if (read_latency_min_ns < 0 || read_latency_mean_ns < 0 || write_latency_min_ns < 0 ||
         write_latency_mean_ns < 0 || sync_latency_min_ns < 0 || sync_latency_mean_ns < 0)
       return bad("disk_options: negative latency");
