@@ -65,7 +65,7 @@ inline constexpr metric_info swim_deads_info{
 inline constexpr metric_info swim_refutes_info{
     "weft_swim_refutes", "Times this node refuted a suspicion of itself"};
 inline constexpr metric_info swim_queue_depth_info{
-    "weft_swim_broadcast_queue_depth", "Gossip updates waiting to be piggybacked", "updates"};
+    "weft_swim_broadcast_queue_depth", "Gossip updates waiting to be piggybacked"};
 inline constexpr metric_info swim_members_info{
     "weft_swim_members_alive", "Members this node believes alive (itself included)"};
 

@@ -202,6 +202,24 @@ TEST_CASE("promtool accepts the whole metric catalogue", "[telemetry][export]") 
   }
 }
 
+TEST_CASE("openmetrics: every family with a unit ends with it", "[telemetry][export]") {
+  const std::string text =
+      exposition_text(wt::default_registry(), wt::exposition::openmetrics_1_0);
+  std::istringstream lines(text);
+  std::size_t units = 0;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("# UNIT ", 0) != 0) continue;
+    ++units;
+    const auto space = line.find(' ', 7);
+    REQUIRE(space != std::string::npos);
+    const std::string name = line.substr(7, space - 7), unit = line.substr(space + 1);
+    INFO(line);
+    CHECK(name.size() > unit.size());
+    CHECK(name.substr(name.size() - unit.size() - 1) == "_" + unit);
+  }
+  CHECK(units >= 3);  // fsync seconds, written bytes, apply lag entries
+}
+
 TEST_CASE("openmetrics 1.0: # EOF, _total on samples only, UNIT, escaped HELP",
           "[telemetry][export]") {
   wt::registry r;
