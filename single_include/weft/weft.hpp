@@ -1479,7 +1479,7 @@ class cbor_writer {
     return true;
   }
   // Fixed-width stores (no variable-length memcpy): heads are most of the writes.
-  bool head(unsigned major, std::uint64_t argument) noexcept {
+  WEFT_ALWAYS_INLINE bool head(unsigned major, std::uint64_t argument) noexcept {
     const auto initial = static_cast<std::uint8_t>(major << 5);
     if (argument < 24) return byte(static_cast<std::uint8_t>(initial | argument));
     if (argument <= 0xffu)
@@ -4165,6 +4165,109 @@ inline constexpr std::size_t head_size(std::size_t n) noexcept {
   return n < 24 ? 1 : n <= 0xff ? 2 : n <= 0xffff ? 3 : n <= 0xffffffffu ? 5 : 9;
 }
 
+/// The fast path: weft's own canonical envelopes, recognised byte by byte. It only ever
+/// accepts what the strict decoder accepts with the same result (a property test checks
+/// this); anything else, including every error, goes to the strict decoder.
+class canonical_scanner {
+ public:
+  canonical_scanner(byte_view input, const decode_options& options) noexcept
+      : in_(input), options_(options) {}
+
+  bool byte(std::uint8_t expected) noexcept {
+    if (at_ >= in_.size() || in_[at_] != expected) return false;
+    ++at_;
+    return true;
+  }
+  /// A byte string with a shortest-form head, within the limits.
+  bool bstr(byte_view& out) noexcept {
+    if (at_ >= in_.size()) return false;
+    const std::uint8_t initial = in_[at_++];
+    if ((initial >> 5) != 2) return false;
+    std::uint64_t length = initial & 0x1f;
+    if (length == 24) {
+      if (!take_be(1, length) || length < 24) return false;
+    } else if (length == 25) {
+      if (!take_be(2, length) || length < 0x100) return false;
+    } else if (length == 26) {
+      if (!take_be(4, length) || length < 0x10000) return false;
+    } else if (length > 23) {
+      return false;
+    }
+    if (length > in_.size() - at_ || length > options_.cbor.max_string_bytes) return false;
+    out = in_.subspan(at_, static_cast<std::size_t>(length));
+    at_ += static_cast<std::size_t>(length);
+    return true;
+  }
+  bool tag_and_array(std::uint8_t tag_byte, std::uint8_t array_byte) noexcept {
+    if (in_.size() > options_.cbor.max_total_bytes || options_.cbor.max_depth < 3 ||
+        options_.cbor.max_items < 16 || options_.max_header_entries < 2)
+      return false;
+    if (options_.tag != tag_policy::forbidden && byte(tag_byte)) return byte(array_byte);
+    return options_.tag != tag_policy::required && byte(array_byte);
+  }
+  /// Protected bucket {1: alg} exactly as put_protected writes it (no content type).
+  bool protected_alg(std::int64_t alg, byte_view& protected_bytes, headers& out) noexcept {
+    if (!bstr(protected_bytes) || protected_bytes.size() < 3 || protected_bytes[0] != 0xa1 ||
+        protected_bytes[1] != 0x01)
+      return false;
+    std::uint8_t expected[12];
+    byte_writer bw(expected);
+    wire::cbor_writer w(bw);
+    if (!w.put_int(alg) || !equal_bytes(protected_bytes.subspan(2), bw.written())) return false;
+    out.alg = alg;
+    return true;
+  }
+  /// Optional {4: kid} entry of an unprotected map whose head says `with_kid`.
+  bool kid(bool with_kid, headers& out) noexcept {
+    if (!with_kid) return true;
+    byte_view k;
+    if (!byte(0x04) || !bstr(k) || k.size() > options_.max_kid_size_bytes) return false;
+    out.kid = k;
+    return true;
+  }
+  [[nodiscard]] bool at_end() const noexcept { return at_ == in_.size(); }
+  [[nodiscard]] std::uint8_t peek() const noexcept { return at_ < in_.size() ? in_[at_] : 0; }
+
+ private:
+  bool take_be(std::size_t n, std::uint64_t& value) noexcept {
+    if (in_.size() - at_ < n) return false;
+    value = 0;
+    for (std::size_t i = 0; i < n; ++i) value = (value << 8) | in_[at_++];
+    return true;
+  }
+  byte_view in_;
+  const decode_options& options_;
+  std::size_t at_ = 0;
+};
+
+inline std::optional<sign1_message> fast_sign1(byte_view message, std::int64_t alg,
+                                               const decode_options& options) noexcept {
+  canonical_scanner scan(message, options);
+  sign1_message out;
+  if (!scan.tag_and_array(0xd2, 0x84) || !scan.protected_alg(alg, out.protected_bytes, out.header))
+    return std::nullopt;
+  const bool with_kid = scan.peek() == 0xa1;
+  if (!(with_kid ? scan.byte(0xa1) : scan.byte(0xa0)) || !scan.kid(with_kid, out.header) ||
+      !scan.bstr(out.payload) || !scan.bstr(out.signature) || !scan.at_end())
+    return std::nullopt;
+  return out;
+}
+
+inline std::optional<encrypt0_message> fast_encrypt0(byte_view message, std::int64_t alg,
+                                                     const decode_options& options) noexcept {
+  canonical_scanner scan(message, options);
+  encrypt0_message out;
+  if (!scan.tag_and_array(0xd0, 0x83) || !scan.protected_alg(alg, out.protected_bytes, out.header))
+    return std::nullopt;
+  const bool with_kid = scan.peek() == 0xa2;
+  byte_view iv;
+  if (!(with_kid ? scan.byte(0xa2) : scan.byte(0xa1)) || !scan.kid(with_kid, out.header) ||
+      !scan.byte(0x05) || !scan.bstr(iv) || !scan.bstr(out.ciphertext) || !scan.at_end())
+    return std::nullopt;
+  out.header.iv = iv;
+  return out;
+}
+
 }  // namespace detail
 
 /// Scratch bytes sign1()/verify_sign1() need for the Sig_structure.
@@ -4255,7 +4358,10 @@ template <signature_verifier S>
 [[nodiscard]] result<byte_view> verify_sign1(const typename S::public_key& key, byte_view message,
                                              byte_view external_aad, mutable_byte_view scratch,
                                              const decode_options& options = {}) noexcept {
-  WEFT_TRY_ASSIGN(const sign1_message decoded, decode_sign1(message, options));
+  WEFT_TRY(options.validate());
+  auto fast = detail::fast_sign1(message, signature_algorithm<S>, options);
+  WEFT_TRY_ASSIGN(const sign1_message decoded,
+                  fast ? result<sign1_message>(*fast) : decode_sign1(message, options));
   if (decoded.header.alg_is_text || !decoded.header.alg ||
       *decoded.header.alg != signature_algorithm<S>)
     return error(crypto_errc::cose_unsupported_algorithm, "cose::verify_sign1");
@@ -4313,7 +4419,10 @@ template <aead A>
 [[nodiscard]] result<std::size_t> decrypt0(const typename A::key& key, byte_view message,
                                            byte_view external_aad, mutable_byte_view plaintext_out,
                                            const decode_options& options = {}) noexcept {
-  WEFT_TRY_ASSIGN(const encrypt0_message decoded, decode_encrypt0(message, options));
+  WEFT_TRY(options.validate());
+  auto fast = detail::fast_encrypt0(message, aead_algorithm<A>, options);
+  WEFT_TRY_ASSIGN(const encrypt0_message decoded,
+                  fast ? result<encrypt0_message>(*fast) : decode_encrypt0(message, options));
   if (decoded.header.alg_is_text || !decoded.header.alg ||
       *decoded.header.alg != aead_algorithm<A>)
     return error(crypto_errc::cose_unsupported_algorithm, "cose::decrypt0");
@@ -4689,7 +4798,7 @@ concept stable_store = requires(S& store, const hard_state& state) {
   { store.load() } noexcept -> std::same_as<result<hard_state>>;
 };
 
-/// Streams one snapshot in (begin, write..., install or abort), installs it atomically, and
+/// Streams one snapshot in (begin, write..., install or discard), installs it atomically, and
 /// serves the installed one in chunks. See docs/requirements/snapshot_store.md.
 template <class S>
 concept snapshot_store = requires(S& store, const S& cstore, std::uint64_t index,
@@ -4697,7 +4806,7 @@ concept snapshot_store = requires(S& store, const S& cstore, std::uint64_t index
   { store.begin(index, term) } noexcept -> std::same_as<result<void>>;
   { store.write(chunk) } noexcept -> std::same_as<result<void>>;
   { store.install() } noexcept -> std::same_as<result<snapshot_meta>>;
-  { store.abort() } noexcept -> std::same_as<void>;
+  { store.discard() } noexcept -> std::same_as<void>;
   { cstore.latest() } noexcept -> std::same_as<result<snapshot_meta>>;
   { store.read(index, out) } noexcept -> std::same_as<result<std::size_t>>;  // offset, chunk
 };
@@ -4899,7 +5008,7 @@ class memory_snapshot_store {
     writing_ = false;
     return meta_;
   }
-  void abort() noexcept { writing_ = false; }
+  void discard() noexcept { writing_ = false; }
 
   [[nodiscard]] result<snapshot_meta> latest() const noexcept {
     if (!has_installed_) return error(storage_errc::no_snapshot, "memory_snapshot: latest");
@@ -6105,7 +6214,7 @@ class file_snapshot_store {
   file_snapshot_store(const file_snapshot_store&) = delete;
   file_snapshot_store& operator=(const file_snapshot_store&) = delete;
   ~file_snapshot_store() {
-    abort();
+    discard();
     if (has_installed_) (void)fs_.close(installed_handle_);
   }
 
@@ -6183,7 +6292,7 @@ class file_snapshot_store {
     return installed_;
   }
 
-  void abort() noexcept {
+  void discard() noexcept {
     if (!writing_) return;
     writing_ = false;
     (void)fs_.close(pending_handle_);
@@ -6299,7 +6408,7 @@ class file_snapshot_store {
   }
 
   error fail_pending(const error& failure) noexcept {
-    abort();
+    discard();
     return failure;
   }
 
@@ -6798,6 +6907,13 @@ class lifecycle_guard {
     incarnation = r->incarnation;
     ++applied_;
     return r;
+  }
+
+  /// Counts a refusal found by decide() before apply() was called (the core checks a
+  /// claim against the table before it spends a signature verification on it).
+  constexpr void count_refusal(swim_errc code) noexcept {
+    ++refused_[static_cast<std::size_t>(code)];
+    ++refused_total_;
   }
 
   [[nodiscard]] constexpr std::uint64_t applied() const noexcept { return applied_; }
@@ -8102,6 +8218,7 @@ class basic_core {
                     opts_.max_incarnation_jump);
     if (!d) {
       const auto code = static_cast<swim_errc>(d.error().code());
+      guard_.count_refusal(code);
       if (code == swim_errc::stale_incarnation) {
         if (c.incarnation < held_inc) ++counters_.replays;
         if (c.incarnation < held_inc && c.kind != item_kind::alive && m->state == member_state::alive)
@@ -9821,6 +9938,7 @@ struct disk_options {
       return bad("disk_options: sector_size_bytes must be a power of two");
     if (max_files == 0 || max_open_files == 0 || max_name_size_bytes == 0)
       return bad("disk_options: zero limit");
+    if (max_open_files > 0xffffu) return bad("disk_options: max_open_files > 65535");
     if (read_latency_min_ns < 0 || read_latency_mean_ns < 0 || write_latency_min_ns < 0 ||
         write_latency_mean_ns < 0 || sync_latency_min_ns < 0 || sync_latency_mean_ns < 0)
       return bad("disk_options: negative latency");
@@ -10938,15 +11056,19 @@ void describe_operation(const std::vector<operation<M>>& ops, std::size_t id, st
 
 }  // namespace detail
 
-/// Checks `h` against model M. Failed operations are ignored; pending and info operations
-/// may have taken effect at any point after their invocation, or never.
+/// Models that split into independent parts (P-compositionality: a history is
+/// linearizable when each part is) may say which part an operation touches; the checker
+/// then searches each part alone, which is far cheaper. kv_model partitions by key.
 template <class M>
-check_result check(const history<M>& h, const check_options& options = {}) {
-  const auto& ops = h.operations();
-  std::vector<std::size_t> subset;
-  for (std::size_t i = 0; i < ops.size(); ++i)
-    if (ops[i].status != op_status::fail) subset.push_back(i);
-  detail::wgl_search<M> search(ops, subset, M::initial(), options.max_states);
+concept partitioned_model = requires(const typename M::input& in) {
+  { M::partition_of(in) } -> std::convertible_to<std::uint64_t>;
+};
+
+namespace detail {
+template <class M>
+check_result check_subset(const std::vector<operation<M>>& ops,
+                          const std::vector<std::size_t>& subset, const check_options& options) {
+  wgl_search<M> search(ops, subset, M::initial(), options.max_states);
   check_result out;
   out.answer = search.run();
   out.states = search.states();
@@ -10959,15 +11081,20 @@ check_result check(const history<M>& h, const check_options& options = {}) {
   std::vector<std::size_t> window;
   for (std::size_t id : subset) {
     if (std::find(done.begin(), done.end(), id) != done.end()) continue;
-    if (blocked == detail::wgl_search<M>::npos || ops[id].invoke_ns <= ops[blocked].complete_ns)
+    if (blocked == wgl_search<M>::npos || ops[id].invoke_ns <= ops[blocked].complete_ns)
       window.push_back(id);
   }
-  const auto start = search.best_state();
+  auto start = search.best_state();
+  std::size_t linearized = done.size();
   auto unorderable = [&](const std::vector<std::size_t>& candidate) {
-    detail::wgl_search<M> sub(ops, candidate, start, options.max_states);
+    wgl_search<M> sub(ops, candidate, start, options.max_states);
     return sub.run() == verdict::not_linearizable;
   };
-  if (!unorderable(window)) window = subset;  // defensive: fall back to the whole history
+  if (!unorderable(window)) {  // defensive: fall back to the whole history from the start
+    window = subset;
+    start = M::initial();
+    linearized = 0;
+  }
   if (options.minimize_window) {
     for (std::size_t i = window.size(); i > 0; --i) {
       std::vector<std::size_t> smaller = window;
@@ -10978,13 +11105,47 @@ check_result check(const history<M>& h, const check_options& options = {}) {
   out.window = window;
   char line[128];
   std::snprintf(line, sizeof line,
-                "not linearizable: after %zu operation(s) linearized, model state ",
-                done.size());
+                "not linearizable: after %zu operation(s) linearized, model state ", linearized);
   out.report = line;
   M::describe_state(start, out.report);
   out.report += ", these operations cannot be ordered:\n";
-  for (std::size_t id : window) detail::describe_operation(ops, id, out.report);
+  for (std::size_t id : window) describe_operation(ops, id, out.report);
   return out;
+}
+}  // namespace detail
+
+/// Checks `h` against model M. Failed operations are ignored; pending and info operations
+/// may have taken effect at any point after their invocation, or never.
+template <class M>
+check_result check(const history<M>& h, const check_options& options = {}) {
+  const auto& ops = h.operations();
+  std::vector<std::size_t> subset;
+  for (std::size_t i = 0; i < ops.size(); ++i)
+    if (ops[i].status != op_status::fail) subset.push_back(i);
+  if constexpr (partitioned_model<M>) {
+    std::vector<std::pair<std::uint64_t, std::size_t>> keyed;
+    for (std::size_t id : subset)
+      keyed.emplace_back(static_cast<std::uint64_t>(M::partition_of(ops[id].input)), id);
+    std::stable_sort(keyed.begin(), keyed.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    check_result total;
+    total.answer = verdict::linearizable;
+    for (std::size_t i = 0; i < keyed.size();) {
+      std::vector<std::size_t> part;
+      const std::uint64_t key = keyed[i].first;
+      for (; i < keyed.size() && keyed[i].first == key; ++i) part.push_back(keyed[i].second);
+      check_result one = detail::check_subset(ops, part, options);
+      total.states += one.states;
+      if (one.answer == verdict::not_linearizable) {
+        one.states = total.states;
+        return one;
+      }
+      if (one.answer == verdict::unknown) total.answer = verdict::unknown;
+    }
+    return total;
+  } else {
+    return detail::check_subset(ops, subset, options);
+  }
 }
 
 // ---- models -------------------------------------------------------------------------
@@ -11060,6 +11221,10 @@ struct kv_model {
   };
   using state = std::vector<std::pair<std::int64_t, std::int64_t>>;  // sorted by key
   static state initial() { return {}; }
+  /// Keys are independent: the checker searches each key's operations alone.
+  static std::uint64_t partition_of(const input& in) noexcept {
+    return static_cast<std::uint64_t>(in.key);
+  }
   static bool step(const state& s, const input& in, const output& out, state& next) {
     if (in.op != kind::get) return step_unknown(s, in, next);
     next = s;

@@ -123,7 +123,7 @@ concept stable_store = requires(S& store, const hard_state& state) {
   { store.load() } noexcept -> std::same_as<result<hard_state>>;
 };
 
-/// Streams one snapshot in (begin, write..., install or abort), installs it atomically, and
+/// Streams one snapshot in (begin, write..., install or discard), installs it atomically, and
 /// serves the installed one in chunks. See docs/requirements/snapshot_store.md.
 template <class S>
 concept snapshot_store = requires(S& store, const S& cstore, std::uint64_t index,
@@ -131,7 +131,7 @@ concept snapshot_store = requires(S& store, const S& cstore, std::uint64_t index
   { store.begin(index, term) } noexcept -> std::same_as<result<void>>;
   { store.write(chunk) } noexcept -> std::same_as<result<void>>;
   { store.install() } noexcept -> std::same_as<result<snapshot_meta>>;
-  { store.abort() } noexcept -> std::same_as<void>;
+  { store.discard() } noexcept -> std::same_as<void>;
   { cstore.latest() } noexcept -> std::same_as<result<snapshot_meta>>;
   { store.read(index, out) } noexcept -> std::same_as<result<std::size_t>>;  // offset, chunk
 };

@@ -196,7 +196,7 @@ class memory_snapshot_store {
     writing_ = false;
     return meta_;
   }
-  void abort() noexcept { writing_ = false; }
+  void discard() noexcept { writing_ = false; }
 
   [[nodiscard]] result<snapshot_meta> latest() const noexcept {
     if (!has_installed_) return error(storage_errc::no_snapshot, "memory_snapshot: latest");

@@ -114,7 +114,7 @@ class file_snapshot_store {
   file_snapshot_store(const file_snapshot_store&) = delete;
   file_snapshot_store& operator=(const file_snapshot_store&) = delete;
   ~file_snapshot_store() {
-    abort();
+    discard();
     if (has_installed_) (void)fs_.close(installed_handle_);
   }
 
@@ -192,7 +192,7 @@ class file_snapshot_store {
     return installed_;
   }
 
-  void abort() noexcept {
+  void discard() noexcept {
     if (!writing_) return;
     writing_ = false;
     (void)fs_.close(pending_handle_);
@@ -308,7 +308,7 @@ class file_snapshot_store {
   }
 
   error fail_pending(const error& failure) noexcept {
-    abort();
+    discard();
     return failure;
   }
 
