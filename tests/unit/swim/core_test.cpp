@@ -260,6 +260,7 @@ TEST_CASE("forged, unadmitted and replayed claims are dropped and counted",
     s = signed_claim(s, member_scheme(1));
     (void)k.step(c.now, 2, gossip_packet(2, {s}));
     CHECK(k.stats().refused_by(swim_errc::impossible_incarnation) == 1);
+    CHECK(k.lifecycle().refused(swim_errc::impossible_incarnation) == 1);
     CHECK(k.state_of(3) == member_state::alive);
   }
 }

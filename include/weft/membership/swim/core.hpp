@@ -775,6 +775,7 @@ class basic_core {
                     opts_.max_incarnation_jump);
     if (!d) {
       const auto code = static_cast<swim_errc>(d.error().code());
+      guard_.count_refusal(code);
       if (code == swim_errc::stale_incarnation) {
         if (c.incarnation < held_inc) ++counters_.replays;
         if (c.incarnation < held_inc && c.kind != item_kind::alive && m->state == member_state::alive)

@@ -179,6 +179,13 @@ class lifecycle_guard {
     return r;
   }
 
+  /// Counts a refusal found by decide() before apply() was called (the core checks a
+  /// claim against the table before it spends a signature verification on it).
+  constexpr void count_refusal(swim_errc code) noexcept {
+    ++refused_[static_cast<std::size_t>(code)];
+    ++refused_total_;
+  }
+
   [[nodiscard]] constexpr std::uint64_t applied() const noexcept { return applied_; }
   [[nodiscard]] constexpr std::uint64_t refused_total() const noexcept { return refused_total_; }
   [[nodiscard]] constexpr std::uint64_t refused(swim_errc code) const noexcept {
