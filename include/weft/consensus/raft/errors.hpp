@@ -29,6 +29,8 @@ enum class raft_errc : std::uint16_t {
   not_bootstrapped = 15,        // the member has no configuration yet
   no_lease = 16,                // a lease read was asked but no valid lease is held
   snapshot_invalid = 17,        // snapshot data does not match the announced metadata
+  bad_message = 18,             // a decoded message breaks the schema's rules
+  unsupported_version = 19,     // a message of a schema version this build does not know
 };
 
 constexpr std::string_view describe(raft_errc code) noexcept {
@@ -51,6 +53,8 @@ constexpr std::string_view describe(raft_errc code) noexcept {
     case raft_errc::not_bootstrapped: return "no configuration yet";
     case raft_errc::no_lease: return "no valid leader lease";
     case raft_errc::snapshot_invalid: return "snapshot data does not match its metadata";
+    case raft_errc::bad_message: return "malformed raft message";
+    case raft_errc::unsupported_version: return "unsupported raft message version";
   }
   return "unknown raft error";
 }
