@@ -364,7 +364,7 @@ class cbor_writer {
     return true;
   }
   // Fixed-width stores (no variable-length memcpy): heads are most of the writes.
-  bool head(unsigned major, std::uint64_t argument) noexcept {
+  WEFT_ALWAYS_INLINE bool head(unsigned major, std::uint64_t argument) noexcept {
     const auto initial = static_cast<std::uint8_t>(major << 5);
     if (argument < 24) return byte(static_cast<std::uint8_t>(initial | argument));
     if (argument <= 0xffu)
