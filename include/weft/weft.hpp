@@ -24,6 +24,8 @@
 #include "weft/storage/snapshot.hpp"
 #include "weft/storage/raft_bridge.hpp"
 #include "weft/membership/swim/swim.hpp"
+#include "weft/consensus/raft/raft.hpp"
+#include "weft/consensus/raft/codec.hpp"
 #include "weft/sim/world.hpp"
 #include "weft/sim/network.hpp"
 #include "weft/sim/disk.hpp"

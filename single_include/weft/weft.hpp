@@ -8917,6 +8917,2220 @@ using core = basic_core<test_admission_scheme, xoshiro256>;
 WEFT_END
 // ---- end weft/membership/swim/core.hpp
 // ---- end weft/membership/swim/swim.hpp
+// ---- begin weft/consensus/raft/raft.hpp
+// weft/consensus/raft/raft.hpp - the Raft consensus engine: pure core, log, configurations.
+
+// ---- begin weft/consensus/raft/config_codec.hpp
+// weft/consensus/raft/config_codec.hpp - the payload of configuration entries: a small,
+// versioned, fixed-layout encoding of a configuration (hostile-input safe decoder).
+//   u8 version (1) | u8 count | count * (u64 id big-endian | u8 role | u8 flags)
+//   flags: bit 0 outgoing voter, bit 1 member of the incoming configuration.
+
+#include <cstddef>
+#include <cstdint>
+
+// ---- begin weft/consensus/raft/types.hpp
+// weft/consensus/raft/types.hpp - Raft vocabulary: ids, errors, entries, configurations,
+// messages, hard state, snapshot metadata, options and counters. Plain structs, no I/O.
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+// ---- begin weft/consensus/raft/errors.hpp
+// weft/consensus/raft/errors.hpp - raft_errc, the Raft module's error codes.
+
+#include <cstdint>
+#include <string_view>
+
+
+WEFT_BEGIN
+namespace raft {
+
+enum class raft_errc : std::uint16_t {
+  ok = 0,
+  not_leader = 1,               // the call needs the leader; this member is not it
+  log_full = 2,                 // the in-memory log (entries or bytes) has no room: compact
+  entry_too_large = 3,          // a proposal is larger than max_bytes_per_entry
+  too_many_uncommitted = 4,     // proposals beyond max_uncommitted_entries (inflight limit)
+  transfer_in_progress = 5,     // proposals are refused while leadership is being handed over
+  config_change_pending = 6,    // an earlier configuration change is not committed yet
+  config_change_invalid = 7,    // the change names no member, a duplicate, or too many
+  config_change_unsafe = 8,     // the change would leave no quorum (or change >1 voter)
+  read_not_ready = 9,           // the leader has not committed an entry in its term yet
+  read_queue_full = 10,         // more pending reads than max_pending_reads
+  transfer_target_invalid = 11, // the target is not a voter of the configuration
+  invalid_options = 12,         // options.validate() failed
+  compact_invalid = 13,         // compaction index beyond applied or before the log start
+  restore_invalid = 14,         // restore() data is inconsistent
+  not_bootstrapped = 15,        // the member has no configuration yet
+  no_lease = 16,                // a lease read was asked but no valid lease is held
+  snapshot_invalid = 17,        // snapshot data does not match the announced metadata
+  bad_message = 18,             // a decoded message breaks the schema's rules
+  unsupported_version = 19,     // a message of a schema version this build does not know
+};
+
+constexpr std::string_view describe(raft_errc code) noexcept {
+  switch (code) {
+    case raft_errc::ok: return "ok";
+    case raft_errc::not_leader: return "not the leader";
+    case raft_errc::log_full: return "in-memory log is full; compact through a snapshot";
+    case raft_errc::entry_too_large: return "entry larger than max_bytes_per_entry";
+    case raft_errc::too_many_uncommitted: return "too many uncommitted proposals";
+    case raft_errc::transfer_in_progress: return "leadership transfer in progress";
+    case raft_errc::config_change_pending: return "a configuration change is pending";
+    case raft_errc::config_change_invalid: return "invalid configuration change";
+    case raft_errc::config_change_unsafe: return "configuration change would lose quorum";
+    case raft_errc::read_not_ready: return "leader has not committed in its term yet";
+    case raft_errc::read_queue_full: return "too many pending reads";
+    case raft_errc::transfer_target_invalid: return "transfer target is not a voter";
+    case raft_errc::invalid_options: return "invalid raft options";
+    case raft_errc::compact_invalid: return "invalid compaction index";
+    case raft_errc::restore_invalid: return "inconsistent restore data";
+    case raft_errc::not_bootstrapped: return "no configuration yet";
+    case raft_errc::no_lease: return "no valid leader lease";
+    case raft_errc::snapshot_invalid: return "snapshot data does not match its metadata";
+    case raft_errc::bad_message: return "malformed raft message";
+    case raft_errc::unsupported_version: return "unsupported raft message version";
+  }
+  return "unknown raft error";
+}
+
+}  // namespace raft
+WEFT_END
+WEFT_ERROR_DOMAIN(weft::raft::raft_errc, "raft")
+// ---- end weft/consensus/raft/errors.hpp
+
+WEFT_BEGIN
+namespace raft {
+
+using node_id = std::uint64_t;  // 0 means "none"
+using term_t = std::uint64_t;
+using index_t = std::uint64_t;
+inline constexpr node_id no_node = 0;
+
+/// The most members (voters, learners and witnesses together) one configuration can hold.
+inline constexpr std::size_t max_config_members = 16;
+
+enum class entry_type : std::uint8_t { normal = 0, config = 1, empty = 2 };
+
+/// A view of one log entry; `payload` points into memory owned by the producer of the view
+/// (a core's log arena or a decoder's buffer) and is valid until that producer changes.
+struct entry_ref {
+  index_t index = 0;
+  term_t term = 0;
+  entry_type type = entry_type::normal;
+  byte_view payload{};
+};
+
+enum class member_role : std::uint8_t {
+  voter = 0,     // votes, replicates, may lead
+  learner = 1,   // replicates, never votes nor leads
+  witness = 2,   // votes and keeps log metadata only; never leads
+};
+
+struct member {
+  node_id id = no_node;
+  member_role role = member_role::voter;
+  bool outgoing = false;  // joint consensus: voter of the outgoing configuration only
+  bool incoming = true;   // member of the incoming (new) configuration
+};
+
+/// A configuration. In joint consensus both the incoming voter set (members with
+/// `incoming` and a voting role) and the outgoing set (members with `outgoing`) need a
+/// majority. Outside joint consensus no member is `outgoing`.
+struct configuration {
+  static_vector<member, max_config_members> members;
+
+  [[nodiscard]] const member* find(node_id id) const noexcept {
+    for (const member& m : members)
+      if (m.id == id) return &m;
+    return nullptr;
+  }
+  [[nodiscard]] bool joint() const noexcept {
+    for (const member& m : members)
+      if (m.outgoing) return true;
+    return false;
+  }
+  [[nodiscard]] static bool votes(const member& m) noexcept {
+    return m.role != member_role::learner;
+  }
+  [[nodiscard]] bool is_incoming_voter(node_id id) const noexcept {
+    const member* m = find(id);
+    return m != nullptr && m->incoming && votes(*m);
+  }
+  [[nodiscard]] bool is_outgoing_voter(node_id id) const noexcept {
+    const member* m = find(id);
+    return m != nullptr && m->outgoing;
+  }
+  [[nodiscard]] bool is_voter(node_id id) const noexcept {
+    return is_incoming_voter(id) || is_outgoing_voter(id);
+  }
+  [[nodiscard]] std::size_t incoming_voters() const noexcept {
+    std::size_t n = 0;
+    for (const member& m : members) n += (m.incoming && votes(m)) ? 1U : 0U;
+    return n;
+  }
+  friend bool operator==(const configuration& a, const configuration& b) noexcept {
+    if (a.members.size() != b.members.size()) return false;
+    for (std::size_t i = 0; i < a.members.size(); ++i) {
+      const member& x = a.members[i];
+      const member& y = b.members[i];
+      if (x.id != y.id || x.role != y.role || x.outgoing != y.outgoing || x.incoming != y.incoming)
+        return false;
+    }
+    return true;
+  }
+};
+
+struct hard_state {
+  term_t term = 0;
+  node_id vote = no_node;
+  index_t commit = 0;
+  friend bool operator==(const hard_state&, const hard_state&) = default;
+};
+
+struct snapshot_metadata {
+  index_t index = 0;
+  term_t term = 0;
+  configuration config{};
+  std::uint64_t size_bytes = 0;  // total size of the snapshot data
+};
+
+enum class message_type : std::uint8_t {
+  append = 1,
+  append_response = 2,
+  vote = 3,
+  vote_response = 4,
+  pre_vote = 5,
+  pre_vote_response = 6,
+  heartbeat = 7,
+  heartbeat_response = 8,
+  install_snapshot = 9,
+  install_snapshot_response = 10,
+  timeout_now = 11,
+  propose = 12,  // a proposal forwarded by a follower to the leader
+};
+inline constexpr std::uint8_t max_message_type = 12;
+
+/// A span of entries in a message. Either `refs` (decoded messages) or a range of a
+/// core's log (zero-copy outgoing messages), read through `at()`.
+class entry_range {
+ public:
+  using fetch_fn = entry_ref (*)(const void* log, index_t index) noexcept;
+  constexpr entry_range() noexcept = default;
+  explicit entry_range(std::span<const entry_ref> refs) noexcept
+      : refs_(refs.data()), count_(refs.size()) {}
+  entry_range(const void* log, fetch_fn fetch, index_t first, std::size_t count) noexcept
+      : log_(log), fetch_(fetch), first_(first), count_(count) {}
+  [[nodiscard]] std::size_t size() const noexcept { return count_; }
+  [[nodiscard]] bool empty() const noexcept { return count_ == 0; }
+  [[nodiscard]] entry_ref at(std::size_t i) const noexcept {
+    WEFT_ASSERT(i < count_);
+    if (refs_ != nullptr) return refs_[i];
+    return fetch_(log_, first_ + i);
+  }
+
+ private:
+  const entry_ref* refs_ = nullptr;
+  const void* log_ = nullptr;
+  fetch_fn fetch_ = nullptr;
+  index_t first_ = 0;
+  std::size_t count_ = 0;
+};
+
+/// One Raft message. Fields not used by a type are zero. Views (entries, data,
+/// snapshot config) are valid until the producing core's advance() or the decoder's buffer
+/// changes; a driver that keeps a message longer encodes it first.
+struct message {
+  message_type type = message_type::heartbeat;
+  node_id from = no_node;
+  node_id to = no_node;
+  term_t term = 0;
+  index_t log_index = 0;   // append: previous index; vote: last log index; resp: match/hint
+  term_t log_term = 0;     // append: previous term; vote: last log term; resp: hint term
+  index_t commit = 0;
+  bool reject = false;
+  bool transfer = false;   // vote / pre_vote caused by a leadership transfer
+  std::uint64_t round = 0;      // leader's heartbeat round, echoed by responses (ReadIndex)
+  std::uint64_t stamp_tick = 0; // leader's tick at send, echoed by responses (leases)
+  entry_range entries{};
+  // install_snapshot: the snapshot's metadata, the chunk's offset and bytes. In an
+  // outgoing install_snapshot the core leaves `data` empty and sets `data_size`: the
+  // driver fills bytes [snapshot_offset, snapshot_offset + data_size) of its snapshot.
+  index_t snapshot_index = 0;
+  term_t snapshot_term = 0;
+  std::uint64_t snapshot_size_bytes = 0;
+  std::uint64_t snapshot_offset = 0;
+  std::uint64_t data_size = 0;
+  byte_view data{};
+  bool snapshot_done = false;
+  const configuration* snapshot_config = nullptr;
+};
+
+/// An answer to read_index(): reads at `index` are linearizable once applied >= index.
+struct read_state {
+  std::uint64_t context = 0;
+  index_t index = 0;
+};
+
+/// A chunk of an incoming snapshot the driver must write (in order) before the messages
+/// of the same ready leave.
+struct snapshot_chunk {
+  index_t index = 0;
+  term_t term = 0;
+  std::uint64_t offset = 0;
+  byte_view data{};
+  bool last = false;
+};
+
+/// Counters of input that was ignored or refused; every silent drop has one.
+struct counters {
+  std::uint64_t dropped_unknown_sender = 0;
+  std::uint64_t dropped_stale_term = 0;
+  std::uint64_t dropped_malformed = 0;
+  std::uint64_t dropped_oversize = 0;
+  std::uint64_t dropped_outbox_full = 0;
+  std::uint64_t dropped_forwarded_proposals = 0;
+  std::uint64_t rejected_appends = 0;
+  std::uint64_t truncated_appends = 0;  // entries refused because the in-memory log was full
+  std::uint64_t elections_started = 0;
+  std::uint64_t pre_votes_started = 0;
+  std::uint64_t check_quorum_step_downs = 0;
+  std::uint64_t ignored_config_entries = 0;
+  std::uint64_t snapshots_sent = 0;
+  std::uint64_t snapshots_installed = 0;
+};
+
+/// Every limit of a core. Ticks are the driver's tick() calls.
+struct options {
+  node_id id = no_node;
+  std::uint32_t election_timeout_ticks_min = 10;
+  std::uint32_t election_timeout_ticks_max = 20;
+  std::uint32_t heartbeat_interval_ticks = 1;
+  /// Leases are valid for election_timeout_ticks_min minus this bound, to cover tick-rate
+  /// drift between members' clocks.
+  std::uint32_t lease_clock_drift_bound_ticks = 2;
+  bool pre_vote = true;
+  bool check_quorum = true;
+  bool forward_proposals = true;
+  bool lease_reads = false;
+  std::uint32_t max_inflight_messages = 256;      // appends in flight to one follower
+  std::uint64_t max_inflight_bytes = 16u << 20;   // payload bytes in flight to one follower
+  std::uint32_t max_entries_per_message = 256;
+  std::uint64_t max_bytes_per_message = 1u << 20;
+  std::uint64_t max_bytes_per_entry = 64u << 10;
+  std::uint32_t max_committed_per_ready = 4096;
+  std::uint32_t max_log_entries_in_memory = 1u << 16;  // rounded up to a power of two
+  std::uint64_t max_log_bytes_in_memory = 64u << 20;
+  std::uint32_t max_uncommitted_entries = 1u << 15;
+  std::uint32_t max_messages_per_ready = 1024;
+  std::uint32_t max_pending_reads = 1024;
+  std::uint64_t max_snapshot_chunk_bytes = 64u << 10;
+  std::uint32_t max_snapshot_chunks_inflight = 4;
+
+  [[nodiscard]] result<void> validate() const noexcept {
+    const auto bad = [](const char* where) { return result<void>(error(raft_errc::invalid_options, where)); };
+    if (id == no_node) return bad("options.id is 0");
+    if (election_timeout_ticks_min < 2) return bad("election_timeout_ticks_min < 2");
+    if (election_timeout_ticks_max < election_timeout_ticks_min)
+      return bad("election_timeout_ticks_max < min");
+    if (heartbeat_interval_ticks == 0 || heartbeat_interval_ticks >= election_timeout_ticks_min)
+      return bad("heartbeat_interval_ticks must be in [1, election_timeout_ticks_min)");
+    if (lease_reads && lease_clock_drift_bound_ticks + 1 >= election_timeout_ticks_min)
+      return bad("lease_clock_drift_bound_ticks leaves no lease");
+    if (lease_reads && !check_quorum) return bad("lease_reads needs check_quorum");
+    if (max_inflight_messages == 0 || max_entries_per_message == 0) return bad("zero window");
+    if (max_bytes_per_entry == 0 || max_bytes_per_entry > max_bytes_per_message)
+      return bad("max_bytes_per_entry must be in [1, max_bytes_per_message]");
+    if (max_inflight_bytes < max_bytes_per_message) return bad("max_inflight_bytes too small");
+    if (max_committed_per_ready == 0) return bad("max_committed_per_ready is 0");
+    if (max_log_entries_in_memory < 4 || max_log_entries_in_memory > (1u << 30))
+      return bad("max_log_entries_in_memory out of [4, 2^30]");
+    if (max_log_bytes_in_memory < 2 * max_bytes_per_entry) return bad("log bytes too small");
+    if (max_uncommitted_entries == 0) return bad("max_uncommitted_entries is 0");
+    if (max_messages_per_ready < 2 * max_config_members) return bad("max_messages_per_ready");
+    if (max_snapshot_chunk_bytes == 0 || max_snapshot_chunks_inflight == 0)
+      return bad("snapshot chunking limits are 0");
+    return ok();
+  }
+};
+
+}  // namespace raft
+WEFT_END
+// ---- end weft/consensus/raft/types.hpp
+
+WEFT_BEGIN
+namespace raft {
+
+inline constexpr std::size_t config_encoded_member_bytes = 10;
+inline constexpr std::size_t max_config_encoded_bytes =
+    2 + max_config_members * config_encoded_member_bytes;
+
+[[nodiscard]] inline result<std::size_t> encode_configuration(const configuration& config,
+                                                              mutable_byte_view out) noexcept {
+  byte_writer w(out);
+  WEFT_TRY(w.put(std::uint8_t{1}));
+  WEFT_TRY(w.put(static_cast<std::uint8_t>(config.members.size())));
+  for (const member& m : config.members) {
+    WEFT_TRY(w.put_be<std::uint64_t>(m.id));
+    WEFT_TRY(w.put(static_cast<std::uint8_t>(m.role)));
+    const auto flags = static_cast<std::uint8_t>((m.outgoing ? 1U : 0U) | (m.incoming ? 2U : 0U));
+    WEFT_TRY(w.put(flags));
+  }
+  return w.size();
+}
+
+/// Decodes and checks a configuration: ids non-zero and distinct, roles known, every
+/// member in at least one side, at least one voter.
+[[nodiscard]] inline result<configuration> decode_configuration(byte_view in) noexcept {
+  const auto bad = [](const char* where) {
+    return result<configuration>(error(raft_errc::config_change_invalid, where));
+  };
+  byte_reader r(in);
+  WEFT_TRY_ASSIGN(const std::uint8_t version, r.get());
+  if (version != 1) return bad("configuration: unknown version");
+  WEFT_TRY_ASSIGN(const std::uint8_t count, r.get());
+  if (count > max_config_members) return bad("configuration: too many members");
+  if (r.remaining() != count * config_encoded_member_bytes) return bad("configuration: size");
+  configuration config;
+  bool any_voter = false;
+  for (std::size_t i = 0; i < count; ++i) {
+    member m;
+    WEFT_TRY_ASSIGN(m.id, r.get_be<std::uint64_t>());
+    WEFT_TRY_ASSIGN(const std::uint8_t role, r.get());
+    WEFT_TRY_ASSIGN(const std::uint8_t flags, r.get());
+    if (m.id == no_node || config.find(m.id) != nullptr) return bad("configuration: bad id");
+    if (role > 2 || flags > 3 || flags == 0) return bad("configuration: bad role or flags");
+    m.role = static_cast<member_role>(role);
+    m.outgoing = (flags & 1U) != 0;
+    m.incoming = (flags & 2U) != 0;
+    any_voter = any_voter || (m.incoming && configuration::votes(m));
+    WEFT_TRY(config.members.push_back(m));
+  }
+  if (!any_voter) return bad("configuration: no voter");
+  return config;
+}
+
+}  // namespace raft
+WEFT_END
+// ---- end weft/consensus/raft/config_codec.hpp
+// ---- begin weft/consensus/raft/core.hpp
+// weft/consensus/raft/core.hpp - the pure Raft core: no I/O, no threads, no clock reads.
+// Inputs: tick(), step(message), propose(), read_index(), transfer_leadership(),
+// change_membership(), compact(), persisted(). Output: ready(), then advance().
+// See docs/raft.md for the persistence ordering rule and the driver loop.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+// ---- begin weft/consensus/raft/log.hpp
+// weft/consensus/raft/log.hpp - the core's bounded in-memory log: entries since the last
+// snapshot in a preallocated ring of slots, payload bytes in a preallocated byte arena.
+// Appending, truncating and compacting never allocate.
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+
+WEFT_BEGIN
+namespace raft {
+
+class memory_log {
+ public:
+  /// Allocates `entries` slots (rounded up to a power of two) and `bytes` of arena.
+  memory_log(std::uint32_t entries, std::uint64_t bytes) {
+    std::size_t cap = 1;
+    while (cap < entries) cap <<= 1;
+    slots_.resize(cap);
+    arena_.resize(static_cast<std::size_t>(bytes));
+  }
+
+  [[nodiscard]] index_t first_index() const noexcept { return snapshot_index_ + 1; }
+  [[nodiscard]] index_t last_index() const noexcept { return last_; }
+  [[nodiscard]] index_t snapshot_index() const noexcept { return snapshot_index_; }
+  [[nodiscard]] term_t snapshot_term() const noexcept { return snapshot_term_; }
+  [[nodiscard]] std::size_t size() const noexcept {
+    return static_cast<std::size_t>(last_ - snapshot_index_);
+  }
+  [[nodiscard]] std::size_t capacity_entries() const noexcept { return slots_.size(); }
+  [[nodiscard]] term_t last_term() const noexcept { return term_at(last_); }
+
+  /// The term at `index`, or 0 when the index is beyond the log or compacted away
+  /// (except the snapshot index itself, whose term is remembered).
+  [[nodiscard]] term_t term_at(index_t index) const noexcept {
+    if (index == snapshot_index_) return snapshot_term_;
+    if (index < snapshot_index_ || index > last_) return 0;
+    return slot(index).term;
+  }
+  [[nodiscard]] bool contains(index_t index) const noexcept {
+    return index > snapshot_index_ && index <= last_;
+  }
+  [[nodiscard]] entry_ref at(index_t index) const noexcept {
+    WEFT_ASSERT(contains(index));
+    const slot_t& s = slot(index);
+    const std::uint8_t* base = arena_.data() + physical(s.offset);
+    return entry_ref{index, s.term, s.type, byte_view(base, s.size)};
+  }
+  [[nodiscard]] entry_type type_at(index_t index) const noexcept { return slot(index).type; }
+  [[nodiscard]] std::uint32_t size_at(index_t index) const noexcept { return slot(index).size; }
+
+  static entry_ref fetch(const void* log, index_t index) noexcept {
+    return static_cast<const memory_log*>(log)->at(index);
+  }
+  [[nodiscard]] entry_range range(index_t first, std::size_t count) const noexcept {
+    return entry_range(this, &memory_log::fetch, first, count);
+  }
+
+  /// True when an entry of `bytes` payload fits now.
+  [[nodiscard]] bool fits(std::size_t bytes) const noexcept {
+    if (size() >= slots_.size()) return false;
+    return placement(bytes) != no_room;
+  }
+
+  /// Appends at last_index()+1; returns false (nothing changed) when the log is full.
+  /// A witness keeps metadata only: pass `keep_payload = false`.
+  [[nodiscard]] bool append(term_t term, entry_type type, byte_view payload,
+                            bool keep_payload = true) noexcept {
+    const std::size_t bytes = keep_payload ? payload.size() : 0;
+    if (size() >= slots_.size()) return false;
+    const std::uint64_t at = placement(bytes);
+    if (at == no_room) return false;
+    if (bytes != 0) std::memcpy(arena_.data() + physical(at), payload.data(), bytes);
+    ++last_;
+    slot_t& s = slot(last_);
+    s.term = term;
+    s.type = type;
+    s.size = static_cast<std::uint32_t>(bytes);
+    s.offset = at;
+    tail_ = at + bytes;
+    return true;
+  }
+
+  /// Drops every entry after `index` (index >= snapshot_index()).
+  void truncate_after(index_t index) noexcept {
+    WEFT_ASSERT(index >= snapshot_index_);
+    if (index >= last_) return;
+    last_ = index;
+    if (last_ == snapshot_index_) {
+      tail_ = head_;
+    } else {
+      const slot_t& s = slot(last_);
+      tail_ = s.offset + s.size;
+    }
+  }
+
+  /// Drops every entry up to and including `index` (a snapshot now covers them).
+  void compact_to(index_t index, term_t term) noexcept {
+    WEFT_ASSERT(index >= snapshot_index_);
+    if (index >= last_) {
+      snapshot_index_ = index;
+      snapshot_term_ = term;
+      last_ = index;
+      head_ = tail_;
+      return;
+    }
+    snapshot_term_ = term;
+    snapshot_index_ = index;
+    head_ = slot(index + 1).offset;
+  }
+
+  /// Empties the log and starts it after a snapshot at (index, term).
+  void reset(index_t index, term_t term) noexcept {
+    snapshot_index_ = index;
+    snapshot_term_ = term;
+    last_ = index;
+    head_ = tail_ = 0;
+  }
+
+ private:
+  struct slot_t {
+    std::uint64_t offset = 0;  // monotone arena position of the payload
+    term_t term = 0;
+    std::uint32_t size = 0;
+    entry_type type = entry_type::normal;
+  };
+  static constexpr std::uint64_t no_room = ~std::uint64_t{0};
+
+  [[nodiscard]] slot_t& slot(index_t index) noexcept {
+    return slots_[static_cast<std::size_t>(index) & (slots_.size() - 1)];
+  }
+  [[nodiscard]] const slot_t& slot(index_t index) const noexcept {
+    return slots_[static_cast<std::size_t>(index) & (slots_.size() - 1)];
+  }
+  [[nodiscard]] std::size_t physical(std::uint64_t position) const noexcept {
+    return static_cast<std::size_t>(position % arena_.size());
+  }
+  /// Where a payload of `bytes` goes so that it is contiguous, or no_room.
+  [[nodiscard]] std::uint64_t placement(std::size_t bytes) const noexcept {
+    const std::uint64_t cap = arena_.size();
+    const std::uint64_t used = tail_ - head_;
+    std::uint64_t at = tail_;
+    const std::uint64_t to_end = cap - (at % cap);
+    if (bytes > to_end) at += to_end;  // skip the arena's tail end to stay contiguous
+    if ((at - head_) + bytes > cap || used > cap) return no_room;
+    return at;
+  }
+
+  std::vector<slot_t> slots_;
+  std::vector<std::uint8_t> arena_;
+  index_t snapshot_index_ = 0;
+  term_t snapshot_term_ = 0;
+  index_t last_ = 0;
+  std::uint64_t head_ = 0;  // arena position of the first entry's payload
+  std::uint64_t tail_ = 0;  // arena position after the last entry's payload
+};
+
+}  // namespace raft
+WEFT_END
+// ---- end weft/consensus/raft/log.hpp
+
+WEFT_BEGIN
+namespace raft {
+
+enum class role : std::uint8_t { follower = 0, pre_candidate = 1, candidate = 2, leader = 3 };
+
+/// One batch of work for the driver. Every view is valid until advance().
+/// Ordering rule (docs/raft.md): `send_now` may leave at once, in parallel with the
+/// writes; `must_persist` (hard_state when changed, then `entries`, then
+/// `snapshot_chunks`) must be durable before any of `send_after_persist` leaves; then
+/// report durability with persisted(). `committed` may be applied at once (the core only
+/// hands out entries it knows are durable locally).
+struct ready_batch {
+  struct persist_part {
+    bool hard_state_changed = false;
+    hard_state state{};
+    entry_range entries{};  // overwrite any durable entries from entries.at(0).index on
+    std::span<const snapshot_chunk> snapshot_chunks{};
+    [[nodiscard]] bool empty() const noexcept {
+      return !hard_state_changed && entries.empty() && snapshot_chunks.empty();
+    }
+  };
+  persist_part must_persist{};
+  std::span<const message> send_after_persist{};
+  std::span<const message> send_now{};
+  entry_range committed{};
+  std::span<const read_state> read_states{};
+  /// Set when a snapshot was installed: restore the state machine from it.
+  const snapshot_metadata* snapshot_to_restore = nullptr;
+
+  [[nodiscard]] bool empty() const noexcept {
+    return must_persist.empty() && send_after_persist.empty() && send_now.empty() &&
+           committed.empty() && read_states.empty() && snapshot_to_restore == nullptr;
+  }
+};
+
+/// The kind of a single-server membership change.
+enum class change_kind : std::uint8_t {
+  add_voter = 0,
+  add_learner = 1,
+  add_witness = 2,
+  promote_learner = 3,
+  remove = 4,
+};
+
+template <random_source Random = xoshiro256>
+class basic_core {
+  static_assert(random_source<Random>, "Random must model weft::random_source; see "
+                                       "docs/requirements/random.md");
+
+ public:
+  /// Validates `opts` and allocates every buffer the core will ever use.
+  [[nodiscard]] static result<basic_core> create(const options& opts, Random random) noexcept {
+    WEFT_TRY(opts.validate());
+    return basic_core(opts, random);
+  }
+
+  // ---- lifecycle ---------------------------------------------------------------------
+  /// Starts a brand-new group with `config` (identical on every founding member).
+  [[nodiscard]] result<void> bootstrap(const configuration& config) noexcept {
+    snapshot_metadata meta;
+    meta.config = config;
+    return restore(hard_state{}, meta, {}, 0);
+  }
+
+  /// Restarts from durable state: the hard state, the last snapshot's metadata, the
+  /// entries after it, and the index the state machine was restored to.
+  [[nodiscard]] result<void> restore(const hard_state& state, const snapshot_metadata& snap,
+                                     std::span<const entry_ref> entries,
+                                     index_t applied) noexcept;
+
+  // ---- inputs ------------------------------------------------------------------------
+  void tick() noexcept;
+  void step(const message& m) noexcept;
+  [[nodiscard]] result<index_t> propose(byte_view payload) noexcept;
+  [[nodiscard]] result<void> read_index(std::uint64_t context) noexcept;
+  [[nodiscard]] result<void> transfer_leadership(node_id to) noexcept;
+  [[nodiscard]] result<void> change_membership(change_kind kind, node_id id) noexcept;
+  [[nodiscard]] result<void> change_membership_joint(const configuration& target) noexcept;
+  /// Durability completion: entries up to `index` (with term `term` there) and the
+  /// hard state handed out with them are on stable storage.
+  void persisted(index_t index, term_t term) noexcept;
+  /// The driver took a snapshot of the state machine at `index` (<= applied) of
+  /// `size_bytes`; entries up to `index` leave the in-memory log.
+  [[nodiscard]] result<void> compact(index_t index, std::uint64_t size_bytes) noexcept;
+  /// UNSAFE (docs/raft.md): forces `config` on this surviving member after permanent
+  /// loss of quorum. May lose committed entries; call on exactly one member.
+  [[nodiscard]] result<void> force_new_configuration(const configuration& config) noexcept;
+
+  // ---- output ------------------------------------------------------------------------
+  [[nodiscard]] bool has_ready() const noexcept;
+  [[nodiscard]] ready_batch ready() noexcept;
+  void advance() noexcept;
+
+  // ---- observers ---------------------------------------------------------------------
+  [[nodiscard]] node_id id() const noexcept { return opts_.id; }
+  [[nodiscard]] role current_role() const noexcept { return role_; }
+  [[nodiscard]] term_t term() const noexcept { return term_; }
+  [[nodiscard]] node_id leader() const noexcept { return leader_; }
+  [[nodiscard]] node_id vote() const noexcept { return vote_; }
+  [[nodiscard]] index_t commit_index() const noexcept { return commit_; }
+  [[nodiscard]] index_t applied_index() const noexcept { return applied_; }
+  [[nodiscard]] index_t persisted_index() const noexcept { return persisted_index_; }
+  [[nodiscard]] index_t last_index() const noexcept { return log_.last_index(); }
+  [[nodiscard]] const memory_log& log() const noexcept { return log_; }
+  [[nodiscard]] const configuration& config() const noexcept { return config_; }
+  [[nodiscard]] const counters& stats() const noexcept { return counters_; }
+  [[nodiscard]] const snapshot_metadata& snapshot() const noexcept { return snapshot_; }
+  [[nodiscard]] hard_state state() const noexcept { return {term_, vote_, commit_}; }
+  [[nodiscard]] node_id transfer_target() const noexcept { return transfer_target_; }
+  [[nodiscard]] bool has_lease() const noexcept;
+
+ private:
+  enum class progress_state : std::uint8_t { probe, replicate, snapshot };
+  struct inflight_t {
+    index_t last = 0;
+    std::uint64_t bytes = 0;
+  };
+  struct progress {
+    node_id id = no_node;
+    index_t match = 0;
+    index_t next = 1;
+    index_t commit_sent = 0;
+    index_t follower_commit = 0;
+    index_t match_at_heartbeat = 0;
+    progress_state state = progress_state::probe;
+    bool probe_sent = false;
+    bool recent_active = false;
+    std::uint64_t acked_round = 0;
+    std::uint64_t acked_stamp_tick = 0;
+    // inflight window: a ring inside inflight_storage_
+    std::size_t inflight_base = 0;
+    std::size_t inflight_head = 0;
+    std::size_t inflight_count = 0;
+    std::uint64_t inflight_bytes = 0;
+    // snapshot streaming
+    index_t snapshot_index = 0;
+    std::uint64_t snapshot_sent = 0;
+    std::uint64_t snapshot_acked = 0;
+  };
+  struct pending_read {
+    std::uint64_t context = 0;
+    index_t index = 0;
+    std::uint64_t round = 0;
+  };
+
+  basic_core(const options& opts, Random random);
+
+  // elections
+  void become_follower(term_t term, node_id leader) noexcept;
+  void become_leader() noexcept;
+  void campaign(bool pre, bool transfer) noexcept;
+  void reset_election_timer() noexcept;
+  [[nodiscard]] bool promotable() const noexcept;
+  void handle_vote_request(const message& m) noexcept;
+  void handle_vote_response(const message& m) noexcept;
+  [[nodiscard]] int tally(bool pre) const noexcept;  // 1 won, -1 lost, 0 pending
+  // replication
+  void handle_append(const message& m) noexcept;
+  void handle_append_response(const message& m) noexcept;
+  void handle_heartbeat(const message& m) noexcept;
+  void handle_heartbeat_response(const message& m) noexcept;
+  void handle_propose(const message& m) noexcept;
+  void flush_replication() noexcept;
+  void send_append(progress& pr, bool allow_empty) noexcept;
+  void send_heartbeats(std::uint64_t round) noexcept;
+  void maybe_commit() noexcept;
+  void set_commit(index_t commit) noexcept;
+  void apply_configuration(const configuration& config, index_t index) noexcept;
+  void sync_progress() noexcept;
+  void removed_leader_step_down() noexcept;
+  [[nodiscard]] result<void> propose_config(const configuration& target, bool joint) noexcept;
+  [[nodiscard]] bool valid_entries(const message& m) const noexcept;
+  [[nodiscard]] result<index_t> append_local(entry_type type, byte_view payload) noexcept;
+  // snapshots
+  void handle_snapshot(const message& m) noexcept;
+  void handle_snapshot_response(const message& m) noexcept;
+  void send_snapshot_chunks(progress& pr) noexcept;
+  // reads
+  void release_reads() noexcept;
+  // quorum helpers
+  template <class Value>
+  [[nodiscard]] static std::uint64_t quorum_of(const configuration& config, Value value) noexcept;
+  template <class Value>
+  [[nodiscard]] std::uint64_t quorum_value(Value value) const noexcept {
+    return quorum_of(config_, value);
+  }
+  [[nodiscard]] bool quorum_active() const noexcept;
+  // plumbing
+  [[nodiscard]] progress* find_progress(node_id id) noexcept;
+  void inflight_add(progress& pr, index_t last, std::uint64_t bytes) noexcept;
+  void inflight_free_to(progress& pr, index_t index) noexcept;
+  void inflight_reset(progress& pr) noexcept;
+  [[nodiscard]] bool inflight_full(const progress& pr) const noexcept;
+  void send(message m) noexcept;
+  [[nodiscard]] message make(message_type type, node_id to) const noexcept {
+    message m;
+    m.type = type;
+    m.from = opts_.id;
+    m.to = to;
+    m.term = term_;
+    return m;
+  }
+  [[nodiscard]] bool committed_in_term() const noexcept { return log_.term_at(commit_) == term_; }
+
+  options opts_;
+  Random random_;
+  memory_log log_;
+  configuration config_{};
+  index_t config_index_ = 0;
+  index_t pending_config_index_ = 0;
+  snapshot_metadata snapshot_{};
+  bool bootstrapped_ = false;
+
+  role role_ = role::follower;
+  term_t term_ = 0;
+  node_id vote_ = no_node;
+  node_id leader_ = no_node;
+  index_t commit_ = 0;
+  index_t applied_ = 0;
+  index_t persisted_index_ = 0;
+  index_t offered_index_ = 0;  // entries up to here were handed out for persistence
+  hard_state offered_state_{};
+
+  std::uint64_t ticks_ = 0;
+  std::uint32_t election_elapsed_ = 0;
+  std::uint32_t heartbeat_elapsed_ = 0;
+  std::uint32_t transfer_elapsed_ = 0;
+  std::uint32_t randomized_timeout_ = 0;
+  std::uint64_t round_ = 0;
+  node_id transfer_target_ = no_node;
+  bool removed_leader_ = false;
+
+  static_vector<progress, max_config_members> progress_{};
+  std::vector<inflight_t> inflight_storage_;
+  static_vector<node_id, max_config_members> granted_{};
+  static_vector<node_id, max_config_members> rejected_{};
+
+  std::vector<message> send_now_;
+  std::vector<message> send_after_;
+  std::vector<pending_read> pending_reads_;
+  std::vector<read_state> read_states_;
+  std::vector<entry_ref> forward_refs_;
+  std::vector<std::uint8_t> forward_bytes_;
+  std::vector<snapshot_chunk> chunks_;
+  std::vector<std::uint8_t> chunk_bytes_;
+  std::vector<std::uint8_t> config_scratch_;
+
+  // incoming snapshot
+  snapshot_metadata incoming_{};
+  std::uint64_t incoming_offset_ = 0;
+  node_id incoming_from_ = no_node;
+  term_t incoming_sender_term_ = 0;
+  bool incoming_active_ = false;
+  bool snapshot_restored_ = false;
+  snapshot_metadata restored_{};
+
+  // what the last ready() handed out
+  index_t ready_entries_last_ = 0;
+  index_t ready_committed_last_ = 0;
+  bool in_ready_ = false;
+
+  counters counters_{};
+};
+
+using core = basic_core<xoshiro256>;
+
+}  // namespace raft
+WEFT_END
+
+// ---- begin weft/consensus/raft/detail/core_impl.hpp
+// weft/consensus/raft/detail/core_impl.hpp - construction, restore, ticks, elections.
+
+
+WEFT_BEGIN
+namespace raft {
+
+template <random_source Random>
+basic_core<Random>::basic_core(const options& opts, Random random)
+    : opts_(opts), random_(random),
+      log_(opts.max_log_entries_in_memory, opts.max_log_bytes_in_memory) {
+  inflight_storage_.resize(max_config_members * opts.max_inflight_messages);
+  send_now_.reserve(opts.max_messages_per_ready);
+  send_after_.reserve(opts.max_messages_per_ready);
+  pending_reads_.reserve(opts.max_pending_reads);
+  read_states_.reserve(opts.max_pending_reads);
+  forward_refs_.reserve(opts.max_entries_per_message);
+  forward_bytes_.resize(static_cast<std::size_t>(opts.max_bytes_per_message));
+  chunks_.reserve(opts.max_snapshot_chunks_inflight);
+  chunk_bytes_.resize(
+      static_cast<std::size_t>(opts.max_snapshot_chunk_bytes * opts.max_snapshot_chunks_inflight));
+  config_scratch_.resize(max_config_encoded_bytes);
+  reset_election_timer();
+}
+
+template <random_source Random>
+result<void> basic_core<Random>::restore(const hard_state& state, const snapshot_metadata& snap,
+                                         std::span<const entry_ref> entries,
+                                         index_t applied) noexcept {
+  const auto bad = [](const char* where) { return result<void>(error(raft_errc::restore_invalid, where)); };
+  if (snap.config.incoming_voters() == 0) return bad("restore: configuration has no voter");
+  if (entries.size() > log_.capacity_entries()) return bad("restore: too many entries");
+  term_t previous_term = snap.term;
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    if (entries[i].index != snap.index + 1 + i) return bad("restore: entries not contiguous");
+    if (entries[i].term < previous_term || entries[i].term > state.term)
+      return bad("restore: entry terms out of order");
+    previous_term = entries[i].term;
+  }
+  log_.reset(snap.index, snap.term);
+  for (const entry_ref& e : entries)
+    if (!log_.append(e.term, e.type, e.payload)) return bad("restore: in-memory log too small");
+  snapshot_ = snap;
+  config_ = snap.config;
+  config_index_ = snap.index;
+  term_ = state.term;
+  vote_ = state.vote;
+  commit_ = std::clamp(state.commit, snap.index, log_.last_index());
+  applied_ = std::clamp(applied, snap.index, commit_);
+  persisted_index_ = offered_index_ = log_.last_index();
+  offered_state_ = {term_, vote_, commit_};
+  const index_t commit = commit_;
+  commit_ = snap.index;
+  set_commit(commit);  // applies committed configuration entries
+  pending_config_index_ = log_.last_index();
+  bootstrapped_ = true;
+  progress_.clear();
+  become_follower(term_, no_node);
+  return ok();
+}
+
+template <random_source Random>
+void basic_core<Random>::reset_election_timer() noexcept {
+  election_elapsed_ = 0;
+  randomized_timeout_ = static_cast<std::uint32_t>(uniform_between(
+      random_, opts_.election_timeout_ticks_min, opts_.election_timeout_ticks_max));
+}
+
+template <random_source Random>
+bool basic_core<Random>::promotable() const noexcept {
+  const member* self = config_.find(opts_.id);
+  return bootstrapped_ && self != nullptr && self->role == member_role::voter &&
+         config_.is_voter(opts_.id);
+}
+
+template <random_source Random>
+void basic_core<Random>::become_follower(term_t term, node_id leader) noexcept {
+  if (term != term_) {
+    term_ = term;
+    vote_ = no_node;
+  }
+  role_ = role::follower;
+  leader_ = leader;
+  transfer_target_ = no_node;
+  removed_leader_ = false;
+  pending_reads_.clear();
+  reset_election_timer();
+}
+
+template <random_source Random>
+void basic_core<Random>::become_leader() noexcept {
+  role_ = role::leader;
+  leader_ = opts_.id;
+  heartbeat_elapsed_ = 0;
+  transfer_target_ = no_node;
+  removed_leader_ = false;
+  reset_election_timer();
+  sync_progress();
+  for (progress& pr : progress_) {
+    pr.match = 0;
+    pr.next = log_.last_index() + 1;
+    pr.commit_sent = 0;
+    pr.state = progress_state::probe;
+    pr.probe_sent = false;
+    pr.recent_active = true;
+    pr.acked_round = pr.acked_stamp_tick = 0;
+    inflight_reset(pr);
+  }
+  // An entry of the new term: commits the previous terms' entries (Raft §5.4.2).
+  pending_config_index_ = log_.last_index();
+  (void)append_local(entry_type::empty, {});
+  maybe_commit();
+}
+
+template <random_source Random>
+void basic_core<Random>::campaign(bool pre, bool transfer) noexcept {
+  if (!promotable()) return;
+  granted_.clear();
+  rejected_.clear();
+  leader_ = no_node;
+  reset_election_timer();
+  term_t vote_term = term_ + 1;
+  if (pre) {
+    role_ = role::pre_candidate;
+    ++counters_.pre_votes_started;
+  } else {
+    role_ = role::candidate;
+    term_ = vote_term;
+    vote_ = opts_.id;
+    ++counters_.elections_started;
+  }
+  (void)granted_.push_back(opts_.id);
+  const int outcome = tally(pre);
+  if (outcome > 0) {
+    if (pre) campaign(false, transfer);
+    else become_leader();
+    return;
+  }
+  for (const member& mem : config_.members) {
+    if (mem.id == opts_.id || !config_.is_voter(mem.id)) continue;
+    message m = make(pre ? message_type::pre_vote : message_type::vote, mem.id);
+    m.term = vote_term;
+    m.log_index = log_.last_index();
+    m.log_term = log_.last_term();
+    m.transfer = transfer;
+    send(m);
+  }
+}
+
+template <random_source Random>
+int basic_core<Random>::tally(bool) const noexcept {
+  const auto side = [&](bool outgoing) {
+    std::size_t voters = 0, yes = 0, no = 0;
+    for (const member& mem : config_.members) {
+      const bool in = outgoing ? mem.outgoing : (mem.incoming && configuration::votes(mem));
+      if (!in) continue;
+      ++voters;
+      if (std::find(granted_.begin(), granted_.end(), mem.id) != granted_.end()) ++yes;
+      else if (std::find(rejected_.begin(), rejected_.end(), mem.id) != rejected_.end()) ++no;
+    }
+    if (voters == 0) return 1;
+    if (yes * 2 > voters) return 1;
+    if ((voters - no) * 2 <= voters) return -1;
+    return 0;
+  };
+  const int in = side(false);
+  const int out = side(true);
+  if (in < 0 || out < 0) return -1;
+  return (in > 0 && out > 0) ? 1 : 0;
+}
+
+template <random_source Random>
+void basic_core<Random>::tick() noexcept {
+  ++ticks_;
+  if (role_ != role::leader) {
+    ++election_elapsed_;
+    if (election_elapsed_ >= randomized_timeout_) {
+      if (promotable()) campaign(opts_.pre_vote, false);
+      else reset_election_timer();
+    }
+    return;
+  }
+  if (++heartbeat_elapsed_ >= opts_.heartbeat_interval_ticks) {
+    heartbeat_elapsed_ = 0;
+    send_heartbeats(++round_);
+  }
+  if (transfer_target_ != no_node && ++transfer_elapsed_ >= opts_.election_timeout_ticks_min)
+    transfer_target_ = no_node;  // abort: the target did not take over in time
+  if (++election_elapsed_ >= opts_.election_timeout_ticks_min) {
+    election_elapsed_ = 0;
+    if (opts_.check_quorum && !quorum_active()) {
+      ++counters_.check_quorum_step_downs;
+      become_follower(term_, no_node);
+      return;
+    }
+    for (progress& pr : progress_) pr.recent_active = false;
+  }
+}
+
+template <random_source Random>
+void basic_core<Random>::step(const message& m) noexcept {
+  if (m.type == message_type{} || static_cast<std::uint8_t>(m.type) > max_message_type ||
+      m.from == no_node || m.from == opts_.id || (m.to != opts_.id && m.to != no_node)) {
+    ++counters_.dropped_malformed;
+    return;
+  }
+  if (!bootstrapped_ && m.type != message_type::append && m.type != message_type::heartbeat &&
+      m.type != message_type::install_snapshot) {
+    ++counters_.dropped_unknown_sender;
+    return;
+  }
+  if (m.type == message_type::propose) {
+    handle_propose(m);
+    return;
+  }
+  const bool vote_request = m.type == message_type::vote || m.type == message_type::pre_vote;
+  if (m.term > term_) {
+    if (vote_request && opts_.check_quorum && !m.transfer && leader_ != no_node &&
+        election_elapsed_ < opts_.election_timeout_ticks_min) {
+      return;  // a leader is alive: do not let a partitioned member disrupt it (lease)
+    }
+    const bool leader_message = m.type == message_type::append ||
+                                m.type == message_type::heartbeat ||
+                                m.type == message_type::install_snapshot;
+    if (m.type == message_type::pre_vote ||
+        (m.type == message_type::pre_vote_response && !m.reject)) {
+      // pre-vote never changes terms
+    } else {
+      become_follower(m.term, leader_message ? m.from : no_node);
+    }
+  } else if (m.term < term_) {
+    ++counters_.dropped_stale_term;
+    if (m.type == message_type::append || m.type == message_type::heartbeat ||
+        m.type == message_type::pre_vote) {
+      // Tell a stale leader or pre-candidate about the newer term.
+      message r = make(m.type == message_type::pre_vote ? message_type::pre_vote_response
+                                                        : message_type::append_response,
+                       m.from);
+      r.reject = true;
+      send(r);
+    }
+    return;
+  }
+  const bool known = config_.find(m.from) != nullptr;
+  switch (m.type) {
+    case message_type::vote:
+    case message_type::pre_vote: handle_vote_request(m); break;
+    case message_type::vote_response:
+    case message_type::pre_vote_response:
+      if (!known) { ++counters_.dropped_unknown_sender; break; }
+      handle_vote_response(m);
+      break;
+    case message_type::append: handle_append(m); break;
+    case message_type::heartbeat: handle_heartbeat(m); break;
+    case message_type::install_snapshot: handle_snapshot(m); break;
+    case message_type::append_response:
+      if (!known) { ++counters_.dropped_unknown_sender; break; }
+      handle_append_response(m);
+      break;
+    case message_type::heartbeat_response:
+      if (!known) { ++counters_.dropped_unknown_sender; break; }
+      handle_heartbeat_response(m);
+      break;
+    case message_type::install_snapshot_response:
+      if (!known) { ++counters_.dropped_unknown_sender; break; }
+      handle_snapshot_response(m);
+      break;
+    case message_type::timeout_now:
+      if (role_ != role::leader && m.from == leader_) campaign(false, true);
+      break;
+    case message_type::propose: break;
+  }
+}
+
+template <random_source Random>
+void basic_core<Random>::handle_vote_request(const message& m) noexcept {
+  const bool pre = m.type == message_type::pre_vote;
+  const bool can_vote = vote_ == m.from || (vote_ == no_node && leader_ == no_node) ||
+                        (pre && m.term > term_);
+  const bool up_to_date = m.log_term > log_.last_term() ||
+                          (m.log_term == log_.last_term() && m.log_index >= log_.last_index());
+  message r = make(pre ? message_type::pre_vote_response : message_type::vote_response, m.from);
+  if (can_vote && up_to_date) {
+    r.term = m.term;
+    if (!pre) {
+      vote_ = m.from;
+      election_elapsed_ = 0;
+    }
+  } else {
+    r.reject = true;
+  }
+  send(r);
+}
+
+template <random_source Random>
+void basic_core<Random>::handle_vote_response(const message& m) noexcept {
+  const bool pre = m.type == message_type::pre_vote_response;
+  if (pre ? (role_ != role::pre_candidate || (!m.reject && m.term != term_ + 1))
+          : (role_ != role::candidate || m.term != term_)) {
+    return;
+  }
+  if (std::find(granted_.begin(), granted_.end(), m.from) != granted_.end() ||
+      std::find(rejected_.begin(), rejected_.end(), m.from) != rejected_.end()) {
+    return;
+  }
+  (void)(m.reject ? rejected_.push_back(m.from) : granted_.push_back(m.from));
+  const int outcome = tally(pre);
+  if (outcome > 0) {
+    if (pre) campaign(false, m.transfer);
+    else become_leader();
+  } else if (outcome < 0) {
+    become_follower(term_, no_node);
+  }
+}
+
+}  // namespace raft
+WEFT_END
+
+// ---- begin weft/consensus/raft/detail/replication.hpp
+// weft/consensus/raft/detail/replication.hpp - log replication, flow control, commit.
+
+
+WEFT_BEGIN
+namespace raft {
+
+template <random_source Random>
+void basic_core<Random>::send(message m) noexcept {
+  const bool leader_stream = role_ == role::leader &&
+                             (m.type == message_type::append ||
+                              m.type == message_type::heartbeat ||
+                              m.type == message_type::install_snapshot ||
+                              m.type == message_type::timeout_now);
+  std::vector<message>& box = leader_stream ? send_now_ : send_after_;
+  if (box.size() >= opts_.max_messages_per_ready) {
+    ++counters_.dropped_outbox_full;  // like a lost message: the protocol retries
+    return;
+  }
+  box.push_back(m);
+}
+
+template <random_source Random>
+typename basic_core<Random>::progress* basic_core<Random>::find_progress(node_id id) noexcept {
+  for (progress& pr : progress_)
+    if (pr.id == id) return &pr;
+  return nullptr;
+}
+
+template <random_source Random>
+void basic_core<Random>::inflight_reset(progress& pr) noexcept {
+  pr.inflight_head = 0;
+  pr.inflight_count = 0;
+  pr.inflight_bytes = 0;
+}
+
+template <random_source Random>
+bool basic_core<Random>::inflight_full(const progress& pr) const noexcept {
+  return pr.inflight_count >= opts_.max_inflight_messages ||
+         pr.inflight_bytes >= opts_.max_inflight_bytes;
+}
+
+template <random_source Random>
+void basic_core<Random>::inflight_add(progress& pr, index_t last, std::uint64_t bytes) noexcept {
+  WEFT_ASSERT(pr.inflight_count < opts_.max_inflight_messages);
+  const std::size_t slot = (pr.inflight_head + pr.inflight_count) % opts_.max_inflight_messages;
+  inflight_storage_[pr.inflight_base + slot] = inflight_t{last, bytes};
+  ++pr.inflight_count;
+  pr.inflight_bytes += bytes;
+}
+
+template <random_source Random>
+void basic_core<Random>::inflight_free_to(progress& pr, index_t index) noexcept {
+  while (pr.inflight_count > 0) {
+    const inflight_t& f = inflight_storage_[pr.inflight_base + pr.inflight_head];
+    if (f.last > index) break;
+    pr.inflight_bytes -= f.bytes;
+    pr.inflight_head = (pr.inflight_head + 1) % opts_.max_inflight_messages;
+    --pr.inflight_count;
+  }
+}
+
+template <random_source Random>
+result<index_t> basic_core<Random>::append_local(entry_type type, byte_view payload) noexcept {
+  if (!log_.append(term_, type, payload)) return error(raft_errc::log_full, "append_local");
+  return log_.last_index();
+}
+
+template <random_source Random>
+result<index_t> basic_core<Random>::propose(byte_view payload) noexcept {
+  if (payload.size() > opts_.max_bytes_per_entry) return error(raft_errc::entry_too_large, "propose");
+  if (role_ != role::leader) {
+    if (!opts_.forward_proposals || leader_ == no_node)
+      return error(raft_errc::not_leader, "propose");
+    std::size_t used = 0;
+    for (const entry_ref& e : forward_refs_) used += e.payload.size();
+    if (forward_refs_.size() >= opts_.max_entries_per_message ||
+        used + payload.size() > forward_bytes_.size())
+      return error(raft_errc::too_many_uncommitted, "propose: forward batch full");
+    std::uint8_t* at = forward_bytes_.data() + used;
+    if (!payload.empty()) std::memcpy(at, payload.data(), payload.size());
+    forward_refs_.push_back(entry_ref{0, 0, entry_type::normal, byte_view(at, payload.size())});
+    return index_t{0};
+  }
+  if (transfer_target_ != no_node || removed_leader_)
+    return error(raft_errc::transfer_in_progress, "propose");
+  if (log_.last_index() - commit_ >= opts_.max_uncommitted_entries)
+    return error(raft_errc::too_many_uncommitted, "propose");
+  return append_local(entry_type::normal, payload);
+}
+
+template <random_source Random>
+void basic_core<Random>::handle_propose(const message& m) noexcept {
+  if (role_ != role::leader || transfer_target_ != no_node || removed_leader_ ||
+      config_.find(m.from) == nullptr) {
+    ++counters_.dropped_forwarded_proposals;
+    return;
+  }
+  for (std::size_t i = 0; i < m.entries.size(); ++i) {
+    const entry_ref e = m.entries.at(i);
+    if (e.type != entry_type::normal || e.payload.size() > opts_.max_bytes_per_entry ||
+        log_.last_index() - commit_ >= opts_.max_uncommitted_entries ||
+        !append_local(entry_type::normal, e.payload)) {
+      ++counters_.dropped_forwarded_proposals;
+    }
+  }
+}
+
+template <random_source Random>
+bool basic_core<Random>::valid_entries(const message& m) const noexcept {
+  term_t previous = m.log_term;
+  std::uint64_t bytes = 0;
+  for (std::size_t i = 0; i < m.entries.size(); ++i) {
+    const entry_ref e = m.entries.at(i);
+    if (e.index != m.log_index + 1 + i || e.term < previous || e.term > m.term) return false;
+    if (static_cast<std::uint8_t>(e.type) > 2) return false;
+    previous = e.term;
+    bytes += e.payload.size();
+  }
+  return bytes <= opts_.max_bytes_per_message;
+}
+
+template <random_source Random>
+void basic_core<Random>::handle_append(const message& m) noexcept {
+  if (role_ != role::follower) become_follower(term_, m.from);
+  leader_ = m.from;
+  election_elapsed_ = 0;
+  if (m.entries.size() > opts_.max_entries_per_message || !valid_entries(m)) {
+    ++counters_.dropped_oversize;
+    return;
+  }
+  message r = make(message_type::append_response, m.from);
+  r.round = m.round;
+  r.stamp_tick = m.stamp_tick;
+  if (m.log_index < commit_) {  // stale: everything up to commit is known to match
+    r.log_index = commit_;
+    r.commit = commit_;
+    send(r);
+    return;
+  }
+  if (m.log_index > log_.last_index() || log_.term_at(m.log_index) != m.log_term) {
+    ++counters_.rejected_appends;
+    r.reject = true;
+    r.log_index = std::min(m.log_index, log_.last_index());  // hint: retry from here
+    r.log_term = log_.term_at(r.log_index);
+    r.commit = commit_;
+    send(r);
+    return;
+  }
+  index_t last_new = m.log_index;
+  const bool witness = [&] {
+    const member* self = config_.find(opts_.id);
+    return self != nullptr && self->role == member_role::witness;
+  }();
+  for (std::size_t i = 0; i < m.entries.size(); ++i) {
+    const entry_ref e = m.entries.at(i);
+    if (e.index <= log_.last_index()) {
+      if (log_.term_at(e.index) == e.term) { last_new = e.index; continue; }
+      if (e.index <= commit_) { ++counters_.dropped_malformed; break; }  // never rewrite commits
+      log_.truncate_after(e.index - 1);
+      offered_index_ = std::min(offered_index_, e.index - 1);
+      persisted_index_ = std::min(persisted_index_, e.index - 1);
+    }
+    if (!log_.append(e.term, e.type, e.payload, !witness)) { ++counters_.truncated_appends; break; }
+    last_new = e.index;
+  }
+  set_commit(std::max(commit_, std::min(m.commit, last_new)));
+  r.log_index = last_new;
+  r.commit = commit_;
+  send(r);
+}
+
+template <random_source Random>
+void basic_core<Random>::handle_append_response(const message& m) noexcept {
+  if (role_ != role::leader) return;
+  progress* pr = find_progress(m.from);
+  if (pr == nullptr) { ++counters_.dropped_unknown_sender; return; }
+  pr->recent_active = true;
+  pr->follower_commit = std::max(pr->follower_commit, std::min(m.commit, log_.last_index()));
+  pr->acked_round = std::max(pr->acked_round, m.round);
+  pr->acked_stamp_tick = std::max(pr->acked_stamp_tick, m.stamp_tick);
+  if (m.reject) {
+    if (m.log_index < pr->match || pr->next <= pr->match + 1) return;  // stale rejection
+    pr->next = std::max(pr->match + 1, std::min(pr->next - 1, m.log_index + 1));
+    pr->state = progress_state::probe;
+    pr->probe_sent = false;
+    inflight_reset(*pr);
+    send_append(*pr, true);
+  } else if (m.log_index > pr->match) {
+    pr->match = std::min(m.log_index, log_.last_index());
+    pr->next = std::max(pr->next, pr->match + 1);
+    inflight_free_to(*pr, pr->match);
+    if (pr->state == progress_state::probe) {
+      pr->state = progress_state::replicate;
+      pr->next = pr->match + 1;
+      pr->probe_sent = false;
+      inflight_reset(*pr);
+    }
+    maybe_commit();
+    if (transfer_target_ == pr->id && pr->match == log_.last_index()) {
+      send(make(message_type::timeout_now, pr->id));
+    }
+  } else {
+    pr->probe_sent = false;
+  }
+  release_reads();
+  if (removed_leader_) removed_leader_step_down();
+}
+
+template <random_source Random>
+void basic_core<Random>::handle_heartbeat(const message& m) noexcept {
+  if (role_ != role::follower) become_follower(term_, m.from);
+  leader_ = m.from;
+  election_elapsed_ = 0;
+  set_commit(std::max(commit_, std::min(m.commit, log_.last_index())));
+  message r = make(message_type::heartbeat_response, m.from);
+  r.round = m.round;
+  r.stamp_tick = m.stamp_tick;
+  r.log_index = log_.last_index();
+  r.commit = commit_;
+  send(r);
+}
+
+template <random_source Random>
+void basic_core<Random>::handle_heartbeat_response(const message& m) noexcept {
+  if (role_ != role::leader) return;
+  progress* pr = find_progress(m.from);
+  if (pr == nullptr) { ++counters_.dropped_unknown_sender; return; }
+  pr->recent_active = true;
+  pr->follower_commit = std::max(pr->follower_commit, std::min(m.commit, log_.last_index()));
+  pr->acked_round = std::max(pr->acked_round, m.round);
+  pr->acked_stamp_tick = std::max(pr->acked_stamp_tick, m.stamp_tick);
+  if (pr->state == progress_state::snapshot) {
+    pr->snapshot_sent = pr->snapshot_acked;  // resend lost chunks
+  } else if (pr->match < log_.last_index()) {
+    if (pr->match == pr->match_at_heartbeat) {  // no progress since the last heartbeat
+      pr->state = progress_state::probe;
+      pr->next = pr->match + 1;
+      inflight_reset(*pr);
+    }
+    pr->probe_sent = false;
+  }
+  pr->match_at_heartbeat = pr->match;
+  release_reads();
+  if (removed_leader_) removed_leader_step_down();
+}
+
+template <random_source Random>
+void basic_core<Random>::send_heartbeats(std::uint64_t round) noexcept {
+  for (progress& pr : progress_) {
+    message m = make(message_type::heartbeat, pr.id);
+    m.commit = std::min(pr.match, commit_);
+    m.round = round;
+    m.stamp_tick = ticks_;
+    send(m);
+  }
+}
+
+template <random_source Random>
+void basic_core<Random>::send_append(progress& pr, bool allow_empty) noexcept {
+  if (pr.state == progress_state::snapshot) { send_snapshot_chunks(pr); return; }
+  if (pr.state == progress_state::probe && pr.probe_sent) return;
+  if (pr.next < log_.first_index()) {
+    if (snapshot_.index == 0 || snapshot_.index < pr.next - 1) return;
+    pr.state = progress_state::snapshot;
+    pr.snapshot_index = 0;
+    send_snapshot_chunks(pr);
+    return;
+  }
+  do {
+    if (pr.state == progress_state::replicate && inflight_full(pr)) return;
+    const index_t last = log_.last_index();
+    std::size_t count = 0;
+    std::uint64_t bytes = 0;
+    while (pr.next + count <= last && count < opts_.max_entries_per_message) {
+      const std::uint64_t size = log_.size_at(pr.next + count);
+      if (count > 0 && bytes + size > opts_.max_bytes_per_message) break;
+      bytes += size;
+      ++count;
+    }
+    if (count == 0 && !(allow_empty || pr.commit_sent < commit_)) return;
+    message m = make(message_type::append, pr.id);
+    m.log_index = pr.next - 1;
+    m.log_term = log_.term_at(m.log_index);
+    m.commit = commit_;
+    m.round = round_;
+    m.stamp_tick = ticks_;
+    m.entries = log_.range(pr.next, count);
+    pr.commit_sent = commit_;
+    send(m);
+    if (pr.state == progress_state::probe) { pr.probe_sent = true; return; }
+    if (count == 0) return;
+    pr.next += count;
+    inflight_add(pr, pr.next - 1, bytes);
+    allow_empty = false;
+  } while (pr.next <= log_.last_index());
+}
+
+template <random_source Random>
+void basic_core<Random>::flush_replication() noexcept {
+  if (role_ != role::leader) return;
+  for (progress& pr : progress_) send_append(pr, false);
+}
+
+template <random_source Random>
+template <class Value>
+std::uint64_t basic_core<Random>::quorum_of(const configuration& config, Value value) noexcept {
+  // The largest v such that a majority of each voter set has a value >= v.
+  const auto side = [&](bool outgoing) -> std::uint64_t {
+    std::uint64_t values[max_config_members];
+    std::size_t n = 0;
+    for (const member& mem : config.members) {
+      const bool in = outgoing ? mem.outgoing : (mem.incoming && configuration::votes(mem));
+      if (in) values[n++] = value(mem.id);
+    }
+    if (n == 0) return ~std::uint64_t{0};
+    std::sort(values, values + n, [](std::uint64_t a, std::uint64_t b) { return a > b; });
+    return values[n / 2];
+  };
+  return std::min(side(false), side(true));
+}
+
+template <random_source Random>
+bool basic_core<Random>::quorum_active() const noexcept {
+  const auto active = [this](node_id id) -> std::uint64_t {
+    if (id == opts_.id) return 1;
+    for (const progress& pr : progress_)
+      if (pr.id == id) return pr.recent_active ? 1 : 0;
+    return 0;
+  };
+  return quorum_value(active) == 1;
+}
+
+template <random_source Random>
+void basic_core<Random>::maybe_commit() noexcept {
+  if (role_ != role::leader) return;
+  const auto match = [this](node_id id) -> std::uint64_t {
+    if (id == opts_.id) return persisted_index_;
+    for (const progress& pr : progress_)
+      if (pr.id == id) return pr.match;
+    return 0;
+  };
+  const index_t quorum = std::min<index_t>(quorum_value(match), log_.last_index());
+  if (quorum > commit_ && log_.term_at(quorum) == term_) {  // only current-term entries (§5.4.2)
+    set_commit(quorum);
+    release_reads();
+  }
+}
+
+template <random_source Random>
+void basic_core<Random>::set_commit(index_t commit) noexcept {
+  if (commit <= commit_) return;
+  WEFT_ASSERT(commit <= log_.last_index());
+  for (index_t i = commit_ + 1; i <= commit; ++i) {
+    if (log_.type_at(i) != entry_type::config) continue;
+    auto decoded = decode_configuration(log_.at(i).payload);
+    if (decoded) apply_configuration(*decoded, i);
+    else ++counters_.ignored_config_entries;
+  }
+  commit_ = commit;
+  if (role_ == role::leader && config_.joint() && config_index_ <= commit_ &&
+      pending_config_index_ <= commit_) {
+    configuration leave;  // joint consensus committed: leave it automatically
+    for (member mem : config_.members) {
+      if (!mem.incoming) continue;
+      mem.outgoing = false;
+      (void)leave.members.push_back(mem);
+    }
+    auto size = encode_configuration(leave, config_scratch_);
+    if (size && append_local(entry_type::config, byte_view(config_scratch_.data(), *size)))
+      pending_config_index_ = log_.last_index();
+  }
+}
+
+template <random_source Random>
+void basic_core<Random>::apply_configuration(const configuration& config, index_t index) noexcept {
+  config_ = config;
+  config_index_ = index;
+  bootstrapped_ = true;  // a member that joined empty learns its configuration here
+  if (role_ == role::leader) {
+    sync_progress();
+    if (!config_.is_voter(opts_.id)) removed_leader_ = true;
+  }
+}
+
+template <random_source Random>
+void basic_core<Random>::sync_progress() noexcept {
+  // Keep progress for members that stay; add fresh progress for new ones.
+  static_vector<progress, max_config_members> next;
+  for (const member& mem : config_.members) {
+    if (mem.id == opts_.id) continue;
+    const progress* old = find_progress(mem.id);
+    progress pr;
+    if (old != nullptr) {
+      pr = *old;
+    } else {
+      pr.id = mem.id;
+      pr.next = log_.last_index() + 1;
+      pr.recent_active = true;
+    }
+    (void)next.push_back(pr);
+  }
+  progress_ = next;
+  // Every member owns a fixed region of the inflight storage, by position.
+  for (std::size_t i = 0; i < progress_.size(); ++i) {
+    progress& pr = progress_[i];
+    const std::size_t base = i * opts_.max_inflight_messages;
+    if (pr.inflight_base != base || pr.inflight_count == 0) {
+      pr.inflight_base = base;
+      inflight_reset(pr);
+      if (pr.state == progress_state::replicate) {
+        pr.state = progress_state::probe;
+        pr.next = pr.match + 1;
+        pr.probe_sent = false;
+      }
+    }
+  }
+}
+
+template <random_source Random>
+void basic_core<Random>::removed_leader_step_down() noexcept {
+  // A leader that committed its own removal stays until a majority of the new voters
+  // know the configuration is committed, then hands over with TimeoutNow and steps down,
+  // so the remaining voters never wait for a vote from the removed member (etcd #11038).
+  const auto knows = [this](node_id id) -> std::uint64_t {
+    for (const progress& pr : progress_)
+      if (pr.id == id) return std::min(pr.follower_commit, pr.match) >= config_index_ ? 1 : 0;
+    return 0;
+  };
+  if (commit_ < config_index_ || quorum_value(knows) != 1) return;
+  const progress* best = nullptr;
+  for (const progress& pr : progress_) {
+    const member* mem = config_.find(pr.id);
+    if (mem == nullptr || mem->role != member_role::voter || !config_.is_voter(pr.id)) continue;
+    if (knows(pr.id) == 1 && (best == nullptr || pr.match > best->match)) best = &pr;
+  }
+  if (best != nullptr) send(make(message_type::timeout_now, best->id));
+  become_follower(term_, no_node);
+}
+
+}  // namespace raft
+WEFT_END
+
+// ---- begin weft/consensus/raft/detail/control.hpp
+// weft/consensus/raft/detail/control.hpp - ready/advance, persistence completions, reads,
+// leadership transfer, membership changes, snapshots and the unsafe recovery operation.
+
+
+WEFT_BEGIN
+namespace raft {
+
+template <random_source Random>
+bool basic_core<Random>::has_ready() const noexcept {
+  if (!send_now_.empty() || !send_after_.empty() || !read_states_.empty() ||
+      !chunks_.empty() || snapshot_restored_ || !forward_refs_.empty())
+    return true;
+  if (offered_index_ < log_.last_index() || !(offered_state_ == state())) return true;
+  if (applied_ < std::min(commit_, persisted_index_)) return true;
+  if (role_ == role::leader) {
+    for (const progress& pr : progress_) {
+      if (pr.state == progress_state::probe && pr.probe_sent) continue;
+      if (pr.next <= log_.last_index() && !inflight_full(pr)) return true;
+      if (pr.commit_sent < commit_ && pr.state != progress_state::snapshot) return true;
+    }
+  }
+  return false;
+}
+
+template <random_source Random>
+ready_batch basic_core<Random>::ready() noexcept {
+  flush_replication();
+  if (!forward_refs_.empty() && leader_ != no_node && role_ != role::leader) {
+    message m = make(message_type::propose, leader_);
+    m.term = 0;  // proposals are not bound to a term
+    m.entries = entry_range(std::span<const entry_ref>(forward_refs_));
+    send(m);
+  }
+  ready_batch rb;
+  const hard_state now = state();
+  if (!(now == offered_state_)) {
+    rb.must_persist.hard_state_changed = true;
+    rb.must_persist.state = now;
+  }
+  if (offered_index_ < log_.last_index())
+    rb.must_persist.entries = log_.range(offered_index_ + 1, log_.last_index() - offered_index_);
+  rb.must_persist.snapshot_chunks = chunks_;
+  rb.send_after_persist = send_after_;
+  rb.send_now = send_now_;
+  const index_t apply_to = std::min<index_t>(std::min(commit_, persisted_index_),
+                                             applied_ + opts_.max_committed_per_ready);
+  if (apply_to > applied_) rb.committed = log_.range(applied_ + 1, apply_to - applied_);
+  rb.read_states = read_states_;
+  if (snapshot_restored_) rb.snapshot_to_restore = &restored_;
+  ready_entries_last_ = log_.last_index();
+  ready_committed_last_ = std::max(applied_, apply_to);
+  in_ready_ = true;
+  return rb;
+}
+
+template <random_source Random>
+void basic_core<Random>::advance() noexcept {
+  if (!in_ready_) return;
+  in_ready_ = false;
+  offered_index_ = std::max(offered_index_, std::min(ready_entries_last_, log_.last_index()));
+  offered_state_ = state();
+  applied_ = std::max(applied_, ready_committed_last_);
+  send_now_.clear();
+  send_after_.clear();
+  read_states_.clear();
+  chunks_.clear();
+  forward_refs_.clear();
+  snapshot_restored_ = false;
+}
+
+template <random_source Random>
+void basic_core<Random>::persisted(index_t index, term_t term) noexcept {
+  if (index > log_.last_index() || index <= persisted_index_) return;
+  if (log_.term_at(index) != term) return;  // the log changed since that write: stale
+  const index_t offered = in_ready_ ? std::max(offered_index_, ready_entries_last_) : offered_index_;
+  if (index > offered) return;  // never handed out for persistence
+  persisted_index_ = index;
+  maybe_commit();
+}
+
+template <random_source Random>
+result<void> basic_core<Random>::read_index(std::uint64_t context) noexcept {
+  if (role_ != role::leader) return error(raft_errc::not_leader, "read_index");
+  if (!committed_in_term()) return error(raft_errc::read_not_ready, "read_index");
+  if (read_states_.size() >= opts_.max_pending_reads ||
+      pending_reads_.size() >= opts_.max_pending_reads)
+    return error(raft_errc::read_queue_full, "read_index");
+  if (opts_.lease_reads && has_lease()) {
+    read_states_.push_back(read_state{context, commit_});
+    return ok();
+  }
+  pending_reads_.push_back(pending_read{context, commit_, ++round_});
+  send_heartbeats(round_);
+  release_reads();
+  return ok();
+}
+
+template <random_source Random>
+void basic_core<Random>::release_reads() noexcept {
+  if (pending_reads_.empty() || role_ != role::leader) return;
+  const auto acked = [this](node_id id) -> std::uint64_t {
+    if (id == opts_.id) return round_;
+    for (const progress& pr : progress_)
+      if (pr.id == id) return pr.acked_round;
+    return 0;
+  };
+  const std::uint64_t confirmed = quorum_value(acked);
+  std::size_t released = 0;
+  while (released < pending_reads_.size() && pending_reads_[released].round <= confirmed &&
+         read_states_.size() < opts_.max_pending_reads) {
+    read_states_.push_back(read_state{pending_reads_[released].context,
+                                      pending_reads_[released].index});
+    ++released;
+  }
+  pending_reads_.erase(pending_reads_.begin(),
+                       pending_reads_.begin() + static_cast<std::ptrdiff_t>(released));
+}
+
+template <random_source Random>
+bool basic_core<Random>::has_lease() const noexcept {
+  if (role_ != role::leader || !opts_.check_quorum) return false;
+  const auto stamp = [this](node_id id) -> std::uint64_t {
+    if (id == opts_.id) return ticks_;
+    for (const progress& pr : progress_)
+      if (pr.id == id) return pr.acked_stamp_tick;
+    return 0;
+  };
+  const std::uint64_t since = quorum_value(stamp);
+  const std::uint64_t span = opts_.election_timeout_ticks_min - opts_.lease_clock_drift_bound_ticks;
+  // `since` is the leader's tick when a quorum last confirmed it; add one tick for the
+  // part of the current tick that already elapsed.
+  return since > 0 && ticks_ + 1 < since + span;
+}
+
+template <random_source Random>
+result<void> basic_core<Random>::transfer_leadership(node_id to) noexcept {
+  if (role_ != role::leader) return error(raft_errc::not_leader, "transfer_leadership");
+  if (to == opts_.id) return ok();
+  const member* target = config_.find(to);
+  if (target == nullptr || target->role != member_role::voter || !config_.is_voter(to))
+    return error(raft_errc::transfer_target_invalid, "transfer_leadership");
+  progress* pr = find_progress(to);
+  if (pr == nullptr) return error(raft_errc::transfer_target_invalid, "transfer_leadership");
+  transfer_target_ = to;
+  transfer_elapsed_ = 0;
+  if (pr->match == log_.last_index()) send(make(message_type::timeout_now, to));
+  else send_append(*pr, true);
+  return ok();
+}
+
+template <random_source Random>
+result<void> basic_core<Random>::change_membership(change_kind kind, node_id id) noexcept {
+  const auto invalid = [](const char* where) { return result<void>(error(raft_errc::config_change_invalid, where)); };
+  if (config_.joint()) return error(raft_errc::config_change_pending, "change_membership: joint");
+  if (id == no_node) return invalid("change_membership: id 0");
+  configuration target = config_;
+  member* existing = nullptr;
+  for (member& mem : target.members)
+    if (mem.id == id) existing = &mem;
+  switch (kind) {
+    case change_kind::add_voter:
+    case change_kind::add_learner:
+    case change_kind::add_witness: {
+      if (existing != nullptr) return invalid("change_membership: already a member");
+      member mem;
+      mem.id = id;
+      mem.role = kind == change_kind::add_voter     ? member_role::voter
+                 : kind == change_kind::add_learner ? member_role::learner
+                                                    : member_role::witness;
+      if (!target.members.push_back(mem)) return invalid("change_membership: too many members");
+      break;
+    }
+    case change_kind::promote_learner:
+      if (existing == nullptr || existing->role != member_role::learner)
+        return invalid("change_membership: not a learner");
+      existing->role = member_role::voter;
+      break;
+    case change_kind::remove: {
+      if (existing == nullptr) return invalid("change_membership: not a member");
+      const bool voter = configuration::votes(*existing);
+      *existing = target.members[target.members.size() - 1];
+      target.members.pop_back();
+      bool witness_left = false;
+      for (const member& mem : target.members) witness_left |= mem.role == member_role::witness;
+      if (voter && config_.incoming_voters() == 2 && !witness_left)
+        return error(raft_errc::config_change_unsafe, "change_membership: 2-voter removal");
+      break;
+    }
+  }
+  return propose_config(target, false);
+}
+
+template <random_source Random>
+result<void> basic_core<Random>::change_membership_joint(const configuration& target) noexcept {
+  if (config_.joint()) return error(raft_errc::config_change_pending, "joint: already joint");
+  for (const member& mem : target.members)
+    if (mem.id == no_node || mem.outgoing || !mem.incoming)
+      return error(raft_errc::config_change_invalid, "joint: target member flags");
+  configuration joint;
+  for (const member& old : config_.members) {
+    const member* wanted = target.find(old.id);
+    member mem = wanted != nullptr ? *wanted : old;
+    mem.incoming = wanted != nullptr;
+    mem.outgoing = configuration::votes(old);
+    if (!mem.incoming && !mem.outgoing) continue;  // a learner that leaves
+    if (!joint.members.push_back(mem)) return error(raft_errc::config_change_invalid, "joint: size");
+  }
+  for (const member& mem : target.members) {
+    if (config_.find(mem.id) != nullptr) continue;
+    if (!joint.members.push_back(mem)) return error(raft_errc::config_change_invalid, "joint: size");
+  }
+  return propose_config(joint, true);
+}
+
+template <random_source Random>
+result<void> basic_core<Random>::propose_config(const configuration& target, bool joint) noexcept {
+  if (role_ != role::leader) return error(raft_errc::not_leader, "change_membership");
+  if (transfer_target_ != no_node || removed_leader_)
+    return error(raft_errc::transfer_in_progress, "change_membership");
+  if (pending_config_index_ > commit_ || !committed_in_term())
+    return error(raft_errc::config_change_pending, "change_membership");
+  if (target.incoming_voters() == 0)
+    return error(raft_errc::config_change_unsafe, "change_membership: no voter left");
+  if (!joint) {
+    std::size_t changed = 0;
+    for (const member& mem : target.members)
+      changed += config_.is_voter(mem.id) != target.is_voter(mem.id) ? 1U : 0U;
+    for (const member& mem : config_.members)
+      changed += (config_.is_voter(mem.id) && target.find(mem.id) == nullptr) ? 1U : 0U;
+    if (changed > 1)
+      return error(raft_errc::config_change_unsafe, "change_membership: >1 voter; use joint");
+  }
+  // Both the current and the proposed configuration must have a reachable quorum, or the
+  // change could never commit (or the group could not make progress after it).
+  const auto active = [this](node_id id) -> std::uint64_t {
+    if (id == opts_.id) return 1;
+    for (const progress& pr : progress_)
+      if (pr.id == id) return pr.recent_active ? 1 : 0;
+    return 0;
+  };
+  if (quorum_of(config_, active) != 1 || quorum_of(target, active) != 1)
+    return error(raft_errc::config_change_unsafe, "change_membership: no active quorum");
+  WEFT_TRY_ASSIGN(const std::size_t size, encode_configuration(target, config_scratch_));
+  WEFT_TRY(append_local(entry_type::config, byte_view(config_scratch_.data(), size)));
+  pending_config_index_ = log_.last_index();
+  return ok();
+}
+
+template <random_source Random>
+result<void> basic_core<Random>::force_new_configuration(const configuration& config) noexcept {
+  if (!config.is_incoming_voter(opts_.id) || config.joint() || config.incoming_voters() == 0)
+    return error(raft_errc::config_change_invalid, "force_new_configuration");
+  WEFT_TRY_ASSIGN(const std::size_t size, encode_configuration(config, config_scratch_));
+  become_follower(term_ + 1, no_node);
+  WEFT_TRY(append_local(entry_type::config, byte_view(config_scratch_.data(), size)));
+  // The forced entry is declared committed here, without any quorum: that is the unsafe
+  // part. It is durable once the next ready() is persisted.
+  persisted_index_ = std::min(persisted_index_, log_.last_index() - 1);
+  commit_ = log_.last_index() - 1;
+  set_commit(log_.last_index());
+  pending_config_index_ = log_.last_index();
+  return ok();
+}
+
+template <random_source Random>
+result<void> basic_core<Random>::compact(index_t index, std::uint64_t size_bytes) noexcept {
+  if (index > applied_ || index < log_.snapshot_index() || index < config_index_)
+    return error(raft_errc::compact_invalid, "compact");
+  if (index == log_.snapshot_index()) return ok();
+  snapshot_.index = index;
+  snapshot_.term = log_.term_at(index);
+  snapshot_.config = config_;
+  snapshot_.size_bytes = size_bytes;
+  log_.compact_to(index, snapshot_.term);
+  return ok();
+}
+
+template <random_source Random>
+void basic_core<Random>::send_snapshot_chunks(progress& pr) noexcept {
+  if (snapshot_.index == 0) return;
+  if (pr.snapshot_index != snapshot_.index) {  // start (or restart on a newer snapshot)
+    pr.snapshot_index = snapshot_.index;
+    pr.snapshot_sent = pr.snapshot_acked = 0;
+    ++counters_.snapshots_sent;
+  }
+  const std::uint64_t chunk = opts_.max_snapshot_chunk_bytes;
+  const std::uint64_t window = chunk * opts_.max_snapshot_chunks_inflight;
+  bool first = pr.snapshot_sent == 0;
+  while ((first || pr.snapshot_sent < snapshot_.size_bytes) &&
+         pr.snapshot_sent - pr.snapshot_acked < window) {
+    message m = make(message_type::install_snapshot, pr.id);
+    m.snapshot_index = snapshot_.index;
+    m.snapshot_term = snapshot_.term;
+    m.snapshot_size_bytes = snapshot_.size_bytes;
+    m.snapshot_offset = pr.snapshot_sent;
+    m.data_size = std::min(chunk, snapshot_.size_bytes - pr.snapshot_sent);
+    m.snapshot_done = pr.snapshot_sent + m.data_size == snapshot_.size_bytes;
+    m.snapshot_config = &snapshot_.config;
+    m.commit = commit_;
+    send(m);
+    pr.snapshot_sent += m.data_size;
+    first = false;
+    if (m.snapshot_done) break;
+  }
+}
+
+template <random_source Random>
+void basic_core<Random>::handle_snapshot(const message& m) noexcept {
+  if (role_ != role::follower) become_follower(term_, m.from);
+  leader_ = m.from;
+  election_elapsed_ = 0;
+  message r = make(message_type::install_snapshot_response, m.from);
+  r.snapshot_index = m.snapshot_index;
+  if (m.snapshot_config == nullptr || m.data.size() != m.data_size ||
+      m.data_size > opts_.max_snapshot_chunk_bytes ||
+      m.snapshot_offset + m.data_size > m.snapshot_size_bytes ||
+      m.snapshot_config->incoming_voters() == 0 || m.snapshot_term > m.term) {
+    ++counters_.dropped_malformed;
+    return;
+  }
+  if (m.snapshot_index <= commit_) {  // already have it: report where we are
+    r.log_index = commit_;
+    r.snapshot_offset = m.snapshot_size_bytes;
+    send(r);
+    return;
+  }
+  // A stream is one snapshot from one leader in one term (members may encode the same
+  // state differently). Within a stream a reordered chunk of an older snapshot is ignored.
+  const bool same_sender = incoming_active_ && incoming_from_ == m.from && incoming_sender_term_ == m.term;
+  const bool same = same_sender && incoming_.index == m.snapshot_index &&
+                    incoming_.term == m.snapshot_term && incoming_.size_bytes == m.snapshot_size_bytes;
+  if (m.snapshot_offset == 0 && !same && (!same_sender || m.snapshot_index > incoming_.index)) {
+    incoming_ = snapshot_metadata{m.snapshot_index, m.snapshot_term, *m.snapshot_config,
+                                  m.snapshot_size_bytes};
+    incoming_from_ = m.from;
+    incoming_sender_term_ = m.term;
+    incoming_offset_ = 0;
+    incoming_active_ = true;
+  } else if (!same || m.snapshot_offset != incoming_offset_) {
+    r.reject = true;  // out of order: tell the leader where to resume
+    r.snapshot_offset = same ? incoming_offset_ : 0;
+    send(r);
+    return;
+  }
+  if (chunks_.size() >= opts_.max_snapshot_chunks_inflight) return;  // treated as loss
+  std::uint8_t* at = chunk_bytes_.data() + chunks_.size() * opts_.max_snapshot_chunk_bytes;
+  if (!m.data.empty()) std::memcpy(at, m.data.data(), m.data.size());
+  chunks_.push_back(snapshot_chunk{m.snapshot_index, m.snapshot_term, m.snapshot_offset,
+                                   byte_view(at, m.data.size()), m.snapshot_done});
+  incoming_offset_ += m.data_size;
+  r.snapshot_offset = incoming_offset_;
+  if (m.snapshot_done) {
+    incoming_active_ = false;
+    if (log_.term_at(incoming_.index) == incoming_.term && log_.contains(incoming_.index))
+      log_.compact_to(incoming_.index, incoming_.term);  // keep the matching suffix
+    else
+      log_.reset(incoming_.index, incoming_.term);
+    snapshot_ = incoming_;
+    restored_ = incoming_;
+    snapshot_restored_ = true;
+    config_ = incoming_.config;
+    config_index_ = incoming_.index;
+    bootstrapped_ = true;
+    commit_ = applied_ = incoming_.index;
+    persisted_index_ = std::max(incoming_.index, std::min(persisted_index_, log_.last_index()));
+    offered_index_ = std::max(incoming_.index, std::min(offered_index_, log_.last_index()));
+    ++counters_.snapshots_installed;
+    r.log_index = incoming_.index;
+  }
+  send(r);
+}
+
+template <random_source Random>
+void basic_core<Random>::handle_snapshot_response(const message& m) noexcept {
+  if (role_ != role::leader) return;
+  progress* pr = find_progress(m.from);
+  if (pr == nullptr) { ++counters_.dropped_unknown_sender; return; }
+  pr->recent_active = true;
+  if (pr->state != progress_state::snapshot || m.snapshot_index != pr->snapshot_index) {
+    if (m.log_index > pr->match && pr->state != progress_state::snapshot) {
+      pr->match = std::min(m.log_index, log_.last_index());
+      pr->next = std::max(pr->next, pr->match + 1);
+    }
+    return;
+  }
+  if (m.log_index >= pr->snapshot_index) {  // installed
+    pr->match = std::max(pr->match, std::min(m.log_index, log_.last_index()));
+    pr->next = pr->match + 1;
+    pr->state = progress_state::probe;
+    pr->probe_sent = false;
+    inflight_reset(*pr);
+    maybe_commit();
+    send_append(*pr, true);
+    return;
+  }
+  if (m.reject) {  // the follower holds exactly this much of our snapshot: resume there
+    pr->snapshot_sent = pr->snapshot_acked = std::min(m.snapshot_offset, snapshot_.size_bytes);
+  } else {
+    pr->snapshot_acked = std::max(pr->snapshot_acked, std::min(m.snapshot_offset, pr->snapshot_sent));
+  }
+  send_snapshot_chunks(*pr);
+}
+
+}  // namespace raft
+WEFT_END
+// ---- end weft/consensus/raft/detail/control.hpp
+// ---- end weft/consensus/raft/detail/replication.hpp
+// ---- end weft/consensus/raft/detail/core_impl.hpp
+// ---- end weft/consensus/raft/core.hpp
+// ---- end weft/consensus/raft/raft.hpp
+// ---- begin weft/consensus/raft/codec.hpp
+// weft/consensus/raft/codec.hpp - the versioned, deterministic CBOR schema of Raft
+// messages (weft/wire). encode_message() writes into caller memory; message_decoder keeps
+// the storage a decoded message's views point to (entries, configuration), so decoding
+// allocates nothing. Schema (map keys):
+//   0 version (1) | 1 type | 2 from | 3 to | 4 term | 5 log_index | 6 log_term | 7 commit
+//   8 reject | 9 transfer | 10 round | 11 stamp_tick | 12 entries [ {1 index, 2 term,
+//   3 type, 4 payload} ] | 13 snapshot? {1 index, 2 term, 3 size, 4 offset, 5 data,
+//   6 done, 7 members [ {1 id, 2 role, 3 flags(bit0 outgoing, bit1 incoming)} ]}
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+
+
+WEFT_BEGIN
+namespace raft {
+
+inline constexpr std::uint64_t wire_version = 1;
+/// The most entries one encoded message may carry (options.max_entries_per_message must
+/// not exceed it when messages travel through this codec).
+inline constexpr std::size_t max_wire_entries = 256;
+
+namespace detail {
+struct wire_entry {
+  std::uint64_t index = 0;
+  std::uint64_t term = 0;
+  std::uint8_t type = 0;
+  byte_view payload{};
+  static constexpr void fields(auto& v, auto& self) {
+    v(1, self.index);
+    v(2, self.term);
+    v(3, self.type);
+    v(4, self.payload);
+  }
+};
+struct wire_member {
+  std::uint64_t id = 0;
+  std::uint8_t role = 0;
+  std::uint8_t flags = 0;
+  static constexpr void fields(auto& v, auto& self) {
+    v(1, self.id);
+    v(2, self.role);
+    v(3, self.flags);
+  }
+};
+struct wire_snapshot {
+  std::uint64_t index = 0;
+  std::uint64_t term = 0;
+  std::uint64_t size = 0;
+  std::uint64_t offset = 0;
+  byte_view data{};
+  bool done = false;
+  static_vector<wire_member, max_config_members> members;
+  static constexpr void fields(auto& v, auto& self) {
+    v(1, self.index);
+    v(2, self.term);
+    v(3, self.size);
+    v(4, self.offset);
+    v(5, self.data);
+    v(6, self.done);
+    v(7, self.members);
+  }
+};
+struct wire_message {
+  std::uint64_t version = wire_version;
+  std::uint8_t type = 0;
+  std::uint64_t from = 0;
+  std::uint64_t to = 0;
+  std::uint64_t term = 0;
+  std::uint64_t log_index = 0;
+  std::uint64_t log_term = 0;
+  std::uint64_t commit = 0;
+  bool reject = false;
+  bool transfer = false;
+  std::uint64_t round = 0;
+  std::uint64_t stamp_tick = 0;
+  static_vector<wire_entry, max_wire_entries> entries;
+  std::optional<wire_snapshot> snapshot;
+  static constexpr void fields(auto& v, auto& self) {
+    v(0, self.version);
+    v(1, self.type);
+    v(2, self.from);
+    v(3, self.to);
+    v(4, self.term);
+    v(5, self.log_index);
+    v(6, self.log_term);
+    v(7, self.commit);
+    v(8, self.reject);
+    v(9, self.transfer);
+    v(10, self.round);
+    v(11, self.stamp_tick);
+    v(12, self.entries);
+    v(13, self.snapshot);
+  }
+};
+}  // namespace detail
+
+/// Encodes and decodes Raft messages; holds the scratch a message's views point to, so
+/// one codec serves one message at a time (a decoded message is valid until the next call).
+class message_codec {
+ public:
+  /// Encodes `m` into `out`; for install_snapshot, `m.data` must hold the chunk bytes.
+  [[nodiscard]] result<byte_view> encode(const message& m, mutable_byte_view out) noexcept {
+    if (m.entries.size() > max_wire_entries)
+      return error(raft_errc::bad_message, "encode_message: too many entries");
+    wire_ = detail::wire_message{};
+    wire_.type = static_cast<std::uint8_t>(m.type);
+    wire_.from = m.from;
+    wire_.to = m.to;
+    wire_.term = m.term;
+    wire_.log_index = m.log_index;
+    wire_.log_term = m.log_term;
+    wire_.commit = m.commit;
+    wire_.reject = m.reject;
+    wire_.transfer = m.transfer;
+    wire_.round = m.round;
+    wire_.stamp_tick = m.stamp_tick;
+    for (std::size_t i = 0; i < m.entries.size(); ++i) {
+      const entry_ref e = m.entries.at(i);
+      WEFT_TRY(wire_.entries.push_back(detail::wire_entry{e.index, e.term,
+                                                          static_cast<std::uint8_t>(e.type), e.payload}));
+    }
+    if (m.type == message_type::install_snapshot || m.type == message_type::install_snapshot_response) {
+      detail::wire_snapshot s;
+      s.index = m.snapshot_index;
+      s.term = m.snapshot_term;
+      s.size = m.snapshot_size_bytes;
+      s.offset = m.snapshot_offset;
+      s.data = m.data;
+      s.done = m.snapshot_done;
+      if (m.snapshot_config != nullptr)
+        for (const member& mem : m.snapshot_config->members)
+          WEFT_TRY(s.members.push_back(detail::wire_member{
+              mem.id, static_cast<std::uint8_t>(mem.role),
+              static_cast<std::uint8_t>((mem.outgoing ? 1U : 0U) | (mem.incoming ? 2U : 0U))}));
+      wire_.snapshot = s;
+    }
+    return wire::encode(wire_, out);
+  }
+
+  /// Decodes one message; every view in the result points into `input` or this codec.
+  [[nodiscard]] result<message> decode(byte_view input, const wire::decode_limits& limits = {}) noexcept {
+    WEFT_TRY(wire::decode_into(input, wire_, limits));
+    const auto bad = [](const char* where) { return result<message>(error(raft_errc::bad_message, where)); };
+    if (wire_.version != wire_version) return error(raft_errc::unsupported_version, "decode_message");
+    if (wire_.type == 0 || wire_.type > max_message_type) return bad("decode_message: type");
+    message m;
+    m.type = static_cast<message_type>(wire_.type);
+    m.from = wire_.from;
+    m.to = wire_.to;
+    m.term = wire_.term;
+    m.log_index = wire_.log_index;
+    m.log_term = wire_.log_term;
+    m.commit = wire_.commit;
+    m.reject = wire_.reject;
+    m.transfer = wire_.transfer;
+    m.round = wire_.round;
+    m.stamp_tick = wire_.stamp_tick;
+    for (std::size_t i = 0; i < wire_.entries.size(); ++i) {
+      const detail::wire_entry& e = wire_.entries[i];
+      if (e.type > 2) return bad("decode_message: entry type");
+      refs_[i] = entry_ref{e.index, e.term, static_cast<entry_type>(e.type), e.payload};
+    }
+    m.entries = entry_range(std::span<const entry_ref>(refs_, wire_.entries.size()));
+    if (wire_.snapshot) {
+      const detail::wire_snapshot& s = *wire_.snapshot;
+      m.snapshot_index = s.index;
+      m.snapshot_term = s.term;
+      m.snapshot_size_bytes = s.size;
+      m.snapshot_offset = s.offset;
+      m.data = s.data;
+      m.data_size = s.data.size();
+      m.snapshot_done = s.done;
+      config_.members.clear();
+      for (const detail::wire_member& w : s.members) {
+        if (w.id == no_node || config_.find(w.id) != nullptr || w.role > 2 || w.flags == 0 || w.flags > 3)
+          return bad("decode_message: member");
+        member mem;
+        mem.id = w.id;
+        mem.role = static_cast<member_role>(w.role);
+        mem.outgoing = (w.flags & 1U) != 0;
+        mem.incoming = (w.flags & 2U) != 0;
+        WEFT_TRY(config_.members.push_back(mem));
+      }
+      if (!s.members.empty()) m.snapshot_config = &config_;
+    }
+    return m;
+  }
+
+ private:
+  detail::wire_message wire_{};
+  entry_ref refs_[max_wire_entries]{};
+  configuration config_{};
+};
+
+}  // namespace raft
+WEFT_END
+// ---- end weft/consensus/raft/codec.hpp
 // ---- begin weft/sim/world.hpp
 // weft/sim/world.hpp - the deterministic discrete-event world: virtual time in nanoseconds,
 // one event queue ordered by (time, insertion sequence), N nodes each with its own drifting
