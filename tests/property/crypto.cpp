@@ -10,6 +10,7 @@
 #include <set>
 #include <vector>
 
+#include "weft/crypto/cose.hpp"
 #include "weft/crypto/merkle.hpp"
 #include "weft/crypto/rate_limiter.hpp"
 #include "weft/crypto/replay_window.hpp"
@@ -190,5 +191,85 @@ TEST_CASE("merkle proofs verify for random trees and fail when mutated",
     RC_ASSERT(wc::verify_consistency<sha>(old_size, size, old_root, root, c).has_value());
     if (old_size < size)
       RC_ASSERT(!wc::verify_consistency<sha>(old_size, size, root, root, c).has_value());
+  });
+}
+
+TEST_CASE("cose fast path accepts only what the strict decoder accepts, identically",
+          "[crypto][cose][property]") {
+  namespace cose = wc::cose;
+  using ed = wc::libsodium::ed25519;
+  using chacha = wc::libsodium::chacha20poly1305_ietf;
+  static const auto sk = [] {
+    std::array<std::uint8_t, 32> seed{};
+    seed[3] = 9;
+    return ed::secret_key_from_seed(seed);
+  }();
+  static const chacha::key key{};
+  auto same_bytes = [](weft::byte_view a, weft::byte_view b) {
+    return a.data() == b.data() && a.size() == b.size();
+  };
+  rc::prop("sign1 and encrypt0, with mutations", [&] {
+    const auto payload = *rc::gen::container<std::vector<std::uint8_t>>(
+        *rc::gen::inRange<std::size_t>(0, 400), rc::gen::arbitrary<std::uint8_t>());
+    const auto kid = *rc::gen::container<std::vector<std::uint8_t>>(
+        *rc::gen::inRange<std::size_t>(0, 40), rc::gen::arbitrary<std::uint8_t>());
+    const bool with_kid = *rc::gen::arbitrary<bool>();
+    const bool tagged = *rc::gen::arbitrary<bool>();
+    cose::encode_options options;
+    if (with_kid) options.kid = weft::byte_view(kid);
+    options.tagged = tagged;
+    std::vector<std::uint8_t> out(payload.size() + 200), scratch(payload.size() + 200);
+    const bool sign = *rc::gen::arbitrary<bool>();
+    std::array<std::uint8_t, 12> iv{};
+    auto made = sign ? cose::sign1<ed>(sk, payload, options, out, scratch)
+                     : cose::encrypt0<chacha>(key, iv, payload, options, out);
+    RC_ASSERT(made.has_value());
+    std::vector<std::uint8_t> message(made->begin(), made->end());
+    const auto mutations = *rc::gen::inRange<int>(0, 3);
+    for (int m = 0; m < mutations; ++m) {
+      const auto at = *rc::gen::inRange<std::size_t>(0, message.size());
+      message[at] = *rc::gen::arbitrary<std::uint8_t>();
+    }
+    if (*rc::gen::inRange<int>(0, 8) == 0) message.resize(*rc::gen::inRange<std::size_t>(0, message.size()));
+    cose::decode_options strictness;
+    strictness.tag = *rc::gen::element(cose::tag_policy::optional, cose::tag_policy::required,
+                                       cose::tag_policy::forbidden);
+    if (sign) {
+      const auto fast = cose::detail::fast_sign1(message, cose::alg_eddsa, strictness);
+      const auto full = cose::decode_sign1(message, strictness);
+      if (mutations == 0 && message.size() == made->size() &&
+          (strictness.tag == cose::tag_policy::optional ||
+           (strictness.tag == cose::tag_policy::required) == tagged))
+        RC_ASSERT(fast.has_value());
+      if (fast) {
+        RC_ASSERT(full.has_value());
+        RC_ASSERT(same_bytes(fast->protected_bytes, full->protected_bytes));
+        RC_ASSERT(same_bytes(fast->payload, full->payload));
+        RC_ASSERT(same_bytes(fast->signature, full->signature));
+        RC_ASSERT(fast->header.alg == full->header.alg);
+        RC_ASSERT(fast->header.kid.has_value() == full->header.kid.has_value());
+        if (fast->header.kid) RC_ASSERT(same_bytes(*fast->header.kid, *full->header.kid));
+        RC_ASSERT(!full->header.iv && !full->header.partial_iv && !full->header.alg_is_text);
+        RC_ASSERT(!full->header.content_format && !full->header.content_type);
+      }
+    } else {
+      const auto fast = cose::detail::fast_encrypt0(message, cose::alg_chacha20_poly1305, strictness);
+      const auto full = cose::decode_encrypt0(message, strictness);
+      if (mutations == 0 && message.size() == made->size() &&
+          (strictness.tag == cose::tag_policy::optional ||
+           (strictness.tag == cose::tag_policy::required) == tagged))
+        RC_ASSERT(fast.has_value());
+      if (fast) {
+        RC_ASSERT(full.has_value());
+        RC_ASSERT(same_bytes(fast->protected_bytes, full->protected_bytes));
+        RC_ASSERT(same_bytes(fast->ciphertext, full->ciphertext));
+        RC_ASSERT(fast->header.alg == full->header.alg);
+        RC_ASSERT(full->header.iv.has_value());
+        RC_ASSERT(same_bytes(*fast->header.iv, *full->header.iv));
+        RC_ASSERT(fast->header.kid.has_value() == full->header.kid.has_value());
+        if (fast->header.kid) RC_ASSERT(same_bytes(*fast->header.kid, *full->header.kid));
+        RC_ASSERT(!full->header.partial_iv && !full->header.alg_is_text);
+      }
+    }
   });
 }

@@ -300,6 +300,109 @@ inline constexpr std::size_t head_size(std::size_t n) noexcept {
   return n < 24 ? 1 : n <= 0xff ? 2 : n <= 0xffff ? 3 : n <= 0xffffffffu ? 5 : 9;
 }
 
+/// The fast path: weft's own canonical envelopes, recognised byte by byte. It only ever
+/// accepts what the strict decoder accepts with the same result (a property test checks
+/// this); anything else, including every error, goes to the strict decoder.
+class canonical_scanner {
+ public:
+  canonical_scanner(byte_view input, const decode_options& options) noexcept
+      : in_(input), options_(options) {}
+
+  bool byte(std::uint8_t expected) noexcept {
+    if (at_ >= in_.size() || in_[at_] != expected) return false;
+    ++at_;
+    return true;
+  }
+  /// A byte string with a shortest-form head, within the limits.
+  bool bstr(byte_view& out) noexcept {
+    if (at_ >= in_.size()) return false;
+    const std::uint8_t initial = in_[at_++];
+    if ((initial >> 5) != 2) return false;
+    std::uint64_t length = initial & 0x1f;
+    if (length == 24) {
+      if (!take_be(1, length) || length < 24) return false;
+    } else if (length == 25) {
+      if (!take_be(2, length) || length < 0x100) return false;
+    } else if (length == 26) {
+      if (!take_be(4, length) || length < 0x10000) return false;
+    } else if (length > 23) {
+      return false;
+    }
+    if (length > in_.size() - at_ || length > options_.cbor.max_string_bytes) return false;
+    out = in_.subspan(at_, static_cast<std::size_t>(length));
+    at_ += static_cast<std::size_t>(length);
+    return true;
+  }
+  bool tag_and_array(std::uint8_t tag_byte, std::uint8_t array_byte) noexcept {
+    if (in_.size() > options_.cbor.max_total_bytes || options_.cbor.max_depth < 3 ||
+        options_.cbor.max_items < 16 || options_.max_header_entries < 2)
+      return false;
+    if (options_.tag != tag_policy::forbidden && byte(tag_byte)) return byte(array_byte);
+    return options_.tag != tag_policy::required && byte(array_byte);
+  }
+  /// Protected bucket {1: alg} exactly as put_protected writes it (no content type).
+  bool protected_alg(std::int64_t alg, byte_view& protected_bytes, headers& out) noexcept {
+    if (!bstr(protected_bytes) || protected_bytes.size() < 3 || protected_bytes[0] != 0xa1 ||
+        protected_bytes[1] != 0x01)
+      return false;
+    std::uint8_t expected[12];
+    byte_writer bw(expected);
+    wire::cbor_writer w(bw);
+    if (!w.put_int(alg) || !equal_bytes(protected_bytes.subspan(2), bw.written())) return false;
+    out.alg = alg;
+    return true;
+  }
+  /// Optional {4: kid} entry of an unprotected map whose head says `with_kid`.
+  bool kid(bool with_kid, headers& out) noexcept {
+    if (!with_kid) return true;
+    byte_view k;
+    if (!byte(0x04) || !bstr(k) || k.size() > options_.max_kid_size_bytes) return false;
+    out.kid = k;
+    return true;
+  }
+  [[nodiscard]] bool at_end() const noexcept { return at_ == in_.size(); }
+  [[nodiscard]] std::uint8_t peek() const noexcept { return at_ < in_.size() ? in_[at_] : 0; }
+
+ private:
+  bool take_be(std::size_t n, std::uint64_t& value) noexcept {
+    if (in_.size() - at_ < n) return false;
+    value = 0;
+    for (std::size_t i = 0; i < n; ++i) value = (value << 8) | in_[at_++];
+    return true;
+  }
+  byte_view in_;
+  const decode_options& options_;
+  std::size_t at_ = 0;
+};
+
+inline std::optional<sign1_message> fast_sign1(byte_view message, std::int64_t alg,
+                                               const decode_options& options) noexcept {
+  canonical_scanner scan(message, options);
+  sign1_message out;
+  if (!scan.tag_and_array(0xd2, 0x84) || !scan.protected_alg(alg, out.protected_bytes, out.header))
+    return std::nullopt;
+  const bool with_kid = scan.peek() == 0xa1;
+  if (!(with_kid ? scan.byte(0xa1) : scan.byte(0xa0)) || !scan.kid(with_kid, out.header) ||
+      !scan.bstr(out.payload) || !scan.bstr(out.signature) || !scan.at_end())
+    return std::nullopt;
+  return out;
+}
+
+inline std::optional<encrypt0_message> fast_encrypt0(byte_view message, std::int64_t alg,
+                                                     const decode_options& options) noexcept {
+  canonical_scanner scan(message, options);
+  encrypt0_message out;
+  if (!scan.tag_and_array(0xd0, 0x83) || !scan.protected_alg(alg, out.protected_bytes, out.header))
+    return std::nullopt;
+  const bool with_kid = scan.peek() == 0xa2;
+  byte_view iv;
+  if (!(with_kid ? scan.byte(0xa2) : scan.byte(0xa1)) || !scan.kid(with_kid, out.header) ||
+      !scan.byte(0x05) || !scan.bstr(iv) || !scan.bstr(out.ciphertext) || !scan.at_end())
+    return std::nullopt;
+  out.header.iv = iv;
+  return out;
+}
+
 }  // namespace detail
 
 /// Scratch bytes sign1()/verify_sign1() need for the Sig_structure.
@@ -390,7 +493,10 @@ template <signature_verifier S>
 [[nodiscard]] result<byte_view> verify_sign1(const typename S::public_key& key, byte_view message,
                                              byte_view external_aad, mutable_byte_view scratch,
                                              const decode_options& options = {}) noexcept {
-  WEFT_TRY_ASSIGN(const sign1_message decoded, decode_sign1(message, options));
+  WEFT_TRY(options.validate());
+  auto fast = detail::fast_sign1(message, signature_algorithm<S>, options);
+  WEFT_TRY_ASSIGN(const sign1_message decoded,
+                  fast ? result<sign1_message>(*fast) : decode_sign1(message, options));
   if (decoded.header.alg_is_text || !decoded.header.alg ||
       *decoded.header.alg != signature_algorithm<S>)
     return error(crypto_errc::cose_unsupported_algorithm, "cose::verify_sign1");
@@ -448,7 +554,10 @@ template <aead A>
 [[nodiscard]] result<std::size_t> decrypt0(const typename A::key& key, byte_view message,
                                            byte_view external_aad, mutable_byte_view plaintext_out,
                                            const decode_options& options = {}) noexcept {
-  WEFT_TRY_ASSIGN(const encrypt0_message decoded, decode_encrypt0(message, options));
+  WEFT_TRY(options.validate());
+  auto fast = detail::fast_encrypt0(message, aead_algorithm<A>, options);
+  WEFT_TRY_ASSIGN(const encrypt0_message decoded,
+                  fast ? result<encrypt0_message>(*fast) : decode_encrypt0(message, options));
   if (decoded.header.alg_is_text || !decoded.header.alg ||
       *decoded.header.alg != aead_algorithm<A>)
     return error(crypto_errc::cose_unsupported_algorithm, "cose::decrypt0");
