@@ -79,6 +79,9 @@ class event_loop {
   [[nodiscard]] bool stopping() const noexcept { return stopping_; }
 
   [[nodiscard]] time_point now() const noexcept { return clock_.now(); }
+  /// The epoll descriptor: readable when run_once(0) has work, so another loop (Asio's)
+  /// can host this one. -1 before init().
+  [[nodiscard]] int native_handle() const noexcept { return epoll_fd_; }
 
  private:
   struct watch_slot {

@@ -1,0 +1,623 @@
+// weftd daemon: HTTP and WebSocket sessions, request routing, the KV front of the node,
+// the hosting of weft's event loop on Asio, and graceful shutdown.
+#include "daemon.hpp"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "weft/telemetry/prometheus.hpp"
+#include "weft/telemetry/text_output.hpp"
+
+namespace weftd {
+
+namespace {
+
+std::string json_escape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 2);
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += ch;
+    } else if (c < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
+const char* role_name(weft::raft::role r) {
+  switch (r) {
+    case weft::raft::role::leader: return "leader";
+    case weft::raft::role::candidate: return "candidate";
+    case weft::raft::role::pre_candidate: return "pre_candidate";
+    case weft::raft::role::follower: return "follower";
+  }
+  return "follower";
+}
+
+const char* swim_name(weft::swim::member_state s) {
+  switch (s) {
+    case weft::swim::member_state::absent: return "unknown";
+    case weft::swim::member_state::joining: return "joining";
+    case weft::swim::member_state::alive: return "alive";
+    case weft::swim::member_state::suspect: return "suspect";
+    case weft::swim::member_state::dead: return "dead";
+    case weft::swim::member_state::leaving: return "leaving";
+    case weft::swim::member_state::left: return "left";
+  }
+  return "unknown";
+}
+
+std::int64_t unix_ms_now() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+// ---- sessions -----------------------------------------------------------------------------
+
+class ws_session : public std::enable_shared_from_this<ws_session> {
+ public:
+  ws_session(tcp::socket&& socket, daemon& d) : ws_(std::move(socket)), daemon_(d) {}
+  ~ws_session() { --daemon_.open_connections; }
+
+  void start(http::request<http::string_body> req) {
+    ++daemon_.open_connections;
+    ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+    ws_.read_message_max(4096);
+    ws_.async_accept(req, [self = shared_from_this()](beast::error_code ec) {
+      if (ec) return;
+      self->daemon_.track_ws(self);
+      self->push(self->daemon_.status_json());
+      self->read();
+    });
+  }
+  /// Keeps only the newest unsent status: a slow reader costs one message, not a queue.
+  void push(std::string json) {
+    if (closed_) return;
+    if (writing_) {
+      next_ = std::move(json);
+      has_next_ = true;
+      return;
+    }
+    current_ = std::move(json);
+    writing_ = true;
+    ws_.text(true);
+    ws_.async_write(net::buffer(current_), [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      self->writing_ = false;
+      if (ec) {
+        self->closed_ = true;
+        return;
+      }
+      if (self->has_next_) {
+        self->has_next_ = false;
+        self->push(std::move(self->next_));
+      }
+    });
+  }
+  void close() {
+    if (closed_) return;
+    closed_ = true;
+    beast::error_code ignored;
+    beast::get_lowest_layer(ws_).socket().shutdown(tcp::socket::shutdown_both, ignored);
+  }
+
+ private:
+  void read() {
+    ws_.async_read(in_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      if (ec) {
+        self->closed_ = true;
+        return;
+      }
+      self->in_.consume(self->in_.size());  // clients have nothing to say; ignore it
+      self->read();
+    });
+  }
+
+  websocket::stream<beast::tcp_stream> ws_;
+  daemon& daemon_;
+  beast::flat_buffer in_;
+  std::string current_;
+  std::string next_;
+  bool has_next_ = false;
+  bool writing_ = false;
+  bool closed_ = false;
+};
+
+class http_session : public std::enable_shared_from_this<http_session> {
+ public:
+  http_session(tcp::socket&& socket, daemon& d) : stream_(std::move(socket)), daemon_(d) {
+    ++daemon_.open_connections;
+  }
+  ~http_session() { --daemon_.open_connections; }
+
+  void start() { read_header(); }
+
+  /// Answers the request being served (once); then reads the next one (keep-alive).
+  void respond(unsigned status, std::string body, const char* content_type = "application/json") {
+    if (!awaiting_) return;
+    awaiting_ = false;
+    daemon_.metrics().http_requests.add(1);
+    res_ = {};
+    res_.version(version_);
+    res_.result(static_cast<http::status>(status));
+    res_.set(http::field::server, "weftd");
+    res_.set(http::field::content_type, content_type);
+    res_.keep_alive(keep_alive_ && !daemon_.stopping());
+    res_.body() = std::move(body);
+    res_.prepare_payload();
+    stream_.expires_after(std::chrono::milliseconds(daemon_.cfg().request_timeout_ms));
+    http::async_write(stream_, res_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      if (ec || !self->res_.keep_alive()) return self->close();
+      self->read_header();
+    });
+  }
+  [[nodiscard]] bool awaiting() const noexcept { return awaiting_; }
+
+ private:
+  void read_header() {
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(daemon_.cfg().max_header_bytes));
+    parser_->body_limit(static_cast<std::uint64_t>(daemon_.cfg().max_body_bytes));
+    stream_.expires_after(std::chrono::milliseconds(daemon_.cfg().idle_timeout_ms));
+    http::async_read_header(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      if (ec) return self->on_error(ec);
+      self->stream_.expires_after(std::chrono::milliseconds(self->daemon_.cfg().request_timeout_ms));
+      http::async_read(self->stream_, self->buffer_, *self->parser_,
+                       [self](beast::error_code ec2, std::size_t) {
+                         if (ec2) return self->on_error(ec2);
+                         self->on_request();
+                       });
+    });
+  }
+
+  void on_request() {
+    http::request<http::string_body> req = parser_->release();
+    version_ = req.version();
+    keep_alive_ = req.keep_alive();
+    awaiting_ = true;
+    if (websocket::is_upgrade(req) && req.target() == "/ws" && !daemon_.stopping()) {
+      awaiting_ = false;
+      daemon_.metrics().http_requests.add(1);
+      auto ws = std::make_shared<ws_session>(stream_.release_socket(), daemon_);
+      ws->start(std::move(req));
+      return;
+    }
+    daemon_.handle(shared_from_this(), std::move(req));
+  }
+
+  void on_error(beast::error_code ec) {
+    if (ec == http::error::end_of_stream || ec == net::error::eof || ec == net::error::connection_reset)
+      return close();
+    if (ec == beast::error::timeout) {
+      daemon_.metrics().http_timeouts.add(1);
+      return close();
+    }
+    if (ec == net::error::operation_aborted) return close();
+    awaiting_ = true;
+    keep_alive_ = false;
+    if (ec == http::error::body_limit) {
+      daemon_.metrics().http_oversize.add(1);
+      return respond(413, R"({"error":"body too large"})");
+    }
+    if (ec == http::error::header_limit) {
+      daemon_.metrics().http_oversize.add(1);
+      return respond(431, R"({"error":"headers too large"})");
+    }
+    daemon_.metrics().http_bad_requests.add(1);
+    respond(400, R"({"error":"malformed request"})");
+  }
+
+  void close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  }
+
+  beast::tcp_stream stream_;
+  daemon& daemon_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  http::response<http::string_body> res_;
+  unsigned version_ = 11;
+  bool keep_alive_ = false;
+  bool awaiting_ = false;
+};
+
+// ---- state machine adapter ----------------------------------------------------------------
+
+void daemon_sm::apply(weft::raft::index_t index, weft::byte_view payload) noexcept {
+  try {
+    owner->on_apply(index, payload);
+  } catch (...) {
+    // Out of memory while applying: the replica can no longer be trusted to match.
+    std::fputs("error: weftd: failure while applying an entry\n", stderr);
+    std::_Exit(3);
+  }
+}
+
+void daemon_sm::read_ready(std::uint64_t context) noexcept {
+  try {
+    owner->on_read_ready(context);
+  } catch (...) {
+  }
+}
+
+// ---- daemon -------------------------------------------------------------------------------
+
+daemon::daemon(net::io_context& io, const config& cfg, std::string dashboard)
+    : io_(io), cfg_(cfg), dashboard_(std::move(dashboard)), acceptor_(io), timer_(io), shutdown_timer_(io) {
+  sm_.owner = this;
+  boot_tag_ = "n" + std::to_string(cfg_.id) + "." + std::to_string(unix_ms_now()) + ".";
+  const auto steady_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::steady_clock::now().time_since_epoch())
+                             .count();
+  steady_to_unix_ms_ = unix_ms_now() - steady_ms;
+}
+
+bool daemon::start(std::string& problem) {
+  using weft::transport::ipv4_endpoint;
+  if (auto r = loop_.init(); !r) {
+    problem = "event loop: " + std::string(r.error().message());
+    return false;
+  }
+  weft::runtime::node_options o;
+  o.id = cfg_.id;
+  o.raft_address = *ipv4_endpoint::parse(cfg_.raft_address);
+  o.swim_address = *ipv4_endpoint::parse(cfg_.swim_address);
+  for (const peer_config& p : cfg_.peers)
+    o.peers.push_back({p.id, *ipv4_endpoint::parse(p.raft_address), *ipv4_endpoint::parse(p.swim_address)});
+  o.data_dir = cfg_.data_dir;
+  o.tick_ms = static_cast<std::uint32_t>(cfg_.tick_ms);
+  o.raft.election_timeout_ticks_min = static_cast<std::uint32_t>(cfg_.election_ticks_min);
+  o.raft.election_timeout_ticks_max = static_cast<std::uint32_t>(cfg_.election_ticks_max);
+  o.raft.heartbeat_interval_ticks = static_cast<std::uint32_t>(cfg_.heartbeat_ticks);
+  o.raft.max_bytes_per_entry = 128u << 10;  // a 64 KiB value plus its key and envelope
+  o.raft.max_pending_reads = 4096;
+  node_ = std::make_unique<node_type>(loop_, sm_);
+  if (auto r = node_->open(o); !r) {
+    problem = "node: " + std::string(r.error().message()) + " (" + r.error().where() + ")";
+    return false;
+  }
+  const ipv4_endpoint h = *ipv4_endpoint::parse(cfg_.http_address);
+  beast::error_code ec;
+  const tcp::endpoint at(net::ip::address_v4(h.address), h.port);
+  acceptor_.open(at.protocol(), ec);
+  if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(at, ec);
+  if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) {
+    problem = "http: cannot listen on " + cfg_.http_address + ": " + ec.message();
+    return false;
+  }
+  epoll_.emplace(io_, ::dup(loop_.native_handle()));
+  arm_epoll();
+  timer_.expires_after(std::chrono::milliseconds(10));
+  timer_.async_wait([this](beast::error_code e) { if (!e) on_timer(); });
+  accept();
+  return true;
+}
+
+void daemon::arm_epoll() {
+  epoll_->async_wait(net::posix::descriptor_base::wait_read, [this](beast::error_code ec) {
+    if (ec || !node_) return;
+    for (int i = 0; i < 16; ++i) {  // drain, bounded: the 10 ms timer catches the rest
+      auto ran = loop_.run_once(weft::duration::zero());
+      if (!ran || *ran == 0) break;
+    }
+    arm_epoll();
+  });
+}
+
+void daemon::on_timer() {
+  if (node_) (void)loop_.run_once(weft::duration::zero());  // weft timers (reconnects)
+  sweep_deadlines();
+  push_status(false);
+  timer_.expires_after(std::chrono::milliseconds(10));
+  timer_.async_wait([this](beast::error_code e) { if (!e) on_timer(); });
+}
+
+void daemon::accept() {
+  acceptor_.async_accept([this](beast::error_code ec, tcp::socket socket) {
+    if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
+    if (!ec) {
+      if (open_connections >= cfg_.max_connections || stopping_) {
+        metrics_.http_refused.add(1);
+        beast::error_code ignored;
+        socket.close(ignored);
+      } else {
+        std::make_shared<http_session>(std::move(socket), *this)->start();
+      }
+    }
+    accept();
+  });
+}
+
+void daemon::track_ws(const std::shared_ptr<ws_session>& ws) {
+  std::erase_if(sockets_, [](const std::weak_ptr<ws_session>& w) { return w.expired(); });
+  sockets_.push_back(ws);
+}
+
+// ---- routing ------------------------------------------------------------------------------
+
+void daemon::handle(const std::shared_ptr<http_session>& session, http::request<http::string_body>&& req) {
+  const std::string target(req.target());
+  const auto method = req.method();
+  if (stopping_) return session->respond(503, R"({"error":"shutting down"})");
+  if (target.rfind("/kv/", 0) == 0) return handle_kv(session, req, target.substr(4));
+  if (target == "/status") {
+    if (method != http::verb::get) return session->respond(405, R"({"error":"method not allowed"})");
+    return session->respond(200, status_json());
+  }
+  if (target == "/metrics") {
+    if (method != http::verb::get) return session->respond(405, R"({"error":"method not allowed"})");
+    return session->respond(200, metrics_text(), "text/plain; version=0.0.4; charset=utf-8");
+  }
+  if (target == "/" || target == "/index.html") {
+    if (method != http::verb::get) return session->respond(405, R"({"error":"method not allowed"})");
+    return session->respond(200, dashboard_, "text/html; charset=utf-8");
+  }
+  if (target == "/ws") return session->respond(426, R"({"error":"WebSocket upgrade required"})");
+  if (cfg_.test_hooks && (target == "/debug/isolate" || target == "/debug/heal")) {
+    if (method != http::verb::post) return session->respond(405, R"({"error":"method not allowed"})");
+    const bool isolate = target == "/debug/isolate";
+    node_->set_isolated(isolate);
+    return session->respond(200, isolate ? R"({"isolated":true})" : R"({"isolated":false})");
+  }
+  session->respond(404, R"({"error":"not found"})");
+}
+
+void daemon::handle_kv(const std::shared_ptr<http_session>& session, http::request<http::string_body>& req,
+                       const std::string& key) {
+  if (key.empty() || key.size() > kv_store::max_key_bytes)
+    return session->respond(400, R"({"error":"key must be 1..1024 bytes"})");
+  const auto method = req.method();
+  if (method == http::verb::get) return start_read(session, key);
+  if (method != http::verb::put && method != http::verb::delete_)
+    return session->respond(405, R"({"error":"method not allowed"})");
+  std::string request_id;
+  if (const auto it = req.find("X-Request-Id"); it != req.end()) request_id = std::string(it->value());
+  if (request_id.size() > 128) return session->respond(400, R"({"error":"X-Request-Id longer than 128 bytes"})");
+  if (request_id.empty()) request_id = next_request_id();
+  if (by_request_.count(request_id) != 0)
+    return session->respond(409, R"({"error":"a request with this X-Request-Id is in flight here"})");
+  const kv_op op = method == http::verb::put ? kv_op::put : kv_op::del;
+  (void)propose_entry(session, op, key, method == http::verb::put ? req.body() : std::string(), request_id,
+                      kind::write);
+}
+
+void daemon::start_read(const std::shared_ptr<http_session>& session, const std::string& key) {
+  const auto now = std::chrono::steady_clock::now();
+  const auto deadline = now + std::chrono::milliseconds(cfg_.request_timeout_ms);
+  if (node_->status().role == weft::raft::role::leader && by_context_.size() < 4096) {
+    const std::uint64_t context = next_context_++;
+    if (node_->read_index(context)) {
+      by_context_.emplace(context, pending{session, kind::read, key, now, deadline});
+      context_deadlines_.emplace_back(deadline, context);
+      return;
+    }
+  }
+  // A follower (or a leader that cannot serve ReadIndex yet) orders the read through the
+  // log: a barrier entry, answered when applied here.
+  (void)propose_entry(session, kv_op::read_barrier, key, {}, next_request_id(), kind::read);
+}
+
+bool daemon::propose_entry(const std::shared_ptr<http_session>& session, kv_op op, const std::string& key,
+                           const std::string& value, const std::string& request_id, kind what) {
+  if (by_request_.size() >= static_cast<std::size_t>(cfg_.max_pending_requests)) {
+    metrics_.kv_refused.add(1);
+    session->respond(503, R"({"error":"busy"})");
+    return false;
+  }
+  kv_entry e;
+  e.op = static_cast<std::uint8_t>(op);
+  e.key = as_view(key);
+  e.value = as_view(value);
+  e.origin = cfg_.id;
+  e.request_id = as_view(request_id);
+  std::vector<std::uint8_t> buffer(weft::wire::encoded_size(e));
+  auto bytes = weft::wire::encode(e, weft::mutable_byte_view(buffer));
+  if (!bytes) {
+    session->respond(500, R"({"error":"encoding failed"})");
+    return false;
+  }
+  auto proposed = node_->propose(*bytes);
+  if (!proposed) {
+    metrics_.kv_refused.add(1);
+    const weft::error& err = proposed.error();
+    if (err.is(weft::raft::raft_errc::not_leader)) session->respond(503, R"({"error":"no leader"})");
+    else if (err.is(weft::raft::raft_errc::entry_too_large)) session->respond(413, R"({"error":"entry too large"})");
+    else session->respond(503, R"({"error":"busy"})");
+    return false;
+  }
+  const auto now = std::chrono::steady_clock::now();
+  const auto deadline = now + std::chrono::milliseconds(cfg_.request_timeout_ms);
+  by_request_.emplace(request_id, pending{session, what, key, now, deadline});
+  request_deadlines_.emplace_back(deadline, request_id);
+  return true;
+}
+
+void daemon::finish(pending& p, unsigned status, const std::string& body) {
+  if (p.session && p.session->awaiting()) p.session->respond(status, body);
+  p.session.reset();
+}
+
+void daemon::answer_read(pending& p) {
+  metrics_.kv_reads.add(1);
+  const auto value = kv_.get(p.key);
+  if (p.session && p.session->awaiting()) {
+    if (value) p.session->respond(200, *value, "application/octet-stream");
+    else p.session->respond(404, R"({"error":"not found"})");
+  }
+  p.session.reset();
+}
+
+void daemon::on_apply(weft::raft::index_t index, weft::byte_view payload) {
+  const auto applied = kv_.apply(index, payload);
+  if (!applied) return;
+  const auto it = by_request_.find(std::string(applied->request_id));
+  if (it == by_request_.end()) return;
+  pending& p = it->second;
+  if (p.what == kind::read) {
+    answer_read(p);
+  } else {
+    metrics_.kv_writes.add(1);
+    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - p.started);
+    metrics_.write_latency.record(static_cast<std::uint64_t>(ns.count()));
+    finish(p, 200, "{\"index\":" + std::to_string(index) + "}");
+  }
+  by_request_.erase(it);
+}
+
+void daemon::on_read_ready(std::uint64_t context) {
+  const auto it = by_context_.find(context);
+  if (it == by_context_.end()) return;
+  answer_read(it->second);
+  by_context_.erase(it);
+}
+
+void daemon::sweep_deadlines() {
+  const auto now = std::chrono::steady_clock::now();
+  while (!request_deadlines_.empty() && request_deadlines_.front().first <= now) {
+    const auto it = by_request_.find(request_deadlines_.front().second);
+    if (it != by_request_.end() && it->second.deadline <= now) {
+      if (it->second.what == kind::write) {
+        metrics_.kv_unknown.add(1);
+        finish(it->second, 504, R"({"outcome":"unknown"})");
+      } else {
+        finish(it->second, 504, R"({"error":"read timed out"})");
+      }
+      by_request_.erase(it);
+    }
+    request_deadlines_.pop_front();
+  }
+  while (!context_deadlines_.empty() && context_deadlines_.front().first <= now) {
+    const auto it = by_context_.find(context_deadlines_.front().second);
+    if (it != by_context_.end()) {
+      finish(it->second, 504, R"({"error":"read timed out"})");
+      by_context_.erase(it);
+    }
+    context_deadlines_.pop_front();
+  }
+}
+
+std::string daemon::next_request_id() { return boot_tag_ + std::to_string(++request_counter_); }
+
+// ---- status, metrics, WebSocket -----------------------------------------------------------
+
+std::string daemon::status_json() {
+  const weft::runtime::node_status s = node_->status();
+  std::string j;
+  j.reserve(2048);
+  j += "{\"node\":{\"id\":" + std::to_string(cfg_.id) + ",\"site\":\"" + json_escape(cfg_.site) +
+       "\",\"raft_address\":\"" + cfg_.raft_address + "\",\"http_address\":\"" + cfg_.http_address + "\"}";
+  j += ",\"raft\":{\"role\":\"" + std::string(role_name(s.role)) + "\",\"term\":" + std::to_string(s.term) +
+       ",\"leader\":" + (s.leader != 0 ? std::to_string(s.leader) : std::string("null")) +
+       ",\"commit_index\":" + std::to_string(s.commit_index) + ",\"applied_index\":" +
+       std::to_string(s.applied_index) + ",\"last_index\":" + std::to_string(s.last_index) + "}";
+  j += ",\"members\":[";
+  bool first = true;
+  for (const weft::runtime::member_status& m : node_->members()) {
+    std::string http_address;
+    for (const peer_config& p : cfg_.peers)
+      if (p.id == m.id) http_address = p.http_address;
+    if (!first) j += ',';
+    first = false;
+    j += "{\"id\":" + std::to_string(m.id) + ",\"http_address\":\"" + http_address + "\",\"swim_state\":\"" +
+         swim_name(m.swim_state) + "\",\"incarnation\":" + std::to_string(m.incarnation);
+    if (m.match_known) {
+      const auto lag = s.last_index > m.match_index ? s.last_index - m.match_index : 0;
+      j += ",\"match_index\":" + std::to_string(m.match_index) + ",\"lag\":" + std::to_string(lag) + "}";
+    } else {
+      j += ",\"match_index\":null,\"lag\":null}";
+    }
+  }
+  j += "]";
+  const double p50 = static_cast<double>(metrics_.write_latency.quantile(0.5)) / 1e6;
+  const double p99 = static_cast<double>(metrics_.write_latency.quantile(0.99)) / 1e6;
+  char stats[256];
+  std::snprintf(stats, sizeof stats,
+                ",\"stats\":{\"writes_total\":%llu,\"reads_total\":%llu,\"write_latency_ms_p50\":%.3f,"
+                "\"write_latency_ms_p99\":%.3f}",
+                static_cast<unsigned long long>(metrics_.kv_writes.value()),
+                static_cast<unsigned long long>(metrics_.kv_reads.value()), p50, p99);
+  j += stats;
+  j += ",\"events\":[";
+  first = true;
+  node_->for_each_event([&](const weft::runtime::node_event& e) {
+    if (!first) j += ',';
+    first = false;
+    j += "{\"t_ms\":" + std::to_string(e.at_ms + steady_to_unix_ms_) + ",\"text\":\"" + json_escape(e.text) + "\"}";
+  });
+  j += "]}";
+  return j;
+}
+
+void daemon::push_status(bool force) {
+  std::erase_if(sockets_, [](const std::weak_ptr<ws_session>& w) { return w.expired(); });
+  if (sockets_.empty()) return;
+  const weft::runtime::node_status s = node_->status();
+  std::string fingerprint = std::to_string(static_cast<int>(s.role)) + "/" + std::to_string(s.term) + "/" +
+                            std::to_string(s.leader) + "/" + std::to_string(node_->event_sequence());
+  for (const auto& m : node_->members()) fingerprint += "/" + std::to_string(static_cast<int>(m.swim_state));
+  const auto now = std::chrono::steady_clock::now();
+  const bool changed = fingerprint != last_fingerprint_;
+  if (!force && !changed && now - last_push_ < std::chrono::milliseconds(250)) return;
+  last_fingerprint_ = fingerprint;
+  last_push_ = now;
+  const std::string json = status_json();
+  for (const auto& w : sockets_)
+    if (auto ws = w.lock()) ws->push(json);
+}
+
+std::string daemon::metrics_text() {
+  metrics_.connections.set(open_connections);
+  std::string out;
+  weft::telemetry::string_output sink(out);
+  (void)weft::telemetry::write_exposition(sink, weft::telemetry::exposition::prometheus_0_0_4);
+  return out;
+}
+
+// ---- shutdown -----------------------------------------------------------------------------
+
+/// Stop accepting; fail waiting requests (writes 504 unknown: they may still commit; reads
+/// 503); leave the SWIM mesh and keep the loop ~300 ms to spread it; flush the WAL; stop.
+/// A guard stops the io_context after 2 s whatever happens.
+void daemon::shutdown() {
+  if (stopping_) return;
+  stopping_ = true;
+  beast::error_code ignored;
+  acceptor_.close(ignored);
+  for (auto& [id, p] : by_request_) {
+    if (p.what == kind::write) {
+      metrics_.kv_unknown.add(1);
+      finish(p, 504, R"({"outcome":"unknown"})");
+    } else {
+      finish(p, 503, R"({"error":"shutting down"})");
+    }
+  }
+  by_request_.clear();
+  for (auto& [context, p] : by_context_) finish(p, 503, R"({"error":"shutting down"})");
+  by_context_.clear();
+  if (node_) (void)node_->leave();
+  shutdown_timer_.expires_after(std::chrono::milliseconds(300));
+  shutdown_timer_.async_wait([this](beast::error_code) {
+    for (const auto& w : sockets_)
+      if (auto ws = w.lock()) ws->close();
+    timer_.cancel();
+    if (epoll_) epoll_->cancel();
+    if (node_) node_->close();  // flushes and syncs the WAL
+    io_.stop();
+  });
+}
+
+}  // namespace weftd

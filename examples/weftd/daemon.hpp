@@ -1,0 +1,132 @@
+// weftd: one member of a weft mesh with an HTTP/WebSocket front (Boost.Beast). One thread:
+// Asio's io_context is the main loop and hosts weft's event loop through its epoll fd.
+#pragma once
+
+#include <utility>  // before Boost 1.74: its awaitable.hpp uses std::exchange unincluded
+
+#include <boost/asio.hpp>
+#include <boost/beast.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "config.hpp"
+#include "kv.hpp"
+#include "weft/runtime/node.hpp"
+#include "weft/telemetry/metrics.hpp"
+
+namespace weftd {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+using tcp = net::ip::tcp;
+
+class daemon;
+class http_session;
+class ws_session;
+
+/// The state machine the node drives: forwards to the daemon, which owns the KV store.
+struct daemon_sm {
+  daemon* owner = nullptr;
+  void apply(weft::raft::index_t index, weft::byte_view payload) noexcept;
+  void read_ready(std::uint64_t context) noexcept;
+};
+
+using node_type = weft::runtime::node<daemon_sm>;
+
+/// Process-wide weftd series (the node's come from weft/telemetry/catalogue.hpp).
+struct daemon_metrics {
+  weft::telemetry::counter http_requests{{"weftd_http_requests", "HTTP requests answered"}};
+  weft::telemetry::counter http_bad_requests{{"weftd_http_bad_requests", "Malformed HTTP requests refused (400)"}};
+  weft::telemetry::counter http_oversize{{"weftd_http_oversize", "Requests refused for oversized headers or bodies (413/431)"}};
+  weft::telemetry::counter http_timeouts{{"weftd_http_slow_clients", "Connections closed because a request did not arrive in time"}};
+  weft::telemetry::counter http_refused{{"weftd_http_connections_refused", "Connections refused beyond max_connections"}};
+  weft::telemetry::counter kv_writes{{"weftd_kv_writes", "Writes (PUT, DELETE) confirmed after commit and apply"}};
+  weft::telemetry::counter kv_reads{{"weftd_kv_reads", "Linearizable reads answered"}};
+  weft::telemetry::counter kv_unknown{{"weftd_kv_unknown_outcomes", "Writes answered 504 outcome unknown"}};
+  weft::telemetry::counter kv_refused{{"weftd_kv_refused", "KV requests refused before proposing (no leader, busy, shutting down)"}};
+  weft::telemetry::histogram write_latency{{"weftd_kv_write_latency_seconds", "Write latency from request to apply", "seconds", {}, 1e-9}};
+  weft::telemetry::gauge connections{{"weftd_http_connections", "Open HTTP and WebSocket connections"}};
+};
+
+class daemon {
+ public:
+  daemon(net::io_context& io, const config& cfg, std::string dashboard);
+  /// Opens the node and the HTTP listener; false with `problem` set on failure.
+  bool start(std::string& problem);
+  /// Graceful shutdown (SIGINT/SIGTERM): see docs/weftd.md.
+  void shutdown();
+
+  // ---- used by sessions ---------------------------------------------------------------
+  void handle(const std::shared_ptr<http_session>& session, http::request<http::string_body>&& req);
+  void track_ws(const std::shared_ptr<ws_session>& ws);
+  [[nodiscard]] const config& cfg() const noexcept { return cfg_; }
+  [[nodiscard]] bool stopping() const noexcept { return stopping_; }
+  [[nodiscard]] daemon_metrics& metrics() noexcept { return metrics_; }
+  [[nodiscard]] std::string status_json();
+  std::int64_t open_connections = 0;
+
+  // ---- used by the state machine ------------------------------------------------------
+  void on_apply(weft::raft::index_t index, weft::byte_view payload);
+  void on_read_ready(std::uint64_t context);
+
+ private:
+  enum class kind : std::uint8_t { write, read };
+  struct pending {
+    std::shared_ptr<http_session> session;  // keeps the connection open while waiting
+    kind what = kind::write;
+    std::string key;
+    std::chrono::steady_clock::time_point started;
+    std::chrono::steady_clock::time_point deadline;
+  };
+
+  void accept();
+  void arm_epoll();
+  void on_timer();
+  void sweep_deadlines();
+  void push_status(bool force);
+  void handle_kv(const std::shared_ptr<http_session>& session, http::request<http::string_body>& req,
+                 const std::string& key);
+  void start_read(const std::shared_ptr<http_session>& session, const std::string& key);
+  bool propose_entry(const std::shared_ptr<http_session>& session, kv_op op, const std::string& key,
+                     const std::string& value, const std::string& request_id, kind what);
+  void answer_read(pending& p);
+  void finish(pending& p, unsigned status, const std::string& body);
+  std::string next_request_id();
+  std::string metrics_text();
+
+  net::io_context& io_;
+  config cfg_;
+  std::string dashboard_;
+  weft::runtime::event_loop loop_;
+  daemon_sm sm_{};
+  std::unique_ptr<node_type> node_;
+  kv_store kv_;
+  tcp::acceptor acceptor_;
+  std::optional<net::posix::stream_descriptor> epoll_;
+  net::steady_timer timer_;
+  net::steady_timer shutdown_timer_;
+  std::unordered_map<std::string, pending> by_request_;   // writes and barrier reads
+  std::unordered_map<std::uint64_t, pending> by_context_;  // ReadIndex reads
+  std::deque<std::pair<std::chrono::steady_clock::time_point, std::string>> request_deadlines_;
+  std::deque<std::pair<std::chrono::steady_clock::time_point, std::uint64_t>> context_deadlines_;
+  std::vector<std::weak_ptr<ws_session>> sockets_;
+  std::uint64_t next_context_ = 1;
+  std::uint64_t request_counter_ = 0;
+  std::string boot_tag_;
+  std::string last_fingerprint_;
+  std::chrono::steady_clock::time_point last_push_{};
+  std::int64_t steady_to_unix_ms_ = 0;
+  bool stopping_ = false;
+  daemon_metrics metrics_;
+};
+
+}  // namespace weftd

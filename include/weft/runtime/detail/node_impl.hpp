@@ -1,0 +1,508 @@
+// weft/runtime/detail/node_impl.hpp - basic_node: recovery, the ready/persist/send loop,
+// membership plumbing and the event-loop callbacks.
+// weft:hosted
+#pragma once
+
+#include "weft/runtime/node.hpp"
+
+WEFT_BEGIN
+namespace runtime {
+
+// ---- lifecycle -----------------------------------------------------------------------------
+
+template <class Stack, class SM>
+result<void> basic_node<Stack, SM>::open(const node_options& options) noexcept {
+  if (open_) return error(core_errc::invalid_argument, "node: open twice");
+  WEFT_TRY(options.validate());
+  options_ = options;
+  options_.raft.id = options.id;
+  send_buffer_.resize(options_.tcp.max_message_size_bytes);
+  record_buffer_.resize(options_.raft.max_bytes_per_entry + 1);
+  decode_scratch_.entries.reserve(options_.raft.max_entries_per_message);
+  reads_.reserve(options_.max_pending_reads);
+  members_.clear();
+  for (const node_peer& p : options_.peers) members_.push_back(member_status{p.id});
+  WEFT_TRY(open_storage());
+  WEFT_TRY(recover_core());
+  const auto self = static_cast<transport::peer_id>(options_.id);
+  WEFT_TRY(tcp_.open(loop_, options_.raft_address, self, options_.tcp, &on_stream, &on_link, this));
+  WEFT_TRY(udp_.open(loop_, options_.swim_address, self, options_.udp, &on_datagram, this));
+  for (const node_peer& p : options_.peers) {
+    WEFT_TRY(tcp_.set_peer(static_cast<transport::peer_id>(p.id), p.raft_address));
+    WEFT_TRY(udp_.set_peer(static_cast<transport::peer_id>(p.id), p.swim_address));
+  }
+  WEFT_TRY(open_membership());
+  WEFT_TRY(open_fds());
+  open_ = true;
+  add_event("member %llu started", options_.id, 0);
+  return ok();
+}
+
+template <class Stack, class SM>
+void basic_node<Stack, SM>::close() noexcept {
+  if (tick_fd_ >= 0) {
+    loop_.unwatch(tick_fd_);
+    ::close(tick_fd_);
+    tick_fd_ = -1;
+  }
+  if (wake_fd_ >= 0) {
+    loop_.unwatch(wake_fd_);
+    ::close(wake_fd_);
+    wake_fd_ = -1;
+  }
+  tcp_.close();
+  udp_.close();
+  if (wal_ && wal_->is_open()) (void)wal_->close();  // flushes and syncs
+  open_ = false;
+}
+
+template <class Stack, class SM>
+result<void> basic_node<Stack, SM>::leave() noexcept {
+  if (!swim_) return error(runtime_errc::stopped, "node: leave before open");
+  WEFT_TRY(swim_->leave(now()));
+  flush_swim();
+  return ok();
+}
+
+template <class Stack, class SM>
+result<void> basic_node<Stack, SM>::open_storage() noexcept {
+  const std::string& dir = options_.data_dir;
+  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
+    return error(runtime_errc::system_error, "node: mkdir data_dir");
+  WEFT_TRY(state_fs_.attach(dir.c_str()));
+  const std::string wal_dir = dir + "/wal";
+  WEFT_TRY(wal_fs_.attach(wal_dir.c_str()));
+  stable_.emplace(state_fs_, "raft-state");
+  WEFT_TRY(stable_->open());
+  WEFT_TRY_ASSIGN(const storage::hard_state hs, stable_->load());
+  saved_state_ = raft::hard_state{hs.term, hs.vote, hs.commit};
+  wal_.emplace(wal_fs_, options_.wal);
+  storage::recovery_report report;
+  if (auto opened = wal_->open(report); !opened) return opened.error();
+  return ok();
+}
+
+/// Rebuilds the core from the stable state and the WAL; a new directory bootstraps the
+/// static configuration (every founding member a voter).
+template <class Stack, class SM>
+result<void> basic_node<Stack, SM>::recover_core() noexcept {
+  raft::configuration config;
+  WEFT_TRY(config.members.push_back(raft::member{options_.id}));
+  for (const node_peer& p : options_.peers) WEFT_TRY(config.members.push_back(raft::member{p.id}));
+  std::sort(config.members.begin(), config.members.end(),
+            [](const raft::member& a, const raft::member& b) { return a.id < b.id; });
+  WEFT_TRY_ASSIGN(core_type core, core_type::create(options_.raft,
+                                                     typename Stack::random(options_.id * 0x9e3779b97f4a7c15ull)));
+  core_.emplace(std::move(core));
+  if (wal_->first_index() != 1)
+    return error(core_errc::invalid_argument, "node: WAL starts after 1 (snapshots unsupported)");
+  struct collected {
+    std::vector<std::uint8_t> bytes;
+    std::vector<raft::entry_ref> refs;  // payloads fixed up below, once bytes stop moving
+    std::vector<std::size_t> offsets;
+    bool corrupt = false;
+  } got;
+  const std::uint64_t count = wal_->last_index() + 1 - wal_->first_index();
+  if (count > options_.raft.max_log_entries_in_memory)
+    return error(raft::raft_errc::log_full, "node: WAL holds more entries than the in-memory log");
+  got.refs.reserve(static_cast<std::size_t>(count));
+  got.offsets.reserve(static_cast<std::size_t>(count));
+  WEFT_TRY(wal_->read_range(
+      wal_->first_index(), wal_->last_index() + 1,
+      [](void* context, const storage::log_entry_view& e) noexcept {
+        auto& c = *static_cast<collected*>(context);
+        if (e.payload.empty() || e.payload[0] > 2) {
+          c.corrupt = true;
+          return false;
+        }
+        c.offsets.push_back(c.bytes.size());
+        c.bytes.insert(c.bytes.end(), e.payload.begin() + 1, e.payload.end());
+        c.refs.push_back(raft::entry_ref{e.index, e.term, static_cast<raft::entry_type>(e.payload[0]), {}});
+        return true;
+      },
+      &got));
+  if (got.corrupt) return error(core_errc::invalid_argument, "node: WAL entry without a type byte");
+  for (std::size_t i = 0; i < got.refs.size(); ++i) {
+    const std::size_t begin = got.offsets[i];
+    const std::size_t end = i + 1 < got.offsets.size() ? got.offsets[i + 1] : got.bytes.size();
+    got.refs[i].payload = byte_view(got.bytes.data() + begin, end - begin);
+  }
+  if (got.refs.empty() && saved_state_ == raft::hard_state{}) return core_->bootstrap(config);
+  raft::snapshot_metadata start;
+  start.config = config;
+  return core_->restore(saved_state_, start, got.refs, 0);
+}
+
+template <class Stack, class SM>
+result<std::uint64_t> basic_node<Stack, SM>::next_incarnation() noexcept {
+  // SWIM needs a higher incarnation after every restart; kept in data_dir/swim-incarnation.
+  const std::string path = options_.data_dir + "/swim-incarnation";
+  std::uint64_t last = 0;
+  if (std::FILE* f = std::fopen(path.c_str(), "rb")) {
+    unsigned long long v = 0;
+    if (std::fscanf(f, "%llu", &v) == 1) last = v;
+    std::fclose(f);
+  }
+  const std::string temporary = path + ".tmp";
+  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return error(runtime_errc::system_error, "node: write swim-incarnation");
+  char text[32];
+  const int n = std::snprintf(text, sizeof text, "%llu\n", static_cast<unsigned long long>(last + 1));
+  const bool written = n > 0 && ::write(fd, text, static_cast<std::size_t>(n)) == n && ::fsync(fd) == 0;
+  ::close(fd);
+  if (!written || ::rename(temporary.c_str(), path.c_str()) != 0)
+    return error(runtime_errc::system_error, "node: write swim-incarnation");
+  return last + 1;
+}
+
+template <class Stack, class SM>
+result<void> basic_node<Stack, SM>::open_membership() noexcept {
+  using scheme = typename Stack::admission;
+  const scheme anchor(options_.admission_seed);
+  scheme signer(options_.admission_seed ^ (options_.id * 0xd1b54a32d192ed03ull));
+  swim::identity me;
+  me.id = options_.id;
+  me.addr = static_cast<swim::address>(options_.id);
+  WEFT_TRY_ASSIGN(me.incarnation, next_incarnation());
+  me.admitter = swim::anchor_id_base;
+  WEFT_TRY_ASSIGN(me.admission, swim::admit(anchor, options_.id, signer.public_key()));
+  const byte_view anchors[] = {anchor.public_key()};
+  WEFT_TRY_ASSIGN(swim_type s, swim_type::create(options_.swim, me, std::move(signer),
+                                                 typename Stack::random(options_.id ^ 0x5157u),
+                                                 std::span<const byte_view>(anchors)));
+  swim_.emplace(std::move(s));
+  const time_point t = now();
+  WEFT_TRY(swim_->bootstrap(t));
+  for (const node_peer& p : options_.peers) (void)swim_->join(t, static_cast<swim::address>(p.id));
+  last_join_ = t;
+  flush_swim();
+  return ok();
+}
+
+template <class Stack, class SM>
+result<void> basic_node<Stack, SM>::open_fds() noexcept {
+  tick_fd_ = ::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (tick_fd_ < 0 || wake_fd_ < 0) return error(runtime_errc::system_error, "node: timerfd/eventfd");
+  itimerspec spec{};
+  spec.it_interval.tv_sec = static_cast<time_t>(options_.tick_ms / 1000);
+  spec.it_interval.tv_nsec = static_cast<long>(options_.tick_ms % 1000) * 1000000L;
+  spec.it_value = spec.it_interval;
+  if (::timerfd_settime(tick_fd_, 0, &spec, nullptr) != 0)
+    return error(runtime_errc::system_error, "node: timerfd_settime");
+  WEFT_TRY(loop_.watch(tick_fd_, EPOLLIN, &on_tick, this));
+  WEFT_TRY(loop_.watch(wake_fd_, EPOLLIN, &on_wake, this));
+  return ok();
+}
+
+// ---- user calls ----------------------------------------------------------------------------
+
+template <class Stack, class SM>
+result<raft::index_t> basic_node<Stack, SM>::propose(byte_view payload) noexcept {
+  if (!open_ || failed_) return error(runtime_errc::stopped, "node: propose");
+  WEFT_TRY_ASSIGN(const raft::index_t index, core_->propose(payload));
+  wake();
+  return index;
+}
+
+template <class Stack, class SM>
+result<void> basic_node<Stack, SM>::read_index(std::uint64_t context) noexcept {
+  if (!open_ || failed_) return error(runtime_errc::stopped, "node: read_index");
+  WEFT_TRY(core_->read_index(context));
+  wake();
+  return ok();
+}
+
+template <class Stack, class SM>
+node_status basic_node<Stack, SM>::status() const noexcept {
+  node_status s;
+  s.id = options_.id;
+  s.isolated = isolated_;
+  s.failed = failed_;
+  if (!core_) return s;
+  s.role = core_->current_role();
+  s.term = core_->term();
+  s.leader = core_->leader();
+  s.commit_index = core_->commit_index();
+  s.applied_index = core_->applied_index();
+  s.last_index = core_->last_index();
+  return s;
+}
+
+// ---- the ready loop ------------------------------------------------------------------------
+
+/// Ordering (core.hpp, ready_batch): send_now leaves at once (a leader's appends go out
+/// before its own write completes); hard state (term/vote), then entries are made durable;
+/// only then send_after_persist leaves and persisted() is reported; committed entries
+/// (which the core hands out only once durable here) are applied in the batch's bound.
+template <class Stack, class SM>
+void basic_node<Stack, SM>::process() noexcept {
+  if (!open_ || failed_ || in_process_) return;
+  in_process_ = true;
+  for (std::uint32_t round = 0; round < options_.max_ready_rounds_per_wake && core_->has_ready(); ++round) {
+    const raft::ready_batch rb = core_->ready();
+    for (const raft::message& m : rb.send_now) send_raft(m);
+    if (auto done = persist(rb.must_persist); !done) {
+      core_->advance();
+      fail(done.error());
+      break;
+    }
+    for (const raft::message& m : rb.send_after_persist) send_raft(m);
+    apply(rb.committed);
+    for (const raft::read_state& r : rb.read_states) {
+      if (reads_.size() < options_.max_pending_reads) reads_.push_back({r.context, r.index});
+      else ++counters_.reads_dropped;
+    }
+    if (rb.snapshot_to_restore != nullptr) ++counters_.snapshots_unsupported;
+    core_->advance();
+  }
+  const raft::index_t applied = core_->applied_index();
+  std::size_t kept = 0;
+  for (const pending_read& r : reads_) {
+    if (r.index <= applied) {
+      ++counters_.reads_released;
+      sm_.read_ready(r.context);
+    } else {
+      reads_[kept++] = r;
+    }
+  }
+  reads_.resize(kept);
+  note_leadership();
+  in_process_ = false;
+  if (core_->has_ready()) wake();  // the round bound was hit: continue on the next turn
+}
+
+template <class Stack, class SM>
+result<void> basic_node<Stack, SM>::persist(const raft::ready_batch::persist_part& part) noexcept {
+  if (part.hard_state_changed) {
+    // Term and vote must be durable before any message that depends on them leaves; the
+    // commit index need not be (it is re-learned), so commit-only changes cost no fsync.
+    if (part.state.term != saved_state_.term || part.state.vote != saved_state_.vote) {
+      WEFT_TRY(stable_->save(storage::hard_state{part.state.term, part.state.vote, part.state.commit}));
+      saved_state_ = part.state;
+      ++counters_.hard_state_saves;
+    }
+  }
+  if (!part.snapshot_chunks.empty()) ++counters_.snapshots_unsupported;
+  if (part.entries.empty()) return ok();
+  const raft::index_t first = part.entries.at(0).index;
+  if (first <= wal_->last_index()) WEFT_TRY(wal_->truncate_suffix(first));
+  std::uint64_t bytes = 0;
+  raft::entry_ref last{};
+  for (std::size_t i = 0; i < part.entries.size(); ++i) {
+    last = part.entries.at(i);
+    if (last.payload.size() + 1 > record_buffer_.size())
+      return error(storage::storage_errc::record_too_large, "node: entry");
+    record_buffer_[0] = static_cast<std::uint8_t>(last.type);
+    if (!last.payload.empty()) std::memcpy(record_buffer_.data() + 1, last.payload.data(), last.payload.size());
+    WEFT_TRY(wal_->append(last.index, last.term, byte_view(record_buffer_.data(), last.payload.size() + 1)));
+    bytes += last.payload.size() + 1;
+  }
+  const time_point before = now();
+  WEFT_TRY(wal_->sync());
+  ++counters_.wal_syncs;
+  telemetry_.on_fsync(to_ns(now() - before), bytes);
+  core_->persisted(last.index, last.term);
+  return ok();
+}
+
+template <class Stack, class SM>
+void basic_node<Stack, SM>::apply(const raft::entry_range& committed) noexcept {
+  for (std::size_t i = 0; i < committed.size(); ++i) {
+    const raft::entry_ref e = committed.at(i);
+    if (e.type == raft::entry_type::normal) sm_.apply(e.index, e.payload);
+  }
+  counters_.entries_applied += committed.size();
+  if (!committed.empty()) telemetry_.on_applied(committed.size());
+}
+
+template <class Stack, class SM>
+void basic_node<Stack, SM>::send_raft(const raft::message& m) noexcept {
+  if (isolated_) {
+    ++counters_.dropped_isolated;
+    return;
+  }
+  if (m.type == raft::message_type::install_snapshot && m.data.empty() && m.data_size > 0) {
+    ++counters_.snapshots_unsupported;  // this driver never compacts, so never streams
+    return;
+  }
+  send_buffer_[0] = tag_raft;
+  auto encoded = Stack::codec::encode(
+      m, mutable_byte_view(send_buffer_.data() + 1, send_buffer_.size() - 1));
+  if (!encoded) {
+    ++counters_.raft_send_refused;
+    return;
+  }
+  if (tcp_.send_message(static_cast<transport::peer_id>(m.to),
+                        byte_view(send_buffer_.data(), *encoded + 1))) {
+    ++counters_.raft_messages_sent;
+  } else {
+    ++counters_.raft_send_refused;  // Raft retries: heartbeats and probes resend
+  }
+}
+
+template <class Stack, class SM>
+void basic_node<Stack, SM>::flush_swim() noexcept {
+  if (!swim_) return;
+  for (const swim::outgoing& o : swim_->sends()) {
+    if (isolated_) {
+      ++counters_.dropped_isolated;
+      continue;
+    }
+    if (o.via == swim::channel::datagram) {
+      (void)udp_.send_datagram(o.to, o.bytes);
+      continue;
+    }
+    if (o.bytes.size() + 1 > send_buffer_.size()) continue;
+    send_buffer_[0] = tag_swim_stream;
+    std::memcpy(send_buffer_.data() + 1, o.bytes.data(), o.bytes.size());
+    (void)tcp_.send_message(o.to, byte_view(send_buffer_.data(), o.bytes.size() + 1));
+  }
+  for (const swim::notification& n : swim_->notifications()) {
+    switch (n.kind) {
+      case swim::notification_kind::member_joined: add_event("member %llu alive", n.member, 0); break;
+      case swim::notification_kind::member_suspected: add_event("member %llu suspect", n.member, 0); break;
+      case swim::notification_kind::member_refuted: add_event("member %llu refuted suspicion", n.member, 0); break;
+      case swim::notification_kind::member_failed: add_event("member %llu dead", n.member, 0); break;
+      case swim::notification_kind::member_leaving: add_event("member %llu leaving", n.member, 0); break;
+      case swim::notification_kind::member_left: add_event("member %llu left", n.member, 0); break;
+      case swim::notification_kind::member_rejoined: add_event("member %llu rejoined", n.member, 0); break;
+      default: break;
+    }
+  }
+  swim_->clear_outputs();
+}
+
+template <class Stack, class SM>
+void basic_node<Stack, SM>::note_leadership() noexcept {
+  const raft::node_id leader = core_->leader();
+  const raft::term_t term = core_->term();
+  const raft::role role = core_->current_role();
+  if (role == raft::role::leader && (seen_role_ != raft::role::leader || seen_term_ != term))
+    for (member_status& m : members_) m.match_index = 0;
+  if (leader != seen_leader_) {
+    ++counters_.leader_changes;
+    telemetry_.on_leader_change();
+    if (leader != 0) add_event("member %llu is leader (term %llu)", leader, term);
+    else add_event("no leader (term %llu)", term, 0);
+  }
+  seen_leader_ = leader;
+  seen_term_ = term;
+  seen_role_ = role;
+}
+
+template <class Stack, class SM>
+void basic_node<Stack, SM>::refresh_members() noexcept {
+  const bool leader = core_->current_role() == raft::role::leader;
+  std::size_t alive = 1;
+  for (member_status& m : members_) {
+    m.swim_state = swim_->state_of(m.id);
+    m.incarnation = swim_->incarnation_of(m.id);
+    m.match_known = leader;
+    alive += m.swim_state == swim::member_state::alive ? 1U : 0U;
+  }
+  telemetry_.observe(status(), alive);
+}
+
+template <class Stack, class SM>
+void basic_node<Stack, SM>::add_event(const char* format, std::uint64_t a, std::uint64_t b) noexcept {
+  node_event& e = events_[(event_head_ + event_count_) % max_events];
+  if (event_count_ == max_events) event_head_ = (event_head_ + 1) % max_events;
+  else ++event_count_;
+  e.at_ms = to_ns(now()) / 1000000;
+  std::snprintf(e.text, sizeof e.text, format, static_cast<unsigned long long>(a),
+                static_cast<unsigned long long>(b));
+  ++event_sequence_;
+}
+
+template <class Stack, class SM>
+void basic_node<Stack, SM>::wake() noexcept {
+  if (wake_pending_ || wake_fd_ < 0) return;
+  const std::uint64_t one = 1;
+  if (::write(wake_fd_, &one, sizeof one) == static_cast<ssize_t>(sizeof one)) wake_pending_ = true;
+}
+
+template <class Stack, class SM>
+void basic_node<Stack, SM>::fail(const error& e) noexcept {
+  // Storage failed: continuing could break the persistence ordering, so this member stops
+  // taking part (it sends nothing more); the owner sees status().failed and should exit.
+  failed_ = true;
+  add_event("storage failure (code %llu): member %llu stopped", e.code(), options_.id);
+}
+
+// ---- event-loop callbacks ------------------------------------------------------------------
+
+template <class Stack, class SM>
+void basic_node<Stack, SM>::on_tick(void* context, std::uint32_t) noexcept {
+  auto& self = *static_cast<basic_node*>(context);
+  std::uint64_t expirations = 0;
+  if (::read(self.tick_fd_, &expirations, sizeof expirations) != static_cast<ssize_t>(sizeof expirations))
+    return;
+  if (self.failed_) return;
+  // After a stall, catch up a few ticks, not all: a long pause should not fire elections.
+  for (std::uint64_t i = 0; i < std::min<std::uint64_t>(expirations, 4); ++i) self.core_->tick();
+  const time_point t = self.now();
+  self.swim_->tick(t);
+  if (t - self.last_join_ >= milliseconds(self.options_.swim_join_retry_ms)) {
+    self.last_join_ = t;
+    for (const member_status& m : self.members_)
+      if (m.swim_state != swim::member_state::alive && m.swim_state != swim::member_state::suspect)
+        (void)self.swim_->join(t, static_cast<swim::address>(m.id));
+  }
+  self.flush_swim();
+  self.process();
+  self.refresh_members();
+}
+
+template <class Stack, class SM>
+void basic_node<Stack, SM>::on_wake(void* context, std::uint32_t) noexcept {
+  auto& self = *static_cast<basic_node*>(context);
+  std::uint64_t value = 0;
+  (void)::read(self.wake_fd_, &value, sizeof value);
+  self.wake_pending_ = false;
+  self.process();
+}
+
+template <class Stack, class SM>
+void basic_node<Stack, SM>::on_stream(void* context, transport::peer_id from, byte_view payload) noexcept {
+  auto& self = *static_cast<basic_node*>(context);
+  if (self.isolated_) {
+    ++self.counters_.dropped_isolated;
+    return;
+  }
+  if (payload.empty() || self.failed_) return;
+  const byte_view body = payload.subspan(1);
+  if (payload[0] == tag_swim_stream) {
+    if (!self.swim_->step_stream(self.now(), from, body)) ++self.counters_.swim_refused;
+    self.flush_swim();
+    return;
+  }
+  raft::message m;
+  if (payload[0] != tag_raft || !Stack::codec::decode(body, m, self.decode_scratch_) || m.from != from) {
+    ++self.counters_.raft_malformed;
+    return;
+  }
+  ++self.counters_.raft_messages_received;
+  if (m.type == raft::message_type::append_response && !m.reject && m.term == self.core_->term()) {
+    for (member_status& s : self.members_)
+      if (s.id == m.from) s.match_index = std::max(s.match_index, m.log_index);
+  }
+  self.core_->step(m);
+  self.wake();
+}
+
+template <class Stack, class SM>
+void basic_node<Stack, SM>::on_datagram(void* context, transport::peer_id from, transport::ipv4_endpoint,
+                                        byte_view payload, bool) noexcept {
+  auto& self = *static_cast<basic_node*>(context);
+  if (self.isolated_) {
+    ++self.counters_.dropped_isolated;
+    return;
+  }
+  if (self.failed_) return;
+  if (!self.swim_->step(self.now(), from, payload)) ++self.counters_.swim_refused;
+  self.flush_swim();
+}
+
+}  // namespace runtime
+WEFT_END

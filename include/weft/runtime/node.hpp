@@ -1,0 +1,334 @@
+// weft/runtime/node.hpp - the hosted node driver: binds the pure Raft core to the file WAL
+// and stable store, the TCP transport (Raft and SWIM push-pull), the UDP transport with the
+// SWIM core (membership) and a telemetry policy, on one weft::runtime::event_loop.
+// weft:hosted (POSIX files, sockets, timerfd, eventfd)
+#pragma once
+
+#include <fcntl.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "weft/config.hpp"
+#include "weft/consensus/raft/core.hpp"
+#include "weft/core/random.hpp"
+#include "weft/core/result.hpp"
+#include "weft/core/time.hpp"
+#include "weft/membership/swim/swim.hpp"
+#include "weft/runtime/detail/raft_codec.hpp"
+#include "weft/runtime/errors.hpp"
+#include "weft/runtime/event_loop.hpp"
+#include "weft/storage/posix_file_system.hpp"
+#include "weft/storage/stable_file.hpp"
+#include "weft/storage/wal.hpp"
+#include "weft/telemetry/catalogue.hpp"
+#include "weft/transport/tcp.hpp"
+#include "weft/transport/udp.hpp"
+
+WEFT_BEGIN
+namespace runtime {
+
+/// Another founding member of the group (membership is static in this driver).
+struct node_peer {
+  std::uint64_t id = 0;
+  transport::ipv4_endpoint raft_address{};
+  transport::ipv4_endpoint swim_address{};
+};
+
+/// Defaults of the Raft core that suit a driver ticking every 10 ms on a LAN.
+[[nodiscard]] inline raft::options default_node_raft_options() noexcept {
+  raft::options o;
+  o.election_timeout_ticks_min = 30;
+  o.election_timeout_ticks_max = 60;
+  o.heartbeat_interval_ticks = 5;
+  o.max_bytes_per_message = 256u << 10;
+  o.max_inflight_bytes = 8u << 20;
+  o.max_bytes_per_entry = 64u << 10;
+  o.max_log_entries_in_memory = 1u << 18;
+  o.max_log_bytes_in_memory = 256u << 20;
+  return o;
+}
+
+[[nodiscard]] inline swim::options default_node_swim_options() noexcept {
+  swim::options o;
+  o.probe_interval_ms = 500;
+  o.probe_timeout_ms = 200;
+  o.stall_threshold_ms = 2000;
+  o.gossip_interval_ms = 100;
+  o.push_pull_interval_ms = 10000;
+  o.leave_propagate_ms = 200;
+  o.mtu_bytes = 1400 - transport::udp_transport::header_size_bytes;
+  return o;
+}
+
+struct node_options {
+  std::uint64_t id = 0;
+  transport::ipv4_endpoint raft_address{};  // TCP listen address
+  transport::ipv4_endpoint swim_address{};  // UDP bind address
+  std::vector<node_peer> peers;             // the other founding members
+  std::string data_dir;                     // created when absent
+  std::uint32_t tick_ms = 10;               // one Raft tick
+  raft::options raft = default_node_raft_options();
+  transport::tcp_options tcp{};
+  transport::udp_options udp{};
+  swim::options swim = default_node_swim_options();
+  storage::wal_options wal{};
+  std::uint64_t admission_seed = 0x77656674u;  // test admission scheme only (INSECURE)
+  std::uint32_t max_ready_rounds_per_wake = 16;  // bounds one process() call
+  std::uint32_t max_pending_reads = 4096;        // read states waiting for apply
+  std::int64_t swim_join_retry_ms = 1000;
+
+  [[nodiscard]] result<void> validate() const noexcept {
+    const auto bad = [](const char* where) { return result<void>(error(core_errc::invalid_options, where)); };
+    if (id == 0 || id >= (std::uint64_t{1} << 31)) return bad("node_options.id outside [1, 2^31)");
+    if (peers.size() + 1 > raft::max_config_members) return bad("node_options.peers: too many");
+    for (const node_peer& p : peers)
+      if (p.id == 0 || p.id == id || p.id >= (std::uint64_t{1} << 31))
+        return bad("node_options.peers: bad or duplicate id");
+    if (data_dir.empty() || data_dir.size() > 3000) return bad("node_options.data_dir");
+    if (tick_ms == 0 || tick_ms > 10000) return bad("node_options.tick_ms outside [1, 10000]");
+    if (max_ready_rounds_per_wake == 0 || max_pending_reads == 0 || swim_join_retry_ms <= 0)
+      return bad("node_options: zero limit");
+    if (tcp.max_message_size_bytes < raft.max_bytes_per_message + 4096)
+      return bad("node_options: tcp.max_message_size_bytes < raft.max_bytes_per_message + 4 KiB");
+    if (wal.max_record_size_bytes < raft.max_bytes_per_entry + 1)
+      return bad("node_options: wal.max_record_size_bytes <= raft.max_bytes_per_entry");
+    if (swim.mtu_bytes + transport::udp_transport::header_size_bytes > udp.max_datagram_size_bytes)
+      return bad("node_options: swim.mtu_bytes + 8 > udp.max_datagram_size_bytes");
+    raft::options with_id = raft;
+    with_id.id = id;  // open() sets it the same way
+    WEFT_TRY(with_id.validate());
+    WEFT_TRY(swim.validate());
+    WEFT_TRY(tcp.validate());
+    WEFT_TRY(udp.validate());
+    return wal.validate();
+  }
+};
+
+/// What this node knows of another member.
+struct member_status {
+  std::uint64_t id = 0;
+  swim::member_state swim_state = swim::member_state::absent;
+  std::uint64_t incarnation = 0;
+  bool match_known = false;  // true on the leader only
+  raft::index_t match_index = 0;
+};
+
+struct node_counters {
+  std::uint64_t raft_messages_sent = 0;
+  std::uint64_t raft_messages_received = 0;
+  std::uint64_t raft_send_refused = 0;      // transport queue full or peer unknown
+  std::uint64_t raft_malformed = 0;         // undecodable frames (dropped)
+  std::uint64_t swim_refused = 0;           // datagrams or streams the SWIM core refused
+  std::uint64_t dropped_isolated = 0;       // traffic dropped by the isolation test hook
+  std::uint64_t snapshots_unsupported = 0;  // snapshot traffic this driver does not handle
+  std::uint64_t wal_syncs = 0;
+  std::uint64_t hard_state_saves = 0;
+  std::uint64_t entries_applied = 0;
+  std::uint64_t reads_released = 0;
+  std::uint64_t reads_dropped = 0;          // read states beyond max_pending_reads
+  std::uint64_t leader_changes = 0;
+};
+
+/// One membership or leadership event for the status feed (steady-clock time).
+struct node_event {
+  std::int64_t at_ms = 0;
+  char text[72] = {};
+};
+
+/// The driver's view for /status.
+struct node_status {
+  std::uint64_t id = 0;
+  raft::role role = raft::role::follower;
+  raft::term_t term = 0;
+  raft::node_id leader = 0;
+  raft::index_t commit_index = 0;
+  raft::index_t applied_index = 0;
+  raft::index_t last_index = 0;
+  bool isolated = false;
+  bool failed = false;  // storage failed: the node stopped taking part
+};
+
+/// Telemetry policy that costs nothing.
+struct null_node_telemetry {
+  void observe(const node_status&, std::size_t) noexcept {}
+  void on_fsync(std::int64_t, std::uint64_t) noexcept {}
+  void on_applied(std::uint64_t) noexcept {}
+  void on_leader_change() noexcept {}
+};
+
+/// Telemetry policy that feeds the process-wide series of weft/telemetry/catalogue.hpp.
+struct catalogue_node_telemetry {
+  void observe(const node_status& s, std::size_t members_alive) noexcept {
+    namespace c = telemetry::catalogue;
+    c::raft_has_leader.set(s.leader != 0 ? 1 : 0);
+    c::raft_term.set(static_cast<std::int64_t>(s.term));
+    c::raft_apply_lag.set(static_cast<std::int64_t>(s.commit_index - s.applied_index));
+    c::swim_members.set(static_cast<std::int64_t>(members_alive));
+  }
+  void on_fsync(std::int64_t ns, std::uint64_t bytes) noexcept {
+    telemetry::catalogue::wal_fsync_duration.record(static_cast<std::uint64_t>(std::max<std::int64_t>(ns, 0)));
+    telemetry::catalogue::wal_written_bytes.add(bytes);
+  }
+  void on_applied(std::uint64_t n) noexcept { telemetry::catalogue::raft_proposals_applied.add(n); }
+  void on_leader_change() noexcept { telemetry::catalogue::raft_leader_changes.add(1); }
+};
+
+/// The policies of a hosted node (DESIGN.md §3).
+struct default_stack {
+  using clock = steady_clock;
+  using random = xoshiro256;
+  using file_system = storage::posix_file_system;
+  using stream_transport = transport::tcp_transport;
+  using datagram_transport = transport::udp_transport;
+  using admission = swim::test_admission_scheme;  // INSECURE: see docs/runtime.md
+  using codec = detail::fixed_raft_codec;
+  using telemetry = catalogue_node_telemetry;
+};
+
+/// What a state machine gives the node: apply committed normal entries in log order, and
+/// hear when a ReadIndex read of `context` may be served (applied has reached its index).
+template <class SM>
+concept node_state_machine = requires(SM& sm, raft::index_t index, byte_view payload,
+                                      std::uint64_t context) {
+  { sm.apply(index, payload) } noexcept;
+  { sm.read_ready(context) } noexcept;
+};
+
+template <class Stack, class StateMachine>
+class basic_node {
+  static_assert(node_state_machine<StateMachine>,
+                "StateMachine needs apply(index, payload) noexcept and read_ready(context) "
+                "noexcept; see docs/runtime.md");
+
+ public:
+  using core_type = raft::basic_core<typename Stack::random>;
+  using swim_type = swim::basic_core<typename Stack::admission, typename Stack::random>;
+  static constexpr std::uint8_t tag_raft = 1;
+  static constexpr std::uint8_t tag_swim_stream = 2;
+  static constexpr std::size_t max_events = 50;
+
+  basic_node(event_loop& loop, StateMachine& sm) noexcept : loop_(loop), sm_(sm) {}
+  basic_node(const basic_node&) = delete;
+  basic_node& operator=(const basic_node&) = delete;
+  ~basic_node() { close(); }
+
+  /// Recovers from `options.data_dir` (or bootstraps a new group), opens the transports
+  /// and starts ticking on the loop.
+  [[nodiscard]] result<void> open(const node_options& options) noexcept;
+  /// Flushes the WAL and closes everything (after leave(), if the mesh should know).
+  void close() noexcept;
+  /// SWIM graceful leave; the loop must keep running ~leave_propagate_ms to spread it.
+  result<void> leave() noexcept;
+
+  /// Proposes a normal entry: its index on the leader, 0 when forwarded to the leader.
+  [[nodiscard]] result<raft::index_t> propose(byte_view payload) noexcept;
+  /// Starts a ReadIndex read (leader only); sm.read_ready(context) fires once it may be served.
+  [[nodiscard]] result<void> read_index(std::uint64_t context) noexcept;
+
+  /// Test hook: drop every Raft and SWIM message in and out while isolated.
+  void set_isolated(bool isolated) noexcept { isolated_ = isolated; }
+
+  [[nodiscard]] node_status status() const noexcept;
+  [[nodiscard]] std::span<const member_status> members() const noexcept { return members_; }
+  [[nodiscard]] const node_counters& counters() const noexcept { return counters_; }
+  [[nodiscard]] const core_type* core() const noexcept { return core_ ? &*core_ : nullptr; }
+  [[nodiscard]] const swim_type* membership() const noexcept { return swim_ ? &*swim_ : nullptr; }
+  [[nodiscard]] const transport::tcp_counters& tcp_counters() const noexcept { return tcp_.counters(); }
+  [[nodiscard]] const transport::udp_counters& udp_counters() const noexcept { return udp_.counters(); }
+  [[nodiscard]] typename Stack::telemetry& telemetry() noexcept { return telemetry_; }
+  /// Events oldest first (at most max_events).
+  template <class F>
+  void for_each_event(F&& visit) const noexcept {
+    for (std::size_t i = 0; i < event_count_; ++i)
+      visit(events_[(event_head_ + i) % max_events]);
+  }
+  [[nodiscard]] std::uint64_t event_sequence() const noexcept { return event_sequence_; }
+
+  /// Runs pending Raft work now (the loop also does so on its own).
+  void process() noexcept;
+
+ private:
+  struct pending_read {
+    std::uint64_t context;
+    raft::index_t index;
+  };
+
+  [[nodiscard]] result<void> open_storage() noexcept;
+  [[nodiscard]] result<void> recover_core() noexcept;
+  [[nodiscard]] result<void> open_membership() noexcept;
+  [[nodiscard]] result<void> open_fds() noexcept;
+  [[nodiscard]] result<std::uint64_t> next_incarnation() noexcept;
+  [[nodiscard]] result<void> persist(const raft::ready_batch::persist_part& part) noexcept;
+  void apply(const raft::entry_range& committed) noexcept;
+  void send_raft(const raft::message& m) noexcept;
+  void flush_swim() noexcept;
+  void note_leadership() noexcept;
+  void refresh_members() noexcept;
+  void add_event(const char* format, std::uint64_t a, std::uint64_t b) noexcept;
+  void wake() noexcept;
+  void fail(const error& e) noexcept;
+  [[nodiscard]] time_point now() const noexcept { return clock_.now(); }
+
+  static void on_tick(void* context, std::uint32_t) noexcept;
+  static void on_wake(void* context, std::uint32_t) noexcept;
+  static void on_stream(void* context, transport::peer_id from, byte_view payload) noexcept;
+  static void on_link(void*, transport::peer_id, bool) noexcept {}
+  static void on_datagram(void* context, transport::peer_id from, transport::ipv4_endpoint,
+                          byte_view payload, bool known) noexcept;
+
+  event_loop& loop_;
+  StateMachine& sm_;
+  node_options options_{};
+  typename Stack::clock clock_{};
+  typename Stack::telemetry telemetry_{};
+  typename Stack::file_system state_fs_{};
+  typename Stack::file_system wal_fs_{};
+  std::optional<storage::file_stable_store<typename Stack::file_system>> stable_;
+  std::optional<storage::wal<typename Stack::file_system>> wal_;
+  std::optional<core_type> core_;
+  std::optional<swim_type> swim_;
+  typename Stack::stream_transport tcp_{};
+  typename Stack::datagram_transport udp_{};
+  int tick_fd_ = -1;
+  int wake_fd_ = -1;
+  bool wake_pending_ = false;
+  bool isolated_ = false;
+  bool failed_ = false;
+  bool open_ = false;
+  bool in_process_ = false;
+  raft::hard_state saved_state_{};
+  std::vector<std::uint8_t> send_buffer_;
+  std::vector<std::uint8_t> record_buffer_;
+  detail::raft_decode_scratch decode_scratch_{};
+  std::vector<pending_read> reads_;
+  std::vector<member_status> members_;
+  node_event events_[max_events]{};
+  std::size_t event_head_ = 0;
+  std::size_t event_count_ = 0;
+  std::uint64_t event_sequence_ = 0;
+  raft::node_id seen_leader_ = 0;
+  raft::term_t seen_term_ = 0;
+  raft::role seen_role_ = raft::role::follower;
+  time_point last_join_{};
+  node_counters counters_{};
+};
+
+template <class StateMachine>
+using node = basic_node<default_stack, StateMachine>;
+
+}  // namespace runtime
+WEFT_END
+
+#include "weft/runtime/detail/node_impl.hpp"
