@@ -122,7 +122,62 @@ struct list {
   static constexpr void fields(auto& v, auto& self) { v(1, self.values); }
 };
 
+// A type with its own CBOR shape: a point as the array [x, y].
+struct point {
+  std::int32_t x = 0;
+  std::int32_t y = 0;
+};
+
+struct shape {
+  point origin;
+  std::array<std::uint16_t, 3> sides{};
+  float scale = 0.0f;
+  static constexpr void fields(auto& v, auto& self) {
+    v(1, self.origin);
+    v(2, self.sides);
+    v(3, self.scale);
+  }
+};
+
 }  // namespace
+
+template <>
+struct weft::wire::codec<point> {
+  static weft::result<void> encode(weft::wire::cbor_writer& w, const point& p) noexcept {
+    WEFT_TRY(w.begin_array(2));
+    WEFT_TRY(w.put_int(p.x));
+    return w.put_int(p.y);
+  }
+  static weft::result<void> decode(weft::wire::cbor_reader& r, point& p) noexcept {
+    WEFT_TRY_ASSIGN(const weft::wire::cbor_item head, r.next());
+    if (head.type != weft::wire::cbor_type::array || head.argument != 2)
+      return weft::error(weft::wire::cbor_errc::type_mismatch, "point");
+    WEFT_TRY(weft::wire::decode_from(r, p.x));
+    return weft::wire::decode_from(r, p.y);
+  }
+};
+
+TEST_CASE("codec<T>, fixed arrays and float fields", "[wire][schema]") {
+  shape s{{-3, 4}, {1, 2, 300}, 0.5f};
+  CHECK(encode_hex(s) == "a3018222040283010219012c03f93800");
+  auto back = wire::decode<shape>(hex("a3018222040283010219012c03f93800"));
+  REQUIRE(back);
+  CHECK(back->origin.x == -3);
+  CHECK(back->origin.y == 4);
+  CHECK(back->sides == s.sides);
+  CHECK(back->scale == 0.5f);
+  // The codec's own error comes through unchanged.
+  CHECK(wire::decode<shape>(hex("a301830102030283010203" "03f93800"))
+            .error()
+            .is(wire::cbor_errc::type_mismatch));
+  // Three sides exactly; a float field refuses a double it cannot hold.
+  CHECK(wire::decode<shape>(hex("a30182010202820102" "03f93800"))
+            .error()
+            .is(wire::cbor_errc::length_mismatch));
+  CHECK(wire::decode<shape>(hex("a3018201020283010203" "03fb3ff199999999999a"))
+            .error()
+            .is(wire::cbor_errc::not_representable));
+}
 
 TEST_CASE("a message encodes to a sorted deterministic map", "[wire][schema]") {
   small s{.a = 7, .b = std::int8_t{-2}};
