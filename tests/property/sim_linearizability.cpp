@@ -81,6 +81,13 @@ struct que : queue_model {
     return {false, s.front()};
   }
 };
+struct kv : kv_model {
+  static output observe(const state& s, const input& in) {
+    for (const auto& [k, v] : s)
+      if (k == in.key) return {true, v};
+    return {false, 0};
+  }
+};
 }  // namespace
 
 TEST_CASE("checker accepts sequential runs and rejects corrupted ones", "[sim][lin][property]") {
@@ -131,5 +138,33 @@ TEST_CASE("checker accepts sequential runs and rejects corrupted ones", "[sim][l
     RC_PRE(!taken.empty());
     h.operations()[taken[uniform_below(random, taken.size())]].output.value = 1'000'000;
     RC_ASSERT(check(h).answer == verdict::not_linearizable);
+  });
+
+  rc::prop("key-value histories (checked per key)", [](std::uint64_t seed) {
+    xoshiro256 random(seed);
+    const auto processes = static_cast<std::uint32_t>(uniform_between(random, 1, 6));
+    const auto count = static_cast<std::size_t>(uniform_between(random, 1, 120));
+    const auto ops = plan(random, processes, count, 0.05);
+    std::int64_t next_value = 1;
+    auto h = run_sequential<kv>(ops, random, [&](xoshiro256& r, std::size_t) {
+      const auto key = static_cast<std::int64_t>(uniform_below(r, 4));
+      const auto pick = uniform_below(r, 5);
+      if (pick == 0) return kv::input{kv::kind::put, key, next_value++};
+      if (pick == 1) return kv::input{kv::kind::remove, key, 0};
+      return kv::input{kv::kind::get, key, 0};
+    });
+    RC_ASSERT(check(h).answer == verdict::linearizable);
+    std::vector<std::size_t> gets;
+    for (std::size_t i = 0; i < h.size(); ++i) {
+      const auto& op = h.operations()[i];
+      if (op.status == op_status::ok && op.input.op == kv::kind::get) gets.push_back(i);
+    }
+    RC_PRE(!gets.empty());
+    auto& victim = h.operations()[gets[uniform_below(random, gets.size())]];
+    victim.output = {true, -5};  // a value never put
+    const auto bad = check(h);
+    RC_ASSERT(bad.answer == verdict::not_linearizable);
+    for (std::size_t id : bad.window)
+      RC_ASSERT(h.operations()[id].input.key == victim.input.key);  // the key's own window
   });
 }
