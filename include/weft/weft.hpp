@@ -29,6 +29,7 @@
 #include "weft/sim/world.hpp"
 #include "weft/sim/network.hpp"
 #include "weft/sim/disk.hpp"
+#include "weft/sim/stack.hpp"
 #include "weft/sim/swarm.hpp"
 #include "weft/sim/linearizability.hpp"
 #include "weft/sim/reference_register.hpp"
