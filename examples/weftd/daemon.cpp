@@ -68,11 +68,13 @@ std::int64_t unix_ms_now() {
 
 class ws_session : public std::enable_shared_from_this<ws_session> {
  public:
-  ws_session(tcp::socket&& socket, daemon& d) : ws_(std::move(socket)), daemon_(d) {}
-  ~ws_session() { --daemon_.open_connections; }
+  ws_session(tcp::socket&& socket, daemon& d)
+      : ws_(std::move(socket)), daemon_(d), connections_(d.open_connections) {
+    ++*connections_;
+  }
+  ~ws_session() { --*connections_; }
 
   void start(http::request<http::string_body> req) {
-    ++daemon_.open_connections;
     ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
     ws_.read_message_max(4096);
     ws_.async_accept(req, [self = shared_from_this()](beast::error_code ec) {
@@ -132,14 +134,16 @@ class ws_session : public std::enable_shared_from_this<ws_session> {
   bool has_next_ = false;
   bool writing_ = false;
   bool closed_ = false;
+  std::shared_ptr<std::int64_t> connections_;
 };
 
 class http_session : public std::enable_shared_from_this<http_session> {
  public:
-  http_session(tcp::socket&& socket, daemon& d) : stream_(std::move(socket)), daemon_(d) {
-    ++daemon_.open_connections;
+  http_session(tcp::socket&& socket, daemon& d)
+      : stream_(std::move(socket)), daemon_(d), connections_(d.open_connections) {
+    ++*connections_;
   }
-  ~http_session() { --daemon_.open_connections; }
+  ~http_session() { --*connections_; }
 
   void start() { read_header(); }
 
@@ -153,6 +157,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
     res_.result(static_cast<http::status>(status));
     res_.set(http::field::server, "weftd");
     res_.set(http::field::content_type, content_type);
+    res_.set(http::field::access_control_allow_origin, "*");  // the dashboard reads every member
     res_.keep_alive(keep_alive_ && !daemon_.stopping());
     res_.body() = std::move(body);
     res_.prepare_payload();
@@ -231,6 +236,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
   unsigned version_ = 11;
   bool keep_alive_ = false;
   bool awaiting_ = false;
+  std::shared_ptr<std::int64_t> connections_;
 };
 
 // ---- state machine adapter ----------------------------------------------------------------
@@ -330,7 +336,7 @@ void daemon::accept() {
   acceptor_.async_accept([this](beast::error_code ec, tcp::socket socket) {
     if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
     if (!ec) {
-      if (open_connections >= cfg_.max_connections || stopping_) {
+      if (*open_connections >= cfg_.max_connections || stopping_) {
         metrics_.http_refused.add(1);
         beast::error_code ignored;
         socket.close(ignored);
@@ -580,7 +586,7 @@ void daemon::push_status(bool force) {
 }
 
 std::string daemon::metrics_text() {
-  metrics_.connections.set(open_connections);
+  metrics_.connections.set(*open_connections);
   std::string out;
   weft::telemetry::string_output sink(out);
   (void)weft::telemetry::write_exposition(sink, weft::telemetry::exposition::prometheus_0_0_4);

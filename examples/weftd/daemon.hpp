@@ -72,7 +72,9 @@ class daemon {
   [[nodiscard]] bool stopping() const noexcept { return stopping_; }
   [[nodiscard]] daemon_metrics& metrics() noexcept { return metrics_; }
   [[nodiscard]] std::string status_json();
-  std::int64_t open_connections = 0;
+  /// Open HTTP and WebSocket connections; shared so that sessions destroyed after the
+  /// daemon (by the io_context's destructor) touch nothing of it.
+  std::shared_ptr<std::int64_t> open_connections = std::make_shared<std::int64_t>(0);
 
   // ---- used by the state machine ------------------------------------------------------
   void on_apply(weft::raft::index_t index, weft::byte_view payload);

@@ -21,12 +21,12 @@
 #include <vector>
 
 #include "weft/config.hpp"
+#include "weft/consensus/raft/codec.hpp"
 #include "weft/consensus/raft/core.hpp"
 #include "weft/core/random.hpp"
 #include "weft/core/result.hpp"
 #include "weft/core/time.hpp"
 #include "weft/membership/swim/swim.hpp"
-#include "weft/runtime/detail/raft_codec.hpp"
 #include "weft/runtime/errors.hpp"
 #include "weft/runtime/event_loop.hpp"
 #include "weft/storage/posix_file_system.hpp"
@@ -100,6 +100,8 @@ struct node_options {
     if (tick_ms == 0 || tick_ms > 10000) return bad("node_options.tick_ms outside [1, 10000]");
     if (max_ready_rounds_per_wake == 0 || max_pending_reads == 0 || swim_join_retry_ms <= 0)
       return bad("node_options: zero limit");
+    if (raft.max_entries_per_message > raft::max_wire_entries)
+      return bad("node_options: raft.max_entries_per_message above raft::max_wire_entries");
     if (tcp.max_message_size_bytes < raft.max_bytes_per_message + 4096)
       return bad("node_options: tcp.max_message_size_bytes < raft.max_bytes_per_message + 4 KiB");
     if (wal.max_record_size_bytes < raft.max_bytes_per_entry + 1)
@@ -193,7 +195,7 @@ struct default_stack {
   using stream_transport = transport::tcp_transport;
   using datagram_transport = transport::udp_transport;
   using admission = swim::test_admission_scheme;  // INSECURE: see docs/runtime.md
-  using codec = detail::fixed_raft_codec;
+  using codec = raft::message_codec;  // deterministic CBOR (weft/consensus/raft/codec.hpp)
   using telemetry = catalogue_node_telemetry;
 };
 
@@ -311,7 +313,7 @@ class basic_node {
   raft::hard_state saved_state_{};
   std::vector<std::uint8_t> send_buffer_;
   std::vector<std::uint8_t> record_buffer_;
-  detail::raft_decode_scratch decode_scratch_{};
+  typename Stack::codec codec_{};  // one message at a time: encode, or decode then step
   std::vector<pending_read> reads_;
   std::vector<member_status> members_;
   node_event events_[max_events]{};

@@ -18,7 +18,6 @@ result<void> basic_node<Stack, SM>::open(const node_options& options) noexcept {
   options_.raft.id = options.id;
   send_buffer_.resize(options_.tcp.max_message_size_bytes);
   record_buffer_.resize(options_.raft.max_bytes_per_entry + 1);
-  decode_scratch_.entries.reserve(options_.raft.max_entries_per_message);
   reads_.reserve(options_.max_pending_reads);
   members_.clear();
   for (const node_peer& p : options_.peers) members_.push_back(member_status{p.id});
@@ -327,14 +326,13 @@ void basic_node<Stack, SM>::send_raft(const raft::message& m) noexcept {
     return;
   }
   send_buffer_[0] = tag_raft;
-  auto encoded = Stack::codec::encode(
-      m, mutable_byte_view(send_buffer_.data() + 1, send_buffer_.size() - 1));
+  auto encoded = codec_.encode(m, mutable_byte_view(send_buffer_.data() + 1, send_buffer_.size() - 1));
   if (!encoded) {
     ++counters_.raft_send_refused;
     return;
   }
   if (tcp_.send_message(static_cast<transport::peer_id>(m.to),
-                        byte_view(send_buffer_.data(), *encoded + 1))) {
+                        byte_view(send_buffer_.data(), encoded->size() + 1))) {
     ++counters_.raft_messages_sent;
   } else {
     ++counters_.raft_send_refused;  // Raft retries: heartbeats and probes resend
@@ -477,11 +475,19 @@ void basic_node<Stack, SM>::on_stream(void* context, transport::peer_id from, by
     self.flush_swim();
     return;
   }
-  raft::message m;
-  if (payload[0] != tag_raft || !Stack::codec::decode(body, m, self.decode_scratch_) || m.from != from) {
+  if (payload[0] != tag_raft) {
     ++self.counters_.raft_malformed;
     return;
   }
+  wire::decode_limits limits;
+  limits.max_total_bytes = self.options_.tcp.max_message_size_bytes;
+  limits.max_string_bytes = self.options_.raft.max_bytes_per_message;
+  auto decoded = self.codec_.decode(body, limits);
+  if (!decoded || decoded->from != from) {  // a member may speak only for itself
+    ++self.counters_.raft_malformed;
+    return;
+  }
+  const raft::message& m = *decoded;
   ++self.counters_.raft_messages_received;
   if (m.type == raft::message_type::append_response && !m.reject && m.term == self.core_->term()) {
     for (member_status& s : self.members_)
