@@ -258,42 +258,96 @@ inline result<void> read_envelope_start(cose_reader& reader, std::uint64_t tag,
   return ok();
 }
 
-/// Writes `bstr(protected)` where protected is the map {1: alg} or {1: alg, 3: format}.
-inline result<void> put_protected(wire::cbor_writer& w, std::int64_t alg,
-                                  std::optional<std::uint64_t> content_format) noexcept {
-  std::uint8_t buffer[20];
-  byte_writer bw(buffer);
-  wire::cbor_writer inner(bw);
-  WEFT_TRY(inner.begin_map(content_format ? 2 : 1));
-  WEFT_TRY(inner.put_int(label_alg));
-  WEFT_TRY(inner.put_int(alg));
-  if (content_format) {
-    WEFT_TRY(inner.put_int(label_content_type));
-    WEFT_TRY(inner.put_uint(*content_format));
+/// A minimal CBOR head writer for the fixed shapes COSE needs (the hot path of every
+/// envelope). Writes the same shortest-form heads as wire::cbor_writer; the first write that
+/// does not fit sets `full` and everything after is ignored.
+class envelope_writer {
+ public:
+  explicit envelope_writer(mutable_byte_view out) noexcept : out_(out) {}
+  void head(unsigned major, std::uint64_t value) noexcept {
+    std::uint8_t b[9];
+    std::size_t n = 1;
+    const auto m = static_cast<std::uint8_t>(major << 5);
+    if (value < 24) {
+      b[0] = static_cast<std::uint8_t>(m | value);
+    } else {
+      const unsigned extra = value <= 0xff ? 1 : value <= 0xffff ? 2 : value <= 0xffffffffu ? 4 : 8;
+      b[0] = static_cast<std::uint8_t>(m | (extra == 1 ? 24 : extra == 2 ? 25 : extra == 4 ? 26 : 27));
+      for (unsigned i = 0; i < extra; ++i)
+        b[1 + i] = static_cast<std::uint8_t>(value >> (8 * (extra - 1 - i)));
+      n += extra;
+    }
+    raw(byte_view(b, n));
   }
-  return w.put_bytes(bw.written());
+  void integer(std::int64_t v) noexcept {
+    if (v >= 0) head(0, static_cast<std::uint64_t>(v));
+    else head(1, static_cast<std::uint64_t>(-(v + 1)));
+  }
+  void bstr(byte_view bytes) noexcept {
+    head(2, bytes.size());
+    raw(bytes);
+  }
+  void raw(byte_view bytes) noexcept {
+    if (full_ || bytes.size() > out_.size() - at_) {
+      full_ = true;
+      return;
+    }
+    if (!bytes.empty()) std::memcpy(out_.data() + at_, bytes.data(), bytes.size());
+    at_ += bytes.size();
+  }
+  [[nodiscard]] bool full() const noexcept { return full_; }
+  [[nodiscard]] std::size_t size() const noexcept { return at_; }
+  [[nodiscard]] byte_view written() const noexcept { return out_.first(at_); }
+
+ private:
+  mutable_byte_view out_;
+  std::size_t at_ = 0;
+  bool full_ = false;
+};
+
+/// Writes `bstr(protected)` where protected is the map {1: alg} or {1: alg, 3: format};
+/// returns the protected bytes (inside `w`'s output).
+inline byte_view put_protected(envelope_writer& w, std::int64_t alg,
+                               std::optional<std::uint64_t> content_format) noexcept {
+  std::uint8_t buffer[24];
+  envelope_writer inner(buffer);
+  inner.head(5, content_format ? 2 : 1);
+  inner.integer(label_alg);
+  inner.integer(alg);
+  if (content_format) {
+    inner.integer(label_content_type);
+    inner.head(0, *content_format);
+  }
+  WEFT_ASSERT(!inner.full() && inner.size() < 24);  // so its bstr head is one byte
+  w.bstr(inner.written());
+  return w.full() ? byte_view() : w.written().last(inner.size());
 }
 
 /// Sig_structure for COSE_Sign1: ["Signature1", protected, external_aad, payload].
 inline result<byte_view> sig_structure(byte_view protected_bytes, byte_view external_aad,
                                        byte_view payload, mutable_byte_view scratch) noexcept {
-  byte_writer bw(scratch);
-  wire::cbor_writer w(bw);
-  if (!w.begin_array(4) || !w.put_text("Signature1") || !w.put_bytes(protected_bytes) ||
-      !w.put_bytes(external_aad) || !w.put_bytes(payload))
-    return error(crypto_errc::buffer_too_small, "cose: Sig_structure scratch");
-  return bw.written();
+  envelope_writer w(scratch);
+  w.head(4, 4);
+  w.head(3, 10);
+  w.raw(as_bytes("Signature1"));
+  w.bstr(protected_bytes);
+  w.bstr(external_aad);
+  w.bstr(payload);
+  if (w.full()) return error(crypto_errc::buffer_too_small, "cose: Sig_structure scratch");
+  return w.written();
 }
 
 /// Enc_structure for COSE_Encrypt0: ["Encrypt0", protected, external_aad].
 inline result<byte_view> enc_structure(byte_view protected_bytes, byte_view external_aad,
                                        mutable_byte_view scratch) noexcept {
-  byte_writer bw(scratch);
-  wire::cbor_writer w(bw);
-  if (!w.begin_array(3) || !w.put_text("Encrypt0") || !w.put_bytes(protected_bytes) ||
-      !w.put_bytes(external_aad))
-    return error(crypto_errc::cose_too_large, "cose: Enc_structure above 1024 bytes");
-  return bw.written();
+  envelope_writer w(scratch);
+  w.head(4, 3);
+  w.head(3, 8);
+  w.raw(as_bytes("Encrypt0"));
+  w.bstr(protected_bytes);
+  w.bstr(external_aad);
+  if (w.full()) return error(crypto_errc::cose_too_large, "cose: Enc_structure above 1024 bytes");
+  return w.written();
 }
 
 inline constexpr std::size_t head_size(std::size_t n) noexcept {
@@ -346,9 +400,9 @@ class canonical_scanner {
         protected_bytes[1] != 0x01)
       return false;
     std::uint8_t expected[12];
-    byte_writer bw(expected);
-    wire::cbor_writer w(bw);
-    if (!w.put_int(alg) || !equal_bytes(protected_bytes.subspan(2), bw.written())) return false;
+    envelope_writer w(expected);
+    w.integer(alg);
+    if (!equal_bytes(protected_bytes.subspan(2), w.written())) return false;
     out.alg = alg;
     return true;
   }
@@ -463,29 +517,25 @@ template <signer S>
 [[nodiscard]] result<byte_view> sign1(const typename S::secret_key& key, byte_view payload,
                                       const encode_options& options, mutable_byte_view out,
                                       mutable_byte_view scratch) noexcept {
-  byte_writer bw(out);
-  wire::cbor_writer w(bw);
-  auto fits = [](result<void> r) -> result<void> {
-    return r ? ok() : result<void>(error(crypto_errc::buffer_too_small, "cose::sign1"));
-  };
-  if (options.tagged) WEFT_TRY(fits(w.put_tag(tag_sign1)));
-  WEFT_TRY(fits(w.begin_array(4)));
-  const std::size_t protected_at = bw.size();
-  WEFT_TRY(fits(detail::put_protected(w, signature_algorithm<S>, options.content_format)));
-  // The protected map is under 24 bytes, so its bstr head is one byte.
-  const byte_view protected_bytes = bw.written().subspan(protected_at + 1);
-  WEFT_TRY(fits(w.begin_map(options.kid ? 1 : 0)));
+  detail::envelope_writer w(out);
+  if (options.tagged) w.head(6, tag_sign1);
+  w.head(4, 4);
+  const byte_view protected_bytes =
+      detail::put_protected(w, signature_algorithm<S>, options.content_format);
+  w.head(5, options.kid ? 1 : 0);
   if (options.kid) {
-    WEFT_TRY(fits(w.put_int(label_kid)));
-    WEFT_TRY(fits(w.put_bytes(*options.kid)));
+    w.integer(label_kid);
+    w.bstr(*options.kid);
   }
-  WEFT_TRY(fits(w.put_bytes(payload)));
+  w.bstr(payload);
+  if (w.full()) return error(crypto_errc::buffer_too_small, "cose::sign1");
   WEFT_TRY_ASSIGN(const byte_view tbs, detail::sig_structure(protected_bytes,
                                                               options.external_aad, payload,
                                                               scratch));
   const typename S::signature signature = S::sign(key, tbs);
-  WEFT_TRY(fits(w.put_bytes(signature)));
-  return bw.written();
+  w.bstr(signature);
+  if (w.full()) return error(crypto_errc::buffer_too_small, "cose::sign1");
+  return w.written();
 }
 
 /// Decodes and verifies a COSE_Sign1; returns the payload (a view into `message`).
@@ -516,35 +566,26 @@ template <aead A>
                                          byte_view plaintext, const encode_options& options,
                                          mutable_byte_view out) noexcept {
   if (iv.size() != A::nonce_size) return error(crypto_errc::invalid_length, "cose::encrypt0 iv");
-  byte_writer bw(out);
-  wire::cbor_writer w(bw);
-  auto fits = [](result<void> r) -> result<void> {
-    return r ? ok() : result<void>(error(crypto_errc::buffer_too_small, "cose::encrypt0"));
-  };
-  if (options.tagged) WEFT_TRY(fits(w.put_tag(tag_encrypt0)));
-  WEFT_TRY(fits(w.begin_array(3)));
-  const std::size_t protected_at = bw.size();
-  WEFT_TRY(fits(detail::put_protected(w, aead_algorithm<A>, options.content_format)));
-  const byte_view protected_bytes = bw.written().subspan(protected_at + 1);
-  WEFT_TRY(fits(w.begin_map(options.kid ? 2 : 1)));
+  detail::envelope_writer w(out);
+  if (options.tagged) w.head(6, tag_encrypt0);
+  w.head(4, 3);
+  const byte_view protected_bytes =
+      detail::put_protected(w, aead_algorithm<A>, options.content_format);
+  w.head(5, options.kid ? 2 : 1);
   if (options.kid) {
-    WEFT_TRY(fits(w.put_int(label_kid)));
-    WEFT_TRY(fits(w.put_bytes(*options.kid)));
+    w.integer(label_kid);
+    w.bstr(*options.kid);
   }
-  WEFT_TRY(fits(w.put_int(label_iv)));
-  WEFT_TRY(fits(w.put_bytes(iv)));
+  w.integer(label_iv);
+  w.bstr(iv);
   const std::size_t sealed_size = plaintext.size() + A::tag_size;
-  std::uint8_t head[9];
-  byte_writer hw(head);
-  wire::cbor_writer hwc(hw);
-  WEFT_TRY(fits(hwc.put_uint(sealed_size)));  // same head as a bstr, major type patched
-  head[0] = static_cast<std::uint8_t>(head[0] | 0x40);
-  WEFT_TRY(fits(bw.put(hw.written())));
-  if (bw.remaining() < sealed_size) return error(crypto_errc::buffer_too_small, "cose::encrypt0");
+  w.head(2, sealed_size);
+  if (w.full() || out.size() - w.size() < sealed_size)
+    return error(crypto_errc::buffer_too_small, "cose::encrypt0");
   std::array<std::uint8_t, max_enc_structure_size_bytes> aad_buffer;
   WEFT_TRY_ASSIGN(const byte_view aad, detail::enc_structure(protected_bytes,
                                                               options.external_aad, aad_buffer));
-  const std::size_t at = bw.size();
+  const std::size_t at = w.size();
   WEFT_TRY_ASSIGN(const std::size_t n, A::seal(key, iv, aad, plaintext, out.subspan(at)));
   return byte_view(out.first(at + n));
 }
