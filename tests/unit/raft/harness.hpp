@@ -303,6 +303,10 @@ class cluster {
     if (weft::chance(random_, duplicate)) network_.push_back(network_.back());
   }
 
+  /// Called for every applied entry (a state machine for scenario tests).
+  void (*on_apply)(void* context, node_id id, const entry_ref& entry) = nullptr;
+  void* on_apply_context = nullptr;
+
  private:
   void fill_snapshot(owned_message& om) {
     om.data.resize(static_cast<std::size_t>(om.m.data_size));
@@ -347,6 +351,7 @@ class cluster {
   }
 
   void apply(node_env& e, const entry_ref& r) {
+    if (on_apply != nullptr) on_apply(on_apply_context, e.id, r);
     if (r.index != e.applied + 1)
       violations.push_back(label("apply gap on node:index ", e.id, r.index));
     e.applied = r.index;
