@@ -30,7 +30,8 @@ struct node_status {
 
 inline std::optional<std::uint64_t> json_number_after(std::string_view json, std::string_view key,
                                                       std::size_t from = 0) {
-  const std::string quoted = "\"" + std::string(key) + "\":";
+  std::string quoted(1, '"');  // built piecewise: g++ 12 -O3 warns falsely on "x" + string
+  quoted.append(key).append("\":");
   const auto at = json.find(quoted, from);
   if (at == std::string_view::npos) return std::nullopt;
   std::size_t i = at + quoted.size();
@@ -43,7 +44,8 @@ inline std::optional<std::uint64_t> json_number_after(std::string_view json, std
 
 inline std::optional<std::string> json_string_after(std::string_view json, std::string_view key,
                                                     std::size_t from = 0) {
-  const std::string quoted = "\"" + std::string(key) + "\":\"";
+  std::string quoted(1, '"');
+  quoted.append(key).append("\":\"");
   const auto at = json.find(quoted, from);
   if (at == std::string_view::npos) return std::nullopt;
   const auto start = at + quoted.size();
