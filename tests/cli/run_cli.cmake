@@ -42,3 +42,11 @@ expect(cbor_decode_truncated 2 "" ARGS cbor decode 62)
 expect(cbor_decode_odd_hex 2 "" ARGS cbor decode abc)
 expect(cbor_encode_bad_diag 2 "" ARGS cbor encode "[1, 2")
 expect(cbor_missing_argument 2 "" ARGS cbor decode)
+
+# weft sim: a clean swarm passes, a planted bug is found (exit 1), bad options exit 2.
+expect(sim_clean 0 "" ARGS sim --scenario register --seeds 20)
+expect(sim_buggy 1 "" ARGS sim --scenario register_buggy --seeds 40)
+expect(sim_unknown_scenario 2 "" ARGS sim --scenario no_such_thing --seeds 1 STDERR "no_such_thing")
+expect(sim_bad_fault 2 "" ARGS sim --scenario register --seeds 1 --faults loss,bogus STDERR "bogus")
+expect(sim_bad_number 2 "" ARGS sim --scenario register --seeds many)
+expect(sim_trace_needs_seed 2 "" ARGS sim --scenario register --trace)
