@@ -79,6 +79,7 @@ int main(int argc, char** argv) {
 
   weft_demo::cluster_options copts;
   copts.weftd_path = args.weftd;
+  copts.request_timeout_ms = 1000;  // writes caught by the kill answer 504 (unknown) after this
   weft_demo::cluster cluster(copts);
   std::string error;
   std::cout << "== weft demo: a 3-member weftd cluster on 127.0.0.1 ==\n";
@@ -106,6 +107,7 @@ int main(int argc, char** argv) {
   weft_demo::workload_options wopts;
   wopts.clients = args.clients;
   wopts.seed = static_cast<std::uint64_t>(steady::now().time_since_epoch().count());
+  wopts.request_timeout = std::chrono::milliseconds(1500);
   weft_demo::workload load(wopts, [&] { return tracker.leader_http(); });
   std::cout << "[2] " << args.clients << " clients writing, reading and deleting 8 keys through /kv ...\n";
   load.start();
@@ -142,7 +144,7 @@ int main(int argc, char** argv) {
     std::cout << "    old leader " << old_leader << " -> new leader " << new_leader << ": elected "
               << static_cast<int>(elected_ms) << " ms after the kill";
     if (writes_resumed_ms >= 0) std::cout << ", writes acknowledged again after " << static_cast<int>(writes_resumed_ms) << " ms";
-    std::cout << "\n";
+    std::cout << "\n    (requests caught in flight by the kill end as 504 or a reset: outcome unknown, recorded as such)\n";
   }
   pause_for(args.phase_seconds / 2);
 
