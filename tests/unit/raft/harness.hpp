@@ -275,7 +275,13 @@ class cluster {
       return;
     }
     auto restored = e.c->restore(e.hs, e.snap, refs, e.snap.index);
-    REQUIRE(restored.has_value());
+    if (!restored) {
+      std::string why = std::string("restore failed: ") + restored.error().where();
+      why += label(" hs.term:snap.index ", e.hs.term, e.snap.index);
+      for (const stored_entry& s : e.log) why += label(" i:t ", s.index, s.term);
+      violations.push_back(why);
+      return;
+    }
     e.applied = e.snap.index;
     e.up = true;
   }
@@ -329,9 +335,13 @@ class cluster {
       if (e.snapshot_building.size() != rb.snapshot_to_restore->size_bytes)
         violations.push_back("snapshot incomplete");
       e.snap = *rb.snapshot_to_restore;
+      // Raft §7: keep the durable suffix only if it continues the snapshot (the entry at
+      // the snapshot's index has the snapshot's term); otherwise discard the whole log.
+      bool continues = false;
+      for (const stored_entry& s : e.log) continues |= s.index == e.snap.index && s.term == e.snap.term;
       std::vector<stored_entry> kept;
       for (stored_entry& s : e.log)
-        if (s.index > e.snap.index) kept.push_back(std::move(s));
+        if (continues && s.index > e.snap.index) kept.push_back(std::move(s));
       e.log = std::move(kept);
       // a restored state machine: it holds exactly the committed prefix
     }
