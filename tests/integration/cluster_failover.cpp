@@ -100,3 +100,53 @@ TEST_CASE("cluster: a follower SIGKILLed and restarted keeps the data it acknowl
   CHECK(to_next.request("GET", "/kv/while-down", {}, 3s).body == "yes");
   CHECK(to_next.request("GET", "/kv/never-written", {}, 3s).status == 404);
 }
+
+TEST_CASE("cluster glue: HTTP outcomes map to ok/fail/info and a stale read is caught", "[integration][cluster]") {
+  using weft::sim::kv_model;
+  using weft::sim::op_status;
+  kv_model::output out;
+  weft_demo::http_response r;
+  r.outcome = weft_demo::transport_outcome::not_sent;
+  CHECK(weft_demo::classify(r, kv_model::kind::put, out) == op_status::fail);
+  r.outcome = weft_demo::transport_outcome::unknown;
+  CHECK(weft_demo::classify(r, kv_model::kind::put, out) == op_status::info);
+  r.outcome = weft_demo::transport_outcome::answered;
+  r.status = 504;
+  CHECK(weft_demo::classify(r, kv_model::kind::put, out) == op_status::info);
+  r.status = 503;
+  CHECK(weft_demo::classify(r, kv_model::kind::remove, out) == op_status::fail);
+  r.status = 404;
+  CHECK(weft_demo::classify(r, kv_model::kind::get, out) == op_status::ok);
+  CHECK_FALSE(out.found);
+  r.status = 200;
+  r.body = "4294967297";
+  CHECK(weft_demo::classify(r, kv_model::kind::get, out) == op_status::ok);
+  CHECK(out.found);
+  CHECK(out.value == 4294967297);
+  r.body = "garbage";
+  CHECK(weft_demo::classify(r, kv_model::kind::get, out) == op_status::info);
+
+  const auto status = weft_demo::parse_status(
+      R"({"node":{"id":2},"raft":{"role":"follower","term":7,"leader":null,"commit_index":12,"applied_index":11}})");
+  REQUIRE(status);
+  CHECK(status->role == "follower");
+  CHECK(status->term == 7);
+  CHECK(status->leader == 0);
+  CHECK(status->applied_index == 11);
+  CHECK_FALSE(weft_demo::parse_status(R"({"node":{}})"));
+
+  // put 1 completes, then a read that starts later sees the old (absent) value: not linearizable.
+  weft_demo::kv_history h;
+  const auto put = h.invoke(0, {kv_model::kind::put, 1, 10}, 0);
+  h.ok(put, {}, 5);
+  const auto get = h.invoke(1, {kv_model::kind::get, 1, 0}, 6);
+  h.ok(get, {false, 0}, 8);
+  CHECK(weft::sim::check(h).answer == weft::sim::verdict::not_linearizable);
+  // The same read overlapping the put is fine.
+  weft_demo::kv_history overlapping;
+  const auto p2 = overlapping.invoke(0, {kv_model::kind::put, 1, 10}, 0);
+  const auto g2 = overlapping.invoke(1, {kv_model::kind::get, 1, 0}, 1);
+  overlapping.ok(g2, {false, 0}, 2);
+  overlapping.ok(p2, {}, 5);
+  CHECK(weft::sim::check(overlapping).answer == weft::sim::verdict::linearizable);
+}
