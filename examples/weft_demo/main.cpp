@@ -111,7 +111,16 @@ int main(int argc, char** argv) {
   weft_demo::workload load(wopts, [&] { return tracker.leader_http(); });
   std::cout << "[2] " << args.clients << " clients writing, reading and deleting 8 keys through /kv ...\n";
   load.start();
+  // Ctrl-C before the end: stop the clients and the members cleanly, skip the rest.
+  const auto bail_out = [&] {
+    load.stop();
+    tracker.stop();
+    std::cout << "\ninterrupted: SIGTERM to every member ...\n";
+    cluster.stop_all();
+    return 130;
+  };
   pause_for(args.phase_seconds);
+  if (interrupted != 0) return bail_out();
   std::cout << "    " << load.counts().ok.load() << " operations acknowledged so far\n";
 
   // Failover: SIGKILL the leader mid-workload.
@@ -147,6 +156,7 @@ int main(int argc, char** argv) {
     std::cout << "\n    (requests caught in flight by the kill end as 504 or a reset: outcome unknown, recorded as such)\n";
   }
   pause_for(args.phase_seconds / 2);
+  if (interrupted != 0) return bail_out();
 
   // Restart the killed member and watch it catch up with the leader's commit index.
   std::cout << "\n[4] restarting member " << old_leader << " (same data directory) ...\n";
@@ -171,6 +181,7 @@ int main(int argc, char** argv) {
   }
   if (!caught_up && new_leader != 0) std::cerr << "warning: member " << old_leader << " did not catch up within 15 s\n";
   pause_for(args.phase_seconds / 2);
+  if (interrupted != 0) return bail_out();
   load.stop();
   tracker.stop();
 
@@ -188,8 +199,10 @@ int main(int argc, char** argv) {
   if (args.wait && interrupted == 0) {
     const std::uint64_t shown = tracker.leader() != 0 ? tracker.leader() : new_leader;
     const auto* m = cluster.find(shown != 0 ? shown : 1);
-    std::cout << "\n[6] dashboard: " << url(m->http) << "  (every member serves it; try killing one:"
-              << " kill -9 <pid>)\n    the cluster keeps running; press Ctrl-C to stop it.\n"
+    std::cout << "\n[6] dashboard: " << url(m->http) << "  (every member serves its own copy)\n";
+    for (const auto& member : cluster.members())
+      std::cout << "    member " << member.id << ": " << url(member.http) << "  pid " << member.pid << "\n";
+    std::cout << "    the cluster keeps running: try `kill -9 <pid>` and watch the page; Ctrl-C stops it.\n"
               << std::flush;
     while (interrupted == 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
