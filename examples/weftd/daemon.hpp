@@ -57,6 +57,9 @@ struct daemon_metrics {
   weft::telemetry::gauge connections{{"weftd_http_connections", "Open HTTP and WebSocket connections"}};
 };
 
+/// The program: parses the command line and config, runs the daemon until a signal.
+int run(int argc, char** argv);
+
 class daemon {
  public:
   daemon(net::io_context& io, const config& cfg, std::string dashboard);
