@@ -55,7 +55,7 @@ struct node_peer {
   o.max_bytes_per_message = 256u << 10;
   o.max_inflight_bytes = 8u << 20;
   o.max_bytes_per_entry = 64u << 10;
-  o.max_log_entries_in_memory = 1u << 18;
+  o.max_log_entries_in_memory = 1u << 20;  // no snapshots yet: this bounds the log
   o.max_log_bytes_in_memory = 256u << 20;
   return o;
 }
