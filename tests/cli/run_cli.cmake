@@ -1,11 +1,11 @@
 # Runs the `weft` binary as a user would and checks stdout, stderr and the exit status.
-#   cmake -DWEFT=<path to weft> -P run_cli.cmake
+#   cmake -DWEFT=<path to weft> -DWORK=<scratch dir> -P run_cli.cmake
 function(expect name expected_rc expected_out)
   cmake_parse_arguments(E "" "STDIN;STDERR" "ARGS" ${ARGN})
   set(input_args)
   if(E_STDIN)
-    file(WRITE ${CMAKE_CURRENT_BINARY_DIR}/cli_stdin_${name}.txt "${E_STDIN}")
-    set(input_args INPUT_FILE ${CMAKE_CURRENT_BINARY_DIR}/cli_stdin_${name}.txt)
+    file(WRITE ${WORK}/cli_stdin_${name}.txt "${E_STDIN}")
+    set(input_args INPUT_FILE ${WORK}/cli_stdin_${name}.txt)
   endif()
   execute_process(COMMAND ${WEFT} ${E_ARGS} ${input_args}
                   RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
