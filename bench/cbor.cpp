@@ -213,7 +213,7 @@ void weft_encode(benchmark::State& state) {
     benchmark::DoNotOptimize(out.data());
     benchmark::ClobberMemory();
   }
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * size));
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(size));
 }
 
 void weft_decode(benchmark::State& state) {
@@ -232,7 +232,7 @@ void weft_decode(benchmark::State& state) {
     benchmark::DoNotOptimize(array);
     benchmark::DoNotOptimize(raft);
   }
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * bytes.size()));
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(bytes.size()));
 }
 
 void libcbor_encode(benchmark::State& state) {
@@ -246,7 +246,7 @@ void libcbor_encode(benchmark::State& state) {
     benchmark::ClobberMemory();
   }
   cbor_decref(&tree);
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * size));
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(size));
 }
 
 void libcbor_decode(benchmark::State& state) {
@@ -258,7 +258,7 @@ void libcbor_decode(benchmark::State& state) {
     benchmark::DoNotOptimize(item);
     cbor_decref(&item);
   }
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * bytes.size()));
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(bytes.size()));
 }
 
 void nlohmann_encode(benchmark::State& state) {
@@ -271,7 +271,7 @@ void nlohmann_encode(benchmark::State& state) {
     benchmark::DoNotOptimize(out.data());
     benchmark::ClobberMemory();
   }
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * out.size()));
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(out.size()));
 }
 
 void nlohmann_decode(benchmark::State& state) {
@@ -282,7 +282,7 @@ void nlohmann_decode(benchmark::State& state) {
     if (decoded.is_discarded()) state.SkipWithError("from_cbor failed");
     benchmark::DoNotOptimize(decoded);
   }
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * bytes.size()));
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(bytes.size()));
 }
 
 void register_all() {

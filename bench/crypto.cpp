@@ -155,7 +155,7 @@ void merkle_build(benchmark::State& state) {
     auto root = tree->root();
     benchmark::DoNotOptimize(root);
   }
-  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * merkle_leaves));
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(merkle_leaves));
 }
 /// What the issue names as the reference: SHA-256 of each 32-byte leaf, nothing else.
 void merkle_raw_leaf_sha256(benchmark::State& state) {
@@ -167,7 +167,7 @@ void merkle_raw_leaf_sha256(benchmark::State& state) {
       benchmark::DoNotOptimize(out);
     }
   }
-  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * merkle_leaves));
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(merkle_leaves));
 }
 /// The floor for any RFC 9162 tree: n leaf hashes of 33 bytes and n - 1 node hashes of
 /// 65 bytes (two SHA-256 blocks each), raw, with no tree bookkeeping.
@@ -188,7 +188,7 @@ void merkle_raw_all_hashes(benchmark::State& state) {
       benchmark::DoNotOptimize(out);
     }
   }
-  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * merkle_leaves));
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(merkle_leaves));
 }
 
 class recording_reporter : public benchmark::ConsoleReporter {
