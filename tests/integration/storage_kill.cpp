@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <cstdio>
 #include <string>
 #include <thread>
 #include <vector>
@@ -24,11 +25,13 @@ namespace st = weft::storage;
 namespace {
 st::wal_options options() {
   st::wal_options o;
-  o.segment_size_bytes = 64 * 1024;  // small: segments roll (and get created) under the kills
+  // Small enough that segments roll (and get created) under the kills, large enough that
+  // 3 s of appends stay within max_segments (every live segment holds an open file).
+  o.segment_size_bytes = 1024 * 1024;
   o.max_record_size_bytes = 4096;
   o.write_buffer_size_bytes = 64 * 1024;
   o.max_entries = 1 << 16;
-  o.max_segments = 4096;
+  o.max_segments = 192;
   return o;
 }
 
@@ -57,7 +60,12 @@ struct ack {
     const std::uint64_t first = log.last_index() + 1;
     for (std::uint64_t i = first; i < first + batch; ++i) {
       const std::string p = payload_of(i, term);
-      if (!log.append(i, term, weft::as_bytes(p))) ::_exit(5);
+      if (auto appended = log.append(i, term, weft::as_bytes(p)); !appended) {
+        std::fprintf(stderr, "child: append %llu failed: %s (%s)\n",
+                     static_cast<unsigned long long>(i), appended.error().message().data(),
+                     appended.error().where());
+        ::_exit(5);
+      }
     }
     auto durable = log.sync();
     if (!durable) ::_exit(6);
@@ -92,7 +100,10 @@ TEST_CASE("wal: SIGKILL at random points loses no acknowledged record", "[storag
     ::kill(pid, SIGKILL);
     int status = 0;
     REQUIRE(::waitpid(pid, &status, 0) == pid);
-    REQUIRE(WIFSIGNALED(status));  // it was still appending: exits 3..7 would be failures
+    // It was still appending: an exit of its own (3..7) names the step that failed.
+    INFO("child exit status " << (WIFEXITED(status) ? WEXITSTATUS(status) : -1) << " in round "
+                              << rounds);
+    REQUIRE(WIFSIGNALED(status));
     ack a{};
     std::uint64_t last_acked = 0;
     while (::read(fds[0], &a, sizeof a) == static_cast<ssize_t>(sizeof a)) {

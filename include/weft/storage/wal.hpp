@@ -40,7 +40,10 @@ struct wal_options {
   std::size_t max_record_size_bytes = std::size_t{1} << 20;
   std::size_t write_buffer_size_bytes = std::size_t{4} << 20;  // group-commit buffer
   std::size_t max_entries = std::size_t{1} << 20;              // live entries indexed
-  std::size_t max_segments = 1024;
+  // Every live segment stays open, so this must stay below the file system's open-file
+  // limit (posix_file_system_options::max_open_files, 256 by default) minus the other
+  // files in the directory; at the limit append() answers log_full (compact first).
+  std::size_t max_segments = 192;
   std::uint64_t first_index = 1;                               // of a brand-new log
   sync_policy sync = sync_policy::on_sync;
   preallocation_mode preallocation = preallocation_mode::allocate;
