@@ -148,8 +148,10 @@ TEST_CASE("binary log: damaged streams decode every intact frame", "[telemetry][
     std::size_t intact_events = 0;
     for (std::size_t f = 1; f < starts.size(); ++f) intact_events += (damaged[f] || absent[f]) ? 0 : 1;
     RC_ASSERT(c.events.size() >= intact_events);
+    // A frame the cut removed whole leaves no trace, flipped or not: a stream cut at a
+    // frame boundary is a clean, shorter stream.
     bool any_damage = false;
-    for (bool d : damaged) any_damage = any_damage || d;
+    for (std::size_t f = 0; f < starts.size(); ++f) any_damage = any_damage || (damaged[f] && !absent[f]);
     if (any_damage) RC_ASSERT(summary.problems > 0u);
     else RC_ASSERT(summary.problems == 0u);
     // Decoded values are the ones written, in order (no invented events).
