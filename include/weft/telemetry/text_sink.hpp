@@ -27,13 +27,23 @@ namespace detail {
 /// Adapts fmt::memory_buffer to text_output for the escaping helpers.
 struct fmt_buffer_output {
   fmt::memory_buffer* buffer;
-  void append(std::string_view s) noexcept { buffer->append(s.data(), s.data() + s.size()); }
-  [[nodiscard]] bool overflowed() const noexcept { return false; }
+  bool overflow = false;
+  // Appends only within the capacity already reserved: growing allocates, and a failed
+  // allocation inside this noexcept function would end the process.
+  void append(std::string_view s) noexcept {
+    if (buffer->size() + s.size() > buffer->capacity()) {
+      overflow = true;
+      return;
+    }
+    buffer->append(s.data(), s.data() + s.size());
+  }
+  [[nodiscard]] bool overflowed() const noexcept { return overflow; }
 };
 }  // namespace detail
 
-/// Formats one record into `buffer` (appends). May throw std::bad_alloc when the buffer
-/// grows, which text_sink::write catches (counted as a drop).
+/// Formats one record into `buffer` (appends). fmt may raise std::bad_alloc when the
+/// buffer grows; text_sink::write catches it and counts a drop. String fields are cut at
+/// the buffer's capacity rather than grow it.
 inline void format_text_line(fmt::memory_buffer& buffer, const callsite& cs, std::int64_t ts_ns,
                              std::span<const field> fields) {
   detail::fmt_buffer_output out{&buffer};
@@ -66,6 +76,7 @@ class text_sink : public metrics_recorder {
     try {
 #endif
       fmt::memory_buffer buffer;
+      buffer.reserve(1024);  // string fields are cut at this capacity, never grow it
       format_text_line(buffer, cs, to_ns(clock_->now()), fields);
       if (std::fwrite(buffer.data(), 1, buffer.size(), stream_) != buffer.size())
         dropped_.fetch_add(1, std::memory_order_relaxed);
