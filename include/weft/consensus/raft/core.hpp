@@ -176,6 +176,7 @@ class basic_core {
   // replication
   void handle_append(const message& m) noexcept;
   void handle_append_response(const message& m) noexcept;
+  [[nodiscard]] progress* note_follower_reply(const message& m) noexcept;
   void handle_heartbeat(const message& m) noexcept;
   void handle_heartbeat_response(const message& m) noexcept;
   void handle_propose(const message& m) noexcept;

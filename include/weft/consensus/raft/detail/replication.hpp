@@ -171,15 +171,28 @@ void basic_core<Random>::handle_append(const message& m) noexcept {
   send(r);
 }
 
+// What every append or heartbeat response tells the leader: the follower is alive, how far
+// it has committed, and which round and lease stamp it acknowledges. Null when this node
+// does not lead or the sender is unknown (counted).
 template <random_source Random>
-void basic_core<Random>::handle_append_response(const message& m) noexcept {
-  if (role_ != role::leader) return;
+typename basic_core<Random>::progress* basic_core<Random>::note_follower_reply(const message& m) noexcept {
+  if (role_ != role::leader) return nullptr;
   progress* pr = find_progress(m.from);
-  if (pr == nullptr) { ++counters_.dropped_unknown_sender; return; }
+  if (pr == nullptr) {
+    ++counters_.dropped_unknown_sender;
+    return nullptr;
+  }
   pr->recent_active = true;
   pr->follower_commit = std::max(pr->follower_commit, std::min(m.commit, log_.last_index()));
   pr->acked_round = std::max(pr->acked_round, m.round);
   pr->acked_stamp_tick = std::max(pr->acked_stamp_tick, m.stamp_tick);
+  return pr;
+}
+
+template <random_source Random>
+void basic_core<Random>::handle_append_response(const message& m) noexcept {
+  progress* pr = note_follower_reply(m);
+  if (pr == nullptr) return;
   if (m.reject) {
     if (m.log_index < pr->match || pr->next <= pr->match + 1) return;  // stale rejection
     pr->next = std::max(pr->match + 1, std::min(pr->next - 1, m.log_index + 1));
@@ -224,13 +237,8 @@ void basic_core<Random>::handle_heartbeat(const message& m) noexcept {
 
 template <random_source Random>
 void basic_core<Random>::handle_heartbeat_response(const message& m) noexcept {
-  if (role_ != role::leader) return;
-  progress* pr = find_progress(m.from);
-  if (pr == nullptr) { ++counters_.dropped_unknown_sender; return; }
-  pr->recent_active = true;
-  pr->follower_commit = std::max(pr->follower_commit, std::min(m.commit, log_.last_index()));
-  pr->acked_round = std::max(pr->acked_round, m.round);
-  pr->acked_stamp_tick = std::max(pr->acked_stamp_tick, m.stamp_tick);
+  progress* pr = note_follower_reply(m);
+  if (pr == nullptr) return;
   if (pr->state == progress_state::snapshot) {
     pr->snapshot_sent = pr->snapshot_acked;  // resend lost chunks
   } else if (pr->match < log_.last_index()) {
