@@ -50,3 +50,93 @@ expect(sim_unknown_scenario 2 "" ARGS sim --scenario no_such_thing --seeds 1 STD
 expect(sim_bad_fault 2 "" ARGS sim --scenario register --seeds 1 --faults loss,bogus STDERR "bogus")
 expect(sim_bad_number 2 "" ARGS sim --scenario register --seeds many)
 expect(sim_trace_needs_seed 2 "" ARGS sim --scenario register --trace)
+
+# weft wal: a sample log verifies (exit 0) and dumps one line per record; a torn tail is
+# reported as repairable (exit 1); a damaged record before the tail is a hard error (exit 2)
+# naming the file and offset. Files are damaged with coreutils (dd, truncate).
+function(run_weft out_var rc_var err_var)
+  execute_process(COMMAND ${WEFT} ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  set(${out_var} "${out}" PARENT_SCOPE)
+  set(${rc_var} "${rc}" PARENT_SCOPE)
+  set(${err_var} "${err}" PARENT_SCOPE)
+endfunction()
+
+function(expect_wal name directory expected_rc stdout_regex stderr_regex)
+  run_weft(out rc err wal verify ${directory})
+  if(NOT rc EQUAL expected_rc OR NOT out MATCHES "${stdout_regex}" OR NOT err MATCHES "${stderr_regex}")
+    message(FATAL_ERROR "${name}: exit ${rc} (expected ${expected_rc})\nstdout: ${out}\nstderr: ${err}")
+  endif()
+endfunction()
+
+function(damage_copy name source out_var)
+  set(target ${WORK}/cli_wal_${name})
+  file(REMOVE_RECURSE ${target})
+  file(COPY ${source}/ DESTINATION ${target})
+  set(${out_var} ${target} PARENT_SCOPE)
+endfunction()
+
+function(zero_bytes file offset count)
+  execute_process(COMMAND dd if=/dev/zero of=${file} bs=1 seek=${offset} count=${count}
+                          conv=notrunc status=none RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "dd failed on ${file}")
+  endif()
+endfunction()
+
+set(wal_dir ${WORK}/cli_wal_sample)
+file(REMOVE_RECURSE ${wal_dir})
+expect(wal_sample 0 "" ARGS wal sample ${wal_dir})
+expect_wal(wal_verify_intact ${wal_dir} 0 "^4 segments, 101 records, entries 1..98\n$" "^$")
+expect(wal_verify_missing_dir 2 "" ARGS wal verify ${WORK}/cli_wal_absent STDERR "cli_wal_absent")
+expect(wal_usage 2 "" ARGS wal frobnicate)
+
+run_weft(dump rc err wal dump ${wal_dir})
+string(REGEX MATCHALL "[^\n]+" dump_lines "${dump}")
+list(LENGTH dump_lines dump_count)
+list(GET dump_lines 0 first_line)
+list(GET dump_lines -1 last_line)
+if(NOT rc EQUAL 0 OR NOT dump_count EQUAL 101 OR NOT first_line STREQUAL
+   "wal-0000000000000000.log 64 seq=1 entry index=1 term=1 length=100 payload=0001020304050607..."
+   OR NOT dump MATCHES "\nwal-[0-9a-f]+\\.log [0-9]+ seq=[0-9]+ truncate from_index=49\n")
+  message(FATAL_ERROR "wal_dump: exit ${rc}, ${dump_count} lines\n${dump}\n${err}")
+endif()
+
+# Torn tail: the last record of the last segment cut short.
+string(REGEX MATCH "^(wal-[0-9a-f]+\\.log) ([0-9]+) " _ "${last_line}")
+set(last_file ${CMAKE_MATCH_1})
+set(torn_offset ${CMAKE_MATCH_2})
+math(EXPR torn_size "${torn_offset} + 20")
+damage_copy(torn ${wal_dir} torn_dir)
+execute_process(COMMAND truncate -s ${torn_size} ${torn_dir}/${last_file} RESULT_VARIABLE rc)
+expect_wal(wal_verify_torn ${torn_dir} 1 "torn tail: [^\n]*${last_file}:${torn_offset}: [^\n]*repairable" "^$")
+
+# Damage in the middle of a sealed segment: the second record of segment 1.
+function(second_record_offset file out_var)
+  set(lines ${dump_lines})
+  list(FILTER lines INCLUDE REGEX "^${file} ")
+  list(GET lines 1 line)
+  string(REGEX MATCH "^[^ ]+ ([0-9]+) " _ "${line}")
+  if(NOT CMAKE_MATCH_1)
+    message(FATAL_ERROR "wal_dump: no second record in ${file}")
+  endif()
+  set(${out_var} ${CMAKE_MATCH_1} PARENT_SCOPE)
+endfunction()
+second_record_offset(wal-0000000000000001.log middle_offset)
+damage_copy(sealed ${wal_dir} sealed_dir)
+zero_bytes(${sealed_dir}/wal-0000000000000001.log ${middle_offset} 4)
+expect_wal(wal_verify_sealed ${sealed_dir} 2 "^$"
+           "^error: [^\n]*wal-0000000000000001\\.log:${middle_offset}: damaged record in a sealed segment\n$")
+
+# Damage to an early record of the last segment that later synced records prove durable.
+second_record_offset(${last_file} early_offset)
+damage_copy(durable ${wal_dir} durable_dir)
+zero_bytes(${durable_dir}/${last_file} ${early_offset} 4)
+expect_wal(wal_verify_durable ${durable_dir} 2 "^$"
+           "^error: [^\n]*${last_file}:${early_offset}: damaged record followed by records that prove it was durable\n$")
+
+# A foreign file under a segment's name.
+set(foreign_dir ${WORK}/cli_wal_foreign)
+file(REMOVE_RECURSE ${foreign_dir})
+string(REPEAT "not a weft log " 8 foreign_text)
+file(WRITE ${foreign_dir}/wal-0000000000000000.log "${foreign_text}")
+expect_wal(wal_verify_foreign ${foreign_dir} 2 "^$" "^error: [^\n]*wal-0000000000000000\\.log:0: unknown magic")
