@@ -4,6 +4,8 @@
 // synchronous file sink on /dev/null, and async logger). Run with
 //   ./bench_telemetry --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 // and read the median rows. The binary sink's queue is drained outside the timed region.
+// Binary sink rows: steady_clock (default) or coarse_monotonic_clock timestamps, a shared
+// (multi-producer) or single_producer queue, and a fixed clock (the call without a clock).
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
@@ -16,6 +18,7 @@
 #include <spdlog/spdlog.h>
 
 #include "weft/telemetry/binary_sink.hpp"
+#include "weft/telemetry/coarse_clock.hpp"
 #include "weft/telemetry/log.hpp"
 #include "weft/telemetry/metrics.hpp"
 #include "weft/telemetry/text_sink.hpp"
@@ -90,12 +93,16 @@ void weft_json_sink(benchmark::State& state) {
 BENCHMARK(weft_json_sink);
 
 constexpr std::size_t binary_queue_slots = 1 << 14;
-using bench_binary_sink =
-    wt::binary_sink<weft::steady_clock, wt::level::info, wt::binary_sink_limits{binary_queue_slots}>;
+constexpr wt::binary_sink_limits shared_limits{binary_queue_slots};
+constexpr wt::binary_sink_limits single_producer_limits{
+    .queue_slots = binary_queue_slots, .single_producer = true};
+using bench_binary_sink = wt::binary_sink<weft::steady_clock, wt::level::info, shared_limits>;
 
-void weft_binary_sink(benchmark::State& state) {
-  weft::steady_clock clock;
-  auto sink = std::make_unique<bench_binary_sink>(clock);
+// The timed call is the user's whole log call: clock read, slot claim, argument copy.
+template <class Clock, wt::binary_sink_limits Limits>
+void binary_sink_calls(benchmark::State& state) {
+  Clock clock;
+  auto sink = std::make_unique<wt::binary_sink<Clock, wt::level::info, Limits>>(clock);
   null_output out;
   std::uint64_t i = 0;
   for (auto _ : state) {
@@ -108,23 +115,29 @@ void weft_binary_sink(benchmark::State& state) {
   }
   state.counters["dropped"] = static_cast<double>(sink->dropped());
 }
+
+void weft_binary_sink(benchmark::State& state) {
+  binary_sink_calls<weft::steady_clock, shared_limits>(state);
+}
 BENCHMARK(weft_binary_sink);
 
+void weft_binary_sink_coarse_clock(benchmark::State& state) {
+  binary_sink_calls<wt::coarse_monotonic_clock, shared_limits>(state);
+}
+BENCHMARK(weft_binary_sink_coarse_clock);
+
+void weft_binary_sink_single_producer(benchmark::State& state) {
+  binary_sink_calls<weft::steady_clock, single_producer_limits>(state);
+}
+BENCHMARK(weft_binary_sink_single_producer);
+
+void weft_binary_sink_single_producer_coarse_clock(benchmark::State& state) {
+  binary_sink_calls<wt::coarse_monotonic_clock, single_producer_limits>(state);
+}
+BENCHMARK(weft_binary_sink_single_producer_coarse_clock);
+
 void weft_binary_sink_fixed_clock(benchmark::State& state) {  // without the clock read
-  weft::manual_clock clock;
-  auto sink = std::make_unique<
-      wt::binary_sink<weft::manual_clock, wt::level::info, wt::binary_sink_limits{binary_queue_slots}>>(clock);
-  null_output out;
-  std::uint64_t i = 0;
-  for (auto _ : state) {
-    log_once(*sink, ++i);
-    if ((i & (binary_queue_slots - 1)) == 0) {
-      state.PauseTiming();
-      (void)sink->flush(out);
-      state.ResumeTiming();
-    }
-  }
-  state.counters["dropped"] = static_cast<double>(sink->dropped());
+  binary_sink_calls<weft::manual_clock, shared_limits>(state);
 }
 BENCHMARK(weft_binary_sink_fixed_clock);
 
@@ -133,6 +146,12 @@ void steady_clock_now(benchmark::State& state) {  // what the clock read costs h
   for (auto _ : state) benchmark::DoNotOptimize(clock.now());
 }
 BENCHMARK(steady_clock_now);
+
+void coarse_clock_now(benchmark::State& state) {
+  wt::coarse_monotonic_clock clock;
+  for (auto _ : state) benchmark::DoNotOptimize(clock.now());
+}
+BENCHMARK(coarse_clock_now);
 
 void weft_binary_sink_drain(benchmark::State& state) {  // the consumer's cost per record
   weft::steady_clock clock;

@@ -35,6 +35,8 @@ struct binary_sink_limits {
   std::size_t reregister_interval_records = 4096;  // ...and again after this many records,
                                                    // so a reader joining late or after a
                                                    // corrupt registration recovers names
+  bool single_producer = false;  // true: only one thread ever writes (the caller's promise),
+                                 // so claiming a slot needs no read-modify-write
 };
 
 namespace detail {
@@ -120,24 +122,16 @@ class binary_sink : public metrics_recorder {
   /// Producer side, any thread: never blocks; refuses (and counts) when the queue is full.
   void write(const callsite& cs, std::span<const field> fields) noexcept {
     const std::int64_t ts_ns = to_ns(clock_->now());
-    std::uint64_t pos = enqueue_.load(std::memory_order_relaxed);
-    slot* s;
-    for (;;) {
-      s = &slots_[pos & (Limits.queue_slots - 1)];
-      const std::uint64_t seq = s->sequence.load(std::memory_order_acquire);
-      const auto diff = static_cast<std::int64_t>(seq - pos);
-      if (diff == 0) {
-        if (enqueue_.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed)) break;
-      } else if (diff < 0) {
-        dropped_.add(1);
-        return;
-      } else {
-        pos = enqueue_.load(std::memory_order_relaxed);
-      }
+    std::uint64_t pos;
+    const bool claimed = Limits.single_producer ? claim_single(pos) : claim_shared(pos);
+    if (WEFT_UNLIKELY(!claimed)) {
+      dropped_.add(1);
+      return;
     }
-    s->used = static_cast<std::uint16_t>(
-        detail::encode_slot(s->bytes, Limits.slot_bytes, cs, ts_ns, fields));
-    s->sequence.store(pos + 1, std::memory_order_release);
+    slot& s = slots_[pos & (Limits.queue_slots - 1)];
+    s.used = static_cast<std::uint16_t>(
+        detail::encode_slot(s.bytes, Limits.slot_bytes, cs, ts_ns, fields));
+    s.sequence.store(pos + 1, std::memory_order_release);
   }
 
   /// Consumer side, one thread at a time: frames up to `max_records` queued records into
@@ -186,6 +180,31 @@ class binary_sink : public metrics_recorder {
     std::uint16_t used = 0;
     std::uint8_t bytes[Limits.slot_bytes]{};
   };
+
+  // Vyukov's claim: a slot is free for position `pos` when its sequence equals pos.
+  WEFT_ALWAYS_INLINE bool claim_shared(std::uint64_t& pos) noexcept {
+    pos = enqueue_.load(std::memory_order_relaxed);
+    for (;;) {
+      const slot& s = slots_[pos & (Limits.queue_slots - 1)];
+      const std::uint64_t seq = s.sequence.load(std::memory_order_acquire);
+      const auto diff = static_cast<std::int64_t>(seq - pos);
+      if (diff == 0) {
+        if (enqueue_.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed)) return true;
+      } else if (diff < 0) {
+        return false;  // full
+      } else {
+        pos = enqueue_.load(std::memory_order_relaxed);
+      }
+    }
+  }
+  // Only this thread moves enqueue_, so a load and a store replace the compare-exchange.
+  WEFT_ALWAYS_INLINE bool claim_single(std::uint64_t& pos) noexcept {
+    pos = enqueue_.load(std::memory_order_relaxed);
+    const slot& s = slots_[pos & (Limits.queue_slots - 1)];
+    if (s.sequence.load(std::memory_order_acquire) != pos) return false;  // full
+    enqueue_.store(pos + 1, std::memory_order_relaxed);
+    return true;
+  }
 
   template <class Output>
   result<void> report_drops(Output& out) noexcept {

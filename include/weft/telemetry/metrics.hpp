@@ -141,30 +141,38 @@ inline void metric_base::leave_registry() noexcept {
 }
 
 namespace detail {
-/// A small number naming this thread, assigned on first use. Threads numbered below
-/// `shard_count - 1` own a shard of every counter (single writer: a plain relaxed load and
-/// store, no read-modify-write); later threads share the last shard with fetch_add. Numbers
-/// are not reused, so with thread churn new threads end up on the shared shard (correct,
-/// just slower).
+inline constexpr std::uint32_t unnumbered_thread = ~std::uint32_t{0};
+inline std::atomic<std::uint32_t> next_thread_number{0};
+/// This thread's number, or unnumbered_thread before assign_thread_number() ran on it.
+inline thread_local std::uint32_t thread_number = unnumbered_thread;
+
+/// Numbers this thread on first use. Threads numbered below `shard_count - 1` own a shard
+/// of every counter (single writer: a plain relaxed load and store, no read-modify-write);
+/// later threads share the last shard with fetch_add. Numbers are not reused, so with
+/// thread churn new threads end up on the shared shard (correct, just slower).
+WEFT_NOINLINE inline std::uint32_t assign_thread_number() noexcept {
+  if (thread_number == unnumbered_thread)
+    thread_number = next_thread_number.fetch_add(1, std::memory_order_relaxed) & 0x7fffffffu;
+  return thread_number;
+}
 inline std::uint32_t this_thread_number() noexcept {
-  static std::atomic<std::uint32_t> next{0};
-  thread_local std::uint32_t number = ~std::uint32_t{0};
-  if (WEFT_UNLIKELY(number == ~std::uint32_t{0}))
-    number = next.fetch_add(1, std::memory_order_relaxed) & 0x7fffffffu;
-  return number;
+  const std::uint32_t n = thread_number;
+  return WEFT_LIKELY(n != unnumbered_thread) ? n : assign_thread_number();
 }
 
-/// Per-thread shards of a 64-bit sum, one cache line each (see this_thread_number).
+/// Per-thread shards of a 64-bit sum, one cache line each (see assign_thread_number).
 template <std::size_t Shards>
 class sharded_sum {
  public:
+  /// One compare on the fast path: an unnumbered thread (all ones) fails it like a thread
+  /// beyond the owned shards, and is numbered on that slower path.
   WEFT_ALWAYS_INLINE void add(std::uint64_t n) noexcept {
-    const std::uint32_t t = this_thread_number();
+    const std::uint32_t t = thread_number;
     if (WEFT_LIKELY(t < Shards - 1)) {
       auto& v = shards_[t].value;
       v.store(v.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
     } else {
-      shards_[Shards - 1].value.fetch_add(n, std::memory_order_relaxed);
+      add_slow(n);
     }
   }
   [[nodiscard]] std::uint64_t value() const noexcept {
@@ -174,6 +182,15 @@ class sharded_sum {
   }
 
  private:
+  WEFT_NOINLINE void add_slow(std::uint64_t n) noexcept {
+    const std::uint32_t t = this_thread_number();
+    if (t < Shards - 1) {
+      auto& v = shards_[t].value;
+      v.store(v.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    } else {
+      shards_[Shards - 1].value.fetch_add(n, std::memory_order_relaxed);
+    }
+  }
   struct alignas(cache_line_bytes) shard {
     std::atomic<std::uint64_t> value{0};
   };
@@ -245,10 +262,11 @@ class histogram : public metric_base {
   histogram& operator=(const histogram&) = delete;
 
   [[nodiscard]] static constexpr std::size_t bucket_index(std::uint64_t v) noexcept {
-    if (v < sub_buckets) return static_cast<std::size_t>(v);
-    const unsigned e = 63u - static_cast<unsigned>(std::countl_zero(v));
-    const std::uint64_t sub = (v >> (e - precision_bits)) & (sub_buckets - 1);
-    return static_cast<std::size_t>((e - precision_bits + 1) * sub_buckets + sub);
+    // No branch: or-ing in sub_buckets makes values below it use shift 0 (index = v);
+    // above, v >> shift lands in [sub_buckets, 2 * sub_buckets), one row per power of two.
+    const auto top_bit = 63u - static_cast<unsigned>(std::countl_zero(v | sub_buckets));
+    const unsigned shift = top_bit - precision_bits;
+    return static_cast<std::size_t>(shift * sub_buckets + (v >> shift));
   }
   /// Smallest value counted by bucket `index`.
   [[nodiscard]] static constexpr std::uint64_t bucket_lower(std::size_t index) noexcept {
@@ -263,17 +281,27 @@ class histogram : public metric_base {
     return bucket_lower(index + 1) - 1;
   }
 
+  /// The first thread to record owns a private set of buckets and updates them without a
+  /// read-modify-write (the usual case: one thread records a given histogram); other threads
+  /// count into the shared buckets with fetch_add.
   WEFT_ALWAYS_INLINE void record(std::uint64_t v) noexcept {
-    buckets_[bucket_index(v)].fetch_add(1, std::memory_order_relaxed);
+    const std::size_t index = bucket_index(v);
+    if (WEFT_LIKELY(detail::thread_number == owner_.load(std::memory_order_relaxed))) {
+      auto& b = owned_buckets_[index];
+      b.store(b.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    } else {
+      record_not_owner(index);
+    }
     sum_.add(v);
   }
 
   [[nodiscard]] std::uint64_t bucket(std::size_t index) const noexcept {
-    return buckets_[index].load(std::memory_order_relaxed);
+    return owned_buckets_[index].load(std::memory_order_relaxed) +
+           shared_buckets_[index].load(std::memory_order_relaxed);
   }
   [[nodiscard]] std::uint64_t count() const noexcept {
     std::uint64_t n = 0;
-    for (const auto& b : buckets_) n += b.load(std::memory_order_relaxed);
+    for (std::size_t i = 0; i < bucket_count; ++i) n += bucket(i);
     return n;
   }
   /// Sum of recorded values, modulo 2^64.
@@ -295,7 +323,23 @@ class histogram : public metric_base {
   }
 
  private:
-  std::array<std::atomic<std::uint64_t>, bucket_count> buckets_{};
+  // Thread numbers are below 2^31, so this never names a thread nor equals an unnumbered one.
+  static constexpr std::uint32_t no_owner = 0xfffffffeu;
+
+  WEFT_NOINLINE void record_not_owner(std::size_t index) noexcept {
+    std::uint32_t expected = no_owner;
+    const std::uint32_t me = detail::this_thread_number();
+    if (expected == owner_.load(std::memory_order_relaxed) &&
+        owner_.compare_exchange_strong(expected, me, std::memory_order_relaxed)) {
+      owned_buckets_[index].fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    shared_buckets_[index].fetch_add(1, std::memory_order_relaxed);
+  }
+
+  std::atomic<std::uint32_t> owner_{no_owner};
+  std::array<std::atomic<std::uint64_t>, bucket_count> owned_buckets_{};
+  alignas(cache_line_bytes) std::array<std::atomic<std::uint64_t>, bucket_count> shared_buckets_{};
   detail::sharded_sum<WEFT_TELEMETRY_COUNTER_SHARDS> sum_{};
 };
 

@@ -13,6 +13,9 @@
 #include "weft/core/random.hpp"
 #include "weft/telemetry/binary_log.hpp"
 #include "weft/telemetry/binary_sink.hpp"
+#if defined(__unix__)
+#  include "weft/telemetry/coarse_clock.hpp"
+#endif
 #include "weft/telemetry/log.hpp"
 #include "weft/telemetry/trace.hpp"
 #if __has_include(<fmt/format.h>)
@@ -236,6 +239,56 @@ TEST_CASE("binary sink: concurrent producers, flush on shutdown loses nothing ac
     last[static_cast<std::size_t>(t)] = i;
   }
 }
+
+TEST_CASE("binary sink, single producer: same stream, drops counted, drain frees slots",
+          "[telemetry][log]") {
+  weft::manual_clock clock;
+  constexpr wt::binary_sink_limits shared{8, 118, 64};
+  constexpr wt::binary_sink_limits single{.queue_slots = 8, .max_callsites = 64,
+                                          .single_producer = true};
+  wt::binary_sink<weft::manual_clock, wt::level::info, shared> a(clock);
+  wt::binary_sink<weft::manual_clock, wt::level::info, single> b(clock);
+  memory_output out_a, out_b;
+  const auto log_item = [](auto& sink, int round, int i) {  // one source line for both
+    WEFT_LOG_INFO(sink, "item", wt::kv("round", round), wt::kv("i", i));
+  };
+  for (int round = 0; round < 3; ++round) {  // wraps the ring several times
+    for (int i = 0; i < 10; ++i) {  // 8 fit, 2 dropped per round
+      clock.advance(weft::nanoseconds(3));
+      log_item(a, round, i);
+      log_item(b, round, i);
+    }
+    REQUIRE(a.flush(out_a).has_value());
+    REQUIRE(b.flush(out_b).has_value());
+  }
+  CHECK(b.dropped() == 6);
+  CHECK(a.dropped() == b.dropped());
+  const collected ca = decode(out_a.bytes), cb = decode(out_b.bytes);
+  CHECK(cb.problems.empty());
+  CHECK(cb.lines.size() == 24);
+  CHECK(cb.dropped == 6);
+  CHECK(ca.lines == cb.lines);
+}
+
+#if defined(__unix__)
+TEST_CASE("coarse clock: monotonic, close to steady_clock", "[telemetry][log]") {
+  const wt::coarse_monotonic_clock coarse;
+  const weft::steady_clock steady;
+  const auto resolution = wt::coarse_monotonic_clock::resolution();
+  REQUIRE(resolution > weft::duration{0});
+  REQUIRE(resolution <= weft::milliseconds(100));
+  auto previous = coarse.now();
+  for (int i = 0; i < 1000; ++i) {
+    const auto t = coarse.now();
+    REQUIRE(t >= previous);
+    previous = t;
+  }
+  // Same epoch as the precise clock, behind it by at most one tick (plus scheduling slack).
+  const auto gap = steady.now() - coarse.now();
+  CHECK(gap > -resolution);
+  CHECK(gap < resolution + weft::milliseconds(50));
+}
+#endif
 
 TEST_CASE("binary sink: values too big for a slot are cut and flagged", "[telemetry][log]") {
   weft::manual_clock clock;

@@ -130,6 +130,25 @@ TEST_CASE("histogram: count, sum and quantiles", "[telemetry][metrics]") {
   CHECK(h.quantile(0.0) <= 1000 + 1000 / 16);
 }
 
+TEST_CASE("histogram: the owner thread and the others all land in the buckets",
+          "[telemetry][metrics]") {
+  wt::registry r;
+  wt::histogram h({"t_spread", "spread"}, &r);
+  h.record(5);  // this thread becomes the owner (plain stores)
+  constexpr int threads = 4, per_thread = 5000;
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t)
+    workers.emplace_back([&h] {
+      for (int i = 0; i < per_thread; ++i) h.record(1000);
+    });
+  for (int i = 0; i < per_thread; ++i) h.record(5);
+  for (auto& w : workers) w.join();
+  CHECK(h.bucket(wt::histogram::bucket_index(5)) == per_thread + 1);
+  CHECK(h.bucket(wt::histogram::bucket_index(1000)) == std::uint64_t{threads} * per_thread);
+  CHECK(h.count() == std::uint64_t{threads + 1} * per_thread + 1);
+  CHECK(h.sum() == (per_thread + 1) * 5ull + std::uint64_t{threads} * per_thread * 1000);
+}
+
 TEST_CASE("registry: metrics join and leave with their lifetime", "[telemetry][metrics]") {
   wt::registry r;
   wt::counter a({"t_a", "a"}, &r);
