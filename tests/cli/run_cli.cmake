@@ -140,3 +140,6 @@ file(REMOVE_RECURSE ${foreign_dir})
 string(REPEAT "not a weft log " 8 foreign_text)
 file(WRITE ${foreign_dir}/wal-0000000000000000.log "${foreign_text}")
 expect_wal(wal_verify_foreign ${foreign_dir} 2 "^$" "^error: [^\n]*wal-0000000000000000\\.log:0: unknown magic")
+
+# weft log decode (telemetry): tests/cli/log_decode.cmake
+include(${CMAKE_CURRENT_LIST_DIR}/log_decode.cmake)
