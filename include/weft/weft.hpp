@@ -15,6 +15,7 @@
 #include "weft/crypto/replay_window.hpp"
 #include "weft/crypto/rate_limiter.hpp"
 #include "weft/crypto/noise.hpp"
+#include "weft/crypto/noise_session.hpp"
 #include "weft/crypto/cose.hpp"
 #include "weft/crypto/key_commitment.hpp"
 #include "weft/storage/concepts.hpp"

@@ -41,6 +41,7 @@ enum class crypto_errc : std::uint16_t {
   noise_malformed = 26,        // a handshake message is too short or too long
   head_bad_format = 27,        // a signed tree head payload is not the documented map
   head_not_consistent = 28,    // a newer head does not extend an older one
+  noise_out_of_order = 29,     // a session frame's nonce is ahead of the next expected one
 };
 
 constexpr std::string_view describe(crypto_errc code) noexcept {
@@ -74,6 +75,7 @@ constexpr std::string_view describe(crypto_errc code) noexcept {
     case crypto_errc::noise_malformed: return "noise: malformed handshake message";
     case crypto_errc::head_bad_format: return "tree head: bad format";
     case crypto_errc::head_not_consistent: return "tree head: not consistent";
+    case crypto_errc::noise_out_of_order: return "noise: frame out of order";
   }
   return "unknown crypto error";
 }
