@@ -13,6 +13,7 @@
 #include "weft/sim/reference_blocks.hpp"
 #include "weft/sim/reference_register.hpp"
 #include "weft/sim/swarm.hpp"
+#include "weft/storage/raft_sim_scenario.hpp"
 
 namespace {
 namespace sim = weft::sim;
@@ -21,6 +22,8 @@ const sim::scenario_registration register_reference{sim::reference::register_sce
 const sim::scenario_registration register_reference_buggy{
     sim::reference::register_buggy_scenario};
 const sim::scenario_registration register_blocks{sim::reference::blocks_scenario};
+const sim::scenario_registration register_raft{weft::storage::raft_sim_scenario};
+const sim::scenario_registration register_raft_unsynced{weft::storage::raft_sim_unsynced_scenario};
 
 constexpr std::string_view usage_text =
     "usage: weft sim --scenario NAME --seeds N [--first-seed S] [--nodes K] [--faults LIST]\n"

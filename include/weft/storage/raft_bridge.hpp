@@ -28,15 +28,14 @@ struct persist_outcome {
   log_position durable{};
 };
 
-/// Writes the hard state when its term or vote changed (a commit index alone is not needed
-/// for safety and is saved only alongside them), then the entries — truncating the
-/// conflicting suffix first, compacting when they start past the log — and syncs the log
-/// once. Only after this returns successfully may the batch's dependent messages leave.
-/// `scratch` holds one encoded record: at least 1 + the largest entry payload.
+/// persist_ready without the final log sync, for drivers that overlap the sync with other
+/// work (asynchronous persistence): the entries are durable, and the batch's dependent
+/// messages may leave, only after a later `log.sync()` returns. The hard state is synced
+/// here (the stable store syncs every save).
 template <class PersistPart, log_store Log, stable_store Stable>
-[[nodiscard]] result<persist_outcome> persist_ready(const PersistPart& part, Log& log,
-                                                    Stable& stable, hard_state& last_saved,
-                                                    mutable_byte_view scratch) noexcept {
+[[nodiscard]] result<persist_outcome> write_ready(const PersistPart& part, Log& log,
+                                                  Stable& stable, hard_state& last_saved,
+                                                  mutable_byte_view scratch) noexcept {
   persist_outcome out;
   if (part.hard_state_changed) {
     const hard_state next{part.state.term, part.state.vote, part.state.commit};
@@ -63,8 +62,23 @@ template <class PersistPart, log_store Log, stable_store Stable>
     out.last_index = e.index;
     out.last_term = e.term;
   }
-  WEFT_TRY_ASSIGN(out.durable, log.sync());
   out.wrote_entries = true;
+  return out;
+}
+
+/// Writes the hard state when its term or vote changed (a commit index alone is not needed
+/// for safety and is saved only alongside them), then the entries — truncating the
+/// conflicting suffix first, compacting when they start past the log — and syncs the log
+/// once. Only after this returns successfully may the batch's dependent messages leave.
+/// `scratch` holds one encoded record: at least 1 + the largest entry payload.
+template <class PersistPart, log_store Log, stable_store Stable>
+[[nodiscard]] result<persist_outcome> persist_ready(const PersistPart& part, Log& log,
+                                                    Stable& stable, hard_state& last_saved,
+                                                    mutable_byte_view scratch) noexcept {
+  WEFT_TRY_ASSIGN(persist_outcome out, write_ready(part, log, stable, last_saved, scratch));
+  if (out.wrote_entries) {
+    WEFT_TRY_ASSIGN(out.durable, log.sync());
+  }
   return out;
 }
 
