@@ -165,19 +165,42 @@ struct node_status {
 /// Telemetry policy that costs nothing.
 struct null_node_telemetry {
   void observe(const node_status&, std::size_t) noexcept {}
+  template <class Membership>
+  void observe_membership(const Membership&) noexcept {}
   void on_fsync(std::int64_t, std::uint64_t) noexcept {}
   void on_applied(std::uint64_t) noexcept {}
   void on_leader_change() noexcept {}
+  void on_recovered(const storage::recovery_report&) noexcept {}
+  void on_proposal_failed() noexcept {}
 };
 
 /// Telemetry policy that feeds the process-wide series of weft/telemetry/catalogue.hpp.
+/// Counters the SWIM core and the commit index keep as running totals are exported as the
+/// growth seen since the previous observation (so several nodes in one process add up).
 struct catalogue_node_telemetry {
   void observe(const node_status& s, std::size_t members_alive) noexcept {
     namespace c = telemetry::catalogue;
     c::raft_has_leader.set(s.leader != 0 ? 1 : 0);
     c::raft_term.set(static_cast<std::int64_t>(s.term));
     c::raft_apply_lag.set(static_cast<std::int64_t>(s.commit_index - s.applied_index));
+    // Entries this leader appended that no quorum has acknowledged yet.
+    const bool leading = s.role == raft::role::leader && s.last_index > s.commit_index;
+    c::raft_proposals_pending.set(leading ? static_cast<std::int64_t>(s.last_index - s.commit_index) : 0);
+    c::raft_proposals_committed.add(growth(seen_commit_index_, s.commit_index));
     c::swim_members.set(static_cast<std::int64_t>(members_alive));
+  }
+  /// `Membership` is a swim::basic_core: health_score(), broadcast_queue_size(), stats().
+  template <class Membership>
+  void observe_membership(const Membership& swim) noexcept {
+    namespace c = telemetry::catalogue;
+    c::swim_health_score.set(static_cast<std::int64_t>(swim.health_score()));
+    c::swim_queue_depth.set(static_cast<std::int64_t>(swim.broadcast_queue_size()));
+    const auto& totals = swim.stats();
+    c::swim_probes.add(growth(seen_swim_.probes, totals.probes));
+    c::swim_probe_failures.add(growth(seen_swim_.probe_failures, totals.probe_failures));
+    c::swim_suspects.add(growth(seen_swim_.suspicions, totals.suspicions_started));
+    c::swim_deads.add(growth(seen_swim_.deads, totals.dead_verdicts));
+    c::swim_refutes.add(growth(seen_swim_.refutes, totals.refutations));
   }
   void on_fsync(std::int64_t ns, std::uint64_t bytes) noexcept {
     telemetry::catalogue::wal_fsync_duration.record(static_cast<std::uint64_t>(std::max<std::int64_t>(ns, 0)));
@@ -185,6 +208,23 @@ struct catalogue_node_telemetry {
   }
   void on_applied(std::uint64_t n) noexcept { telemetry::catalogue::raft_proposals_applied.add(n); }
   void on_leader_change() noexcept { telemetry::catalogue::raft_leader_changes.add(1); }
+  void on_recovered(const storage::recovery_report& report) noexcept {
+    telemetry::catalogue::wal_torn_tail_repairs.add(report.torn_tails_repaired);
+  }
+  void on_proposal_failed() noexcept { telemetry::catalogue::raft_proposals_failed.add(1); }
+
+ private:
+  /// Growth of a running total since the last call; a total that went back (a restarted
+  /// core) starts over from its new value.
+  static std::uint64_t growth(std::uint64_t& seen, std::uint64_t total) noexcept {
+    const std::uint64_t grown = total >= seen ? total - seen : total;
+    seen = total;
+    return grown;
+  }
+  std::uint64_t seen_commit_index_ = 0;
+  struct {
+    std::uint64_t probes = 0, probe_failures = 0, suspicions = 0, deads = 0, refutes = 0;
+  } seen_swim_;
 };
 
 /// The policies of a hosted node (DESIGN.md §3).

@@ -78,6 +78,7 @@ result<void> basic_node<Stack, SM>::open_storage() noexcept {
   wal_.emplace(wal_fs_, options_.wal);
   storage::recovery_report report;
   if (auto opened = wal_->open(report); !opened) return opened.error();
+  telemetry_.on_recovered(report);
   return ok();
 }
 
@@ -199,9 +200,13 @@ result<void> basic_node<Stack, SM>::open_fds() noexcept {
 template <class Stack, class SM>
 result<raft::index_t> basic_node<Stack, SM>::propose(byte_view payload) noexcept {
   if (!open_ || failed_) return error(runtime_errc::stopped, "node: propose");
-  WEFT_TRY_ASSIGN(const raft::index_t index, core_->propose(payload));
+  const auto index = core_->propose(payload);
+  if (!index) {
+    telemetry_.on_proposal_failed();
+    return index.error();
+  }
   wake();
-  return index;
+  return *index;
 }
 
 template <class Stack, class SM>
@@ -400,6 +405,7 @@ void basic_node<Stack, SM>::refresh_members() noexcept {
     alive += m.swim_state == swim::member_state::alive ? 1U : 0U;
   }
   telemetry_.observe(status(), alive);
+  telemetry_.observe_membership(*swim_);
 }
 
 template <class Stack, class SM>
