@@ -91,9 +91,14 @@ std::size_t false_dead_verdicts(std::uint32_t n, std::uint64_t seed, std::size_t
   return failed;
 }
 
+/// A cluster of n whose members know everyone (view 0) or a partial view of `view` others.
+options options_for(std::uint32_t n, std::uint32_t view) {
+  return view == 0 ? sim_options(n) : partial_view_options(n, view);
+}
+
 /// Periods until 99% of the other members hear that one member is leaving.
-double dissemination_periods(std::uint32_t n, std::uint64_t seed) {
-  cluster c(n, sim_options(n), seed);
+double dissemination_periods(std::uint32_t n, std::uint64_t seed, std::uint32_t view = 0) {
+  cluster c(n, options_for(n, view), seed, true, view);
   c.run_for(3s);
   std::size_t heard = 0;
   double t99 = -1;
@@ -113,9 +118,16 @@ struct traffic {
   double datagrams_per_member_period = 0, datagram_bytes_per_member_period = 0;
   double stream_bytes_per_member_period = 0;
 };
-traffic steady_traffic(std::uint32_t n, std::uint64_t seed, std::size_t periods) {
-  cluster c(n, sim_options(n), seed);
-  c.run_for(10s);  // let the start-up announcements die down
+traffic steady_traffic(std::uint32_t n, std::uint64_t seed, std::size_t periods,
+                       std::uint32_t view = 0) {
+  cluster c(n, options_for(n, view), seed, true, view);
+  c.run_for(10s);  // let the start-up announcements die down: every claim queue drained
+  const auto queued = [&c] {
+    std::size_t q = 0;
+    for (const core& k : c.cores) q += k.broadcast_queue_size();
+    return q;
+  };
+  for (int s = 0; s < 120 && queued() != 0; ++s) c.run_for(1s);
   const auto d0 = c.datagrams, b0 = c.datagram_bytes, s0 = c.stream_bytes;
   c.run_for(std::chrono::seconds(static_cast<long>(periods)));
   const double per = static_cast<double>(n) * static_cast<double>(periods);
@@ -152,6 +164,17 @@ TEST_CASE("swim sim: an update reaches 99% of members in O(log n) periods", "[sw
     CHECK(t >= 0);
     CHECK(t <= 1.0 + 0.5 * std::log2(n));
   }
+}
+
+TEST_CASE("swim sim: partial views (the 10,000-member mode) disseminate like full tables",
+          "[swim][sim]") {
+  const std::uint32_t n = 200;
+  const double full = dissemination_periods(n, 500);
+  const double partial = dissemination_periods(n, 500, 24);
+  INFO("n=" << n << " full t99=" << full << " partial-view t99=" << partial);
+  CHECK(partial >= 0);
+  CHECK(partial <= 1.0 + 0.5 * std::log2(n));
+  CHECK(partial <= 2.0 * full + 0.5);
 }
 
 TEST_CASE("swim sim: per-member traffic stays flat as n grows", "[swim][sim]") {
@@ -199,6 +222,29 @@ TEST_CASE("swim full: traffic per member per period", "[.full][swim]") {
     std::printf("traffic n=%u: %.2f datagrams, %.1f datagram bytes, %.1f stream bytes "
                 "per member per period\n",
                 n, t.datagrams_per_member_period, t.datagram_bytes_per_member_period,
+                t.stream_bytes_per_member_period);
+  }
+}
+
+// 10,000 full tables need ~50 GB (n^2 member records), so the large runs give each member a
+// partial view of `view` members (O(n * view) memory) while the log n terms use the real n
+// (options::cluster_size_hint). The 1,000-member rows are run both ways to calibrate.
+TEST_CASE("swim full: dissemination with partial views to 10000 members", "[.full][swim]") {
+  constexpr std::uint32_t view = 100;
+  for (std::uint32_t n : {1000u, 10000u}) {
+    const double t = dissemination_periods(n, 44, view);
+    std::printf("dissemination n=%u view=%u: 99%% after %.2f periods (log2 n = %.1f)\n", n,
+                view, t, std::log2(n));
+  }
+}
+
+TEST_CASE("swim full: traffic with partial views to 10000 members", "[.full][swim]") {
+  constexpr std::uint32_t view = 100;
+  for (std::uint32_t n : {1000u, 10000u}) {
+    const traffic t = steady_traffic(n, 45, 30, view);
+    std::printf("traffic n=%u view=%u: %.2f datagrams, %.1f datagram bytes, %.1f stream bytes "
+                "per member per period\n",
+                n, view, t.datagrams_per_member_period, t.datagram_bytes_per_member_period,
                 t.stream_bytes_per_member_period);
   }
 }

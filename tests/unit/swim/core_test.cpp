@@ -462,3 +462,99 @@ TEST_CASE("a member joins through a seed with push-pull", "[swim][core]") {
     CHECK(k.live_count() == 6);
   }
 }
+
+TEST_CASE("push-pull carries at most max_push_pull_members; rotation covers the table",
+          "[swim][core]") {
+  options o = sim_options(48);
+  o.max_push_pull_members = 8;
+  o.push_pull_interval_ms = 2000;
+  cluster c(40, o, 18);
+  c.run_for(10s);
+  const std::size_t j = c.add_core(o, 18);
+  REQUIRE(c.cores[j].join(c.now, 1));
+  c.drain(j);
+  c.run_for(200s);
+  // An alive claim of the test scheme is under 80 bytes: 8 of them and a header.
+  CHECK(c.max_stream_bytes <= 8 * 80 + 32);
+  CHECK(c.max_stream_bytes > 4 * 40);  // the exchanges were not empty
+  // Old members' claims are no longer gossiped: the joiner learned them from successive
+  // push-pull windows.
+  CHECK(c.cores[j].live_count() == 41);
+  for (std::size_t i = 0; i < 40; ++i) CHECK(c.cores[i].state_of(c.cores[j].id()) == member_state::alive);
+}
+
+TEST_CASE("push-pull of a table larger than the stream limit still goes out, in part",
+          "[swim][core]") {
+  options o = sim_options(40);
+  o.max_stream_message_bytes = o.mtu_bytes;  // 1400 bytes: fewer than 40 claims
+  cluster c(40, o, 19);
+  const std::size_t j = c.add_core(o, 19);
+  REQUIRE(c.cores[j].join(c.now, 1));
+  c.drain(j);
+  c.run_for(5s);
+  CHECK(c.cores[0].stats().refused_by(swim_errc::message_too_large) == 0);
+  CHECK(c.cores[j].state_of(1) == member_state::alive);
+  CHECK(c.max_stream_bytes <= o.max_stream_message_bytes);
+}
+
+namespace {
+struct memory_incarnations {
+  std::uint64_t stored = 0;
+  bool fail = false;
+  static result<std::uint64_t> load(void* self) noexcept {
+    return static_cast<memory_incarnations*>(self)->stored;
+  }
+  static result<void> persist(void* self, std::uint64_t incarnation) noexcept {
+    auto* m = static_cast<memory_incarnations*>(self);
+    if (m->fail) return error(core_errc::capacity_exceeded, "test store: disk full");
+    m->stored = incarnation;
+    return ok();
+  }
+  incarnation_store hook() noexcept { return {this, &load, &persist}; }
+};
+
+result<core> core_with_store(memory_incarnations& store, std::uint64_t incarnation) {
+  const test_admission_scheme anchor(anchor_seed);
+  const auto scheme = member_scheme(0);
+  identity self;
+  self.id = 1;
+  self.addr = 1;
+  self.incarnation = incarnation;
+  self.admission = *admit(anchor, self.id, scheme.public_key());
+  self.incarnations = store.hook();
+  const byte_view anchors[] = {anchor.public_key()};
+  return core::create(sim_options(4), self, scheme, xoshiro256(5), anchors);
+}
+}  // namespace
+
+TEST_CASE("a restarted member comes back above every incarnation it used", "[swim][core]") {
+  memory_incarnations store;
+  auto first = core_with_store(store, 1);
+  REQUIRE(first);
+  CHECK(store.stored == 1);
+  time_point now{};
+  REQUIRE(first->bootstrap(now));
+  // Two stalls: each refutes pre-emptively with a new, persisted incarnation.
+  for (int stall = 0; stall < 2; ++stall) {
+    now += 5s;
+    first->tick(now);
+    first->clear_outputs();
+  }
+  const std::uint64_t used = first->incarnation();
+  CHECK(used >= 3);
+  CHECK(store.stored == used);
+  // The restart asks for incarnation 1 (a process that forgot); the store wins.
+  auto second = core_with_store(store, 1);
+  REQUIRE(second);
+  CHECK(second->incarnation() == used + 1);
+  CHECK(second->self_claim().incarnation == used + 1);
+  CHECK(store.stored == used + 1);
+  // A store that cannot persist: no new incarnation is signed, and creation fails.
+  REQUIRE(second->bootstrap(now));
+  store.fail = true;
+  now += 5s;
+  second->tick(now);
+  CHECK(second->incarnation() == used + 1);
+  CHECK(second->stats().incarnation_persist_failures == 1);
+  CHECK_FALSE(core_with_store(store, 1));
+}

@@ -31,6 +31,16 @@ inline options sim_options(std::uint32_t members) {
   return o;
 }
 
+/// Options for a cluster of `members` in which each member's table holds a partial view of
+/// about `view` members (see cluster's `view` argument): the log n terms still use the real
+/// cluster size (cluster_size_hint), only the table and the buffers sized by it shrink.
+inline options partial_view_options(std::uint32_t members, std::uint32_t view) {
+  options o = sim_options(view);
+  o.cluster_size_hint = members;
+  o.max_outgoing_datagrams = 32;
+  return o;
+}
+
 inline test_admission_scheme member_scheme(std::size_t index) {
   return test_admission_scheme(1000 + index);
 }
@@ -64,15 +74,21 @@ struct in_flight {
 
 class cluster {
  public:
-  cluster(std::size_t n, const options& o, std::uint64_t seed, bool full_tables = true)
+  /// `view` 0: every member starts knowing every other. Otherwise each member starts
+  /// knowing member 0 (the subject of the dissemination experiments) and `view` others drawn
+  /// at random, and learns more only as far as its table (options::max_members) allows: a
+  /// simulation of n members in O(n * view) memory instead of O(n^2).
+  cluster(std::size_t n, const options& o, std::uint64_t seed, bool full_tables = true,
+          std::size_t view = 0)
       : rng_(seed) {
     cores.reserve(n + 4);
     for (std::size_t i = 0; i < n; ++i) add_core(o, seed);
     for (auto& c : cores) (void)c.bootstrap(now);
-    if (full_tables)
+    if (full_tables && view == 0)
       for (std::size_t i = 0; i < n; ++i)
         for (std::size_t j = 0; j < n; ++j)
           if (i != j) (void)cores[i].add_member(now, cores[j].self_claim());
+    if (full_tables && view != 0) introduce_partial_views(view);
     for (std::size_t i = 0; i < n; ++i) drain(i);
   }
 
@@ -111,7 +127,7 @@ class cluster {
   std::int64_t delay_min_us = 500, delay_max_us = 5000;
   std::function<void(std::size_t, const notification&)> on_note;
   std::function<bool(address, address)> drop_link;  // true: the link from -> to is cut
-  std::size_t max_datagram_bytes = 0;
+  std::size_t max_datagram_bytes = 0, max_stream_bytes = 0;
   std::uint64_t datagrams = 0, datagram_bytes = 0, streams = 0, stream_bytes = 0;
   std::uint64_t lost = 0;
 
@@ -140,6 +156,7 @@ class cluster {
       } else {
         ++streams;
         stream_bytes += o.bytes.size();
+        max_stream_bytes = std::max(max_stream_bytes, o.bytes.size());
       }
       const auto delay = static_cast<std::int64_t>(uniform_between(
           rng_, static_cast<std::uint64_t>(delay_min_us), static_cast<std::uint64_t>(delay_max_us)));
@@ -153,6 +170,17 @@ class cluster {
 
  private:
   static constexpr std::size_t npos = ~std::size_t{0};
+
+  void introduce_partial_views(std::size_t view) {
+    const std::size_t n = cores.size();
+    for (std::size_t i = 0; i < n; ++i) {
+      if (i != 0) (void)cores[i].add_member(now, cores[0].self_claim());
+      for (std::size_t k = 0; k < view; ++k) {
+        const auto j = static_cast<std::size_t>(uniform_between(rng_, 0, n - 1));
+        if (j != i) (void)cores[i].add_member(now, cores[j].self_claim());
+      }
+    }
+  }
 
   void deliver_until(time_point t) {
     while (!queue_.empty() && queue_.top().at <= t) {

@@ -64,14 +64,29 @@ struct notification {
   byte_view payload{};
 };
 
-/// Who this member is: id, address, the incarnation to start from (persist and raise it
-/// across restarts) and the admission statement an admitted key signed for it.
+/// Where a member keeps the highest incarnation it has used. A member restarted below or at
+/// it would lose to its own earlier claims (a stale suspicion would stick), so with a store
+/// the core starts above what load() returns and calls persist() before it signs any new
+/// incarnation; a failed persist keeps the old incarnation (counted in
+/// counters::incarnation_persist_failures). Both calls are the driver's I/O, for example a
+/// small file or the node's stable store; null functions mean no store.
+struct incarnation_store {
+  void* context = nullptr;
+  result<std::uint64_t> (*load)(void* context) noexcept = nullptr;  // 0: none stored yet
+  result<void> (*persist)(void* context, std::uint64_t incarnation) noexcept = nullptr;
+  [[nodiscard]] bool present() const noexcept { return load != nullptr && persist != nullptr; }
+};
+
+/// Who this member is: id, address, the incarnation to start from (without a store: persist
+/// and raise it across restarts yourself) and the admission statement an admitted key
+/// signed for it.
 struct identity {
   node_id id = 1;
   address addr = 0;
   std::uint64_t incarnation = 1;
   node_id admitter = anchor_id_base;
   blob<max_signature_bytes> admission;
+  incarnation_store incarnations{};
 };
 
 struct counters {
@@ -84,6 +99,7 @@ struct counters {
   std::uint64_t replays = 0, forged = 0, duplicates = 0;
   std::uint64_t broadcasts_dropped = 0, sends_dropped = 0, notifications_dropped = 0;
   std::uint64_t late_responses = 0, stalls = 0, refutations_relayed = 0, suspect_pings = 0;
+  std::uint64_t incarnation_persist_failures = 0;
   std::array<std::uint64_t, swim_errc_count> refused{};  // by swim_errc
   [[nodiscard]] std::uint64_t refused_by(swim_errc c) const noexcept {
     return refused[static_cast<std::size_t>(c)];
@@ -351,15 +367,20 @@ class basic_core {
   [[nodiscard]] const member_claim& self_claim() const noexcept {
     return members_[self_slot_].alive_claim;
   }
+  /// The n in the protocol's log n terms: live members, or options::cluster_size_hint
+  /// when the table holds only a partial view of a larger cluster.
+  [[nodiscard]] double sizing_count() const noexcept {
+    return static_cast<double>(std::max<std::size_t>({live_, opts_.cluster_size_hint, std::size_t{1}}));
+  }
   /// The retransmit limit lambda * ceil(log10(n + 1)).
   [[nodiscard]] std::uint32_t retransmit_limit() const noexcept {
-    const double n = static_cast<double>(std::max<std::size_t>(live_, 1));
+    const double n = sizing_count();
     return opts_.retransmit_multiplier * static_cast<std::uint32_t>(std::ceil(std::log10(n + 1)));
   }
   /// The Lifeguard suspicion timeout after `confirmations` independent confirmations
   /// (memberlist): max - (max - min) * log(c + 1) / log(k + 1), never below min.
   [[nodiscard]] duration suspicion_timeout(std::uint32_t confirmations) const noexcept {
-    const double n = static_cast<double>(std::max<std::size_t>(live_, 1));
+    const double n = sizing_count();
     const double min_ns = static_cast<double>(opts_.suspicion_multiplier) *
                           std::max(1.0, std::log10(n)) *
                           static_cast<double>(to_ns(ms(opts_.probe_interval_ms)));
@@ -439,6 +460,7 @@ class basic_core {
     payloads_.reserve(opts.max_payload_broadcasts);
     order_scratch_.reserve(std::max(opts.max_broadcasts, opts.max_payload_broadcasts));
     forwards_.reserve(opts.max_forwarded_probes);
+    push_pull_slots_.reserve(std::min(opts.max_push_pull_members, opts.max_members) + 1);
     seen_.resize(opts.max_recent_events);
     coalesced_.reserve(opts.max_coalesced_events);
     queries_.reserve(opts.max_pending_queries);
@@ -610,7 +632,18 @@ class basic_core {
   }
 
   // ---- self ---------------------------------------------------------------------------------
+  /// With a store: start above every incarnation used before, and record it first.
+  result<void> restore_incarnation() noexcept {
+    const incarnation_store& store = self_.incarnations;
+    if (!store.present()) return ok();
+    WEFT_TRY_ASSIGN(const std::uint64_t used, store.load(store.context));
+    if (used == ~std::uint64_t{0})
+      return error(swim_errc::impossible_incarnation, "swim: stored incarnation exhausted");
+    self_.incarnation = std::max(self_.incarnation, used + 1);
+    return store.persist(store.context, self_.incarnation);
+  }
   result<void> install_self() noexcept {
+    WEFT_TRY(restore_incarnation());
     WEFT_TRY_ASSIGN(const std::uint32_t slot, insert(self_.id));
     self_slot_ = slot;
     member_record& me = members_[slot];
@@ -655,6 +688,11 @@ class basic_core {
     const std::uint64_t next = claimed + 1;
     if (next - me.incarnation > opts_.max_incarnation_jump) {
       ++counters_.refused[static_cast<std::size_t>(swim_errc::impossible_incarnation)];
+      return;
+    }
+    const incarnation_store& store = self_.incarnations;
+    if (store.present() && !store.persist(store.context, next)) {
+      ++counters_.incarnation_persist_failures;
       return;
     }
     me.incarnation = next;
@@ -1035,6 +1073,7 @@ class basic_core {
       ++counters_.sends_dropped;
       return refuse(swim_errc::queue_full);
     }
+    const std::uint64_t entries = plan_push_pull();
     byte_writer w(mutable_byte_view(stream_arena_.data() + stream_used_,
                                     opts_.max_stream_message_bytes));
     packet_header h{};
@@ -1042,23 +1081,65 @@ class basic_core {
     h.sender = self_.id;
     h.seq = is_reply ? 1 : 0;
     WEFT_TRY(encode_header(w, h));
-    std::uint64_t count = 0;
-    for (const member_record& m : members_) {
-      if (!m.in_use || m.alive_claim.signature.size == 0) continue;
-      count += m.state == member_state::alive || m.state == member_state::joining ? 1 : 2;
-    }
-    WEFT_TRY(encode_array_head(w, count));
-    for (const member_record& m : members_) {
-      if (!m.in_use || m.alive_claim.signature.size == 0) continue;
+    WEFT_TRY(encode_array_head(w, entries));
+    for (const std::uint32_t slot : push_pull_slots_) {
+      const member_record& m = members_[slot];
       if (!encode_claim(w, m.alive_claim)) return refuse(swim_errc::message_too_large);
-      if (m.state == member_state::alive || m.state == member_state::joining) continue;
-      if (!encode_claim(w, m.down_claim)) return refuse(swim_errc::message_too_large);
+      if (carries_down_claim(m) && !encode_claim(w, m.down_claim))
+        return refuse(swim_errc::message_too_large);
     }
     stream_used_ += w.size();
     sends_.push_back(outgoing{to, channel::stream, w.written()});
     ++counters_.streams_sent;
     counters_.stream_bytes_sent += w.size();
     return ok();
+  }
+  [[nodiscard]] static bool carries_down_claim(const member_record& m) noexcept {
+    return m.state != member_state::alive && m.state != member_state::joining;
+  }
+  /// The encoded size of a member's claims in a push-pull, or 0 when it has none to send.
+  [[nodiscard]] std::size_t push_pull_bytes(const member_record& m) noexcept {
+    if (!m.in_use || m.alive_claim.signature.size == 0) return 0;
+    byte_writer trial(claim_scratch_);
+    if (!encode_claim(trial, m.alive_claim)) return 0;
+    std::size_t size = trial.size();
+    if (carries_down_claim(m)) {
+      byte_writer down(claim_scratch_);
+      if (!encode_claim(down, m.down_claim)) return 0;
+      size += down.size();
+    }
+    return size;
+  }
+  /// Picks the members the next push-pull carries into push_pull_slots_: this member first,
+  /// then others from a cursor that moves on with every exchange, up to
+  /// max_push_pull_members and the stream message limit. A table larger than one exchange
+  /// is thus covered by successive exchanges. Returns the number of claims.
+  std::uint64_t plan_push_pull() noexcept {
+    push_pull_slots_.clear();
+    constexpr std::size_t header_room_bytes = 64;  // packet header and the array head
+    std::size_t budget = opts_.max_stream_message_bytes - header_room_bytes;
+    std::uint64_t entries = 0;
+    const auto take = [&](std::uint32_t slot) {
+      const std::size_t bytes = push_pull_bytes(members_[slot]);
+      if (bytes == 0 || bytes > budget) return bytes == 0;
+      budget -= bytes;
+      entries += carries_down_claim(members_[slot]) ? 2 : 1;
+      push_pull_slots_.push_back(slot);
+      return true;
+    };
+    (void)take(self_slot_);
+    const auto slots = static_cast<std::uint32_t>(members_.size());
+    for (std::uint32_t visited = 0; visited < slots; ++visited) {
+      if (push_pull_slots_.size() >= opts_.max_push_pull_members) break;
+      const std::uint32_t slot = push_pull_cursor_;
+      push_pull_cursor_ = (push_pull_cursor_ + 1) % slots;
+      if (slot == self_slot_) continue;
+      if (!take(slot)) {  // does not fit: the next exchange starts with it
+        push_pull_cursor_ = slot;
+        break;
+      }
+    }
+    return entries;
   }
 
   // ---- probing ------------------------------------------------------------------------------------
@@ -1072,7 +1153,7 @@ class basic_core {
   }
   [[nodiscard]] duration push_pull_interval() const noexcept {
     // memberlist: beyond 32 members, scale by ceil(log2(n) - log2(32)) + 1.
-    const double n = static_cast<double>(std::max<std::size_t>(live_, 1));
+    const double n = sizing_count();
     const auto mult = n <= 32 ? 1.0 : std::ceil(std::log2(n) - 5.0) + 1.0;
     return ms(opts_.push_pull_interval_ms) * static_cast<std::int64_t>(mult);
   }
@@ -1442,6 +1523,8 @@ class basic_core {
   std::uint32_t awareness_ = 0;
   time_point next_probe_at_{}, next_gossip_at_{}, next_push_pull_at_{}, last_tick_{};
   std::vector<forward> forwards_;
+  std::vector<std::uint32_t> push_pull_slots_;  // members the push-pull being built carries
+  std::uint32_t push_pull_cursor_ = 0;          // where the next push-pull's window starts
   time_point unknown_window_start_{};
   std::uint32_t unknown_in_window_ = 0;
 

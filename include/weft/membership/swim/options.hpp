@@ -31,6 +31,9 @@ struct options {
   std::int64_t push_pull_interval_ms = 30000;    // scaled up beyond 32 members
   std::int64_t leave_propagate_ms = 1000;        // leaving -> left after this
   std::int64_t dead_retention_ms = 30000;        // dead/left records are reaped after this
+  // The n of the log n terms (retransmit limit, suspicion timeout, push-pull scaling) when
+  // this member's table is a partial view of a larger cluster; 0: the live member count.
+  std::uint32_t cluster_size_hint = 0;
   // User events and queries.
   std::int64_t coalesce_period_ms = 0;           // 0 delivers user events at once
   std::int64_t query_timeout_ms_max = 60000;
@@ -41,6 +44,10 @@ struct options {
   std::size_t max_payload_bytes = 256;           // one event/app/query/reply payload
   std::uint32_t max_items_per_packet = 64;
   std::size_t max_stream_message_bytes = 128 * 1024;
+  // Members one push-pull carries (this member and a window that rotates over the table);
+  // an exchange also stops at max_stream_message_bytes. Larger tables take several
+  // exchanges: memberlist sends the whole table and fails beyond its stream limit.
+  std::uint32_t max_push_pull_members = 256;
   std::uint32_t max_outgoing_datagrams = 256;    // between two clear_outputs()
   std::uint32_t max_outgoing_streams = 2;
   std::uint32_t max_pending_notifications = 4096;
@@ -77,7 +84,8 @@ struct options {
         max_outgoing_streams == 0 || max_pending_notifications == 0 ||
         max_forwarded_probes == 0 || max_packets_per_sender_per_period == 0 ||
         max_recent_events == 0 || max_coalesced_events == 0 || max_pending_queries == 0 ||
-        max_responses_per_query == 0 || max_incarnation_jump == 0)
+        max_responses_per_query == 0 || max_incarnation_jump == 0 ||
+        max_push_pull_members == 0)
       return bad("swim: every limit must be positive (max_items_per_packet <= 255)");
     if (max_stream_message_bytes < mtu_bytes) return bad("swim: stream limit below the MTU");
     return ok();
