@@ -26,6 +26,8 @@ struct node_status {
   std::uint64_t leader = 0;  // 0 = none known
   std::uint64_t commit_index = 0;
   std::uint64_t applied_index = 0;
+  std::uint64_t snapshot_index = 0;       // the log starts after it
+  std::uint64_t snapshots_installed = 0;  // received from a leader since this process started
 };
 
 inline std::optional<std::uint64_t> json_number_after(std::string_view json, std::string_view key,
@@ -66,6 +68,8 @@ inline std::optional<node_status> parse_status(std::string_view json) {
   s.leader = json_number_after(json, "leader", raft).value_or(0);  // null -> none
   s.commit_index = json_number_after(json, "commit_index", raft).value_or(0);
   s.applied_index = json_number_after(json, "applied_index", raft).value_or(0);
+  s.snapshot_index = json_number_after(json, "snapshot_index", raft).value_or(0);
+  s.snapshots_installed = json_number_after(json, "snapshots_installed", raft).value_or(0);
   return s;
 }
 
@@ -96,6 +100,7 @@ struct cluster_options {
   bool test_hooks = false;
   bool quiet = true;  // member logs go to <dir>/<id>.log instead of the terminal
   int request_timeout_ms = 2000;
+  int snapshot_interval_entries = 0;  // 0: weftd's default
 };
 
 class cluster {
@@ -290,6 +295,8 @@ class cluster {
       out << "\n[[peers]]\nid = " << p.id << "\nraft_address = \"" << addr(p.raft) << "\"\nswim_address = \""
           << addr(p.swim) << "\"\nhttp_address = \"" << addr(p.http) << "\"\n";
     }
+    if (options_.snapshot_interval_entries > 0)
+      out << "\n[raft]\nsnapshot_interval_entries = " << options_.snapshot_interval_entries << "\n";
     out << "\n[http]\nrequest_timeout_ms = " << options_.request_timeout_ms << "\n";
     if (options_.test_hooks) out << "\n[debug]\ntest_hooks = true\n";
   }

@@ -117,11 +117,15 @@ void read_tunables(const toml::table& root, config& c) {
   if (const toml::node* n = root.get("raft")) {
     if (!n->is_table()) fail("raft", *n, "must be a table");
     const toml::table& t = *n->as_table();
-    check_keys(t, "raft.", {"tick_ms", "election_ticks_min", "election_ticks_max", "heartbeat_ticks"});
+    check_keys(t, "raft.", {"tick_ms", "election_ticks_min", "election_ticks_max", "heartbeat_ticks",
+                            "snapshot_interval_entries"});
     c.tick_ms = integer(t, "raft.", "tick_ms", c.tick_ms, 1, 10000);
     c.election_ticks_min = integer(t, "raft.", "election_ticks_min", c.election_ticks_min, 2, 100000);
     c.election_ticks_max = integer(t, "raft.", "election_ticks_max", c.election_ticks_max, 2, 100000);
     c.heartbeat_ticks = integer(t, "raft.", "heartbeat_ticks", c.heartbeat_ticks, 1, 100000);
+    // At most 32768: with up to 32768 uncommitted entries it must fit the 65536-entry log.
+    c.snapshot_interval_entries =
+        integer(t, "raft.", "snapshot_interval_entries", c.snapshot_interval_entries, 16, 32768);
     if (c.election_ticks_max < c.election_ticks_min)
       fail("raft.election_ticks_max", *t.get("election_ticks_max"), "must be >= raft.election_ticks_min");
     if (c.heartbeat_ticks >= c.election_ticks_min) {

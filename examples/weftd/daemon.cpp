@@ -260,6 +260,25 @@ void daemon_sm::read_ready(std::uint64_t context) noexcept {
   }
 }
 
+void daemon_sm::read_failed(std::uint64_t context) noexcept {
+  try {
+    owner->on_read_failed(context);
+  } catch (...) {
+  }
+}
+
+weft::result<void> daemon_sm::save_snapshot(weft::runtime::snapshot_writer& out) noexcept {
+  return owner->store().save(out);
+}
+
+weft::result<void> daemon_sm::load_snapshot(weft::runtime::snapshot_reader& in) noexcept {
+  try {
+    return owner->store().load(in);
+  } catch (...) {
+    return weft::error(weft::core_errc::capacity_exceeded, "weftd: out of memory loading a snapshot");
+  }
+}
+
 // ---- daemon -------------------------------------------------------------------------------
 
 daemon::daemon(net::io_context& io, const config& cfg, std::string dashboard)
@@ -291,6 +310,7 @@ bool daemon::start(std::string& problem) {
   o.raft.heartbeat_interval_ticks = static_cast<std::uint32_t>(cfg_.heartbeat_ticks);
   o.raft.max_bytes_per_entry = 128u << 10;  // a 64 KiB value plus its key and envelope
   o.raft.max_pending_reads = 4096;
+  o.snapshot_interval_entries = static_cast<std::uint64_t>(cfg_.snapshot_interval_entries);
   node_ = std::make_unique<node_type>(loop_, sm_);
   if (auto r = node_->open(o); !r) {
     problem = "node: " + std::string(r.error().message()) + " (" + r.error().where() + ")";
@@ -493,6 +513,17 @@ void daemon::on_read_ready(std::uint64_t context) {
   by_context_.erase(it);
 }
 
+/// The read was taken while this member led, and it stopped leading before a quorum
+/// confirmed it: answer now (the client retries at the leader) instead of at the deadline.
+void daemon::on_read_failed(std::uint64_t context) {
+  const auto it = by_context_.find(context);
+  if (it == by_context_.end()) return;
+  const weft::raft::node_id leader = node_->status().leader;
+  finish(it->second, 503,
+         "{\"error\":\"leadership lost\",\"leader\":" + (leader != 0 ? std::to_string(leader) : std::string("null")) + "}");
+  by_context_.erase(it);
+}
+
 void daemon::sweep_deadlines() {
   const auto now = std::chrono::steady_clock::now();
   while (!request_deadlines_.empty() && request_deadlines_.front().first <= now) {
@@ -531,7 +562,10 @@ std::string daemon::status_json() {
   j += ",\"raft\":{\"role\":\"" + std::string(role_name(s.role)) + "\",\"term\":" + std::to_string(s.term) +
        ",\"leader\":" + (s.leader != 0 ? std::to_string(s.leader) : std::string("null")) +
        ",\"commit_index\":" + std::to_string(s.commit_index) + ",\"applied_index\":" +
-       std::to_string(s.applied_index) + ",\"last_index\":" + std::to_string(s.last_index) + "}";
+       std::to_string(s.applied_index) + ",\"last_index\":" + std::to_string(s.last_index) +
+       ",\"snapshot_index\":" + std::to_string(node_->core()->snapshot().index) +
+       ",\"snapshots_taken\":" + std::to_string(node_->counters().snapshots_taken) +
+       ",\"snapshots_installed\":" + std::to_string(node_->counters().snapshots_installed) + "}";
   j += ",\"members\":[";
   bool first = true;
   for (const weft::runtime::member_status& m : node_->members()) {

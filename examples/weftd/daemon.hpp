@@ -38,6 +38,9 @@ struct daemon_sm {
   daemon* owner = nullptr;
   void apply(weft::raft::index_t index, weft::byte_view payload) noexcept;
   void read_ready(std::uint64_t context) noexcept;
+  void read_failed(std::uint64_t context) noexcept;
+  weft::result<void> save_snapshot(weft::runtime::snapshot_writer& out) noexcept;
+  weft::result<void> load_snapshot(weft::runtime::snapshot_reader& in) noexcept;
 };
 
 using node_type = weft::runtime::node<daemon_sm>;
@@ -82,6 +85,8 @@ class daemon {
   // ---- used by the state machine ------------------------------------------------------
   void on_apply(weft::raft::index_t index, weft::byte_view payload);
   void on_read_ready(std::uint64_t context);
+  void on_read_failed(std::uint64_t context);
+  [[nodiscard]] kv_store& store() noexcept { return kv_; }
 
  private:
   enum class kind : std::uint8_t { write, read };

@@ -1,6 +1,7 @@
 // weftd key-value state machine: entries are weft/wire CBOR maps
 // {1: op, 2: key, 3: value, 4: origin node, 5: request id}; a bounded table of applied
-// request ids makes a retried write apply once (on every replica alike).
+// request ids makes a retried write apply once (on every replica alike). Snapshots hold
+// the table and the remembered request ids (docs/weftd.md, "Snapshot format").
 #pragma once
 
 #include <cstdint>
@@ -11,6 +12,7 @@
 #include <unordered_map>
 
 #include "weft/core/bytes.hpp"
+#include "weft/runtime/snapshot_stream.hpp"
 #include "weft/wire/schema.hpp"
 
 namespace weftd {
@@ -100,7 +102,75 @@ class kv_store {
     return out;
   }
 
+  /// Writes "wkv1", the pairs (u64 count, then u32 length + key, u32 length + value each),
+  /// then the remembered request ids oldest first (u64 count, then u32 length + id, u64
+  /// index each); integers little-endian.
+  weft::result<void> save(weft::runtime::snapshot_writer& out) const noexcept {
+    WEFT_TRY(out.write_u32(snapshot_magic));
+    WEFT_TRY(out.write_u64(data_.size()));
+    for (const auto& [key, value] : data_) {
+      WEFT_TRY(write_string(out, key));
+      WEFT_TRY(write_string(out, value));
+    }
+    WEFT_TRY(out.write_u64(order_.size()));
+    for (const std::string& id : order_) {
+      WEFT_TRY(write_string(out, id));
+      const auto at = seen_.find(id);
+      WEFT_TRY(out.write_u64(at == seen_.end() ? 0 : at->second));
+    }
+    return weft::ok();
+  }
+
+  /// Replaces the whole state with a snapshot's; lengths are checked against what is left
+  /// of the snapshot before anything is allocated. May throw std::bad_alloc.
+  weft::result<void> load(weft::runtime::snapshot_reader& in) {
+    const auto malformed = [](const char* where) {
+      return weft::result<void>(weft::error(weft::runtime::runtime_errc::snapshot_malformed, where));
+    };
+    WEFT_TRY_ASSIGN(const std::uint32_t magic, in.read_u32());
+    if (magic != snapshot_magic) return malformed("kv snapshot: magic");
+    std::map<std::string, std::string> data;
+    WEFT_TRY_ASSIGN(const std::uint64_t pairs, in.read_u64());
+    if (pairs > in.remaining() / 8) return malformed("kv snapshot: pair count");
+    for (std::uint64_t i = 0; i < pairs; ++i) {
+      std::string key, value;
+      WEFT_TRY(read_string(in, key));
+      WEFT_TRY(read_string(in, value));
+      data.emplace_hint(data.end(), std::move(key), std::move(value));
+    }
+    std::unordered_map<std::string, std::uint64_t> seen;
+    std::deque<std::string> order;
+    WEFT_TRY_ASSIGN(const std::uint64_t ids, in.read_u64());
+    if (ids > in.remaining() / 12 || ids > max_remembered_requests) return malformed("kv snapshot: id count");
+    for (std::uint64_t i = 0; i < ids; ++i) {
+      std::string id;
+      WEFT_TRY(read_string(in, id));
+      WEFT_TRY_ASSIGN(const std::uint64_t index, in.read_u64());
+      seen.emplace(id, index);
+      order.push_back(std::move(id));
+    }
+    if (in.remaining() != 0) return malformed("kv snapshot: trailing bytes");
+    data_ = std::move(data);
+    seen_ = std::move(seen);
+    order_ = std::move(order);
+    return weft::ok();
+  }
+
  private:
+  static constexpr std::uint32_t snapshot_magic = 0x31766b77;  // "wkv1" little-endian
+
+  static weft::result<void> write_string(weft::runtime::snapshot_writer& out, const std::string& s) noexcept {
+    WEFT_TRY(out.write_u32(static_cast<std::uint32_t>(s.size())));
+    return out.write(as_view(s));
+  }
+  static weft::result<void> read_string(weft::runtime::snapshot_reader& in, std::string& s) {
+    WEFT_TRY_ASSIGN(const std::uint32_t size, in.read_u32());
+    if (size > in.remaining())
+      return weft::error(weft::runtime::runtime_errc::snapshot_malformed, "kv snapshot: length");
+    s.resize(size);
+    return in.read(weft::mutable_byte_view(reinterpret_cast<std::uint8_t*>(s.data()), size));
+  }
+
   std::map<std::string, std::string> data_;
   std::unordered_map<std::string, std::uint64_t> seen_;
   std::deque<std::string> order_;

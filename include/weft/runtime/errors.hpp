@@ -20,6 +20,8 @@ enum class runtime_errc : std::uint16_t {
   address_in_use = 6,      // bind() failed with EADDRINUSE
   peer_table_full = 7,     // more peers than max_peers
   stopped = 8,             // the loop or transport has been stopped
+  snapshot_truncated = 9,  // a state machine read past the end of a snapshot
+  snapshot_malformed = 10, // a state machine found a snapshot it cannot load
 };
 
 constexpr std::string_view describe(runtime_errc code) noexcept {
@@ -33,6 +35,8 @@ constexpr std::string_view describe(runtime_errc code) noexcept {
     case runtime_errc::address_in_use: return "address already in use";
     case runtime_errc::peer_table_full: return "peer table full";
     case runtime_errc::stopped: return "stopped";
+    case runtime_errc::snapshot_truncated: return "snapshot shorter than its contents say";
+    case runtime_errc::snapshot_malformed: return "snapshot the state machine cannot load";
   }
   return "unknown runtime error";
 }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <concepts>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -29,7 +30,9 @@
 #include "weft/membership/swim/swim.hpp"
 #include "weft/runtime/errors.hpp"
 #include "weft/runtime/event_loop.hpp"
+#include "weft/runtime/snapshot_stream.hpp"
 #include "weft/storage/posix_file_system.hpp"
+#include "weft/storage/snapshot.hpp"
 #include "weft/storage/stable_file.hpp"
 #include "weft/storage/wal.hpp"
 #include "weft/telemetry/catalogue.hpp"
@@ -55,8 +58,10 @@ struct node_peer {
   o.max_bytes_per_message = 256u << 10;
   o.max_inflight_bytes = 8u << 20;
   o.max_bytes_per_entry = 64u << 10;
-  o.max_log_entries_in_memory = 1u << 20;  // no snapshots yet: this bounds the log
-  o.max_log_bytes_in_memory = 256u << 20;
+  // The node snapshots every node_options::snapshot_interval_entries / _bytes, so the log
+  // only holds what came after the last snapshot plus what is not yet committed.
+  o.max_log_entries_in_memory = 1u << 16;
+  o.max_log_bytes_in_memory = 64u << 20;
   return o;
 }
 
@@ -88,6 +93,12 @@ struct node_options {
   std::uint32_t max_ready_rounds_per_wake = 16;  // bounds one process() call
   std::uint32_t max_pending_reads = 4096;        // read states waiting for apply
   std::int64_t swim_join_retry_ms = 1000;
+  // Snapshot the state machine (and compact the log and the WAL) once this many entries,
+  // or this many payload bytes, were applied since the last snapshot.
+  std::uint64_t snapshot_interval_entries = 10000;
+  std::uint64_t snapshot_interval_bytes = 16u << 20;
+  std::size_t snapshot_buffer_size_bytes = 64u << 10;  // save/load/stream buffer, each
+  storage::snapshot_options snapshot{};
 
   [[nodiscard]] result<void> validate() const noexcept {
     const auto bad = [](const char* where) { return result<void>(error(core_errc::invalid_options, where)); };
@@ -100,6 +111,12 @@ struct node_options {
     if (tick_ms == 0 || tick_ms > 10000) return bad("node_options.tick_ms outside [1, 10000]");
     if (max_ready_rounds_per_wake == 0 || max_pending_reads == 0 || swim_join_retry_ms <= 0)
       return bad("node_options: zero limit");
+    if (snapshot_interval_entries == 0 || snapshot_interval_bytes == 0 || snapshot_buffer_size_bytes < 64)
+      return bad("node_options: snapshot_interval_entries, snapshot_interval_bytes or snapshot_buffer_size_bytes");
+    if (snapshot_interval_entries + raft.max_uncommitted_entries > raft.max_log_entries_in_memory)
+      return bad("node_options: snapshot_interval_entries + raft.max_uncommitted_entries > raft.max_log_entries_in_memory");
+    if (snapshot_interval_bytes > raft.max_log_bytes_in_memory / 2)
+      return bad("node_options: snapshot_interval_bytes > raft.max_log_bytes_in_memory / 2");
     if (raft.max_entries_per_message > raft::max_wire_entries)
       return bad("node_options: raft.max_entries_per_message above raft::max_wire_entries");
     if (tcp.max_message_size_bytes < raft.max_bytes_per_message + 4096)
@@ -114,6 +131,7 @@ struct node_options {
     WEFT_TRY(swim.validate());
     WEFT_TRY(tcp.validate());
     WEFT_TRY(udp.validate());
+    WEFT_TRY(snapshot.validate());
     return wal.validate();
   }
 };
@@ -134,12 +152,17 @@ struct node_counters {
   std::uint64_t raft_malformed = 0;         // undecodable frames (dropped)
   std::uint64_t swim_refused = 0;           // datagrams or streams the SWIM core refused
   std::uint64_t dropped_isolated = 0;       // traffic dropped by the isolation test hook
-  std::uint64_t snapshots_unsupported = 0;  // snapshot traffic this driver does not handle
+  std::uint64_t snapshots_taken = 0;        // local snapshots (then log and WAL compacted)
+  std::uint64_t snapshots_installed = 0;    // snapshots received from a leader and loaded
+  std::uint64_t snapshot_chunks_sent = 0;
+  std::uint64_t snapshot_chunks_dropped = 0;  // chunk of a snapshot no longer held, or unreadable
+  std::uint64_t snapshots_skipped = 0;      // the core refused to compact at the applied index
   std::uint64_t wal_syncs = 0;
   std::uint64_t hard_state_saves = 0;
   std::uint64_t entries_applied = 0;
   std::uint64_t reads_released = 0;
   std::uint64_t reads_dropped = 0;          // read states beyond max_pending_reads
+  std::uint64_t reads_failed = 0;           // reads cancelled because leadership was lost
   std::uint64_t leader_changes = 0;
 };
 
@@ -239,20 +262,26 @@ struct default_stack {
   using telemetry = catalogue_node_telemetry;
 };
 
-/// What a state machine gives the node: apply committed normal entries in log order, and
-/// hear when a ReadIndex read of `context` may be served (applied has reached its index).
+/// What a state machine gives the node: apply committed normal entries in log order; hear
+/// when a ReadIndex read of `context` may be served (applied has reached its index) or has
+/// failed (this member lost leadership before a quorum confirmed it: ask the new leader);
+/// save its whole state into a snapshot, and replace its whole state with a snapshot's.
 template <class SM>
 concept node_state_machine = requires(SM& sm, raft::index_t index, byte_view payload,
-                                      std::uint64_t context) {
+                                      std::uint64_t context, snapshot_writer& out,
+                                      snapshot_reader& in) {
   { sm.apply(index, payload) } noexcept;
   { sm.read_ready(context) } noexcept;
+  { sm.read_failed(context) } noexcept;
+  { sm.save_snapshot(out) } noexcept -> std::same_as<result<void>>;
+  { sm.load_snapshot(in) } noexcept -> std::same_as<result<void>>;
 };
 
 template <class Stack, class StateMachine>
 class basic_node {
   static_assert(node_state_machine<StateMachine>,
-                "StateMachine needs apply(index, payload) noexcept and read_ready(context) "
-                "noexcept; see docs/runtime.md");
+                "StateMachine needs apply, read_ready, read_failed, save_snapshot and "
+                "load_snapshot (all noexcept); see docs/runtime.md");
 
  public:
   using core_type = raft::basic_core<typename Stack::random>;
@@ -313,8 +342,17 @@ class basic_node {
   [[nodiscard]] result<void> open_fds() noexcept;
   [[nodiscard]] result<std::uint64_t> next_incarnation() noexcept;
   [[nodiscard]] result<void> persist(const raft::ready_batch::persist_part& part) noexcept;
+  [[nodiscard]] result<void> persist_entries(const raft::entry_range& entries) noexcept;
+  [[nodiscard]] result<void> persist_snapshot_chunk(const raft::snapshot_chunk& chunk) noexcept;
+  [[nodiscard]] result<void> load_snapshot(const storage::snapshot_meta& meta) noexcept;
+  [[nodiscard]] result<void> align_wal_with_snapshot(raft::index_t index, raft::term_t term) noexcept;
+  [[nodiscard]] result<void> take_snapshot() noexcept;
+  void maybe_snapshot() noexcept;
+  void note_read_states(std::span<const raft::read_state> states) noexcept;
+  void fail_awaited_reads() noexcept;
   void apply(const raft::entry_range& committed) noexcept;
   void send_raft(const raft::message& m) noexcept;
+  [[nodiscard]] bool fill_snapshot_chunk(const raft::message& m, raft::message& filled) noexcept;
   void flush_swim() noexcept;
   void note_leadership() noexcept;
   void refresh_members() noexcept;
@@ -339,6 +377,12 @@ class basic_node {
   typename Stack::file_system wal_fs_{};
   std::optional<storage::file_stable_store<typename Stack::file_system>> stable_;
   std::optional<storage::wal<typename Stack::file_system>> wal_;
+  typename Stack::file_system snapshot_fs_{};
+  std::optional<storage::file_snapshot_store<typename Stack::file_system>> snapshots_;
+  std::vector<std::uint8_t> snapshot_buffer_;  // save/load through snapshot_writer/reader
+  std::vector<std::uint8_t> chunk_buffer_;     // one outgoing install-snapshot chunk
+  std::uint64_t bytes_since_snapshot_ = 0;
+  bool receiving_snapshot_ = false;  // a leader's snapshot is being written to the store
   std::optional<core_type> core_;
   std::optional<swim_type> swim_;
   typename Stack::stream_transport tcp_{};
@@ -355,6 +399,7 @@ class basic_node {
   std::vector<std::uint8_t> record_buffer_;
   typename Stack::codec codec_{};  // one message at a time: encode, or decode then step
   std::vector<pending_read> reads_;
+  std::vector<std::uint64_t> awaited_reads_;  // asked of the core, no read state yet
   std::vector<member_status> members_;
   node_event events_[max_events]{};
   std::size_t event_head_ = 0;

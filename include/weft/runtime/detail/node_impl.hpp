@@ -19,6 +19,9 @@ result<void> basic_node<Stack, SM>::open(const node_options& options) noexcept {
   send_buffer_.resize(options_.tcp.max_message_size_bytes);
   record_buffer_.resize(options_.raft.max_bytes_per_entry + 1);
   reads_.reserve(options_.max_pending_reads);
+  awaited_reads_.reserve(options_.max_pending_reads);
+  snapshot_buffer_.resize(options_.snapshot_buffer_size_bytes);
+  chunk_buffer_.resize(static_cast<std::size_t>(options_.raft.max_snapshot_chunk_bytes));
   members_.clear();
   for (const node_peer& p : options_.peers) members_.push_back(member_status{p.id});
   WEFT_TRY(open_storage());
@@ -79,7 +82,10 @@ result<void> basic_node<Stack, SM>::open_storage() noexcept {
   storage::recovery_report report;
   if (auto opened = wal_->open(report); !opened) return opened.error();
   telemetry_.on_recovered(report);
-  return ok();
+  const std::string snapshot_dir = dir + "/snap";
+  WEFT_TRY(snapshot_fs_.attach(snapshot_dir.c_str()));
+  snapshots_.emplace(snapshot_fs_, options_.snapshot);
+  return snapshots_->open();
 }
 
 /// Rebuilds the core from the stable state and the WAL; a new directory bootstraps the
@@ -94,21 +100,31 @@ result<void> basic_node<Stack, SM>::recover_core() noexcept {
   WEFT_TRY_ASSIGN(core_type core, core_type::create(options_.raft,
                                                      typename Stack::random(options_.id * 0x9e3779b97f4a7c15ull)));
   core_.emplace(std::move(core));
-  if (wal_->first_index() != 1)
-    return error(core_errc::invalid_argument, "node: WAL starts after 1 (snapshots unsupported)");
+  raft::snapshot_metadata start;
+  start.config = config;  // membership is static here: a snapshot's is the founding one
+  if (auto latest = snapshots_->latest(); latest) {
+    WEFT_TRY(load_snapshot(*latest));
+    WEFT_TRY(align_wal_with_snapshot(latest->index, latest->term));  // a crash may come between
+    start.index = latest->index;
+    start.term = latest->term;
+    start.size_bytes = latest->size_bytes;
+  }
+  if (wal_->first_index() > start.index + 1)
+    return error(core_errc::invalid_argument, "node: WAL starts after the snapshot (a gap)");
   struct collected {
     std::vector<std::uint8_t> bytes;
     std::vector<raft::entry_ref> refs;  // payloads fixed up below, once bytes stop moving
     std::vector<std::size_t> offsets;
     bool corrupt = false;
   } got;
-  const std::uint64_t count = wal_->last_index() + 1 - wal_->first_index();
+  const raft::index_t first = start.index + 1;
+  const std::uint64_t count = wal_->last_index() + 1 - first;
   if (count > options_.raft.max_log_entries_in_memory)
     return error(raft::raft_errc::log_full, "node: WAL holds more entries than the in-memory log");
   got.refs.reserve(static_cast<std::size_t>(count));
   got.offsets.reserve(static_cast<std::size_t>(count));
   WEFT_TRY(wal_->read_range(
-      wal_->first_index(), wal_->last_index() + 1,
+      first, wal_->last_index() + 1,
       [](void* context, const storage::log_entry_view& e) noexcept {
         auto& c = *static_cast<collected*>(context);
         if (e.payload.empty() || e.payload[0] > 2) {
@@ -127,10 +143,9 @@ result<void> basic_node<Stack, SM>::recover_core() noexcept {
     const std::size_t end = i + 1 < got.offsets.size() ? got.offsets[i + 1] : got.bytes.size();
     got.refs[i].payload = byte_view(got.bytes.data() + begin, end - begin);
   }
-  if (got.refs.empty() && saved_state_ == raft::hard_state{}) return core_->bootstrap(config);
-  raft::snapshot_metadata start;
-  start.config = config;
-  return core_->restore(saved_state_, start, got.refs, 0);
+  if (got.refs.empty() && saved_state_ == raft::hard_state{} && start.index == 0)
+    return core_->bootstrap(config);
+  return core_->restore(saved_state_, start, got.refs, start.index);
 }
 
 template <class Stack, class SM>
@@ -212,7 +227,10 @@ result<raft::index_t> basic_node<Stack, SM>::propose(byte_view payload) noexcept
 template <class Stack, class SM>
 result<void> basic_node<Stack, SM>::read_index(std::uint64_t context) noexcept {
   if (!open_ || failed_) return error(runtime_errc::stopped, "node: read_index");
+  if (awaited_reads_.size() >= options_.max_pending_reads)
+    return error(raft::raft_errc::read_queue_full, "node: read_index (max_pending_reads)");
   WEFT_TRY(core_->read_index(context));
+  awaited_reads_.push_back(context);
   wake();
   return ok();
 }
@@ -253,13 +271,24 @@ void basic_node<Stack, SM>::process() noexcept {
     }
     for (const raft::message& m : rb.send_after_persist) send_raft(m);
     apply(rb.committed);
-    for (const raft::read_state& r : rb.read_states) {
-      if (reads_.size() < options_.max_pending_reads) reads_.push_back({r.context, r.index});
-      else ++counters_.reads_dropped;
+    note_read_states(rb.read_states);
+    if (rb.snapshot_to_restore != nullptr) {
+      // The chunks are durable (persist above); load them, then drop the WAL they cover.
+      const raft::snapshot_metadata& snap = *rb.snapshot_to_restore;
+      auto restored = load_snapshot(storage::snapshot_meta{snap.index, snap.term, snap.size_bytes, 0});
+      if (restored) restored = align_wal_with_snapshot(snap.index, snap.term);
+      if (!restored) {
+        core_->advance();
+        fail(restored.error());
+        break;
+      }
+      ++counters_.snapshots_installed;
+      bytes_since_snapshot_ = 0;
+      add_event("installed snapshot at index %llu (term %llu)", snap.index, snap.term);
     }
-    if (rb.snapshot_to_restore != nullptr) ++counters_.snapshots_unsupported;
     core_->advance();
   }
+  if (!failed_) maybe_snapshot();
   const raft::index_t applied = core_->applied_index();
   std::size_t kept = 0;
   for (const pending_read& r : reads_) {
@@ -287,14 +316,21 @@ result<void> basic_node<Stack, SM>::persist(const raft::ready_batch::persist_par
       ++counters_.hard_state_saves;
     }
   }
-  if (!part.snapshot_chunks.empty()) ++counters_.snapshots_unsupported;
-  if (part.entries.empty()) return ok();
-  const raft::index_t first = part.entries.at(0).index;
+  WEFT_TRY(persist_entries(part.entries));
+  for (const raft::snapshot_chunk& chunk : part.snapshot_chunks) WEFT_TRY(persist_snapshot_chunk(chunk));
+  return ok();
+}
+
+template <class Stack, class SM>
+result<void> basic_node<Stack, SM>::persist_entries(const raft::entry_range& entries) noexcept {
+  if (entries.empty()) return ok();
+  const raft::index_t first = entries.at(0).index;
   if (first <= wal_->last_index()) WEFT_TRY(wal_->truncate_suffix(first));
+  else if (first > wal_->last_index() + 1) WEFT_TRY(wal_->compact_prefix(first));  // after a snapshot
   std::uint64_t bytes = 0;
   raft::entry_ref last{};
-  for (std::size_t i = 0; i < part.entries.size(); ++i) {
-    last = part.entries.at(i);
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    last = entries.at(i);
     if (last.payload.size() + 1 > record_buffer_.size())
       return error(storage::storage_errc::record_too_large, "node: entry");
     record_buffer_[0] = static_cast<std::uint8_t>(last.type);
@@ -318,6 +354,117 @@ void basic_node<Stack, SM>::apply(const raft::entry_range& committed) noexcept {
   }
   counters_.entries_applied += committed.size();
   if (!committed.empty()) telemetry_.on_applied(committed.size());
+  for (std::size_t i = 0; i < committed.size(); ++i) bytes_since_snapshot_ += committed.at(i).payload.size();
+}
+
+// ---- snapshots -----------------------------------------------------------------------------
+
+/// A chunk from the leader goes straight into the snapshot store: offset 0 starts a new
+/// file (dropping any unfinished one), the last chunk installs it (synced, renamed).
+template <class Stack, class SM>
+result<void> basic_node<Stack, SM>::persist_snapshot_chunk(const raft::snapshot_chunk& chunk) noexcept {
+  if (chunk.offset == 0) {
+    snapshots_->discard();
+    WEFT_TRY(snapshots_->begin(chunk.index, chunk.term));
+    receiving_snapshot_ = true;
+  }
+  WEFT_TRY(snapshots_->write(chunk.data));
+  if (chunk.last) {
+    receiving_snapshot_ = false;
+    WEFT_TRY(snapshots_->install());
+  }
+  return ok();
+}
+
+/// Replaces the state machine's state with the installed snapshot `meta` describes.
+template <class Stack, class SM>
+result<void> basic_node<Stack, SM>::load_snapshot(const storage::snapshot_meta& meta) noexcept {
+  WEFT_TRY_ASSIGN(const storage::snapshot_meta installed, snapshots_->latest());
+  if (installed.index != meta.index || installed.term != meta.term || installed.size_bytes != meta.size_bytes)
+    return error(runtime_errc::snapshot_malformed, "node: installed snapshot is not the one to load");
+  const auto source = [](void* context, std::uint64_t offset, mutable_byte_view out) noexcept {
+    return static_cast<basic_node*>(context)->snapshots_->read(offset, out);
+  };
+  snapshot_reader in(mutable_byte_view(snapshot_buffer_), installed.size_bytes, source, this);
+  return sm_.load_snapshot(in);
+}
+
+/// Raft §7 for the durable log: keep the entries after the snapshot only when the entry at
+/// its index has its term; otherwise none of them. Either way the WAL then starts after it.
+template <class Stack, class SM>
+result<void> basic_node<Stack, SM>::align_wal_with_snapshot(raft::index_t index, raft::term_t term) noexcept {
+  // A WAL already starting right after `index` was compacted here once this snapshot was
+  // durable (taken locally, or installed and aligned before): what follows continues it.
+  if (wal_->first_index() > index) return ok();
+  const auto term_there = wal_->term_at(index);
+  const bool continues = term_there && *term_there == term;
+  if (!continues && wal_->last_index() >= wal_->first_index()) WEFT_TRY(wal_->truncate_suffix(wal_->first_index()));
+  WEFT_TRY(wal_->compact_prefix(index + 1));
+  WEFT_TRY(wal_->sync());
+  return ok();
+}
+
+template <class Stack, class SM>
+void basic_node<Stack, SM>::maybe_snapshot() noexcept {
+  const raft::index_t applied = core_->applied_index();
+  const raft::index_t last_snapshot = core_->snapshot().index;
+  if (applied <= last_snapshot || receiving_snapshot_) return;  // one file written at a time
+  if (applied - last_snapshot < options_.snapshot_interval_entries &&
+      bytes_since_snapshot_ < options_.snapshot_interval_bytes)
+    return;
+  if (auto taken = take_snapshot(); !taken) fail(taken.error());
+}
+
+/// Saves the state machine at the applied index into the store (durable on return), then
+/// compacts the in-memory log and the WAL up to it. Runs on the loop: a large state stalls
+/// this member for the time it takes to write it (docs/runtime.md).
+template <class Stack, class SM>
+result<void> basic_node<Stack, SM>::take_snapshot() noexcept {
+  const raft::index_t index = core_->applied_index();
+  const raft::term_t term = core_->log().term_at(index);
+  WEFT_TRY(snapshots_->begin(index, term));
+  const auto sink = [](void* context, byte_view bytes) noexcept {
+    return static_cast<basic_node*>(context)->snapshots_->write(bytes);
+  };
+  snapshot_writer out(mutable_byte_view(snapshot_buffer_), sink, this);
+  auto saved = sm_.save_snapshot(out);
+  if (saved) saved = out.flush();
+  if (!saved) {
+    snapshots_->discard();
+    return saved.error();
+  }
+  WEFT_TRY_ASSIGN(const storage::snapshot_meta meta, snapshots_->install());
+  bytes_since_snapshot_ = 0;
+  if (!core_->compact(index, meta.size_bytes)) {
+    ++counters_.snapshots_skipped;  // e.g. before a configuration the core still needs
+    return ok();
+  }
+  ++counters_.snapshots_taken;
+  WEFT_TRY(wal_->compact_prefix(index + 1));
+  return ok();
+}
+
+// ---- reads ---------------------------------------------------------------------------------
+
+template <class Stack, class SM>
+void basic_node<Stack, SM>::note_read_states(std::span<const raft::read_state> states) noexcept {
+  for (const raft::read_state& r : states) {
+    const auto awaited = std::find(awaited_reads_.begin(), awaited_reads_.end(), r.context);
+    if (awaited != awaited_reads_.end()) awaited_reads_.erase(awaited);
+    if (reads_.size() < options_.max_pending_reads) reads_.push_back({r.context, r.index});
+    else ++counters_.reads_dropped;
+  }
+}
+
+/// The core forgets unconfirmed reads when it stops leading; without this their callers
+/// would wait for a timeout. Confirmed reads (in reads_) stay valid and are still served.
+template <class Stack, class SM>
+void basic_node<Stack, SM>::fail_awaited_reads() noexcept {
+  for (const std::uint64_t context : awaited_reads_) {
+    ++counters_.reads_failed;
+    sm_.read_failed(context);
+  }
+  awaited_reads_.clear();
 }
 
 template <class Stack, class SM>
@@ -326,22 +473,44 @@ void basic_node<Stack, SM>::send_raft(const raft::message& m) noexcept {
     ++counters_.dropped_isolated;
     return;
   }
+  raft::message filled;
+  const raft::message* out = &m;
   if (m.type == raft::message_type::install_snapshot && m.data.empty() && m.data_size > 0) {
-    ++counters_.snapshots_unsupported;  // this driver never compacts, so never streams
-    return;
+    if (!fill_snapshot_chunk(m, filled)) {
+      ++counters_.snapshot_chunks_dropped;  // the core resends from the follower's offset
+      return;
+    }
+    out = &filled;
+    ++counters_.snapshot_chunks_sent;
   }
   send_buffer_[0] = tag_raft;
-  auto encoded = codec_.encode(m, mutable_byte_view(send_buffer_.data() + 1, send_buffer_.size() - 1));
+  auto encoded = codec_.encode(*out, mutable_byte_view(send_buffer_.data() + 1, send_buffer_.size() - 1));
   if (!encoded) {
     ++counters_.raft_send_refused;
     return;
   }
-  if (tcp_.send_message(static_cast<transport::peer_id>(m.to),
+  if (tcp_.send_message(static_cast<transport::peer_id>(out->to),
                         byte_view(send_buffer_.data(), encoded->size() + 1))) {
     ++counters_.raft_messages_sent;
   } else {
     ++counters_.raft_send_refused;  // Raft retries: heartbeats and probes resend
   }
+}
+
+/// The core leaves an outgoing chunk's bytes to the driver: read them from the installed
+/// snapshot, which must still be the one the message names.
+template <class Stack, class SM>
+bool basic_node<Stack, SM>::fill_snapshot_chunk(const raft::message& m, raft::message& filled) noexcept {
+  const auto installed = snapshots_->latest();
+  if (!installed || installed->index != m.snapshot_index || installed->term != m.snapshot_term ||
+      m.data_size > chunk_buffer_.size())
+    return false;
+  const auto size = static_cast<std::size_t>(m.data_size);
+  const auto got = snapshots_->read(m.snapshot_offset, mutable_byte_view(chunk_buffer_.data(), size));
+  if (!got || *got != size) return false;
+  filled = m;
+  filled.data = byte_view(chunk_buffer_.data(), size);
+  return true;
 }
 
 template <class Stack, class SM>
@@ -383,6 +552,11 @@ void basic_node<Stack, SM>::note_leadership() noexcept {
   const raft::role role = core_->current_role();
   if (role == raft::role::leader && (seen_role_ != raft::role::leader || seen_term_ != term))
     for (member_status& m : members_) m.match_index = 0;
+  if (role != raft::role::leader || term != seen_term_) fail_awaited_reads();
+  if (receiving_snapshot_ && (leader != seen_leader_ || term != seen_term_)) {
+    snapshots_->discard();  // the core restarts a stream from offset 0 for a new leader or term
+    receiving_snapshot_ = false;
+  }
   if (leader != seen_leader_) {
     ++counters_.leader_changes;
     telemetry_.on_leader_change();
