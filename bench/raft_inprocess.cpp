@@ -139,7 +139,7 @@ int main(int argc, char** argv) {
   for (node_id id = 1; id <= nodes; ++id) {
     options o;
     o.id = id;
-    o.max_entries_per_message = 4096;
+    o.max_entries_per_message = max_entries_per_append;
     o.max_inflight_messages = 64;
     o.max_committed_per_ready = 8192;
     o.max_uncommitted_entries = 1u << 15;

@@ -188,5 +188,6 @@ TEST_CASE("raft bad input: restore refuses inconsistent durable state", "[raft][
   core empty = std::move(*created2);
   for (int t = 0; t < 100; ++t) empty.tick();
   CHECK(empty.current_role() == role::follower);
-  CHECK(empty.propose(bytes_of("x")).error() == raft_errc::not_leader);
+  CHECK(empty.propose(bytes_of("x")).error() == raft_errc::not_bootstrapped);
+  CHECK(empty.read_index(1).error() == raft_errc::not_bootstrapped);
 }

@@ -31,6 +31,57 @@ bool same(const message& a, const message& b) {
 }
 }  // namespace
 
+namespace {
+/// The schema's append with a larger entries array than it allows.
+struct oversized_append {
+  std::uint64_t version = wire_version;
+  std::uint8_t type = static_cast<std::uint8_t>(message_type::append);
+  std::uint64_t from = 1, to = 2, term = 1, log_index = 0, log_term = 0, commit = 0;
+  bool reject = false, transfer = false;
+  std::uint64_t round = 0, stamp_tick = 0;
+  std::vector<detail::wire_entry> entries;
+  static constexpr void fields(auto& v, auto& self) {
+    v(0, self.version);
+    v(1, self.type);
+    v(2, self.from);
+    v(3, self.to);
+    v(4, self.term);
+    v(5, self.log_index);
+    v(6, self.log_term);
+    v(7, self.commit);
+    v(8, self.reject);
+    v(9, self.transfer);
+    v(10, self.round);
+    v(11, self.stamp_tick);
+    v(12, self.entries);
+  }
+};
+}  // namespace
+
+TEST_CASE("raft codec: at most 256 entries per message; more is message_too_large",
+          "[raft][codec]") {
+  for (const std::size_t count : {std::size_t{256}, std::size_t{257}}) {
+    oversized_append big;
+    for (std::size_t i = 0; i < count; ++i) big.entries.push_back({i + 1, 1, 0, {}});
+    std::vector<std::uint8_t> buffer(64 * 1024);
+    auto encoded = weft::wire::encode(big, buffer);
+    REQUIRE(encoded.has_value());
+    message_codec codec;
+    auto decoded = codec.decode(*encoded);
+    if (count == max_entries_per_append) {
+      INFO((decoded ? "" : decoded.error().where()));
+      REQUIRE(decoded.has_value());
+      CHECK(decoded->entries.size() == 256);
+    } else {
+      REQUIRE(!decoded.has_value());
+      CHECK(decoded.error() == raft_errc::message_too_large);
+    }
+  }
+  options o = default_options(1);
+  o.max_entries_per_message = 257;
+  CHECK(o.validate().error() == raft_errc::invalid_options);
+}
+
 TEST_CASE("raft codec: every message of a busy cluster round-trips", "[raft][codec]") {
   cluster c(3, 211);
   c.compact_every = 8;

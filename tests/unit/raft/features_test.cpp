@@ -44,8 +44,102 @@ TEST_CASE("raft ReadIndex: a read is answered only after a quorum confirms leade
   CHECK(c.env(l).reads[0].context == 42);
   CHECK(c.env(l).reads[1].context == 43);
   CHECK(c.env(l).reads[1].index == commit);
-  // followers and fresh leaders refuse with typed errors
-  CHECK(c.node(follower_of(c, l)).read_index(1).error() == raft_errc::not_leader);
+  // a follower asks the leader (follower_reads, on in these tests); a member that knows no
+  // leader refuses with a typed error
+  CHECK(c.node(follower_of(c, l)).read_index(1).has_value());
+  c.crash(l);
+  run(c, 1);
+  const node_id f = follower_of(c, l);
+  for (int t = 0; t < 40 && c.node(f).leader() != 0; ++t) c.node(f).tick();
+  if (c.node(f).leader() == 0) CHECK(c.node(f).read_index(2).error() == raft_errc::not_leader);
+}
+
+TEST_CASE("raft follower ReadIndex: answered after the follower applied the leader's commit",
+          "[raft][read]") {
+  cluster c(3, 37);
+  const node_id l = c.elect();
+  REQUIRE(l != 0);
+  c.settle();
+  const node_id f = follower_of(c, l);
+  REQUIRE(c.node(l).propose(bytes_of("w1")).has_value());
+  // the follower has not heard of w1's commit yet; its read must still cover w1
+  c.process(l);
+  const index_t w1 = c.node(l).last_index();
+  while (c.node(l).commit_index() < w1 && c.deliver_one()) {}
+  REQUIRE(c.node(l).commit_index() >= w1);
+  REQUIRE(c.node(f).read_index(7).has_value());
+  c.settle();
+  REQUIRE(c.env(f).reads.size() == 1);
+  CHECK(c.env(f).reads[0].context == 7);
+  CHECK(!c.env(f).reads[0].refused);
+  CHECK(c.env(f).reads[0].index >= w1);
+  CHECK(c.env(f).applied_at_read[0] >= c.env(f).reads[0].index);
+  // cut off from the leader: the read expires as refused, never answered stale
+  c.cut[{f, l}] = true;
+  REQUIRE(c.node(f).read_index(8).has_value());
+  for (int t = 0; t < 12; ++t) c.node(f).tick();
+  c.process(f);
+  REQUIRE(c.env(f).reads.size() == 2);
+  CHECK(c.env(f).reads[1].context == 8);
+  CHECK(c.env(f).reads[1].refused);
+  CHECK(c.node(f).stats().follower_reads_refused == 1);
+  // disabled by option: not_leader
+  options o = default_options(9);
+  o.follower_reads = false;
+  auto solo = core::create(o, weft::xoshiro256(9));
+  REQUIRE(solo.has_value());
+  CHECK(solo->read_index(1).error() == raft_errc::not_bootstrapped);
+  CHECK(c.violations.empty());
+}
+
+TEST_CASE("raft follower ReadIndex: never older than a write committed before the read began",
+          "[raft][read][swarm]") {
+  std::size_t served = 0;
+  for (std::uint64_t seed = 1; seed <= 24; ++seed) {
+    cluster c(3, 5000 + seed);
+    c.loss = 0.05;
+    c.reorder = true;
+    c.duplicate = 0.02;
+    REQUIRE(c.elect() != 0);
+    std::map<std::uint64_t, index_t> required;  // context -> commit known anywhere at start
+    std::uint64_t context = 0;
+    for (int step = 0; step < 400; ++step) {
+      const std::uint64_t dice = weft::uniform_below(c.random(), 100);
+      const node_id l = c.leader();
+      if (dice < 30 && l != 0) {
+        (void)c.node(l).propose(bytes_of("w"));
+      } else if (dice < 55) {
+        const node_id reader = 1 + weft::uniform_below(c.random(), 3);
+        index_t known = 0;
+        for (auto& [id, e] : c.nodes()) known = std::max(known, e->c->commit_index());
+        if (c.env(reader).up && c.node(reader).current_role() != role::leader &&
+            c.node(reader).read_index(++context).has_value())
+          required[context] = known;
+      } else if (dice < 57 && l != 0) {
+        c.crash(l);
+        c.restart(l);
+      } else if (dice < 75) {
+        c.tick_all();
+      } else {
+        for (int i = 0; i < 8 && c.deliver_one(); ++i) {}
+      }
+    }
+    c.settle();
+    for (auto& [id, e] : c.nodes()) {
+      for (std::size_t i = 0; i < e->reads.size(); ++i) {
+        const read_state& r = e->reads[i];
+        const auto it = required.find(r.context);
+        if (it == required.end() || r.refused) continue;  // a leader's own read, or refused
+        ++served;
+        INFO("seed " << 5000 + seed << " node " << id << " context " << r.context);
+        CHECK(r.index >= it->second);
+        CHECK(e->applied_at_read[i] >= r.index);
+      }
+    }
+    INFO("seed " << 5000 + seed);
+    CHECK(c.violations.empty());
+  }
+  CHECK(served > 50);  // the scenario really exercises follower reads
 }
 
 TEST_CASE("raft ReadIndex: refused until the leader commits an entry of its term",
@@ -317,6 +411,44 @@ TEST_CASE("raft witness: votes and stores metadata only, never leads", "[raft][w
   CHECK(c.node(3).stats().pre_votes_started == 0);
   CHECK(c.node(3).current_role() == role::follower);
   // removing a voter from {voter, voter, witness} is allowed (a witness remains)
+}
+
+namespace {
+options witness_leads(node_id id) {
+  options o = default_options(id);
+  o.witness_may_lead = id == 3;
+  return o;
+}
+}  // namespace
+
+TEST_CASE("raft witness: leads when witness_may_lead is set, and keeps payloads then",
+          "[raft][witness]") {
+  cluster c(3, 89, &witness_leads);
+  {  // member 3 is a witness allowed to lead
+    configuration config = voters({1, 2, 3});
+    config.members[2].role = member_role::witness;
+    for (node_id id = 1; id <= 3; ++id) {
+      auto created = core::create(witness_leads(id), weft::xoshiro256(id * 5));
+      REQUIRE(created.has_value());
+      c.env(id).c = std::make_unique<core>(std::move(*created));
+      REQUIRE(c.env(id).c->bootstrap(config).has_value());
+      c.env(id).snap.config = config;
+    }
+  }
+  // only the witness's timer runs: it campaigns and wins with one voter's vote
+  c.crash(1);
+  for (int t = 0; t < 100 && c.leader() == 0; ++t) {
+    c.node(3).tick();
+    c.settle();
+  }
+  REQUIRE(c.leader() == 3);
+  REQUIRE(c.node(3).propose(bytes_of("from the witness")).has_value());
+  run(c, 2);
+  const index_t idx = c.node(3).last_index();
+  CHECK(c.node(3).log().size_at(idx) == 16);  // payload kept
+  CHECK(c.node(2).commit_index() >= idx);
+  CHECK(c.env(2).applied >= idx);
+  CHECK(c.violations.empty());
 }
 
 TEST_CASE("raft snapshots: compaction and chunked install to a lagging follower",

@@ -85,6 +85,7 @@ inline options default_options(node_id id) {
   o.max_snapshot_chunk_bytes = 64;
   o.max_snapshot_chunks_inflight = 2;
   o.max_uncommitted_entries = 256;
+  o.follower_reads = true;
   return o;
 }
 
@@ -115,6 +116,7 @@ struct node_env {
   index_t applied = 0;            // the state machine's applied index (volatile)
   std::vector<std::uint8_t> snapshot_building;
   std::vector<read_state> reads;
+  std::vector<index_t> applied_at_read;  // the state machine's applied index at each read
 };
 
 class cluster {
@@ -173,7 +175,10 @@ class cluster {
       for (const message& m : rb.send_after_persist) post(m);
       if (rb.snapshot_to_restore != nullptr) e.applied = rb.snapshot_to_restore->index;
       for (std::size_t i = 0; i < rb.committed.size(); ++i) apply(e, rb.committed.at(i));
-      for (const read_state& r : rb.read_states) e.reads.push_back(r);
+      for (const read_state& r : rb.read_states) {
+        e.reads.push_back(r);
+        e.applied_at_read.push_back(e.applied);
+      }
       e.c->advance();
       check();
       maybe_compact(e);

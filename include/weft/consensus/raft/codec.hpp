@@ -22,7 +22,7 @@ namespace raft {
 inline constexpr std::uint64_t wire_version = 1;
 /// The most entries one encoded message may carry (options.max_entries_per_message must
 /// not exceed it when messages travel through this codec).
-inline constexpr std::size_t max_wire_entries = 256;
+inline constexpr std::size_t max_wire_entries = max_entries_per_append;
 
 namespace detail {
 struct wire_entry {
@@ -144,7 +144,12 @@ class message_codec {
 
   /// Decodes one message; every view in the result points into `input` or this codec.
   [[nodiscard]] result<message> decode(byte_view input, const wire::decode_limits& limits = {}) noexcept {
-    WEFT_TRY(wire::decode_into(input, wire_, limits));
+    if (auto decoded = wire::decode_into(input, wire_, limits); !decoded) {
+      // The schema's only bounded arrays: entries (256) and snapshot members (16).
+      if (decoded.error().is(wire::cbor_errc::capacity_exceeded))
+        return error(raft_errc::message_too_large, "decode_message: over 256 entries or 16 members");
+      return decoded.error();
+    }
     const auto bad = [](const char* where) { return result<message>(error(raft_errc::bad_message, where)); };
     if (wire_.version != wire_version) return error(raft_errc::unsupported_version, "decode_message");
     if (wire_.type == 0 || wire_.type > max_message_type) return bad("decode_message: type");

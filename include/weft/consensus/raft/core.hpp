@@ -160,6 +160,14 @@ class basic_core {
     std::uint64_t context = 0;
     index_t index = 0;
     std::uint64_t round = 0;
+    node_id requester = no_node;  // a follower that asked (read_index_request), or none
+  };
+  /// A read this follower asked the leader for; handed out once applied reaches `index`.
+  struct follower_read {
+    std::uint64_t context = 0;
+    index_t index = 0;
+    std::uint64_t asked_tick = 0;
+    bool answered = false;
   };
 
   basic_core(const options& opts, Random random);
@@ -197,6 +205,13 @@ class basic_core {
   void send_snapshot_chunks(progress& pr) noexcept;
   // reads
   void release_reads() noexcept;
+  [[nodiscard]] result<void> ask_leader_for_read(std::uint64_t context) noexcept;
+  void handle_read_index_request(const message& m) noexcept;
+  void handle_read_index_response(const message& m) noexcept;
+  void answer_read_request(node_id to, std::uint64_t context, index_t index, bool reject) noexcept;
+  void expire_follower_reads() noexcept;
+  void release_follower_reads() noexcept;
+  [[nodiscard]] bool keeps_payloads() const noexcept;
   // quorum helpers
   template <class Value>
   [[nodiscard]] static std::uint64_t quorum_of(const configuration& config, Value value) noexcept;
@@ -211,7 +226,8 @@ class basic_core {
   void inflight_free_to(progress& pr, index_t index) noexcept;
   void inflight_reset(progress& pr) noexcept;
   [[nodiscard]] bool inflight_full(const progress& pr) const noexcept;
-  void send(message m) noexcept;
+  [[nodiscard]] message& emit(message_type type, node_id to) noexcept;
+  void send(const message& m) noexcept;
   [[nodiscard]] message make(message_type type, node_id to) const noexcept {
     message m;
     m.type = type;
@@ -255,9 +271,18 @@ class basic_core {
   static_vector<node_id, max_config_members> granted_{};
   static_vector<node_id, max_config_members> rejected_{};
 
-  std::vector<message> send_now_;
-  std::vector<message> send_after_;
+  /// Messages of the coming ready(): slots allocated once, reused; `count` are in use.
+  struct outbox {
+    std::vector<message> slots;
+    std::size_t count = 0;
+    [[nodiscard]] bool empty() const noexcept { return count == 0; }
+    [[nodiscard]] std::span<const message> view() const noexcept { return {slots.data(), count}; }
+  };
+  outbox send_now_;
+  outbox send_after_;
+  message discarded_{};  // target of emit() when the outbox is full
   std::vector<pending_read> pending_reads_;
+  std::vector<follower_read> follower_reads_;
   std::vector<read_state> read_states_;
   std::vector<entry_ref> forward_refs_;
   std::vector<std::uint8_t> forward_bytes_;

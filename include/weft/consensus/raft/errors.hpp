@@ -26,11 +26,12 @@ enum class raft_errc : std::uint16_t {
   invalid_options = 12,         // options.validate() failed
   compact_invalid = 13,         // compaction index beyond applied or before the log start
   restore_invalid = 14,         // restore() data is inconsistent
-  not_bootstrapped = 15,        // the member has no configuration yet
-  no_lease = 16,                // a lease read was asked but no valid lease is held
-  snapshot_invalid = 17,        // snapshot data does not match the announced metadata
+  not_bootstrapped = 15,        // the member has no configuration yet (propose, read_index)
+  no_lease = 16,                // reserved, never returned: read_index falls back to ReadIndex
+  snapshot_invalid = 17,        // reserved, never returned: bad chunks are dropped and counted
   bad_message = 18,             // a decoded message breaks the schema's rules
   unsupported_version = 19,     // a message of a schema version this build does not know
+  message_too_large = 20,       // a decoded message has more than 256 entries or 16 members
 };
 
 constexpr std::string_view describe(raft_errc code) noexcept {
@@ -55,6 +56,7 @@ constexpr std::string_view describe(raft_errc code) noexcept {
     case raft_errc::snapshot_invalid: return "snapshot data does not match its metadata";
     case raft_errc::bad_message: return "malformed raft message";
     case raft_errc::unsupported_version: return "unsupported raft message version";
+    case raft_errc::message_too_large: return "raft message above a schema limit (entries or members)";
   }
   return "unknown raft error";
 }

@@ -47,17 +47,14 @@ class memory_log {
   [[nodiscard]] entry_ref at(index_t index) const noexcept {
     WEFT_ASSERT(contains(index));
     const slot_t& s = slot(index);
-    const std::uint8_t* base = arena_.data() + physical(s.offset);
+    const std::uint8_t* base = arena_.data() + s.arena_at;
     return entry_ref{index, s.term, s.type, byte_view(base, s.size)};
   }
   [[nodiscard]] entry_type type_at(index_t index) const noexcept { return slot(index).type; }
   [[nodiscard]] std::uint32_t size_at(index_t index) const noexcept { return slot(index).size; }
 
-  static entry_ref fetch(const void* log, index_t index) noexcept {
-    return static_cast<const memory_log*>(log)->at(index);
-  }
   [[nodiscard]] entry_range range(index_t first, std::size_t count) const noexcept {
-    return entry_range(this, &memory_log::fetch, first, count);
+    return entry_range(slots_.data(), slots_.size() - 1, arena_.data(), first, count);
   }
 
   /// True when an entry of `bytes` payload fits now.
@@ -74,14 +71,17 @@ class memory_log {
     if (size() >= slots_.size()) return false;
     const std::uint64_t at = placement(bytes);
     if (at == no_room) return false;
-    if (bytes != 0) std::memcpy(arena_.data() + physical(at), payload.data(), bytes);
+    const std::size_t arena_at = at == tail_ ? tail_at_ : 0;  // see placement()
+    if (bytes != 0) std::memcpy(arena_.data() + arena_at, payload.data(), bytes);
     ++last_;
     slot_t& s = slot(last_);
+    s.arena_at = arena_at;
     s.term = term;
     s.type = type;
     s.size = static_cast<std::uint32_t>(bytes);
     s.offset = at;
     tail_ = at + bytes;
+    tail_at_ = wrap(arena_at + bytes);
     return true;
   }
 
@@ -92,9 +92,11 @@ class memory_log {
     last_ = index;
     if (last_ == snapshot_index_) {
       tail_ = head_;
+      tail_at_ = head_at_;
     } else {
       const slot_t& s = slot(last_);
       tail_ = s.offset + s.size;
+      tail_at_ = wrap(s.arena_at + s.size);
     }
   }
 
@@ -106,11 +108,13 @@ class memory_log {
       snapshot_term_ = term;
       last_ = index;
       head_ = tail_;
+      head_at_ = tail_at_;
       return;
     }
     snapshot_term_ = term;
     snapshot_index_ = index;
     head_ = slot(index + 1).offset;
+    head_at_ = slot(index + 1).arena_at;
   }
 
   /// Empties the log and starts it after a snapshot at (index, term).
@@ -119,15 +123,11 @@ class memory_log {
     snapshot_term_ = term;
     last_ = index;
     head_ = tail_ = 0;
+    head_at_ = tail_at_ = 0;
   }
 
  private:
-  struct slot_t {
-    std::uint64_t offset = 0;  // monotone arena position of the payload
-    term_t term = 0;
-    std::uint32_t size = 0;
-    entry_type type = entry_type::normal;
-  };
+  using slot_t = log_slot;
   static constexpr std::uint64_t no_room = ~std::uint64_t{0};
 
   [[nodiscard]] slot_t& slot(index_t index) noexcept {
@@ -136,16 +136,18 @@ class memory_log {
   [[nodiscard]] const slot_t& slot(index_t index) const noexcept {
     return slots_[static_cast<std::size_t>(index) & (slots_.size() - 1)];
   }
-  [[nodiscard]] std::size_t physical(std::uint64_t position) const noexcept {
-    return static_cast<std::size_t>(position % arena_.size());
+  /// An arena offset in [0, size]: the end of the arena is its start. Positions are kept
+  /// both monotone (for space accounting) and physical (so no hot path divides).
+  [[nodiscard]] std::size_t wrap(std::size_t arena_at) const noexcept {
+    return arena_at == arena_.size() ? 0 : arena_at;
   }
   /// Where a payload of `bytes` goes so that it is contiguous, or no_room.
   [[nodiscard]] std::uint64_t placement(std::size_t bytes) const noexcept {
     const std::uint64_t cap = arena_.size();
     const std::uint64_t used = tail_ - head_;
     std::uint64_t at = tail_;
-    const std::uint64_t to_end = cap - (at % cap);
-    if (bytes > to_end) at += to_end;  // skip the arena's tail end to stay contiguous
+    const std::uint64_t to_end = cap - tail_at_;
+    if (bytes > to_end) at += to_end;  // skip the arena's tail end to stay contiguous (at 0)
     if ((at - head_) + bytes > cap || used > cap) return no_room;
     return at;
   }
@@ -157,6 +159,8 @@ class memory_log {
   index_t last_ = 0;
   std::uint64_t head_ = 0;  // arena position of the first entry's payload
   std::uint64_t tail_ = 0;  // arena position after the last entry's payload
+  std::size_t head_at_ = 0;  // head_ % arena size
+  std::size_t tail_at_ = 0;  // tail_ % arena size
 };
 
 }  // namespace raft

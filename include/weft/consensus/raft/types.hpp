@@ -25,6 +25,10 @@ inline constexpr node_id no_node = 0;
 /// The most members (voters, learners and witnesses together) one configuration can hold.
 inline constexpr std::size_t max_config_members = 16;
 
+/// The most entries one append (or forwarded proposal) message may carry, in the core and
+/// on the wire; options.max_entries_per_message may only lower it.
+inline constexpr std::uint32_t max_entries_per_append = 256;
+
 enum class entry_type : std::uint8_t { normal = 0, config = 1, empty = 2 };
 
 /// A view of one log entry; `payload` points into memory owned by the producer of the view
@@ -39,7 +43,7 @@ struct entry_ref {
 enum class member_role : std::uint8_t {
   voter = 0,     // votes, replicates, may lead
   learner = 1,   // replicates, never votes nor leads
-  witness = 2,   // votes and keeps log metadata only; never leads
+  witness = 2,   // votes and keeps log metadata only; leads only with options.witness_may_lead
 };
 
 struct member {
@@ -123,31 +127,47 @@ enum class message_type : std::uint8_t {
   install_snapshot_response = 10,
   timeout_now = 11,
   propose = 12,  // a proposal forwarded by a follower to the leader
+  read_index_request = 13,   // a follower asks the leader for a read index (ReadIndex)
+  read_index_response = 14,  // the leader's confirmed read index, or reject
 };
-inline constexpr std::uint8_t max_message_type = 12;
+inline constexpr std::uint8_t max_message_type = 14;
+
+/// One slot of a core's in-memory log (memory_log), public so that entry_range reads a
+/// log's entries inline rather than through a call per entry.
+struct log_slot {
+  std::uint64_t offset = 0;  // monotone arena position of the payload
+  std::size_t arena_at = 0;  // offset % arena size: reads need no division
+  term_t term = 0;
+  std::uint32_t size = 0;
+  entry_type type = entry_type::normal;
+};
 
 /// A span of entries in a message. Either `refs` (decoded messages) or a range of a
-/// core's log (zero-copy outgoing messages), read through `at()`.
+/// core's log ring (zero-copy outgoing messages), read through `at()`.
 class entry_range {
  public:
-  using fetch_fn = entry_ref (*)(const void* log, index_t index) noexcept;
   constexpr entry_range() noexcept = default;
   explicit entry_range(std::span<const entry_ref> refs) noexcept
       : refs_(refs.data()), count_(refs.size()) {}
-  entry_range(const void* log, fetch_fn fetch, index_t first, std::size_t count) noexcept
-      : log_(log), fetch_(fetch), first_(first), count_(count) {}
+  /// `slots` is a ring of `mask + 1` slots (a power of two) indexed by entry index.
+  entry_range(const log_slot* slots, std::size_t mask, const std::uint8_t* arena, index_t first,
+              std::size_t count) noexcept
+      : slots_(slots), arena_(arena), mask_(mask), first_(first), count_(count) {}
   [[nodiscard]] std::size_t size() const noexcept { return count_; }
   [[nodiscard]] bool empty() const noexcept { return count_ == 0; }
   [[nodiscard]] entry_ref at(std::size_t i) const noexcept {
     WEFT_ASSERT(i < count_);
     if (refs_ != nullptr) return refs_[i];
-    return fetch_(log_, first_ + i);
+    const index_t index = first_ + i;
+    const log_slot& s = slots_[static_cast<std::size_t>(index) & mask_];
+    return entry_ref{index, s.term, s.type, byte_view(arena_ + s.arena_at, s.size)};
   }
 
  private:
   const entry_ref* refs_ = nullptr;
-  const void* log_ = nullptr;
-  fetch_fn fetch_ = nullptr;
+  const log_slot* slots_ = nullptr;
+  const std::uint8_t* arena_ = nullptr;
+  std::size_t mask_ = 0;
   index_t first_ = 0;
   std::size_t count_ = 0;
 };
@@ -165,7 +185,8 @@ struct message {
   index_t commit = 0;
   bool reject = false;
   bool transfer = false;   // vote / pre_vote caused by a leadership transfer
-  std::uint64_t round = 0;      // leader's heartbeat round, echoed by responses (ReadIndex)
+  std::uint64_t round = 0;      // leader's heartbeat round, echoed by responses (ReadIndex);
+                                // read_index_request/response: the follower's read context
   std::uint64_t stamp_tick = 0; // leader's tick at send, echoed by responses (leases)
   entry_range entries{};
   // install_snapshot: the snapshot's metadata, the chunk's offset and bytes. In an
@@ -182,9 +203,13 @@ struct message {
 };
 
 /// An answer to read_index(): reads at `index` are linearizable once applied >= index.
+/// On a follower the core hands a read out only once applied_index() >= index. `refused`:
+/// a follower's read the leader refused or did not answer within election_timeout_ticks_min
+/// ticks; no index is known, the caller retries (never serve a refused read).
 struct read_state {
   std::uint64_t context = 0;
   index_t index = 0;
+  bool refused = false;
 };
 
 /// A chunk of an incoming snapshot the driver must write (in order) before the messages
@@ -213,6 +238,7 @@ struct counters {
   std::uint64_t ignored_config_entries = 0;
   std::uint64_t snapshots_sent = 0;
   std::uint64_t snapshots_installed = 0;
+  std::uint64_t follower_reads_refused = 0;  // refused by the leader or expired unanswered
 };
 
 /// Every limit of a core. Ticks are the driver's tick() calls.
@@ -228,6 +254,12 @@ struct options {
   bool check_quorum = true;
   bool forward_proposals = true;
   bool lease_reads = false;
+  /// read_index() on a follower asks the leader for a read index (else: not_leader). Off by
+  /// default: a driver that enables it must never serve a read_state marked `refused`.
+  bool follower_reads = false;
+  /// A witness may campaign and lead. It then keeps entry payloads like a voter (it must
+  /// be able to replicate them); set it for the member's whole life.
+  bool witness_may_lead = false;
   std::uint32_t max_inflight_messages = 256;      // appends in flight to one follower
   std::uint64_t max_inflight_bytes = 16u << 20;   // payload bytes in flight to one follower
   std::uint32_t max_entries_per_message = 256;
@@ -254,6 +286,8 @@ struct options {
       return bad("lease_clock_drift_bound_ticks leaves no lease");
     if (lease_reads && !check_quorum) return bad("lease_reads needs check_quorum");
     if (max_inflight_messages == 0 || max_entries_per_message == 0) return bad("zero window");
+    if (max_entries_per_message > max_entries_per_append)
+      return bad("max_entries_per_message above max_entries_per_append (256)");
     if (max_bytes_per_entry == 0 || max_bytes_per_entry > max_bytes_per_message)
       return bad("max_bytes_per_entry must be in [1, max_bytes_per_message]");
     if (max_inflight_bytes < max_bytes_per_message) return bad("max_inflight_bytes too small");

@@ -9,6 +9,8 @@ namespace raft {
 
 template <random_source Random>
 bool basic_core<Random>::has_ready() const noexcept {
+  for (const follower_read& r : follower_reads_)
+    if (r.answered && r.index <= applied_) return true;
   if (!send_now_.empty() || !send_after_.empty() || !read_states_.empty() ||
       !chunks_.empty() || snapshot_restored_ || !forward_refs_.empty())
     return true;
@@ -33,6 +35,7 @@ ready_batch basic_core<Random>::ready() noexcept {
     m.entries = entry_range(std::span<const entry_ref>(forward_refs_));
     send(m);
   }
+  release_follower_reads();
   ready_batch rb;
   const hard_state now = state();
   if (!(now == offered_state_)) {
@@ -42,8 +45,8 @@ ready_batch basic_core<Random>::ready() noexcept {
   if (offered_index_ < log_.last_index())
     rb.must_persist.entries = log_.range(offered_index_ + 1, log_.last_index() - offered_index_);
   rb.must_persist.snapshot_chunks = chunks_;
-  rb.send_after_persist = send_after_;
-  rb.send_now = send_now_;
+  rb.send_after_persist = send_after_.view();
+  rb.send_now = send_now_.view();
   const index_t apply_to = std::min<index_t>(std::min(commit_, persisted_index_),
                                              applied_ + opts_.max_committed_per_ready);
   if (apply_to > applied_) rb.committed = log_.range(applied_ + 1, apply_to - applied_);
@@ -62,8 +65,8 @@ void basic_core<Random>::advance() noexcept {
   offered_index_ = std::max(offered_index_, std::min(ready_entries_last_, log_.last_index()));
   offered_state_ = state();
   applied_ = std::max(applied_, ready_committed_last_);
-  send_now_.clear();
-  send_after_.clear();
+  send_now_.count = 0;
+  send_after_.count = 0;
   read_states_.clear();
   chunks_.clear();
   forward_refs_.clear();
@@ -82,7 +85,8 @@ void basic_core<Random>::persisted(index_t index, term_t term) noexcept {
 
 template <random_source Random>
 result<void> basic_core<Random>::read_index(std::uint64_t context) noexcept {
-  if (role_ != role::leader) return error(raft_errc::not_leader, "read_index");
+  if (!bootstrapped_) return error(raft_errc::not_bootstrapped, "read_index");
+  if (role_ != role::leader) return ask_leader_for_read(context);
   if (!committed_in_term()) return error(raft_errc::read_not_ready, "read_index");
   if (read_states_.size() >= opts_.max_pending_reads ||
       pending_reads_.size() >= opts_.max_pending_reads)
@@ -110,12 +114,105 @@ void basic_core<Random>::release_reads() noexcept {
   std::size_t released = 0;
   while (released < pending_reads_.size() && pending_reads_[released].round <= confirmed &&
          read_states_.size() < opts_.max_pending_reads) {
-    read_states_.push_back(read_state{pending_reads_[released].context,
-                                      pending_reads_[released].index});
+    const pending_read& r = pending_reads_[released];
+    if (r.requester != no_node) answer_read_request(r.requester, r.context, r.index, false);
+    else read_states_.push_back(read_state{r.context, r.index});
     ++released;
   }
   pending_reads_.erase(pending_reads_.begin(),
                        pending_reads_.begin() + static_cast<std::ptrdiff_t>(released));
+}
+
+// ReadIndex on a follower (Raft thesis §6.4): the leader confirms its leadership for the
+// follower as for itself and answers with its commit index; the follower hands the read out
+// once it has applied that index, so the read sees every write committed before it began.
+template <random_source Random>
+result<void> basic_core<Random>::ask_leader_for_read(std::uint64_t context) noexcept {
+  if (!opts_.follower_reads || leader_ == no_node) return error(raft_errc::not_leader, "read_index");
+  if (follower_reads_.size() >= opts_.max_pending_reads ||
+      read_states_.size() >= opts_.max_pending_reads)
+    return error(raft_errc::read_queue_full, "read_index");
+  follower_reads_.push_back(follower_read{context, 0, ticks_, false});
+  message& m = emit(message_type::read_index_request, leader_);
+  m.round = context;
+  return ok();
+}
+
+template <random_source Random>
+void basic_core<Random>::answer_read_request(node_id to, std::uint64_t context, index_t index,
+                                             bool reject) noexcept {
+  message& r = emit(message_type::read_index_response, to);
+  r.round = context;
+  r.log_index = index;
+  r.reject = reject;
+}
+
+template <random_source Random>
+void basic_core<Random>::handle_read_index_request(const message& m) noexcept {
+  if (role_ != role::leader || !committed_in_term() ||
+      pending_reads_.size() >= opts_.max_pending_reads) {
+    answer_read_request(m.from, m.round, 0, true);
+    return;
+  }
+  if (opts_.lease_reads && has_lease()) {
+    answer_read_request(m.from, m.round, commit_, false);
+    return;
+  }
+  pending_reads_.push_back(pending_read{m.round, commit_, ++round_, m.from});
+  send_heartbeats(round_);
+  release_reads();
+}
+
+template <random_source Random>
+void basic_core<Random>::handle_read_index_response(const message& m) noexcept {
+  if (m.from != leader_ || role_ == role::leader) return;  // only the leader asked answers
+  for (std::size_t i = 0; i < follower_reads_.size(); ++i) {
+    follower_read& r = follower_reads_[i];
+    if (r.answered || r.context != m.round) continue;
+    if (!m.reject) {
+      r.index = m.log_index;
+      r.answered = true;
+      return;
+    }
+    ++counters_.follower_reads_refused;
+    read_states_.push_back(read_state{r.context, 0, true});
+    follower_reads_.erase(follower_reads_.begin() + static_cast<std::ptrdiff_t>(i));
+    return;
+  }
+}
+
+template <random_source Random>
+void basic_core<Random>::expire_follower_reads() noexcept {
+  std::size_t kept = 0;
+  for (const follower_read& r : follower_reads_) {
+    if (!r.answered && ticks_ - r.asked_tick >= opts_.election_timeout_ticks_min &&
+        read_states_.size() < opts_.max_pending_reads) {
+      ++counters_.follower_reads_refused;  // lost on the way, or the leader changed
+      read_states_.push_back(read_state{r.context, 0, true});
+      continue;
+    }
+    follower_reads_[kept++] = r;
+  }
+  follower_reads_.resize(kept);
+}
+
+template <random_source Random>
+void basic_core<Random>::release_follower_reads() noexcept {
+  std::size_t kept = 0;
+  for (const follower_read& r : follower_reads_) {
+    if (r.answered && r.index <= applied_ && read_states_.size() < opts_.max_pending_reads) {
+      read_states_.push_back(read_state{r.context, r.index});
+      continue;
+    }
+    follower_reads_[kept++] = r;
+  }
+  follower_reads_.resize(kept);
+}
+
+template <random_source Random>
+bool basic_core<Random>::keeps_payloads() const noexcept {
+  const member* self = config_.find(opts_.id);
+  return self == nullptr || self->role != member_role::witness || opts_.witness_may_lead;
 }
 
 template <random_source Random>

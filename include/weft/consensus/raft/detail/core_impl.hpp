@@ -11,9 +11,10 @@ basic_core<Random>::basic_core(const options& opts, Random random)
     : opts_(opts), random_(random),
       log_(opts.max_log_entries_in_memory, opts.max_log_bytes_in_memory) {
   inflight_storage_.resize(max_config_members * opts.max_inflight_messages);
-  send_now_.reserve(opts.max_messages_per_ready);
-  send_after_.reserve(opts.max_messages_per_ready);
+  send_now_.slots.resize(opts.max_messages_per_ready);
+  send_after_.slots.resize(opts.max_messages_per_ready);
   pending_reads_.reserve(opts.max_pending_reads);
+  follower_reads_.reserve(opts.max_pending_reads);
   read_states_.reserve(opts.max_pending_reads);
   forward_refs_.reserve(opts.max_entries_per_message);
   forward_bytes_.resize(static_cast<std::size_t>(opts.max_bytes_per_message));
@@ -70,8 +71,9 @@ void basic_core<Random>::reset_election_timer() noexcept {
 template <random_source Random>
 bool basic_core<Random>::promotable() const noexcept {
   const member* self = config_.find(opts_.id);
-  return bootstrapped_ && self != nullptr && self->role == member_role::voter &&
-         config_.is_voter(opts_.id);
+  const bool may_lead = self != nullptr && (self->role == member_role::voter ||
+                                            (self->role == member_role::witness && opts_.witness_may_lead));
+  return bootstrapped_ && may_lead && config_.is_voter(opts_.id);
 }
 
 template <random_source Random>
@@ -173,6 +175,7 @@ int basic_core<Random>::tally(bool) const noexcept {
 template <random_source Random>
 void basic_core<Random>::tick() noexcept {
   ++ticks_;
+  expire_follower_reads();
   if (role_ != role::leader) {
     ++election_elapsed_;
     if (election_elapsed_ >= randomized_timeout_) {
@@ -269,6 +272,11 @@ void basic_core<Random>::step(const message& m) noexcept {
     case message_type::timeout_now:
       if (role_ != role::leader && m.from == leader_) campaign(false, true);
       break;
+    case message_type::read_index_request:
+      if (!known) { ++counters_.dropped_unknown_sender; break; }
+      handle_read_index_request(m);
+      break;
+    case message_type::read_index_response: handle_read_index_response(m); break;
     case message_type::propose: break;
   }
 }

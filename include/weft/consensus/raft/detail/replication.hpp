@@ -7,18 +7,31 @@ WEFT_BEGIN
 namespace raft {
 
 template <random_source Random>
-void basic_core<Random>::send(message m) noexcept {
+message& basic_core<Random>::emit(message_type type, node_id to) noexcept {
+  // Built in place in the outbox: constructing a message on the stack and copying it in
+  // cost more than the rest of a batch-1 round (docs/raft.md, Performance).
   const bool leader_stream = role_ == role::leader &&
-                             (m.type == message_type::append ||
-                              m.type == message_type::heartbeat ||
-                              m.type == message_type::install_snapshot ||
-                              m.type == message_type::timeout_now);
-  std::vector<message>& box = leader_stream ? send_now_ : send_after_;
-  if (box.size() >= opts_.max_messages_per_ready) {
+                             (type == message_type::append || type == message_type::heartbeat ||
+                              type == message_type::install_snapshot ||
+                              type == message_type::timeout_now);
+  outbox& box = leader_stream ? send_now_ : send_after_;
+  message* out = &discarded_;
+  if (box.count >= box.slots.size()) {
     ++counters_.dropped_outbox_full;  // like a lost message: the protocol retries
-    return;
+  } else {
+    out = &box.slots[box.count++];
   }
-  box.push_back(m);
+  *out = message{};
+  out->type = type;
+  out->from = opts_.id;
+  out->to = to;
+  out->term = term_;
+  return *out;
+}
+
+template <random_source Random>
+void basic_core<Random>::send(const message& m) noexcept {
+  emit(m.type, m.to) = m;
 }
 
 template <random_source Random>
@@ -70,6 +83,7 @@ result<index_t> basic_core<Random>::append_local(entry_type type, byte_view payl
 template <random_source Random>
 result<index_t> basic_core<Random>::propose(byte_view payload) noexcept {
   if (payload.size() > opts_.max_bytes_per_entry) return error(raft_errc::entry_too_large, "propose");
+  if (!bootstrapped_) return error(raft_errc::not_bootstrapped, "propose");
   if (role_ != role::leader) {
     if (!opts_.forward_proposals || leader_ == no_node)
       return error(raft_errc::not_leader, "propose");
@@ -95,6 +109,10 @@ void basic_core<Random>::handle_propose(const message& m) noexcept {
   if (role_ != role::leader || transfer_target_ != no_node || removed_leader_ ||
       config_.find(m.from) == nullptr) {
     ++counters_.dropped_forwarded_proposals;
+    return;
+  }
+  if (m.entries.size() > max_entries_per_append) {
+    counters_.dropped_forwarded_proposals += m.entries.size();
     return;
   }
   for (std::size_t i = 0; i < m.entries.size(); ++i) {
@@ -130,29 +148,26 @@ void basic_core<Random>::handle_append(const message& m) noexcept {
     ++counters_.dropped_oversize;
     return;
   }
-  message r = make(message_type::append_response, m.from);
-  r.round = m.round;
-  r.stamp_tick = m.stamp_tick;
-  if (m.log_index < commit_) {  // stale: everything up to commit is known to match
-    r.log_index = commit_;
+  const auto reply = [&](index_t log_index, bool reject) {
+    message& r = emit(message_type::append_response, m.from);
+    r.round = m.round;
+    r.stamp_tick = m.stamp_tick;
+    r.log_index = log_index;
+    r.log_term = reject ? log_.term_at(log_index) : 0;
+    r.reject = reject;
     r.commit = commit_;
-    send(r);
+  };
+  if (m.log_index < commit_) {  // stale: everything up to commit is known to match
+    reply(commit_, false);
     return;
   }
   if (m.log_index > log_.last_index() || log_.term_at(m.log_index) != m.log_term) {
     ++counters_.rejected_appends;
-    r.reject = true;
-    r.log_index = std::min(m.log_index, log_.last_index());  // hint: retry from here
-    r.log_term = log_.term_at(r.log_index);
-    r.commit = commit_;
-    send(r);
+    reply(std::min(m.log_index, log_.last_index()), true);  // hint: retry from here
     return;
   }
   index_t last_new = m.log_index;
-  const bool witness = [&] {
-    const member* self = config_.find(opts_.id);
-    return self != nullptr && self->role == member_role::witness;
-  }();
+  const bool keep_payload = keeps_payloads();
   for (std::size_t i = 0; i < m.entries.size(); ++i) {
     const entry_ref e = m.entries.at(i);
     if (e.index <= log_.last_index()) {
@@ -162,13 +177,11 @@ void basic_core<Random>::handle_append(const message& m) noexcept {
       offered_index_ = std::min(offered_index_, e.index - 1);
       persisted_index_ = std::min(persisted_index_, e.index - 1);
     }
-    if (!log_.append(e.term, e.type, e.payload, !witness)) { ++counters_.truncated_appends; break; }
+    if (!log_.append(e.term, e.type, e.payload, keep_payload)) { ++counters_.truncated_appends; break; }
     last_new = e.index;
   }
   set_commit(std::max(commit_, std::min(m.commit, last_new)));
-  r.log_index = last_new;
-  r.commit = commit_;
-  send(r);
+  reply(last_new, false);
 }
 
 // What every append or heartbeat response tells the leader: the follower is alive, how far
@@ -227,12 +240,11 @@ void basic_core<Random>::handle_heartbeat(const message& m) noexcept {
   leader_ = m.from;
   election_elapsed_ = 0;
   set_commit(std::max(commit_, std::min(m.commit, log_.last_index())));
-  message r = make(message_type::heartbeat_response, m.from);
+  message& r = emit(message_type::heartbeat_response, m.from);
   r.round = m.round;
   r.stamp_tick = m.stamp_tick;
   r.log_index = log_.last_index();
   r.commit = commit_;
-  send(r);
 }
 
 template <random_source Random>
@@ -257,11 +269,10 @@ void basic_core<Random>::handle_heartbeat_response(const message& m) noexcept {
 template <random_source Random>
 void basic_core<Random>::send_heartbeats(std::uint64_t round) noexcept {
   for (progress& pr : progress_) {
-    message m = make(message_type::heartbeat, pr.id);
+    message& m = emit(message_type::heartbeat, pr.id);
     m.commit = std::min(pr.match, commit_);
     m.round = round;
     m.stamp_tick = ticks_;
-    send(m);
   }
 }
 
@@ -288,7 +299,7 @@ void basic_core<Random>::send_append(progress& pr, bool allow_empty) noexcept {
       ++count;
     }
     if (count == 0 && !(allow_empty || pr.commit_sent < commit_)) return;
-    message m = make(message_type::append, pr.id);
+    message& m = emit(message_type::append, pr.id);
     m.log_index = pr.next - 1;
     m.log_term = log_.term_at(m.log_index);
     m.commit = commit_;
@@ -296,7 +307,6 @@ void basic_core<Random>::send_append(progress& pr, bool allow_empty) noexcept {
     m.stamp_tick = ticks_;
     m.entries = log_.range(pr.next, count);
     pr.commit_sent = commit_;
-    send(m);
     if (pr.state == progress_state::probe) { pr.probe_sent = true; return; }
     if (count == 0) return;
     pr.next += count;
@@ -323,8 +333,15 @@ std::uint64_t basic_core<Random>::quorum_of(const configuration& config, Value v
       if (in) values[n++] = value(mem.id);
     }
     if (n == 0) return ~std::uint64_t{0};
-    std::sort(values, values + n, [](std::uint64_t a, std::uint64_t b) { return a > b; });
-    return values[n / 2];
+    // The largest value that a majority holds at least. Counting instead of sorting:
+    // n <= 16, and a sort of a freshly written array stalled on store forwarding.
+    std::uint64_t best = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      std::size_t at_least = 0;
+      for (std::size_t j = 0; j < n; ++j) at_least += values[j] >= values[i] ? 1U : 0U;
+      if (at_least * 2 > n && values[i] > best) best = values[i];
+    }
+    return best;
   };
   return std::min(side(false), side(true));
 }
