@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "cli.hpp"
+#include "weft/membership/swim/sim_scenario.hpp"
 #include "weft/sim/reference_blocks.hpp"
 #include "weft/sim/reference_register.hpp"
 #include "weft/sim/swarm.hpp"
@@ -22,6 +23,7 @@ const sim::scenario_registration register_reference{sim::reference::register_sce
 const sim::scenario_registration register_reference_buggy{
     sim::reference::register_buggy_scenario};
 const sim::scenario_registration register_blocks{sim::reference::blocks_scenario};
+const sim::scenario_registration register_swim{weft::swim::sim_scenario};
 const sim::scenario_registration register_raft{weft::storage::raft_sim_scenario};
 const sim::scenario_registration register_raft_unsynced{weft::storage::raft_sim_unsynced_scenario};
 

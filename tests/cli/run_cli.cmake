@@ -50,6 +50,10 @@ expect(sim_unknown_scenario 2 "" ARGS sim --scenario no_such_thing --seeds 1 STD
 expect(sim_bad_fault 2 "" ARGS sim --scenario register --seeds 1 --faults loss,bogus STDERR "bogus")
 expect(sim_bad_number 2 "" ARGS sim --scenario register --seeds many)
 expect(sim_trace_needs_seed 2 "" ARGS sim --scenario register --trace)
+# weft sim --scenario swim: crash found by all, no false dead under loss and a pause.
+expect(sim_swim 0 "" ARGS sim --scenario swim --seeds 10)
+expect(sim_swim_too_many_nodes 2 "" ARGS sim --scenario swim --seeds 1 --nodes 100 STDERR "swim")
+expect(sim_swim_no_disks 2 "" ARGS sim --scenario swim --seeds 1 --faults disk_loss STDERR "disk_loss")
 
 # weft wal: a sample log verifies (exit 0) and dumps one line per record; a torn tail is
 # reported as repairable (exit 1); a damaged record before the tail is a hard error (exit 2)

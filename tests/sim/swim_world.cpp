@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "../unit/swim/swim_harness.hpp"
+#include "weft/membership/swim/sim_scenario.hpp"
 #include "weft/sim/network.hpp"
 #include "weft/sim/world.hpp"
 
@@ -110,4 +111,20 @@ TEST_CASE("swim on the weft::sim world: crash detected, pause survived, replayab
   const outcome b = run(2026, members);
   CHECK(a.trace_hash == b.trace_hash);  // same seed, same run
   CHECK(a.failed_about_crashed == b.failed_about_crashed);
+}
+
+TEST_CASE("swim sim scenario: seeds pass, replay from their seed, and run the faults they draw",
+          "[swim][sim][world]") {
+  const weft::sim::run_options run{.nodes = 12};
+  std::size_t crashed_runs = 0;
+  for (std::uint64_t seed = 1; seed <= 4; ++seed) {
+    const weft::sim::outcome a = weft::swim::run_sim_scenario(seed, run);
+    INFO("seed " << seed << ": " << a.message);
+    CHECK(a.passed);
+    CHECK(a.events > 0);
+    if (a.message.find("detected by all 11") != std::string::npos) ++crashed_runs;
+    const weft::sim::outcome b = weft::swim::run_sim_scenario(seed, run);
+    CHECK(a.trace_hash == b.trace_hash);
+  }
+  CHECK(crashed_runs > 0);  // some seed did crash a member and it was found
 }
