@@ -1,5 +1,6 @@
 // Fuzz the frame codec: the first byte picks a chunk size, the rest is a byte stream fed
-// to frame_decoder. Every payload it yields must re-frame to the bytes it consumed, and
+// to frame_decoder. Every payload it yields must re-frame (with its trace-context field,
+// if any) to the bytes it consumed, and
 // scan_frame over the whole stream must agree on the first frame.
 #include <cstddef>
 #include <cstdint>
@@ -42,8 +43,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       const weft::byte_view got = **payload;
       if (frames == 0 && (!first || !first->complete || !weft::equal_bytes(first->payload, got)))
         broken();
-      std::vector<std::uint8_t> reframed(weft::wire::frame_header_size_bytes + got.size());
-      const auto written = weft::wire::encode_frame(got, weft::mutable_byte_view(reframed), options);
+      std::vector<std::uint8_t> reframed(weft::wire::frame_header_size_bytes +
+                                         weft::wire::frame_trace_field_size_bytes + got.size());
+      const auto written = weft::wire::encode_frame(got, weft::mutable_byte_view(reframed),
+                                                    options, decoder.trace());
       if (!written) broken();
       if (!weft::equal_bytes(*written, stream.subspan(framed_bytes, written->size()))) broken();
       framed_bytes += written->size();

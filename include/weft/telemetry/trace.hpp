@@ -15,6 +15,7 @@
 #include "weft/core/result.hpp"
 #include "weft/core/static_vector.hpp"
 #include "weft/telemetry/concepts.hpp"
+#include "weft/wire/frame.hpp"
 
 WEFT_BEGIN
 namespace telemetry {
@@ -159,6 +160,28 @@ template <random_source R>
 [[nodiscard]] trace_context new_child_context(const trace_context& parent, R& random) noexcept {
   trace_context ctx = parent;
   detail::fill_random(random, ctx.span.data(), ctx.span.size());
+  return ctx;
+}
+
+/// The trace-context field of a weft frame (weft/wire/frame.hpp) carrying `ctx` to a peer:
+/// the same bytes as encode_trace_context.
+[[nodiscard]] constexpr wire::frame_trace_field to_frame_trace_field(
+    const trace_context& ctx) noexcept {
+  wire::frame_trace_field f{};
+  for (std::size_t i = 0; i < ctx.trace.size(); ++i) f[1 + i] = ctx.trace[i];
+  for (std::size_t i = 0; i < ctx.span.size(); ++i) f[17 + i] = ctx.span[i];
+  f[25] = ctx.flags;
+  return f;
+}
+
+/// The remote parent a received frame's field names (the frame decoder has checked the
+/// version and the ids, so this cannot fail).
+[[nodiscard]] constexpr trace_context from_frame_trace_field(
+    const wire::frame_trace_field& f) noexcept {
+  trace_context ctx;
+  for (std::size_t i = 0; i < ctx.trace.size(); ++i) ctx.trace[i] = f[1 + i];
+  for (std::size_t i = 0; i < ctx.span.size(); ++i) ctx.span[i] = f[17 + i];
+  ctx.flags = f[25];
   return ctx;
 }
 

@@ -1,8 +1,10 @@
-// weft/wire/frame.hpp - stream framing: a big-endian u32 payload length, a big-endian u32
-// CRC32C over the length bytes and the payload, then the payload. A maximum payload size
-// bounds every frame; the incremental decoder works in caller memory and never allocates.
+// weft/wire/frame.hpp - stream framing: a big-endian u32 body length, a big-endian u32
+// CRC32C over the length bytes and the body, then the body: the payload, preceded by an
+// optional W3C trace-context field when bit 31 of the length word is set. A maximum size
+// bounds every body; the incremental decoder works in caller memory and never allocates.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -25,6 +27,7 @@ enum class frame_errc : std::uint16_t {
   buffer_too_small = 3,  // the output (encode) or the decoder's storage cannot hold a frame
   invalid_options = 4,   // frame_options::validate() failed
   truncated = 5,         // the stream ended inside a frame
+  bad_trace_field = 6,   // the trace-context field is short, of an unknown version, or zero
 };
 
 constexpr std::string_view describe(frame_errc code) noexcept {
@@ -35,6 +38,7 @@ constexpr std::string_view describe(frame_errc code) noexcept {
     case frame_errc::buffer_too_small: return "buffer too small for the frame";
     case frame_errc::invalid_options: return "invalid frame options";
     case frame_errc::truncated: return "stream ended inside a frame";
+    case frame_errc::bad_trace_field: return "bad trace-context field in a frame";
   }
   return "unknown frame error";
 }
@@ -47,14 +51,25 @@ WEFT_ERROR_DOMAIN(weft::wire::frame_errc, "frame")
 WEFT_BEGIN
 namespace wire {
 
-/// Bytes before the payload: length (4) and CRC32C (4).
+/// Bytes before the body: length word (4) and CRC32C (4).
 inline constexpr std::size_t frame_header_size_bytes = 8;
 
+/// Length word bit 31: the body starts with a trace-context field (frame_trace_field).
+/// Decoders that predate it see a length above any maximum and refuse the frame.
+inline constexpr std::uint32_t frame_trace_flag = 0x80000000u;
+/// W3C Trace Context in binary form: version (0), trace id (16), span id (8), flags (1).
+/// Carried opaquely here (weft/telemetry/trace.hpp converts); decoded strictly: version 0
+/// only, trace id and span id not all zero.
+inline constexpr std::size_t frame_trace_field_size_bytes = 26;
+using frame_trace_field = std::array<std::uint8_t, frame_trace_field_size_bytes>;
+
+/// The body (trace field, when present, plus payload) is bounded by max_payload_size_bytes,
+/// so a decoder's storage is header + max_payload_size_bytes with or without the field.
 struct frame_options {
   std::size_t max_payload_size_bytes = 1u << 20;
 
   [[nodiscard]] constexpr result<void> validate() const noexcept {
-    if (max_payload_size_bytes == 0 || max_payload_size_bytes > 0xffffffffu)
+    if (max_payload_size_bytes == 0 || max_payload_size_bytes >= frame_trace_flag)
       return error(frame_errc::invalid_options, "frame_options.max_payload_size_bytes");
     return ok();
   }
@@ -65,29 +80,45 @@ namespace detail {
                                                   byte_view payload) noexcept {
   return crc32c_extend(crc32c(byte_view(length_bytes, 4)), payload);
 }
+[[nodiscard]] inline bool valid_trace_field(byte_view field) noexcept {
+  bool trace_nonzero = false, span_nonzero = false;
+  for (std::size_t i = 1; i < 17; ++i) trace_nonzero = trace_nonzero || field[i] != 0;
+  for (std::size_t i = 17; i < 25; ++i) span_nonzero = span_nonzero || field[i] != 0;
+  return field[0] == 0 && trace_nonzero && span_nonzero;
+}
 }  // namespace detail
 
-/// Appends one frame holding `payload` to `out`.
+/// Appends one frame holding `payload` to `out`, with a trace-context field when `trace`
+/// is given (it must be valid: version 0, non-zero ids).
 inline result<void> encode_frame(byte_view payload, byte_writer& out,
-                                 const frame_options& options = {}) noexcept {
+                                 const frame_options& options = {},
+                                 const frame_trace_field* trace = nullptr) noexcept {
   WEFT_TRY(options.validate());
-  if (payload.size() > options.max_payload_size_bytes)
+  const byte_view field = trace != nullptr ? byte_view(*trace) : byte_view{};
+  if (trace != nullptr && !detail::valid_trace_field(field))
+    return error(frame_errc::bad_trace_field, "encode_frame");
+  const std::size_t body = field.size() + payload.size();
+  if (body > options.max_payload_size_bytes)
     return error(frame_errc::frame_too_large, "encode_frame");
-  if (out.remaining() < frame_header_size_bytes + payload.size())
+  if (out.remaining() < frame_header_size_bytes + body)
     return error(frame_errc::buffer_too_small, "encode_frame");
   std::uint8_t header[frame_header_size_bytes];
-  store_be<std::uint32_t>(header, static_cast<std::uint32_t>(payload.size()));
-  store_be<std::uint32_t>(header + 4, detail::frame_checksum(header, payload));
+  const std::uint32_t flag = trace != nullptr ? frame_trace_flag : 0;
+  store_be<std::uint32_t>(header, static_cast<std::uint32_t>(body) | flag);
+  const std::uint32_t crc = crc32c_extend(detail::frame_checksum(header, field), payload);
+  store_be<std::uint32_t>(header + 4, crc);
   (void)out.put(byte_view(header, frame_header_size_bytes));  // room checked above
+  (void)out.put(field);
   (void)out.put(payload);
   return ok();
 }
 
 /// Writes one frame at the start of `out`; returns the frame's bytes.
 inline result<byte_view> encode_frame(byte_view payload, mutable_byte_view out,
-                                      const frame_options& options = {}) noexcept {
+                                      const frame_options& options = {},
+                                      const frame_trace_field* trace = nullptr) noexcept {
   byte_writer writer(out);
-  WEFT_TRY(encode_frame(payload, writer, options));
+  WEFT_TRY(encode_frame(payload, writer, options, trace));
   return writer.written();
 }
 
@@ -97,6 +128,8 @@ struct frame_scan {
   byte_view payload{};               // complete: the payload, a view into the scanned bytes
   std::size_t frame_size_bytes = 0;  // complete: header + payload, the bytes to consume
   std::size_t bytes_needed = 0;      // incomplete: at least this many more bytes
+  bool has_trace = false;            // complete: the frame carried a trace-context field
+  frame_trace_field trace{};         // complete and has_trace: that field
 };
 
 /// Looks for one frame at the start of `buffered`. An oversize length is refused as soon
@@ -109,20 +142,31 @@ struct frame_scan {
     scan.bytes_needed = frame_header_size_bytes - buffered.size();
     return scan;
   }
-  const std::uint32_t length = load_be<std::uint32_t>(buffered.data());
+  const std::uint32_t word = load_be<std::uint32_t>(buffered.data());
+  const bool has_trace = (word & frame_trace_flag) != 0;
+  const std::uint32_t length = word & ~frame_trace_flag;
   if (length > options.max_payload_size_bytes)
     return error(frame_errc::frame_too_large, "scan_frame");
+  if (has_trace && length < frame_trace_field_size_bytes)
+    return error(frame_errc::bad_trace_field, "scan_frame: short");
   const std::size_t total = frame_header_size_bytes + length;
   if (buffered.size() < total) {
     scan.bytes_needed = total - buffered.size();
     return scan;
   }
-  const byte_view payload = buffered.subspan(frame_header_size_bytes, length);
+  const byte_view body = buffered.subspan(frame_header_size_bytes, length);
   const std::uint32_t expected = load_be<std::uint32_t>(buffered.data() + 4);
-  if (detail::frame_checksum(buffered.data(), payload) != expected)
+  if (detail::frame_checksum(buffered.data(), body) != expected)
     return error(frame_errc::bad_checksum, "scan_frame");
+  const std::size_t field_size = has_trace ? frame_trace_field_size_bytes : 0;
+  if (has_trace) {
+    if (!detail::valid_trace_field(body.first(field_size)))
+      return error(frame_errc::bad_trace_field, "scan_frame");
+    std::memcpy(scan.trace.data(), body.data(), field_size);
+  }
   scan.complete = true;
-  scan.payload = payload;
+  scan.has_trace = has_trace;
+  scan.payload = body.subspan(field_size);
   scan.frame_size_bytes = total;
   return scan;
 }
@@ -161,7 +205,14 @@ class frame_decoder {
     }
     if (!scan->complete) return std::optional<byte_view>{};
     consumed_ += scan->frame_size_bytes;
+    has_trace_ = scan->has_trace;
+    trace_ = scan->trace;
     return std::optional<byte_view>{scan->payload};
+  }
+
+  /// The trace-context field of the payload next() last returned, or null without one.
+  [[nodiscard]] const frame_trace_field* trace() const noexcept {
+    return has_trace_ ? &trace_ : nullptr;
   }
 
   /// At the end of the stream: fails if a partial frame is left over.
@@ -202,6 +253,8 @@ class frame_decoder {
   std::size_t filled_ = 0;
   std::size_t consumed_ = 0;
   bool failed_ = false;
+  bool has_trace_ = false;
+  frame_trace_field trace_{};
   weft::error failure_{};
 };
 

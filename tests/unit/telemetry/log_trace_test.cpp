@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <limits>
 #include <cstdio>
@@ -18,6 +19,7 @@
 #endif
 #include "weft/telemetry/log.hpp"
 #include "weft/telemetry/trace.hpp"
+#include "weft/wire/frame.hpp"
 #if __has_include(<fmt/format.h>)
 #  include "weft/telemetry/text_sink.hpp"
 #  define WEFT_TEST_HAVE_FMT 1
@@ -479,4 +481,90 @@ TEST_CASE("binary sink re-registers callsites so a damaged registration heals",
   REQUIRE(c.lines.size() == 4);
   CHECK(c.lines[0].find("? callsite#") != std::string::npos);
   CHECK(c.lines[3].find("info \"again\" i=3") != std::string::npos);
+}
+
+TEST_CASE("trace context crosses a weft frame: the span continues on the other side",
+          "[telemetry][trace]") {
+  weft::xoshiro256 sender_random(1), receiver_random(2);
+  const wt::trace_context sender_span = wt::new_root_context(sender_random);
+  const weft::wire::frame_options options{.max_payload_size_bytes = 256};
+  std::vector<std::uint8_t> stream(512);
+  weft::byte_writer w{weft::mutable_byte_view(stream)};
+  const auto field = wt::to_frame_trace_field(sender_span);
+  const std::uint8_t payload[] = {1, 2, 3};
+  REQUIRE(weft::wire::encode_frame(weft::byte_view(payload), w, options, &field));
+  REQUIRE(weft::wire::encode_frame(weft::byte_view(payload), w, options));  // untraced
+  CHECK(w.size() == 2 * weft::wire::frame_header_size_bytes +
+                        weft::wire::frame_trace_field_size_bytes + 2 * sizeof payload);
+
+  std::vector<std::uint8_t> storage(weft::wire::frame_header_size_bytes + 256);
+  weft::wire::frame_decoder decoder(storage, options);
+  REQUIRE(decoder.feed(w.written()).has_value());
+  const auto first = decoder.next();
+  REQUIRE(first);
+  REQUIRE(first->has_value());
+  CHECK(weft::equal_bytes(**first, weft::byte_view(payload)));
+  REQUIRE(decoder.trace() != nullptr);
+  const wt::trace_context remote_parent = wt::from_frame_trace_field(*decoder.trace());
+  const wt::trace_context receiver_span = wt::new_child_context(remote_parent, receiver_random);
+  wt::span continued;
+  continued.context = receiver_span;
+  continued.parent = remote_parent.span;
+  CHECK(continued.context.trace == sender_span.trace);
+  CHECK(continued.parent == sender_span.span);
+  CHECK(continued.context.span != sender_span.span);
+  CHECK(continued.context.sampled());
+
+  const auto second = decoder.next();
+  REQUIRE(second);
+  REQUIRE(second->has_value());
+  CHECK(decoder.trace() == nullptr);
+  CHECK(decoder.finish());
+}
+
+TEST_CASE("frame trace field: decoded strictly", "[telemetry][trace]") {
+  weft::xoshiro256 random(3);
+  const auto field = wt::to_frame_trace_field(wt::new_root_context(random));
+  const std::uint8_t payload[] = {9};
+  std::array<std::uint8_t, 64> good{};
+  const auto framed = weft::wire::encode_frame(weft::byte_view(payload), weft::mutable_byte_view(good), {}, &field);
+  REQUIRE(framed);
+  const std::vector<std::uint8_t> frame(framed->begin(), framed->end());
+  const auto scan_of = [](std::vector<std::uint8_t> bytes) { return weft::wire::scan_frame(bytes); };
+  const auto rechecksum = [](std::vector<std::uint8_t>& bytes) {  // damage the field, not the CRC
+    const weft::byte_view all(bytes);
+    const std::uint32_t crc = weft::crc32c_extend(weft::crc32c(all.first(4)), all.subspan(8));
+    weft::store_be<std::uint32_t>(bytes.data() + 4, crc);
+  };
+  REQUIRE(scan_of(frame));
+  CHECK(scan_of(frame)->has_trace);
+
+  auto future_version = frame;
+  future_version[8] = 1;
+  rechecksum(future_version);
+  CHECK(scan_of(future_version).error().is(weft::wire::frame_errc::bad_trace_field));
+
+  auto zero_trace = frame;
+  for (std::size_t i = 9; i < 25; ++i) zero_trace[i] = 0;
+  rechecksum(zero_trace);
+  CHECK(scan_of(zero_trace).error().is(weft::wire::frame_errc::bad_trace_field));
+
+  auto zero_span = frame;
+  for (std::size_t i = 25; i < 33; ++i) zero_span[i] = 0;
+  rechecksum(zero_span);
+  CHECK(scan_of(zero_span).error().is(weft::wire::frame_errc::bad_trace_field));
+
+  // The flag with a body too short to hold the field.
+  std::vector<std::uint8_t> short_body(8 + 4, 0xaa);
+  weft::store_be<std::uint32_t>(short_body.data(), weft::wire::frame_trace_flag | 4u);
+  rechecksum(short_body);
+  CHECK(scan_of(short_body).error().is(weft::wire::frame_errc::bad_trace_field));
+
+  // An invalid field is refused on encode too.
+  weft::wire::frame_trace_field bad{};
+  std::array<std::uint8_t, 64> out{};
+  CHECK(weft::wire::encode_frame(weft::byte_view(payload), weft::mutable_byte_view(out), {}, &bad)
+            .error().is(weft::wire::frame_errc::bad_trace_field));
+  // The trace flag bit can no longer be a length: options above 2^31 - 1 are refused.
+  CHECK_FALSE(weft::wire::frame_options{.max_payload_size_bytes = 0x80000000u}.validate());
 }
