@@ -1,6 +1,7 @@
 // weft/membership/swim/messages.hpp - the SWIM wire schema (version 1) as plain structs and
-// a deterministic CBOR (RFC 8949 section 4.2) encoding: definite lengths, shortest heads,
-// only unsigned integers, byte strings and arrays. Decoding is hostile-input safe: every
+// a deterministic CBOR (RFC 8949 section 4.2) encoding written with weft::wire's
+// cbor_writer: definite lengths, shortest heads, only unsigned integers, byte strings and
+// arrays. Decoding is hostile-input safe: every
 // length is bounded and every refusal is a swim_errc.
 //
 //   packet  = [version, kind, sender, <primary fields>..., [item...]]
@@ -22,6 +23,7 @@
 #include "weft/membership/swim/admission.hpp"
 #include "weft/membership/swim/errors.hpp"
 #include "weft/transport/concepts.hpp"
+#include "weft/wire/cbor.hpp"
 
 WEFT_BEGIN
 namespace swim {
@@ -100,33 +102,20 @@ struct packet_header {
 namespace detail {
 enum class major : std::uint8_t { uint = 0, bytes = 2, array = 4 };
 
-[[nodiscard]] inline result<void> put_head(byte_writer& w, major m, std::uint64_t v) noexcept {
-  const auto mt = static_cast<std::uint8_t>(static_cast<std::uint8_t>(m) << 5);
-  if (v < 24) return w.put(static_cast<std::uint8_t>(mt | v));
-  if (v <= 0xff) {
-    WEFT_TRY(w.put(static_cast<std::uint8_t>(mt | 24)));
-    return w.put(static_cast<std::uint8_t>(v));
-  }
-  if (v <= 0xffff) {
-    WEFT_TRY(w.put(static_cast<std::uint8_t>(mt | 25)));
-    return w.put_be<std::uint16_t>(static_cast<std::uint16_t>(v));
-  }
-  if (v <= 0xffffffff) {
-    WEFT_TRY(w.put(static_cast<std::uint8_t>(mt | 26)));
-    return w.put_be<std::uint32_t>(static_cast<std::uint32_t>(v));
-  }
-  WEFT_TRY(w.put(static_cast<std::uint8_t>(mt | 27)));
-  return w.put_be<std::uint64_t>(v);
+// Writing goes through weft::wire's deterministic CBOR writer (shortest heads, definite
+// lengths): the same bytes the rest of weft writes. Reading stays here: the schema is a
+// fixed array layout read in one pass, and every refusal must be a swim_errc.
+[[nodiscard]] inline result<void> put_array(byte_writer& w, std::uint64_t count) noexcept {
+  return wire::cbor_writer(w).begin_array(count);
 }
 [[nodiscard]] constexpr std::size_t head_size(std::uint64_t v) noexcept {
   return v < 24 ? 1 : v <= 0xff ? 2 : v <= 0xffff ? 3 : v <= 0xffffffff ? 5 : 9;
 }
 [[nodiscard]] inline result<void> put_uint(byte_writer& w, std::uint64_t v) noexcept {
-  return put_head(w, major::uint, v);
+  return wire::cbor_writer(w).put_uint(v);
 }
 [[nodiscard]] inline result<void> put_bytes(byte_writer& w, byte_view b) noexcept {
-  WEFT_TRY(put_head(w, major::bytes, b.size()));
-  return w.put(b);
+  return wire::cbor_writer(w).put_bytes(b);
 }
 
 /// Reads one head of major type `m`, refusing non-shortest and indefinite forms.
@@ -203,7 +192,7 @@ constexpr std::uint64_t field_count(item_kind k) noexcept {
                                                bool signed_part = false) noexcept {
   using namespace detail;
   const std::uint64_t fields = field_count(c.kind) - (signed_part ? 1 : 0);
-  WEFT_TRY(put_head(w, major::array, fields));
+  WEFT_TRY(put_array(w, fields));
   WEFT_TRY(put_uint(w, static_cast<std::uint64_t>(c.kind)));
   WEFT_TRY(put_uint(w, c.subject));
   WEFT_TRY(put_uint(w, c.incarnation));
@@ -223,7 +212,7 @@ constexpr std::uint64_t field_count(item_kind k) noexcept {
                                                       bool signed_part = false) noexcept {
   using namespace detail;
   const std::uint64_t fields = field_count(p.kind) - (signed_part ? 1 : 0);
-  WEFT_TRY(put_head(w, major::array, fields));
+  WEFT_TRY(put_array(w, fields));
   WEFT_TRY(put_uint(w, static_cast<std::uint64_t>(p.kind)));
   WEFT_TRY(put_uint(w, p.origin));
   WEFT_TRY(put_uint(w, p.id));
@@ -308,7 +297,7 @@ constexpr std::uint64_t header_fields(packet_kind k) noexcept {
 /// Writes the packet head up to (not including) the item array.
 [[nodiscard]] inline result<void> encode_header(byte_writer& w, const packet_header& h) noexcept {
   using namespace detail;
-  WEFT_TRY(put_head(w, major::array, header_fields(h.kind)));
+  WEFT_TRY(put_array(w, header_fields(h.kind)));
   WEFT_TRY(put_uint(w, h.version));
   WEFT_TRY(put_uint(w, static_cast<std::uint64_t>(h.kind)));
   WEFT_TRY(put_uint(w, h.sender));
@@ -387,7 +376,7 @@ constexpr std::uint64_t header_fields(packet_kind k) noexcept {
 
 /// Appends an array head for `count` items.
 [[nodiscard]] inline result<void> encode_array_head(byte_writer& w, std::uint64_t count) noexcept {
-  return detail::put_head(w, detail::major::array, count);
+  return detail::put_array(w, count);
 }
 
 }  // namespace swim
