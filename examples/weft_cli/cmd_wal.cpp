@@ -33,10 +33,8 @@ std::string error_text(const weft::error& e) {
   return text;
 }
 
-// Verify and dump open every segment at once, so the descriptor table must hold them all.
-ws::posix_file_system_options reader_fs_options(const ws::wal_options& wal) {
+ws::posix_file_system_options reader_fs_options() {
   ws::posix_file_system_options fs;
-  fs.max_open_files = std::min<std::size_t>(wal.max_segments + 8, 65535);
   fs.create_directory = false;
   return fs;
 }
@@ -44,8 +42,8 @@ ws::posix_file_system_options reader_fs_options(const ws::wal_options& wal) {
 int verify(const std::string& directory) {
   ws::wal_options options;
   options.read_only = true;
-  options.max_segments = 65000;
-  ws::posix_file_system fs(reader_fs_options(options));
+  options.max_segments = std::size_t{1} << 16;  // sealed segments are opened one at a time
+  ws::posix_file_system fs(reader_fs_options());
   if (auto attached = fs.attach(directory.c_str()); !attached)
     return weft_cli::fail(directory + ": " + error_text(attached.error()));
   ws::wal<ws::posix_file_system> log(fs, options);
@@ -122,9 +120,7 @@ std::uint64_t dump_segment(const std::string& file, const std::vector<std::uint8
 }
 
 int dump(const std::string& directory) {
-  ws::posix_file_system_options fs_options;
-  fs_options.create_directory = false;
-  ws::posix_file_system fs(fs_options);
+  ws::posix_file_system fs(reader_fs_options());
   if (auto attached = fs.attach(directory.c_str()); !attached)
     return weft_cli::fail(directory + ": " + error_text(attached.error()));
   std::vector<std::uint64_t> numbers;

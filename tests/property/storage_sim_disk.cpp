@@ -198,7 +198,9 @@ TEST_CASE("wal on sim::disk: bit rot, latent errors and misdirected writes never
       fs.crash_at = ~std::uint64_t{0};
       st::recovery_report report;
       const check_result r = recover_and_check(fs, m, report);
-      INFO("seed " << seed << " incarnation " << incarnation);
+      INFO("seed " << seed << " incarnation " << incarnation << " file " << report.file_name()
+                   << " offset " << report.offset << " reason " << report.reason << " removed "
+                   << report.torn_segments_removed << " last " << r.last << " acked " << m.acked_last);
       if (!r.opened || r.read_failed) {
         const auto domain = r.failure.domain().name;
         REQUIRE((domain == "storage" || domain == "fs"));

@@ -40,10 +40,12 @@ struct wal_options {
   std::size_t max_record_size_bytes = std::size_t{1} << 20;
   std::size_t write_buffer_size_bytes = std::size_t{4} << 20;  // group-commit buffer
   std::size_t max_entries = std::size_t{1} << 20;              // live entries indexed
-  // Every live segment stays open, so this must stay below the file system's open-file
-  // limit (posix_file_system_options::max_open_files, 256 by default) minus the other
-  // files in the directory; at the limit append() answers log_full (compact first).
-  std::size_t max_segments = 192;
+  // Live segments (64 MiB each by default: 256 GiB); at the limit append() answers
+  // log_full (compact first). Only the segment being written and at most
+  // max_open_read_segments sealed ones are open at a time, so this is not bounded by the
+  // file system's open-file limit.
+  std::size_t max_segments = 4096;
+  std::size_t max_open_read_segments = 8;  // sealed segments kept open for reads (LRU)
   std::uint64_t first_index = 1;                               // of a brand-new log
   sync_policy sync = sync_policy::on_sync;
   preallocation_mode preallocation = preallocation_mode::allocate;
@@ -64,6 +66,8 @@ struct wal_options {
       where = "wal_options: a maximal record does not fit in a segment";
     else if (max_entries == 0 || max_segments < 2 || first_index == 0)
       where = "wal_options: max_entries, max_segments or first_index";
+    else if (max_open_read_segments == 0 || max_open_read_segments > 1024)
+      where = "wal_options: max_open_read_segments outside [1, 1024]";
     if (where != nullptr) return error(core_errc::invalid_options, where);
     return ok();
   }
@@ -210,7 +214,7 @@ class wal {
   };
   struct segment {
     std::uint64_t number;
-    file_handle handle;
+    file_handle handle;  // value 0: closed (a sealed segment not in the read cache)
     detail::segment_header header;
   };
   struct location {
@@ -289,6 +293,7 @@ class wal {
     }
     durable_ = written_;
     const std::uint64_t number = current().number + 1;
+    seal(current());
     if (auto created = create_segment(number, written_.sequence + 1); !created)
       return poison(created.error());
     return ok();
@@ -350,7 +355,7 @@ class wal {
     while (segments_.size() > 1 && segments_[1].header.last_index < first_) {
       char name[detail::segment_name_size + 1];
       detail::format_segment_name(segments_.front().number, name);
-      (void)fs_.close(segments_.front().handle);
+      close_segment(segments_.front());
       segments_.erase(segments_.begin());
       if (auto gone = fs_.remove(name); !gone) return poison(gone.error());
       ++stats_.segments_removed;
@@ -379,8 +384,9 @@ class wal {
     segment* s = find_segment(e.segment);
     if (s == nullptr) return error(storage_errc::corrupt_sequence, "wal: read: segment missing");
     window_size_ = 0;
+    WEFT_TRY_ASSIGN(const file_handle handle, acquire(*s));
     WEFT_TRY_ASSIGN(const std::size_t got,
-                    fs_.read(s->handle, e.offset, mutable_byte_view(read_buffer_.data(), size)));
+                    fs_.read(handle, e.offset, mutable_byte_view(read_buffer_.data(), size)));
     detail::record_header h;
     const byte_view bytes(read_buffer_.data(), got);
     if (got < size || !detail::decode_record_header(bytes, options_.max_record_size_bytes, h) ||
@@ -390,8 +396,43 @@ class wal {
     return bytes.subspan(detail::record_header_size, e.length);
   }
 
+  // ---- open handles: the current segment, plus a small LRU cache of sealed ones ----
+  // A sealed segment (flushed and synced) is closed unless it is in the read cache.
+  void seal(segment& s) noexcept { close_segment(s); }
+
+  void close_segment(segment& s) noexcept {
+    if (s.handle.value == 0) return;
+    (void)fs_.close(s.handle);
+    if (window_handle_ == s.handle) window_size_ = 0;  // the value may be reused by another file
+    s.handle = {};
+    for (cached_reader& c : read_cache_)
+      if (c.number == s.number) c = {};
+  }
+
+  // The segment's handle, opened on demand; at most max_open_read_segments sealed segments
+  // are open: the least recently used one is closed to make room.
+  [[nodiscard]] result<file_handle> acquire(segment& s) noexcept {
+    ++read_clock_;
+    if (s.handle.value != 0 && &s == &segments_.back()) return s.handle;  // being written
+    cached_reader* victim = &read_cache_.front();
+    for (cached_reader& c : read_cache_) {
+      if (c.used != 0 && c.number == s.number && s.handle.value != 0) {
+        c.used = read_clock_;
+        return s.handle;
+      }
+      if (c.used < victim->used) victim = &c;
+    }
+    if (victim->used != 0)
+      if (segment* old = find_segment(victim->number); old != nullptr) close_segment(*old);
+    char name[detail::segment_name_size + 1];
+    detail::format_segment_name(s.number, name);
+    WEFT_TRY_ASSIGN(s.handle, fs_.open(name, open_mode::open_existing));
+    *victim = {s.number, read_clock_};
+    return s.handle;
+  }
+
   void release() noexcept {
-    for (const segment& s : segments_) (void)fs_.close(s.handle);
+    for (segment& s : segments_) close_segment(s);
     segments_.clear();
     entries_.clear();
     head_ = 0;
@@ -413,12 +454,20 @@ class wal {
                                         recovery_report& report) noexcept;
   [[nodiscard]] result<void> replay(const detail::record_header& h, std::uint64_t segment,
                                     std::uint64_t offset) noexcept;
+  [[nodiscard]] result<bool> all_zero_after(file_handle handle, std::uint64_t from) noexcept;
   [[nodiscard]] result<byte_view> fetch(file_handle handle, std::uint64_t offset,
                                         std::size_t size, std::uint64_t limit) noexcept;
+
+  struct cached_reader {
+    std::uint64_t number = 0;
+    std::uint64_t used = 0;  // read_clock_ at the last use; 0: free slot
+  };
 
   FS& fs_;
   wal_options options_;
   std::vector<segment> segments_;
+  std::vector<cached_reader> read_cache_;
+  std::uint64_t read_clock_ = 0;
   std::vector<entry_location> entries_;
   std::vector<std::uint8_t> write_buffer_;
   std::vector<std::uint8_t> read_buffer_;
@@ -464,6 +513,8 @@ result<void> wal<FS>::open(recovery_report& report) noexcept {
   stats_ = {};
   WEFT_TRY(options_.validate());
   segments_.reserve(options_.max_segments);
+  read_cache_.assign(options_.max_open_read_segments, cached_reader{});
+  read_clock_ = 0;
   entries_.reserve(options_.max_entries);
   write_buffer_.assign(options_.write_buffer_size_bytes, 0);
   read_buffer_.assign(options_.write_buffer_size_bytes, 0);
@@ -532,7 +583,17 @@ result<void> wal<FS>::open_segments(const std::vector<std::uint64_t>& numbers,
       for (std::size_t k = 0; k < got; ++k) zero = zero && raw[k] == 0;
       if (zero) verdict = detail::header_verdict::all_zero;
     }
-    if (verdict == detail::header_verdict::all_zero && last) {
+    bool unfinished = verdict == detail::header_verdict::all_zero && last;
+    if (unfinished) {
+      // A zero header followed by records is a damaged header (a misdirected or rotted
+      // write), not an unfinished creation: those records may have been acknowledged.
+      WEFT_TRY_ASSIGN(unfinished, all_zero_after(handle, sizeof raw));
+      if (!unfinished) {
+        report.reason = "segment header is zero but records follow it";
+        return error(storage_errc::corrupt_header, "wal: open: zero segment header");
+      }
+    }
+    if (unfinished) {
       // The crash came while this segment was being created: nothing in it was ever
       // acknowledged (its header is synced before any record is written to it).
       (void)fs_.close(handle);
@@ -564,8 +625,25 @@ result<void> wal<FS>::open_segments(const std::vector<std::uint64_t>& numbers,
       report.reason = "segment header names another segment or an impossible size";
       return error(storage_errc::corrupt_header, "wal: open: segment header fields");
     }
+    if (!last) close_segment(segments_.back());  // sealed: reopened on demand
   }
   return ok();
+}
+
+template <class FS>
+result<bool> wal<FS>::all_zero_after(file_handle handle, std::uint64_t from) noexcept {
+  WEFT_TRY_ASSIGN(const std::uint64_t size, fs_.size(handle));
+  window_size_ = 0;
+  for (std::uint64_t at = from; at < size;) {
+    const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(read_buffer_.size(), size - at));
+    WEFT_TRY_ASSIGN(const std::size_t got,
+                    fs_.read(handle, at, mutable_byte_view(read_buffer_.data(), want)));
+    for (std::size_t k = 0; k < got; ++k)
+      if (read_buffer_[k] != 0) return false;
+    if (got == 0) break;
+    at += got;
+  }
+  return true;
 }
 
 template <class FS>
@@ -628,21 +706,22 @@ result<void> wal<FS>::scan_segment(std::size_t i, scan_state& state,
     state.next_sequence = s.header.first_sequence;
     state.started = true;
   }
-  WEFT_TRY_ASSIGN(const std::uint64_t file_size, fs_.size(s.handle));
+  WEFT_TRY_ASSIGN(const file_handle handle, acquire(s));
+  WEFT_TRY_ASSIGN(const std::uint64_t file_size, fs_.size(handle));
   const std::uint64_t limit = std::min(file_size, s.header.segment_size);
   const std::uint64_t expected_end =
       last ? ~std::uint64_t{0} : segments_[i + 1].header.first_sequence;
   std::uint64_t offset = detail::segment_header_size;
   window_size_ = 0;
   while (state.next_sequence < expected_end) {
-    WEFT_TRY_ASSIGN(const byte_view head, fetch(s.handle, offset, detail::record_header_size, limit));
+    WEFT_TRY_ASSIGN(const byte_view head, fetch(handle, offset, detail::record_header_size, limit));
     detail::record_header h;
     bool good = !head.empty() && detail::decode_record_header(head, options_.max_record_size_bytes, h);
     good = good && h.sequence == state.next_sequence &&
            offset + detail::record_size(h.payload_length) <= limit;
     if (good) {
       WEFT_TRY_ASSIGN(const byte_view payload,
-                      fetch(s.handle, offset + detail::record_header_size, h.payload_length, limit));
+                      fetch(handle, offset + detail::record_header_size, h.payload_length, limit));
       good = payload.size() == h.payload_length && detail::payload_matches(h, payload);
     }
     if (!good) {

@@ -3,12 +3,14 @@
 // and failed writes that are never acknowledged.
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
 #include <string>
 #include <vector>
 
 #include "test_fs.hpp"
 #include "weft/core/random.hpp"
 #include "weft/storage/memory.hpp"
+#include "weft/storage/posix_file_system.hpp"
 #include "weft/storage/wal.hpp"
 
 namespace st = weft::storage;
@@ -234,6 +236,23 @@ TEST_CASE("wal: foreign, future and damaged segment headers are refused with typ
   }
 }
 
+TEST_CASE("wal: a zeroed header of the last segment with records after it is a hard error",
+          "[storage][wal]") {
+  // Not an unfinished segment creation (which is removed): the records after the header
+  // may have been acknowledged, so recovery refuses instead of dropping them.
+  mem_fs fs;
+  make_log(fs, 300);
+  std::string last = fs.files.rbegin()->first;
+  std::fill(fs.files[last].begin(), fs.files[last].begin() + 64, std::uint8_t{0});
+  st::wal<mem_fs> log(fs, small_options());
+  st::recovery_report report;
+  auto opened = log.open(report);
+  REQUIRE_FALSE(opened);
+  CHECK(opened.error() == st::storage_errc::corrupt_header);
+  CHECK(report.file_name() == last);
+  CHECK(fs.files.count(last) == 1);  // nothing removed
+}
+
 TEST_CASE("wal: damage in a sealed segment is a hard error naming file and offset", "[storage][wal]") {
   mem_fs fs;
   make_log(fs, 300);
@@ -399,4 +418,55 @@ TEST_CASE("wal: read-only verification reports without repairing or creating", "
     CHECK(fs.files.count("wal-0000000000000001.log") == 1);
     CHECK(log.last_index() == 5);
   }
+}
+
+TEST_CASE("wal: more segments than the file system may open at once", "[storage][wal]") {
+  // Sealed segments are closed; reads reopen them through a small LRU of handles, so a log
+  // of 60+ segments works on a file system limited to 6 open files (recovery included).
+  char pattern[] = "/tmp/weft-wal-handles-XXXXXX";
+  REQUIRE(::mkdtemp(pattern) != nullptr);
+  st::posix_file_system_options fs_options;
+  fs_options.max_open_files = 6;
+  st::wal_options o = small_options();
+  o.max_open_read_segments = 3;
+  std::vector<entry> expected;
+  {
+    st::posix_file_system fs(fs_options);
+    REQUIRE(fs.attach(pattern));
+    st::wal<st::posix_file_system> log(fs, o);
+    st::recovery_report report;
+    REQUIRE(log.open(report));
+    for (std::uint64_t i = 1; i <= 3000; ++i) {
+      expected.push_back({i, 1 + i / 100, payload_for(i)});
+      REQUIRE(log.append(i, 1 + i / 100, weft::as_bytes(expected.back().payload)));
+      if (i % 16 == 0) REQUIRE(log.sync());
+    }
+    REQUIRE(log.stats().segments_created > 10 * fs_options.max_open_files);
+    CHECK(contents(log) == expected);
+    REQUIRE(log.close());
+  }
+  st::posix_file_system fs(fs_options);
+  REQUIRE(fs.attach(pattern));
+  st::wal<st::posix_file_system> log(fs, o);
+  st::recovery_report report;
+  REQUIRE(log.open(report));
+  CHECK(report.segments > 60);
+  CHECK(contents(log) == expected);
+  // Scattered single reads cycle through more segments than the handle cache holds.
+  weft::xoshiro256 random(5);
+  for (int k = 0; k < 300; ++k) {
+    const std::uint64_t i = 1 + weft::uniform_below(random, expected.size());
+    std::string got;
+    REQUIRE(log.read_range(i, i + 1,
+                           [](void* c, const st::log_entry_view& e) noexcept {
+                             *static_cast<std::string*>(c) = std::string(weft::as_chars(e.payload));
+                             return true;
+                           },
+                           &got));
+    REQUIRE(got == expected[i - 1].payload);
+  }
+  REQUIRE(log.append(3001, 31, weft::as_bytes(std::string("after reopen"))));
+  REQUIRE(log.sync());
+  REQUIRE(log.close());
+  CHECK(std::system((std::string("rm -rf ") + pattern).c_str()) == 0);
 }
