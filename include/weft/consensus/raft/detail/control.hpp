@@ -36,23 +36,28 @@ ready_batch basic_core<Random>::ready() noexcept {
     send(m);
   }
   release_follower_reads();
-  ready_batch rb;
   const hard_state now = state();
-  if (!(now == offered_state_)) {
-    rb.must_persist.hard_state_changed = true;
-    rb.must_persist.state = now;
-  }
-  if (offered_index_ < log_.last_index())
-    rb.must_persist.entries = log_.range(offered_index_ + 1, log_.last_index() - offered_index_);
-  rb.must_persist.snapshot_chunks = chunks_;
-  rb.send_after_persist = send_after_.view();
-  rb.send_now = send_now_.view();
+  const bool state_changed = !(now == offered_state_);
+  const index_t last = log_.last_index();
   const index_t apply_to = std::min<index_t>(std::min(commit_, persisted_index_),
                                              applied_ + opts_.max_committed_per_ready);
-  if (apply_to > applied_) rb.committed = log_.range(applied_ + 1, apply_to - applied_);
-  rb.read_states = read_states_;
-  if (snapshot_restored_) rb.snapshot_to_restore = &restored_;
-  ready_entries_last_ = log_.last_index();
+  // Every member named: a default-constructed batch was zeroed with `rep stos`, a fixed cost
+  // that showed in batch-1 profiles.
+  const ready_batch rb{
+      .must_persist = {.hard_state_changed = state_changed,
+                       .state = state_changed ? now : hard_state{},
+                       .entries = offered_index_ < last
+                                      ? log_.range(offered_index_ + 1, last - offered_index_)
+                                      : entry_range{},
+                       .snapshot_chunks = chunks_},
+      .send_after_persist = send_after_.view(),
+      .send_now = send_now_.view(),
+      .committed = apply_to > applied_ ? log_.range(applied_ + 1, apply_to - applied_)
+                                       : entry_range{},
+      .read_states = read_states_,
+      .snapshot_to_restore = snapshot_restored_ ? &restored_ : nullptr,
+  };
+  ready_entries_last_ = last;
   ready_committed_last_ = std::max(applied_, apply_to);
   in_ready_ = true;
   return rb;
