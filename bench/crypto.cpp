@@ -247,14 +247,17 @@ class recording_reporter : public benchmark::ConsoleReporter {
 /// instruction counting under valgrind (deterministic where the shared machine's timing is
 /// not): per-op instructions = (count at 2N - count at N) / N. OP: cose_sign, raw_sign,
 /// cose_verify, raw_verify, cose_encrypt, raw_encrypt, cose_decrypt, raw_decrypt,
-/// raw_encrypt_aad, raw_decrypt_aad.
+/// raw_encrypt_aad, raw_decrypt_aad; merkle_build, merkle_raw_leaf_sha256,
+/// merkle_raw_all_hashes (one iteration = 1,000,000 leaves; SIZE is ignored but must be 64).
 int run_loop(const std::string& op, std::size_t size, long count) {
   static const std::map<std::string, void (*)(benchmark::State&)> ops = {
       {"cose_sign", cose_sign},       {"raw_sign", raw_sign},
       {"cose_verify", cose_verify},   {"raw_verify", raw_verify},
       {"cose_encrypt", cose_encrypt}, {"raw_encrypt", raw_encrypt},
       {"cose_decrypt", cose_decrypt}, {"raw_decrypt", raw_decrypt},
-      {"raw_encrypt_aad", raw_encrypt_aad}, {"raw_decrypt_aad", raw_decrypt_aad}};
+      {"raw_encrypt_aad", raw_encrypt_aad}, {"raw_decrypt_aad", raw_decrypt_aad},
+      {"merkle_build", merkle_build}, {"merkle_raw_leaf_sha256", merkle_raw_leaf_sha256},
+      {"merkle_raw_all_hashes", merkle_raw_all_hashes}};
   const auto it = ops.find(op);
   if (it == ops.end() || fx().payload.count(size) == 0) return 2;
   if (count == 0) return 0;
