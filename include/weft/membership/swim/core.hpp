@@ -468,7 +468,9 @@ class basic_core {
     datagram_arena_.resize(std::size_t{opts.max_outgoing_datagrams} * opts.mtu_bytes);
     stream_arena_.resize(std::size_t{opts.max_outgoing_streams} * opts.max_stream_message_bytes);
     item_scratch_.resize(opts.mtu_bytes);
-    claim_scratch_.resize(opts.mtu_bytes);
+    // Also measures claims for push-pull, which may be larger than a small MTU: an alive
+    // claim with the largest key and signatures encodes to about 210 bytes.
+    claim_scratch_.resize(std::max<std::size_t>(opts.mtu_bytes, 256));
     sends_.reserve(std::size_t{opts.max_outgoing_datagrams} + opts.max_outgoing_streams);
     notes_.reserve(opts.max_pending_notifications);
     note_bytes_.resize(opts.max_notification_bytes);

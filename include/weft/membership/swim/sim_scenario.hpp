@@ -40,6 +40,7 @@ class sim_swarm_run {
                       .duplicate_probability = mix_.duplicate_probability,
                       .reorder_probability = mix_.reorder_probability}) {
     world_.set_trace(run.trace, run.trace_context);
+    if (auto kind = world_.event_kind("swim_tick", "", "")) tick_kind_ = *kind;
     opts_.mtu_bytes = 512;
     opts_.max_payload_bytes = 100;
     opts_.max_members = run.nodes + 4;
@@ -108,7 +109,8 @@ class sim_swarm_run {
       for (const member& other : members_)
         if (&other != &m) (void)m.k->add_member(world_.clock(m.self).now(), other.k->self_claim());
       flush(m);
-      (void)world_.after(m.self, milliseconds(10 + m.self), &sim_swarm_run::on_tick, &m);
+      (void)world_.after(m.self, milliseconds(10 + m.self), &sim_swarm_run::on_tick, &m, 0,
+                         tick_kind_);
     }
   }
 
@@ -123,6 +125,7 @@ class sim_swarm_run {
     m.k->clear_outputs();
   }
   void record_verdict(sim::node_id judge, node_id about) {
+    world_.note(judge, "swim_dead_verdict_about", about);
     if (crashed_ != no_member && about == crashed_ + 1) {
       ++crash_verdicts_;
       latest_verdict_ns_ = std::max(latest_verdict_ns_, world_.now_ns());
@@ -148,7 +151,8 @@ class sim_swarm_run {
     auto* m = static_cast<member*>(context);
     m->k->tick(m->run->world_.clock(m->self).now());
     m->run->flush(*m);
-    (void)m->run->world_.after(m->self, milliseconds(50), &sim_swarm_run::on_tick, m);
+    (void)m->run->world_.after(m->self, milliseconds(50), &sim_swarm_run::on_tick, m, 0,
+                               m->run->tick_kind_);
   }
 
   sim::outcome verdict() {
@@ -185,6 +189,7 @@ class sim_swarm_run {
   }
 
   std::uint64_t seed_;
+  std::uint16_t tick_kind_ = 0;
   sim::fault_mix mix_;
   sim::world world_;
   sim::network net_;
