@@ -46,8 +46,10 @@ namespace detail {
 inline constexpr std::size_t slot_header_bytes = 18;
 inline constexpr std::size_t slot_field_header_bytes = 10;
 
-inline std::size_t encode_slot(std::uint8_t* out, std::size_t capacity, const callsite& cs,
-                               std::int64_t ts_ns, std::span<const field> fields) noexcept {
+// Always inlined: at a log statement the fields are known, and the loop folds away.
+WEFT_ALWAYS_INLINE std::size_t encode_slot(std::uint8_t* out, std::size_t capacity,
+                                           const callsite& cs, std::int64_t ts_ns,
+                                           std::span<const field> fields) noexcept {
   const callsite* site = &cs;
   std::memcpy(out, &site, 8);
   std::memcpy(out + 8, &ts_ns, 8);
@@ -120,7 +122,7 @@ class binary_sink : public metrics_recorder {
   }
 
   /// Producer side, any thread: never blocks; refuses (and counts) when the queue is full.
-  void write(const callsite& cs, std::span<const field> fields) noexcept {
+  WEFT_ALWAYS_INLINE void write(const callsite& cs, std::span<const field> fields) noexcept {
     const std::int64_t ts_ns = to_ns(clock_->now());
     std::uint64_t pos;
     const bool claimed = Limits.single_producer ? claim_single(pos) : claim_shared(pos);
