@@ -35,7 +35,7 @@ sim::swarm_summary swarm(const sim::scenario& s, std::uint32_t nodes, std::uint6
 TEST_CASE("raft on the WAL: no acknowledged write lost under every simulated fault",
           "[storage][raft][sim]") {
   const std::uint64_t first = env_or("RAFT_WAL_FIRST_SEED", 1);
-  const std::uint64_t seeds = env_or("RAFT_WAL_SEEDS", 40);
+  const std::uint64_t seeds = env_or("RAFT_WAL_SEEDS", 25);
   for (const std::uint32_t nodes : {3u, 5u}) {
     const sim::swarm_summary summary = swarm(st::raft_sim_scenario, nodes, first, seeds);
     for (const sim::failed_seed& f : summary.failed)
@@ -58,7 +58,7 @@ TEST_CASE("raft on the WAL: a clean run commits and completes operations",
 
 TEST_CASE("raft on the WAL: the swarm finds the planted bug (a WAL that never syncs)",
           "[storage][raft][sim]") {
-  const sim::swarm_summary summary = swarm(st::raft_sim_unsynced_scenario, 3, 1, 40);
+  const sim::swarm_summary summary = swarm(st::raft_sim_unsynced_scenario, 3, 1, 20);
   CHECK(summary.failures > 0);
 }
 

@@ -302,6 +302,10 @@ class raft_sim_cluster {
       if (!written) return fail_stop(n, "persist");  // a failed write is never acknowledged
       if (written->wrote_entries) {
         hold_until_synced(n, *written, rb.send_after_persist);
+      } else if (!m.unsynced.empty()) {
+        // Nothing new to sync, but these messages may speak for entries an earlier batch
+        // wrote (an append response saying "I have up to i"): they wait for that sync.
+        queue_behind(m.unsynced.back(), rb.send_after_persist);
       } else {
         for (const raft::message& msg : rb.send_after_persist) send(n, msg);
       }
@@ -319,10 +323,7 @@ class raft_sim_cluster {
     member::unsynced_batch batch;
     batch.last_index = written.last_index;
     batch.last_term = written.last_term;
-    for (const raft::message& msg : after) {
-      auto bytes = encoder_.encode(msg, mutable_byte_view(send_buffer_));
-      if (bytes) batch.outbox.emplace_back(msg.to, std::vector<std::uint8_t>(bytes->begin(), bytes->end()));
-    }
+    queue_behind(batch, after);
     m.unsynced.push_back(std::move(batch));
     sim::event e;
     e.at_ns = std::max(world_.now_ns(), to_ns(disks_[n]->busy_until())) + options_.sync_ns;
@@ -332,6 +333,12 @@ class raft_sim_cluster {
     e.kind = sync_kind_;
     e.flags = sim::event_needs_up | sim::event_epoch_bound;
     (void)world_.schedule(e);
+  }
+  void queue_behind(member::unsynced_batch& batch, std::span<const raft::message> messages) {
+    for (const raft::message& msg : messages) {
+      auto bytes = encoder_.encode(msg, mutable_byte_view(send_buffer_));
+      if (bytes) batch.outbox.emplace_back(msg.to, std::vector<std::uint8_t>(bytes->begin(), bytes->end()));
+    }
   }
   static void synced_thunk(void* context, const sim::event& e) noexcept {
     auto* self = static_cast<raft_sim_cluster*>(context);
@@ -419,8 +426,10 @@ class raft_sim_cluster {
     if (!inserted && it->second != n) violation("two leaders in term: term, node", c.term(), n);
     if (!inserted) return;
     for (const auto& [index, value] : oracle_)  // leader completeness: every applied entry
-      if (index > c.last_index() || c.log().term_at(index) != value.first)
+      if (index > c.last_index() || c.log().term_at(index) != value.first) {
         violation("leader lacks a committed entry: term, index", c.term(), index);
+        break;
+      }
   }
 
   // ---- clients ------------------------------------------------------------------------
