@@ -2,7 +2,7 @@
 // driven through HTTP PUT /kv with 256-byte values by 1, 16 and 128 concurrent clients
 // (one thread and one keep-alive connection each, one request in flight per client).
 // Prints writes per second and p50/p99 latency of acknowledged writes per level.
-//   bench_cluster [--weftd PATH] [--seconds S] [--clients 1,16,128]
+//   bench_cluster [--weftd PATH] [--seconds S] [--clients 1,16,128] [--snapshot-interval N]
 #include <algorithm>
 #include <atomic>
 #include <csignal>
@@ -81,16 +81,18 @@ int main(int argc, char** argv) {
   std::string weftd = default_weftd();
   double seconds = 3.0;
   std::vector<std::size_t> levels{1, 16, 128};
+  long snapshot_interval = 0;  // 0: weftd's default
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--weftd" && i + 1 < argc) weftd = argv[++i];
     else if (arg == "--seconds" && i + 1 < argc) seconds = std::strtod(argv[++i], nullptr);
+    else if (arg == "--snapshot-interval" && i + 1 < argc) snapshot_interval = std::strtol(argv[++i], nullptr, 10);
     else if (arg == "--clients" && i + 1 < argc) {
       levels.clear();
       std::stringstream list(argv[++i]);
       for (std::string item; std::getline(list, item, ',');) levels.push_back(std::strtoul(item.c_str(), nullptr, 10));
     } else {
-      std::cerr << "error: unknown argument '" << arg << "' (bench_cluster [--weftd PATH] [--seconds S] [--clients 1,16,128])\n";
+      std::cerr << "error: unknown argument '" << arg << "' (bench_cluster [--weftd PATH] [--seconds S] [--clients 1,16,128] [--snapshot-interval N])\n";
       return 2;
     }
   }
@@ -99,10 +101,15 @@ int main(int argc, char** argv) {
     std::cerr << "error: --seconds must be in (0, 120] and --clients a list of 1..1024\n";
     return 2;
   }
+  if (snapshot_interval != 0 && (snapshot_interval < 16 || snapshot_interval > 98304)) {
+    std::cerr << "error: --snapshot-interval must be in [16, 98304] (weftd's raft.snapshot_interval_entries)\n";
+    return 2;
+  }
   std::signal(SIGPIPE, SIG_IGN);
   weft_demo::cluster_options options;
   options.weftd_path = weftd;
   options.request_timeout_ms = 5000;
+  options.snapshot_interval_entries = static_cast<int>(snapshot_interval);
   weft_demo::cluster c(options);
   std::string error;
   if (!c.start(error)) {

@@ -123,9 +123,9 @@ void read_tunables(const toml::table& root, config& c) {
     c.election_ticks_min = integer(t, "raft.", "election_ticks_min", c.election_ticks_min, 2, 100000);
     c.election_ticks_max = integer(t, "raft.", "election_ticks_max", c.election_ticks_max, 2, 100000);
     c.heartbeat_ticks = integer(t, "raft.", "heartbeat_ticks", c.heartbeat_ticks, 1, 100000);
-    // At most 32768: with up to 32768 uncommitted entries it must fit the 65536-entry log.
+    // At most 98304: with up to 32768 uncommitted entries it must fit the 131072-entry log.
     c.snapshot_interval_entries =
-        integer(t, "raft.", "snapshot_interval_entries", c.snapshot_interval_entries, 16, 32768);
+        integer(t, "raft.", "snapshot_interval_entries", c.snapshot_interval_entries, 16, 98304);
     if (c.election_ticks_max < c.election_ticks_min)
       fail("raft.election_ticks_max", *t.get("election_ticks_max"), "must be >= raft.election_ticks_min");
     if (c.heartbeat_ticks >= c.election_ticks_min) {

@@ -29,7 +29,7 @@ struct config {
   std::int64_t election_ticks_min = 30;
   std::int64_t election_ticks_max = 60;
   std::int64_t heartbeat_ticks = 5;
-  std::int64_t snapshot_interval_entries = 10000;  // snapshot + compaction every N applied
+  std::int64_t snapshot_interval_entries = 50000;  // snapshot + compaction every N applied
   // [http]
   std::int64_t max_body_bytes = 65536;
   std::int64_t max_header_bytes = 8192;

@@ -60,7 +60,7 @@ struct node_peer {
   o.max_bytes_per_entry = 64u << 10;
   // The node snapshots every node_options::snapshot_interval_entries / _bytes, so the log
   // only holds what came after the last snapshot plus what is not yet committed.
-  o.max_log_entries_in_memory = 1u << 16;
+  o.max_log_entries_in_memory = 1u << 17;
   o.max_log_bytes_in_memory = 64u << 20;
   return o;
 }
@@ -95,7 +95,7 @@ struct node_options {
   std::int64_t swim_join_retry_ms = 1000;
   // Snapshot the state machine (and compact the log and the WAL) once this many entries,
   // or this many payload bytes, were applied since the last snapshot.
-  std::uint64_t snapshot_interval_entries = 10000;
+  std::uint64_t snapshot_interval_entries = 50000;
   std::uint64_t snapshot_interval_bytes = 16u << 20;
   std::size_t snapshot_buffer_size_bytes = 64u << 10;  // save/load/stream buffer, each
   storage::snapshot_options snapshot{};
