@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "free_port.hpp"
 #include "http_client.hpp"
 
 namespace weft_demo {
@@ -71,27 +72,6 @@ inline std::optional<node_status> parse_status(std::string_view json) {
   s.snapshot_index = json_number_after(json, "snapshot_index", raft).value_or(0);
   s.snapshots_installed = json_number_after(json, "snapshots_installed", raft).value_or(0);
   return s;
-}
-
-/// A port on 127.0.0.1 free for both TCP and UDP right now (the kernel picks it).
-inline std::uint16_t pick_free_port() {
-  for (int attempt = 0; attempt < 64; ++attempt) {
-    const int tcp = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    std::uint16_t port = 0;
-    if (tcp >= 0 && ::bind(tcp, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-        ::getsockname(tcp, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
-      port = ntohs(addr.sin_port);
-    const int udp = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    const bool udp_ok = udp >= 0 && ::bind(udp, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-    if (tcp >= 0) ::close(tcp);
-    if (udp >= 0) ::close(udp);
-    if (port != 0 && udp_ok) return port;
-  }
-  return 0;
 }
 
 struct cluster_options {

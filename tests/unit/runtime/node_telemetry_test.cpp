@@ -14,6 +14,8 @@
 
 #include "weft/runtime/node.hpp"
 
+#include "../../../examples/weft_demo/free_port.hpp"
+
 namespace {
 
 using namespace weft;
@@ -38,7 +40,7 @@ using catalogue_node = runtime::basic_node<catalogue_stack, counting_sm>;
 struct pair_of_members {
   runtime::event_loop loop;
   std::string root;
-  std::uint16_t base_port = 0;
+  std::uint16_t ports[4] = {};  // kernel-picked: fixed ranges collided with ephemeral ports
   counting_sm sms[2];
   std::unique_ptr<catalogue_node> nodes[2];
 
@@ -47,7 +49,10 @@ struct pair_of_members {
     char pattern[] = "/tmp/weft-node-telemetry-XXXXXX";
     REQUIRE(::mkdtemp(pattern) != nullptr);
     root = pattern;
-    base_port = static_cast<std::uint16_t>(43000 + (::getpid() % 2000) * 4);
+    for (auto& port : ports) {
+      port = weft_demo::pick_free_port();
+      REQUIRE(port != 0);
+    }
   }
   ~pair_of_members() {
     for (auto& n : nodes) n.reset();
@@ -55,7 +60,7 @@ struct pair_of_members {
     std::filesystem::remove_all(root, ignored);
   }
   transport::ipv4_endpoint ep(int port) const {
-    return {0x7f000001u, static_cast<std::uint16_t>(base_port + port)};
+    return {0x7f000001u, ports[port]};
   }
   runtime::node_options options_for(int i) const {
     runtime::node_options o;

@@ -14,6 +14,8 @@
 
 #include "weft/runtime/node.hpp"
 
+#include "../../../examples/weft_demo/free_port.hpp"
+
 namespace {
 
 using namespace weft;
@@ -69,7 +71,7 @@ using test_node = basic_node<test_stack, test_sm>;
 struct cluster {
   runtime::event_loop loop;
   std::string root;
-  std::uint16_t base_port = 0;
+  std::uint16_t ports[6] = {};  // kernel-picked: fixed ranges collided with ephemeral ports
   test_sm sms[3];
   std::unique_ptr<test_node> nodes[3];
   std::uint64_t snapshot_interval_entries = 10000;
@@ -79,7 +81,10 @@ struct cluster {
     char pattern[] = "/tmp/weft-node-test-XXXXXX";
     REQUIRE(::mkdtemp(pattern) != nullptr);
     root = pattern;
-    base_port = static_cast<std::uint16_t>(21000 + (::getpid() % 2000) * 10);
+    for (auto& port : ports) {
+      port = weft_demo::pick_free_port();
+      REQUIRE(port != 0);
+    }
   }
   ~cluster() {
     for (auto& n : nodes) n.reset();
@@ -87,7 +92,7 @@ struct cluster {
     std::filesystem::remove_all(root, ignored);
   }
   transport::ipv4_endpoint ep(int port) const {
-    return {0x7f000001u, static_cast<std::uint16_t>(base_port + port)};
+    return {0x7f000001u, ports[port]};
   }
   runtime::node_options options_for(int i) const {
     runtime::node_options o;
