@@ -451,7 +451,10 @@ void basic_node<Stack, SM>::note_read_states(std::span<const raft::read_state> s
   for (const raft::read_state& r : states) {
     const auto awaited = std::find(awaited_reads_.begin(), awaited_reads_.end(), r.context);
     if (awaited != awaited_reads_.end()) awaited_reads_.erase(awaited);
-    if (reads_.size() < options_.max_pending_reads) reads_.push_back({r.context, r.index});
+    // A refused read (a follower read the leader would not confirm) carries no index:
+    // serving it at index 0 would hand out stale state.
+    if (r.refused) sm_.read_failed(r.context);
+    else if (reads_.size() < options_.max_pending_reads) reads_.push_back({r.context, r.index});
     else ++counters_.reads_dropped;
   }
 }
