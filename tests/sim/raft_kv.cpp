@@ -1,9 +1,10 @@
 // tests/sim/raft_kv.cpp - a replicated key-value store on the Raft core, driven by clients
 // over the seeded in-test network (loss, duplication, reordering, partitions, crashes
-// with restart from persisted state, leadership transfers). Every client history is
-// checked for linearizability with weft::sim's checker (kv_model).
+// with restart from persisted state, leadership transfers, membership changes). Every
+// client history is checked for linearizability with weft::sim's checker (kv_model).
 //
-// Not yet on sim::world / sim::network / sim::disk: see docs/raft.md ("What is missing").
+// The same store on sim::world, sim::network and the file WAL on sim::disk (disk faults,
+// pauses, clock jumps) is the `raft` scenario: tests/sim/raft_wal_swarm.cpp.
 #include <catch2/catch.hpp>
 
 #include <cstdlib>
@@ -77,7 +78,11 @@ struct kv_world {
   }
 };
 
-bool run_seed(std::uint64_t seed, std::string& report, std::uint64_t& completed) {
+/// `undecided`: the checker ran out of its state budget (many unknown-outcome operations,
+/// e.g. proposals forwarded by learners); neither a pass nor a violation.
+enum class seed_outcome { linearizable, undecided, violation };
+
+seed_outcome run_seed(std::uint64_t seed, std::string& report, std::uint64_t& completed) {
   const std::size_t members = seed % 2 == 0 ? 3 : 5;
   cluster c(members, seed);
   kv_world w;
@@ -123,7 +128,7 @@ bool run_seed(std::uint64_t seed, std::string& report, std::uint64_t& completed)
       c.process(target);
     } else if (action < 95) {
       const node_id target = 1 + weft::uniform_below(r, members);
-      switch (weft::uniform_below(r, 4)) {
+      switch (weft::uniform_below(r, 5)) {
         case 0:
           if (c.env(target).up) c.crash(target);
           else { c.restart(target); w.stores[target].clear(); }
@@ -133,6 +138,7 @@ bool run_seed(std::uint64_t seed, std::string& report, std::uint64_t& completed)
           c.cut[{0, target}] = c.cut[{target, 0}] = true;
           break;
         case 2: c.cut.clear(); break;
+        case 3: c.cycle_membership(target); break;
         default:
           if (node_id l = c.leader(); l != 0) (void)c.node(l).transfer_leadership(target);
       }
@@ -151,30 +157,34 @@ bool run_seed(std::uint64_t seed, std::string& report, std::uint64_t& completed)
   }
   for (auto& [op, p] : w.pending) w.history.info(p.id, w.now);
   completed += w.completed;
-  if (!c.violations.empty()) { report = c.violations.front(); return false; }
-  if (!w.errors.empty()) { report = w.errors.front(); return false; }
+  if (!c.violations.empty()) { report = c.violations.front(); return seed_outcome::violation; }
+  if (!w.errors.empty()) { report = w.errors.front(); return seed_outcome::violation; }
   sim::check_result result = sim::check(w.history);
-  if (result.answer != sim::verdict::linearizable) {
-    report = result.report;
-    return false;
+  report = result.report;
+  switch (result.answer) {
+    case sim::verdict::linearizable: return seed_outcome::linearizable;
+    case sim::verdict::unknown: return seed_outcome::undecided;
+    default: return seed_outcome::violation;
   }
-  return true;
 }
 
 }  // namespace
 
-TEST_CASE("raft kv: client histories are linearizable under network faults and crashes",
+TEST_CASE("raft kv: client histories are linearizable under network faults, crashes and membership changes",
           "[raft][sim][linearizability]") {
   std::uint64_t seeds = 200;
   if (const char* env = std::getenv("RAFT_KV_SEEDS")) seeds = std::strtoull(env, nullptr, 10);
   std::uint64_t first = 1;
   if (const char* env = std::getenv("RAFT_SEED_FIRST")) first = std::strtoull(env, nullptr, 10);
-  std::uint64_t completed = 0;
+  std::uint64_t completed = 0, undecided = 0;
   for (std::uint64_t seed = first; seed < first + seeds; ++seed) {
     std::string report;
-    const bool ok = run_seed(seed, report, completed);
+    const seed_outcome outcome = run_seed(seed, report, completed);
     INFO("seed " << seed << ": " << report);
-    REQUIRE(ok);
+    REQUIRE(outcome != seed_outcome::violation);
+    if (outcome == seed_outcome::undecided) ++undecided;
   }
-  CHECK(completed > seeds * 20);  // histories hold real completed operations
+  INFO(undecided << " of " << seeds << " histories undecided (checker state budget)");
+  CHECK(undecided * 50 <= seeds);  // the checker decides at least 98% of them
+  CHECK(completed > seeds * 20);   // histories hold real completed operations
 }

@@ -258,6 +258,17 @@ class cluster {
     return found;
   }
 
+  /// Moves `target` one step through the membership cycle the swarms exercise: absent →
+  /// learner → voter → removed, proposed at the current leader (a refusal is fine).
+  void cycle_membership(node_id target) {
+    const node_id l = leader();
+    if (l == 0 || target == l) return;
+    const member* m = node(l).config().find(target);
+    if (m == nullptr) (void)node(l).change_membership(change_kind::add_learner, target);
+    else if (m->role == member_role::learner) (void)node(l).change_membership(change_kind::promote_learner, target);
+    else (void)node(l).change_membership(change_kind::remove, target);
+  }
+
   void crash(node_id id) {
     node_env& e = env(id);
     e.up = false;

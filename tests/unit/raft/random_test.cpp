@@ -51,15 +51,7 @@ void random_fault(cluster& c, std::size_t members) {
       if (l != 0) (void)c.node(l).transfer_leadership(target);
       break;
     }
-    case 4: {
-      const node_id l = c.leader();
-      if (l == 0 || target == l) break;
-      const member* m = c.node(l).config().find(target);
-      if (m == nullptr) (void)c.node(l).change_membership(change_kind::add_learner, target);
-      else if (m->role == member_role::learner) (void)c.node(l).change_membership(change_kind::promote_learner, target);
-      else (void)c.node(l).change_membership(change_kind::remove, target);
-      break;
-    }
+    case 4: c.cycle_membership(target); break;
     case 5: {
       const node_id l = c.leader();
       if (l != 0) (void)c.node(l).read_index(weft::uniform_below(r, 1000));
