@@ -35,6 +35,8 @@
 #include "weft/sim/linearizability.hpp"
 #include "weft/sim/reference_register.hpp"
 #include "weft/sim/reference_blocks.hpp"
+#include "weft/storage/raft_sim_scenario.hpp"
+#include "weft/membership/swim/sim_scenario.hpp"
 #include "weft/telemetry/concepts.hpp"
 #include "weft/telemetry/metrics.hpp"
 #include "weft/telemetry/text_output.hpp"

@@ -1803,10 +1803,12 @@ using cbor_reader = basic_cbor_reader<>;
 WEFT_END
 // ---- end weft/wire/cbor.hpp
 // ---- begin weft/wire/frame.hpp
-// weft/wire/frame.hpp - stream framing: a big-endian u32 payload length, a big-endian u32
-// CRC32C over the length bytes and the payload, then the payload. A maximum payload size
-// bounds every frame; the incremental decoder works in caller memory and never allocates.
+// weft/wire/frame.hpp - stream framing: a big-endian u32 body length, a big-endian u32
+// CRC32C over the length bytes and the body, then the body: the payload, preceded by an
+// optional W3C trace-context field when bit 31 of the length word is set. A maximum size
+// bounds every body; the incremental decoder works in caller memory and never allocates.
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -1824,6 +1826,7 @@ enum class frame_errc : std::uint16_t {
   buffer_too_small = 3,  // the output (encode) or the decoder's storage cannot hold a frame
   invalid_options = 4,   // frame_options::validate() failed
   truncated = 5,         // the stream ended inside a frame
+  bad_trace_field = 6,   // the trace-context field is short, of an unknown version, or zero
 };
 
 constexpr std::string_view describe(frame_errc code) noexcept {
@@ -1834,6 +1837,7 @@ constexpr std::string_view describe(frame_errc code) noexcept {
     case frame_errc::buffer_too_small: return "buffer too small for the frame";
     case frame_errc::invalid_options: return "invalid frame options";
     case frame_errc::truncated: return "stream ended inside a frame";
+    case frame_errc::bad_trace_field: return "bad trace-context field in a frame";
   }
   return "unknown frame error";
 }
@@ -1846,14 +1850,25 @@ WEFT_ERROR_DOMAIN(weft::wire::frame_errc, "frame")
 WEFT_BEGIN
 namespace wire {
 
-/// Bytes before the payload: length (4) and CRC32C (4).
+/// Bytes before the body: length word (4) and CRC32C (4).
 inline constexpr std::size_t frame_header_size_bytes = 8;
 
+/// Length word bit 31: the body starts with a trace-context field (frame_trace_field).
+/// Decoders that predate it see a length above any maximum and refuse the frame.
+inline constexpr std::uint32_t frame_trace_flag = 0x80000000u;
+/// W3C Trace Context in binary form: version (0), trace id (16), span id (8), flags (1).
+/// Carried opaquely here (weft/telemetry/trace.hpp converts); decoded strictly: version 0
+/// only, trace id and span id not all zero.
+inline constexpr std::size_t frame_trace_field_size_bytes = 26;
+using frame_trace_field = std::array<std::uint8_t, frame_trace_field_size_bytes>;
+
+/// The body (trace field, when present, plus payload) is bounded by max_payload_size_bytes,
+/// so a decoder's storage is header + max_payload_size_bytes with or without the field.
 struct frame_options {
   std::size_t max_payload_size_bytes = 1u << 20;
 
   [[nodiscard]] constexpr result<void> validate() const noexcept {
-    if (max_payload_size_bytes == 0 || max_payload_size_bytes > 0xffffffffu)
+    if (max_payload_size_bytes == 0 || max_payload_size_bytes >= frame_trace_flag)
       return error(frame_errc::invalid_options, "frame_options.max_payload_size_bytes");
     return ok();
   }
@@ -1864,29 +1879,45 @@ namespace detail {
                                                   byte_view payload) noexcept {
   return crc32c_extend(crc32c(byte_view(length_bytes, 4)), payload);
 }
+[[nodiscard]] inline bool valid_trace_field(byte_view field) noexcept {
+  bool trace_nonzero = false, span_nonzero = false;
+  for (std::size_t i = 1; i < 17; ++i) trace_nonzero = trace_nonzero || field[i] != 0;
+  for (std::size_t i = 17; i < 25; ++i) span_nonzero = span_nonzero || field[i] != 0;
+  return field[0] == 0 && trace_nonzero && span_nonzero;
+}
 }  // namespace detail
 
-/// Appends one frame holding `payload` to `out`.
+/// Appends one frame holding `payload` to `out`, with a trace-context field when `trace`
+/// is given (it must be valid: version 0, non-zero ids).
 inline result<void> encode_frame(byte_view payload, byte_writer& out,
-                                 const frame_options& options = {}) noexcept {
+                                 const frame_options& options = {},
+                                 const frame_trace_field* trace = nullptr) noexcept {
   WEFT_TRY(options.validate());
-  if (payload.size() > options.max_payload_size_bytes)
+  const byte_view field = trace != nullptr ? byte_view(*trace) : byte_view{};
+  if (trace != nullptr && !detail::valid_trace_field(field))
+    return error(frame_errc::bad_trace_field, "encode_frame");
+  const std::size_t body = field.size() + payload.size();
+  if (body > options.max_payload_size_bytes)
     return error(frame_errc::frame_too_large, "encode_frame");
-  if (out.remaining() < frame_header_size_bytes + payload.size())
+  if (out.remaining() < frame_header_size_bytes + body)
     return error(frame_errc::buffer_too_small, "encode_frame");
   std::uint8_t header[frame_header_size_bytes];
-  store_be<std::uint32_t>(header, static_cast<std::uint32_t>(payload.size()));
-  store_be<std::uint32_t>(header + 4, detail::frame_checksum(header, payload));
+  const std::uint32_t flag = trace != nullptr ? frame_trace_flag : 0;
+  store_be<std::uint32_t>(header, static_cast<std::uint32_t>(body) | flag);
+  const std::uint32_t crc = crc32c_extend(detail::frame_checksum(header, field), payload);
+  store_be<std::uint32_t>(header + 4, crc);
   (void)out.put(byte_view(header, frame_header_size_bytes));  // room checked above
+  (void)out.put(field);
   (void)out.put(payload);
   return ok();
 }
 
 /// Writes one frame at the start of `out`; returns the frame's bytes.
 inline result<byte_view> encode_frame(byte_view payload, mutable_byte_view out,
-                                      const frame_options& options = {}) noexcept {
+                                      const frame_options& options = {},
+                                      const frame_trace_field* trace = nullptr) noexcept {
   byte_writer writer(out);
-  WEFT_TRY(encode_frame(payload, writer, options));
+  WEFT_TRY(encode_frame(payload, writer, options, trace));
   return writer.written();
 }
 
@@ -1896,6 +1927,8 @@ struct frame_scan {
   byte_view payload{};               // complete: the payload, a view into the scanned bytes
   std::size_t frame_size_bytes = 0;  // complete: header + payload, the bytes to consume
   std::size_t bytes_needed = 0;      // incomplete: at least this many more bytes
+  bool has_trace = false;            // complete: the frame carried a trace-context field
+  frame_trace_field trace{};         // complete and has_trace: that field
 };
 
 /// Looks for one frame at the start of `buffered`. An oversize length is refused as soon
@@ -1908,20 +1941,31 @@ struct frame_scan {
     scan.bytes_needed = frame_header_size_bytes - buffered.size();
     return scan;
   }
-  const std::uint32_t length = load_be<std::uint32_t>(buffered.data());
+  const std::uint32_t word = load_be<std::uint32_t>(buffered.data());
+  const bool has_trace = (word & frame_trace_flag) != 0;
+  const std::uint32_t length = word & ~frame_trace_flag;
   if (length > options.max_payload_size_bytes)
     return error(frame_errc::frame_too_large, "scan_frame");
+  if (has_trace && length < frame_trace_field_size_bytes)
+    return error(frame_errc::bad_trace_field, "scan_frame: short");
   const std::size_t total = frame_header_size_bytes + length;
   if (buffered.size() < total) {
     scan.bytes_needed = total - buffered.size();
     return scan;
   }
-  const byte_view payload = buffered.subspan(frame_header_size_bytes, length);
+  const byte_view body = buffered.subspan(frame_header_size_bytes, length);
   const std::uint32_t expected = load_be<std::uint32_t>(buffered.data() + 4);
-  if (detail::frame_checksum(buffered.data(), payload) != expected)
+  if (detail::frame_checksum(buffered.data(), body) != expected)
     return error(frame_errc::bad_checksum, "scan_frame");
+  const std::size_t field_size = has_trace ? frame_trace_field_size_bytes : 0;
+  if (has_trace) {
+    if (!detail::valid_trace_field(body.first(field_size)))
+      return error(frame_errc::bad_trace_field, "scan_frame");
+    std::memcpy(scan.trace.data(), body.data(), field_size);
+  }
   scan.complete = true;
-  scan.payload = payload;
+  scan.has_trace = has_trace;
+  scan.payload = body.subspan(field_size);
   scan.frame_size_bytes = total;
   return scan;
 }
@@ -1960,7 +2004,14 @@ class frame_decoder {
     }
     if (!scan->complete) return std::optional<byte_view>{};
     consumed_ += scan->frame_size_bytes;
+    has_trace_ = scan->has_trace;
+    trace_ = scan->trace;
     return std::optional<byte_view>{scan->payload};
+  }
+
+  /// The trace-context field of the payload next() last returned, or null without one.
+  [[nodiscard]] const frame_trace_field* trace() const noexcept {
+    return has_trace_ ? &trace_ : nullptr;
   }
 
   /// At the end of the stream: fails if a partial frame is left over.
@@ -2001,6 +2052,8 @@ class frame_decoder {
   std::size_t filled_ = 0;
   std::size_t consumed_ = 0;
   bool failed_ = false;
+  bool has_trace_ = false;
+  frame_trace_field trace_{};
   weft::error failure_{};
 };
 
@@ -2529,6 +2582,7 @@ enum class crypto_errc : std::uint16_t {
   noise_malformed = 26,        // a handshake message is too short or too long
   head_bad_format = 27,        // a signed tree head payload is not the documented map
   head_not_consistent = 28,    // a newer head does not extend an older one
+  noise_out_of_order = 29,     // a session frame's nonce is ahead of the next expected one
 };
 
 constexpr std::string_view describe(crypto_errc code) noexcept {
@@ -2562,6 +2616,7 @@ constexpr std::string_view describe(crypto_errc code) noexcept {
     case crypto_errc::noise_malformed: return "noise: malformed handshake message";
     case crypto_errc::head_bad_format: return "tree head: bad format";
     case crypto_errc::head_not_consistent: return "tree head: not consistent";
+    case crypto_errc::noise_out_of_order: return "noise: frame out of order";
   }
   return "unknown crypto error";
 }
@@ -3870,6 +3925,237 @@ class noise_xx_handshake {
 }  // namespace crypto
 WEFT_END
 // ---- end weft/crypto/noise.hpp
+// ---- begin weft/crypto/noise_session.hpp
+// weft/crypto/noise_session.hpp - a Noise_XX secure session over a byte stream: the
+// handshake and then sealed frames with explicit nonces, in-order delivery, periodic rekey
+// and a maximum frame size. No I/O: the caller moves bytes (a socket, or two in-memory ends).
+//
+// Wire format, one frame = u16 big-endian body length + body:
+//  - handshake body: the Noise handshake message (XX: three of them, initiator first);
+//  - transport body: u64 big-endian nonce + Noise transport message (ciphertext || tag).
+// A stream delivers in order, so the receiver takes exactly the next nonce: a lower one is
+// a replay (crypto_errc::replayed), a higher one a reordered or dropped frame
+// (noise_out_of_order), a bad tag a tampered frame (authentication_failed). A refused frame
+// changes no state (it is also counted); the transport should close the connection.
+// Both sides rekey (Noise REKEY) after every rekey_interval_frames frames per direction.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <utility>
+#include <vector>
+
+
+WEFT_BEGIN
+namespace crypto {
+
+inline constexpr std::size_t noise_frame_header_bytes = 2;
+inline constexpr std::size_t noise_nonce_bytes = 8;
+
+struct noise_session_options {
+  /// Largest frame body (handshake message, or nonce + ciphertext + tag); at most 65535.
+  std::size_t max_frame_body_bytes = noise_max_message_size_bytes;
+  /// Frames per direction between two REKEYs (both sides count; nothing is signalled).
+  std::uint64_t rekey_interval_frames = std::uint64_t{1} << 20;
+
+  [[nodiscard]] result<void> validate() const noexcept {
+    if (max_frame_body_bytes < 128 || max_frame_body_bytes > noise_max_message_size_bytes)
+      return error(core_errc::invalid_options, "noise_session_options.max_frame_body_bytes");
+    if (rekey_interval_frames == 0)
+      return error(core_errc::invalid_options, "noise_session_options.rekey_interval_frames");
+    return ok();
+  }
+};
+
+struct noise_session_counters {
+  std::uint64_t frames_sealed = 0, frames_opened = 0, rekeys = 0;
+  std::uint64_t refused_tampered = 0, refused_replayed = 0, refused_out_of_order = 0;
+  std::uint64_t refused_oversized = 0, refused_malformed = 0;
+};
+
+template <class Suite>
+class noise_session {
+ public:
+  using handshake_type = noise_xx_handshake<Suite>;
+  using dh = typename Suite::dh;
+  static constexpr std::size_t tag_size = Suite::cipher::tag_size;
+
+  /// Allocates the receive buffer (header + max_frame_body_bytes) once.
+  [[nodiscard]] static result<noise_session> create(const noise_session_options& options,
+                                                    noise_role role,
+                                                    typename dh::secret_key static_key,
+                                                    typename dh::secret_key ephemeral_key,
+                                                    byte_view prologue) noexcept {
+    WEFT_TRY(options.validate());
+    noise_session s(options, handshake_type(role, std::move(static_key),
+                                            std::move(ephemeral_key), prologue));
+    s.inbound_.resize(noise_frame_header_bytes + options.max_frame_body_bytes);
+    return s;
+  }
+
+  [[nodiscard]] bool established() const noexcept { return transport_.has_value(); }
+  /// True while this side owes the next handshake frame (call write_handshake).
+  [[nodiscard]] bool handshake_due() const noexcept {
+    return !established() && handshake_->is_my_turn();
+  }
+  [[nodiscard]] const handshake_type& handshake() const noexcept { return *handshake_; }
+  [[nodiscard]] const typename dh::public_key& remote_static() const noexcept {
+    return remote_static_;
+  }
+  [[nodiscard]] const noise_session_counters& counters() const noexcept { return counters_; }
+  /// Largest payload seal() takes.
+  [[nodiscard]] std::size_t max_payload_bytes() const noexcept {
+    return options_.max_frame_body_bytes - noise_nonce_bytes - tag_size;
+  }
+
+  /// Writes the next handshake frame (carrying `payload`, e.g. an admission statement)
+  /// into `out`; returns the frame size.
+  [[nodiscard]] result<std::size_t> write_handshake(byte_view payload,
+                                                    mutable_byte_view out) noexcept {
+    if (!handshake_due()) return error(crypto_errc::noise_bad_state, "noise_session handshake");
+    if (out.size() < noise_frame_header_bytes)
+      return error(crypto_errc::buffer_too_small, "noise_session handshake");
+    const std::size_t room = std::min(out.size() - noise_frame_header_bytes,
+                                      options_.max_frame_body_bytes);
+    WEFT_TRY_ASSIGN(const std::size_t n, handshake_->write_message(
+                                             payload, out.subspan(noise_frame_header_bytes, room)));
+    put_header(out, n);
+    WEFT_TRY(finish_handshake_if_complete());
+    return noise_frame_header_bytes + n;
+  }
+
+  /// Seals `payload` into one transport frame in `out`; returns the frame size.
+  [[nodiscard]] result<std::size_t> seal(byte_view payload, mutable_byte_view out) noexcept {
+    if (!established()) return error(crypto_errc::noise_bad_state, "noise_session seal");
+    if (payload.size() > max_payload_bytes())
+      return error(crypto_errc::noise_message_too_large, "noise_session seal");
+    const std::size_t body = noise_nonce_bytes + payload.size() + tag_size;
+    if (out.size() < noise_frame_header_bytes + body)
+      return error(crypto_errc::buffer_too_small, "noise_session seal");
+    auto& sender = transport_->sender();
+    const std::uint64_t nonce = sender.nonce();
+    store_be<std::uint64_t>(out.data() + noise_frame_header_bytes, nonce);
+    WEFT_TRY(transport_->write_message(
+        payload, out.subspan(noise_frame_header_bytes + noise_nonce_bytes, body - noise_nonce_bytes)));
+    put_header(out, body);
+    ++counters_.frames_sealed;
+    if ((nonce + 1) % options_.rekey_interval_frames == 0) WEFT_TRY(rekey(sender));
+    return noise_frame_header_bytes + body;
+  }
+
+  /// Takes stream bytes; returns how many it consumed (it stops once a whole frame is
+  /// buffered: call next_frame(), then feed the rest). A length over the limit is refused.
+  [[nodiscard]] result<std::size_t> feed(byte_view bytes) noexcept {
+    std::size_t used = 0;
+    while (used < bytes.size() && !frame_buffered()) {
+      const std::size_t want = buffered_ < noise_frame_header_bytes
+                                   ? noise_frame_header_bytes - buffered_
+                                   : noise_frame_header_bytes + body_size() - buffered_;
+      const std::size_t take = std::min(want, bytes.size() - used);
+      std::memcpy(inbound_.data() + buffered_, bytes.data() + used, take);
+      buffered_ += take;
+      used += take;
+      if (buffered_ == noise_frame_header_bytes && body_size() > options_.max_frame_body_bytes) {
+        ++counters_.refused_oversized;
+        buffered_ = 0;
+        return error(crypto_errc::noise_message_too_large, "noise_session frame length");
+      }
+    }
+    return used;
+  }
+
+  [[nodiscard]] bool frame_buffered() const noexcept {
+    return buffered_ >= noise_frame_header_bytes &&
+           buffered_ == noise_frame_header_bytes + body_size();
+  }
+
+  /// Processes the buffered frame: a handshake message (its payload goes to
+  /// `payload_out`; then write_handshake if handshake_due()) or a transport frame (the
+  /// plaintext goes to `payload_out`). Returns the payload size. The frame is released
+  /// either way; on error no session state changed.
+  [[nodiscard]] result<std::size_t> next_frame(mutable_byte_view payload_out) noexcept {
+    if (!frame_buffered()) return error(crypto_errc::noise_bad_state, "noise_session no frame");
+    const byte_view body(inbound_.data() + noise_frame_header_bytes, body_size());
+    buffered_ = 0;  // the bytes stay readable until the next feed()
+    if (!established()) return open_handshake(body, payload_out);
+    return open_transport(body, payload_out);
+  }
+
+ private:
+  noise_session(const noise_session_options& options, handshake_type handshake) noexcept
+      : options_(options), handshake_(std::move(handshake)) {}
+
+  static void put_header(mutable_byte_view out, std::size_t body) noexcept {
+    out[0] = static_cast<std::uint8_t>(body >> 8);
+    out[1] = static_cast<std::uint8_t>(body);
+  }
+  [[nodiscard]] std::size_t body_size() const noexcept {
+    return (std::size_t{inbound_[0]} << 8) | inbound_[1];
+  }
+
+  result<void> finish_handshake_if_complete() noexcept {
+    if (!handshake_->complete()) return ok();
+    remote_static_ = handshake_->remote_static();
+    WEFT_TRY_ASSIGN(auto transport, handshake_->split());
+    transport_.emplace(std::move(transport));
+    return ok();
+  }
+
+  result<std::size_t> open_handshake(byte_view body, mutable_byte_view payload_out) noexcept {
+    auto n = handshake_->read_message(body, payload_out);
+    if (!n) {
+      ++counters_.refused_malformed;
+      return n.error();
+    }
+    WEFT_TRY(finish_handshake_if_complete());
+    return *n;
+  }
+
+  result<std::size_t> open_transport(byte_view body, mutable_byte_view payload_out) noexcept {
+    if (body.size() < noise_nonce_bytes + tag_size) {
+      ++counters_.refused_malformed;
+      return error(crypto_errc::noise_malformed, "noise_session frame too short");
+    }
+    auto& receiver = transport_->receiver();
+    const std::uint64_t nonce = load_be<std::uint64_t>(body.data());
+    if (nonce < receiver.nonce()) {
+      ++counters_.refused_replayed;
+      return error(crypto_errc::replayed, "noise_session frame nonce");
+    }
+    if (nonce > receiver.nonce()) {
+      ++counters_.refused_out_of_order;
+      return error(crypto_errc::noise_out_of_order, "noise_session frame nonce");
+    }
+    auto n = transport_->read_message(body.subspan(noise_nonce_bytes), payload_out);
+    if (!n) {  // the cipher state's nonce advances only on success
+      if (n.error().is(crypto_errc::authentication_failed)) ++counters_.refused_tampered;
+      return n.error();
+    }
+    ++counters_.frames_opened;
+    if ((nonce + 1) % options_.rekey_interval_frames == 0) WEFT_TRY(rekey(receiver));
+    return *n;
+  }
+
+  result<void> rekey(typename noise_transport<Suite>::cipher_state& state) noexcept {
+    WEFT_TRY(state.rekey());
+    ++counters_.rekeys;
+    return ok();
+  }
+
+  noise_session_options options_;
+  std::optional<handshake_type> handshake_;
+  std::optional<noise_transport<Suite>> transport_;
+  typename dh::public_key remote_static_{};
+  std::vector<std::uint8_t> inbound_;
+  std::size_t buffered_ = 0;
+  noise_session_counters counters_;
+};
+
+}  // namespace crypto
+WEFT_END
+// ---- end weft/crypto/noise_session.hpp
 // ---- begin weft/crypto/cose.hpp
 // weft/crypto/cose.hpp - COSE (RFC 9052/9053): COSE_Sign1 with EdDSA and COSE_Encrypt0
 // with ChaCha20/Poly1305 over the signer/aead concepts; strict decoding on the wire/ CBOR
@@ -3878,6 +4164,7 @@ WEFT_END
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -4130,19 +4417,23 @@ class envelope_writer {
  public:
   explicit envelope_writer(mutable_byte_view out) noexcept : out_(out) {}
   void head(unsigned major, std::uint64_t value) noexcept {
-    std::uint8_t b[9];
-    std::size_t n = 1;
+    // Bytes are stored in place (no memcpy call per head: heads dominate small envelopes).
     const auto m = static_cast<std::uint8_t>(major << 5);
-    if (value < 24) {
+    const unsigned extra = value < 24 ? 0 : value <= 0xff ? 1 : value <= 0xffff ? 2
+                         : value <= 0xffffffffu ? 4 : 8;
+    if (full_ || 1 + extra > out_.size() - at_) {
+      full_ = true;
+      return;
+    }
+    std::uint8_t* b = out_.data() + at_;
+    if (extra == 0) {
       b[0] = static_cast<std::uint8_t>(m | value);
     } else {
-      const unsigned extra = value <= 0xff ? 1 : value <= 0xffff ? 2 : value <= 0xffffffffu ? 4 : 8;
       b[0] = static_cast<std::uint8_t>(m | (extra == 1 ? 24 : extra == 2 ? 25 : extra == 4 ? 26 : 27));
       for (unsigned i = 0; i < extra; ++i)
         b[1 + i] = static_cast<std::uint8_t>(value >> (8 * (extra - 1 - i)));
-      n += extra;
     }
-    raw(byte_view(b, n));
+    at_ += 1 + extra;
   }
   void integer(std::int64_t v) noexcept {
     if (v >= 0) head(0, static_cast<std::uint64_t>(v));
@@ -4205,6 +4496,21 @@ inline result<byte_view> sig_structure(byte_view protected_bytes, byte_view exte
 /// Enc_structure for COSE_Encrypt0: ["Encrypt0", protected, external_aad].
 inline result<byte_view> enc_structure(byte_view protected_bytes, byte_view external_aad,
                                        mutable_byte_view scratch) noexcept {
+  // The common case (both strings under 24 bytes: one-byte heads) is written directly; it
+  // runs on every message, where the general writer's per-head checks showed in profiles.
+  static constexpr std::uint8_t prefix[] = {0x83, 0x68, 'E', 'n', 'c', 'r', 'y', 'p', 't', '0'};
+  const std::size_t p = protected_bytes.size(), a = external_aad.size();
+  if (p < 24 && a < 24 && scratch.size() >= sizeof prefix + 2 + p + a) {
+    std::uint8_t* at = scratch.data();
+    std::memcpy(at, prefix, sizeof prefix);
+    at += sizeof prefix;
+    *at++ = static_cast<std::uint8_t>(0x40 | p);
+    if (p != 0) std::memcpy(at, protected_bytes.data(), p);
+    at += p;
+    *at++ = static_cast<std::uint8_t>(0x40 | a);
+    if (a != 0) std::memcpy(at, external_aad.data(), a);
+    return byte_view(scratch.data(), sizeof prefix + 2 + p + a);
+  }
   envelope_writer w(scratch);
   w.head(4, 3);
   w.head(3, 8);
@@ -4264,10 +4570,16 @@ class canonical_scanner {
     if (!bstr(protected_bytes) || protected_bytes.size() < 3 || protected_bytes[0] != 0xa1 ||
         protected_bytes[1] != 0x01)
       return false;
-    std::uint8_t expected[12];
-    envelope_writer w(expected);
-    w.integer(alg);
-    if (!equal_bytes(protected_bytes.subspan(2), w.written())) return false;
+    const byte_view value = protected_bytes.subspan(2);
+    if (alg >= -24 && alg < 24) {  // one-byte integer: every registered AEAD/EdDSA id
+      const auto expected = static_cast<std::uint8_t>(alg >= 0 ? alg : 0x20 | (-1 - alg));
+      if (value.size() != 1 || value[0] != expected) return false;
+    } else {
+      std::uint8_t expected[12];
+      envelope_writer w(expected);
+      w.integer(alg);
+      if (!equal_bytes(value, w.written())) return false;
+    }
     out.alg = alg;
     return true;
   }
@@ -4294,31 +4606,43 @@ class canonical_scanner {
   std::size_t at_ = 0;
 };
 
+/// Fills `out` from a canonical COSE_Sign1 and returns true, or returns false (then `out`
+/// is unspecified and the caller runs the strict decoder).
+inline bool scan_sign1(byte_view message, std::int64_t alg, const decode_options& options,
+                       sign1_message& out) noexcept {
+  canonical_scanner scan(message, options);
+  if (!scan.tag_and_array(0xd2, 0x84) || !scan.protected_alg(alg, out.protected_bytes, out.header))
+    return false;
+  const bool with_kid = scan.peek() == 0xa1;
+  return (with_kid ? scan.byte(0xa1) : scan.byte(0xa0)) && scan.kid(with_kid, out.header) &&
+         scan.bstr(out.payload) && scan.bstr(out.signature) && scan.at_end();
+}
+
+inline bool scan_encrypt0(byte_view message, std::int64_t alg, const decode_options& options,
+                          encrypt0_message& out) noexcept {
+  canonical_scanner scan(message, options);
+  if (!scan.tag_and_array(0xd0, 0x83) || !scan.protected_alg(alg, out.protected_bytes, out.header))
+    return false;
+  const bool with_kid = scan.peek() == 0xa2;
+  byte_view iv;
+  if (!(with_kid ? scan.byte(0xa2) : scan.byte(0xa1)) || !scan.kid(with_kid, out.header) ||
+      !scan.byte(0x05) || !scan.bstr(iv) || !scan.bstr(out.ciphertext) || !scan.at_end())
+    return false;
+  out.header.iv = iv;
+  return true;
+}
+
 inline std::optional<sign1_message> fast_sign1(byte_view message, std::int64_t alg,
                                                const decode_options& options) noexcept {
-  canonical_scanner scan(message, options);
   sign1_message out;
-  if (!scan.tag_and_array(0xd2, 0x84) || !scan.protected_alg(alg, out.protected_bytes, out.header))
-    return std::nullopt;
-  const bool with_kid = scan.peek() == 0xa1;
-  if (!(with_kid ? scan.byte(0xa1) : scan.byte(0xa0)) || !scan.kid(with_kid, out.header) ||
-      !scan.bstr(out.payload) || !scan.bstr(out.signature) || !scan.at_end())
-    return std::nullopt;
+  if (!scan_sign1(message, alg, options, out)) return std::nullopt;
   return out;
 }
 
 inline std::optional<encrypt0_message> fast_encrypt0(byte_view message, std::int64_t alg,
                                                      const decode_options& options) noexcept {
-  canonical_scanner scan(message, options);
   encrypt0_message out;
-  if (!scan.tag_and_array(0xd0, 0x83) || !scan.protected_alg(alg, out.protected_bytes, out.header))
-    return std::nullopt;
-  const bool with_kid = scan.peek() == 0xa2;
-  byte_view iv;
-  if (!(with_kid ? scan.byte(0xa2) : scan.byte(0xa1)) || !scan.kid(with_kid, out.header) ||
-      !scan.byte(0x05) || !scan.bstr(iv) || !scan.bstr(out.ciphertext) || !scan.at_end())
-    return std::nullopt;
-  out.header.iv = iv;
+  if (!scan_encrypt0(message, alg, options, out)) return std::nullopt;
   return out;
 }
 
@@ -4409,9 +4733,10 @@ template <signature_verifier S>
                                              byte_view external_aad, mutable_byte_view scratch,
                                              const decode_options& options = {}) noexcept {
   WEFT_TRY(options.validate());
-  auto fast = detail::fast_sign1(message, signature_algorithm<S>, options);
-  WEFT_TRY_ASSIGN(const sign1_message decoded,
-                  fast ? result<sign1_message>(*fast) : decode_sign1(message, options));
+  sign1_message decoded;  // filled in place: the canonical scan, else the strict decoder
+  if (!detail::scan_sign1(message, signature_algorithm<S>, options, decoded)) {
+    WEFT_TRY_ASSIGN(decoded, decode_sign1(message, options));
+  }
   if (decoded.header.alg_is_text || !decoded.header.alg ||
       *decoded.header.alg != signature_algorithm<S>)
     return error(crypto_errc::cose_unsupported_algorithm, "cose::verify_sign1");
@@ -4461,16 +4786,17 @@ template <aead A>
                                            byte_view external_aad, mutable_byte_view plaintext_out,
                                            const decode_options& options = {}) noexcept {
   WEFT_TRY(options.validate());
-  auto fast = detail::fast_encrypt0(message, aead_algorithm<A>, options);
-  WEFT_TRY_ASSIGN(const encrypt0_message decoded,
-                  fast ? result<encrypt0_message>(*fast) : decode_encrypt0(message, options));
+  encrypt0_message decoded;  // filled in place: the canonical scan, else the strict decoder
+  if (!detail::scan_encrypt0(message, aead_algorithm<A>, options, decoded)) {
+    WEFT_TRY_ASSIGN(decoded, decode_encrypt0(message, options));
+  }
   if (decoded.header.alg_is_text || !decoded.header.alg ||
       *decoded.header.alg != aead_algorithm<A>)
     return error(crypto_errc::cose_unsupported_algorithm, "cose::decrypt0");
   if (decoded.header.partial_iv) return error(crypto_errc::cose_bad_header, "cose: partial iv needs a base iv");
   if (!decoded.header.iv || decoded.header.iv->size() != A::nonce_size)
     return error(crypto_errc::cose_bad_header, "cose::decrypt0: iv missing or wrong size");
-  std::array<std::uint8_t, max_enc_structure_size_bytes> aad_buffer;
+  std::array<std::uint8_t, max_enc_structure_size_bytes> aad_buffer;  // uninitialised: no cost
   WEFT_TRY_ASSIGN(const byte_view aad, detail::enc_structure(decoded.protected_bytes,
                                                               external_aad, aad_buffer));
   return A::open(key, *decoded.header.iv, aad, decoded.ciphertext, plaintext_out);
@@ -5286,10 +5612,12 @@ struct wal_options {
   std::size_t max_record_size_bytes = std::size_t{1} << 20;
   std::size_t write_buffer_size_bytes = std::size_t{4} << 20;  // group-commit buffer
   std::size_t max_entries = std::size_t{1} << 20;              // live entries indexed
-  // Every live segment stays open, so this must stay below the file system's open-file
-  // limit (posix_file_system_options::max_open_files, 256 by default) minus the other
-  // files in the directory; at the limit append() answers log_full (compact first).
-  std::size_t max_segments = 192;
+  // Live segments (64 MiB each by default: 256 GiB); at the limit append() answers
+  // log_full (compact first). Only the segment being written and at most
+  // max_open_read_segments sealed ones are open at a time, so this is not bounded by the
+  // file system's open-file limit.
+  std::size_t max_segments = 4096;
+  std::size_t max_open_read_segments = 8;  // sealed segments kept open for reads (LRU)
   std::uint64_t first_index = 1;                               // of a brand-new log
   sync_policy sync = sync_policy::on_sync;
   preallocation_mode preallocation = preallocation_mode::allocate;
@@ -5310,6 +5638,8 @@ struct wal_options {
       where = "wal_options: a maximal record does not fit in a segment";
     else if (max_entries == 0 || max_segments < 2 || first_index == 0)
       where = "wal_options: max_entries, max_segments or first_index";
+    else if (max_open_read_segments == 0 || max_open_read_segments > 1024)
+      where = "wal_options: max_open_read_segments outside [1, 1024]";
     if (where != nullptr) return error(core_errc::invalid_options, where);
     return ok();
   }
@@ -5456,7 +5786,7 @@ class wal {
   };
   struct segment {
     std::uint64_t number;
-    file_handle handle;
+    file_handle handle;  // value 0: closed (a sealed segment not in the read cache)
     detail::segment_header header;
   };
   struct location {
@@ -5535,6 +5865,7 @@ class wal {
     }
     durable_ = written_;
     const std::uint64_t number = current().number + 1;
+    seal(current());
     if (auto created = create_segment(number, written_.sequence + 1); !created)
       return poison(created.error());
     return ok();
@@ -5596,7 +5927,7 @@ class wal {
     while (segments_.size() > 1 && segments_[1].header.last_index < first_) {
       char name[detail::segment_name_size + 1];
       detail::format_segment_name(segments_.front().number, name);
-      (void)fs_.close(segments_.front().handle);
+      close_segment(segments_.front());
       segments_.erase(segments_.begin());
       if (auto gone = fs_.remove(name); !gone) return poison(gone.error());
       ++stats_.segments_removed;
@@ -5625,8 +5956,9 @@ class wal {
     segment* s = find_segment(e.segment);
     if (s == nullptr) return error(storage_errc::corrupt_sequence, "wal: read: segment missing");
     window_size_ = 0;
+    WEFT_TRY_ASSIGN(const file_handle handle, acquire(*s));
     WEFT_TRY_ASSIGN(const std::size_t got,
-                    fs_.read(s->handle, e.offset, mutable_byte_view(read_buffer_.data(), size)));
+                    fs_.read(handle, e.offset, mutable_byte_view(read_buffer_.data(), size)));
     detail::record_header h;
     const byte_view bytes(read_buffer_.data(), got);
     if (got < size || !detail::decode_record_header(bytes, options_.max_record_size_bytes, h) ||
@@ -5636,8 +5968,43 @@ class wal {
     return bytes.subspan(detail::record_header_size, e.length);
   }
 
+  // ---- open handles: the current segment, plus a small LRU cache of sealed ones ----
+  // A sealed segment (flushed and synced) is closed unless it is in the read cache.
+  void seal(segment& s) noexcept { close_segment(s); }
+
+  void close_segment(segment& s) noexcept {
+    if (s.handle.value == 0) return;
+    (void)fs_.close(s.handle);
+    if (window_handle_ == s.handle) window_size_ = 0;  // the value may be reused by another file
+    s.handle = {};
+    for (cached_reader& c : read_cache_)
+      if (c.number == s.number) c = {};
+  }
+
+  // The segment's handle, opened on demand; at most max_open_read_segments sealed segments
+  // are open: the least recently used one is closed to make room.
+  [[nodiscard]] result<file_handle> acquire(segment& s) noexcept {
+    ++read_clock_;
+    if (s.handle.value != 0 && &s == &segments_.back()) return s.handle;  // being written
+    cached_reader* victim = &read_cache_.front();
+    for (cached_reader& c : read_cache_) {
+      if (c.used != 0 && c.number == s.number && s.handle.value != 0) {
+        c.used = read_clock_;
+        return s.handle;
+      }
+      if (c.used < victim->used) victim = &c;
+    }
+    if (victim->used != 0)
+      if (segment* old = find_segment(victim->number); old != nullptr) close_segment(*old);
+    char name[detail::segment_name_size + 1];
+    detail::format_segment_name(s.number, name);
+    WEFT_TRY_ASSIGN(s.handle, fs_.open(name, open_mode::open_existing));
+    *victim = {s.number, read_clock_};
+    return s.handle;
+  }
+
   void release() noexcept {
-    for (const segment& s : segments_) (void)fs_.close(s.handle);
+    for (segment& s : segments_) close_segment(s);
     segments_.clear();
     entries_.clear();
     head_ = 0;
@@ -5659,12 +6026,20 @@ class wal {
                                         recovery_report& report) noexcept;
   [[nodiscard]] result<void> replay(const detail::record_header& h, std::uint64_t segment,
                                     std::uint64_t offset) noexcept;
+  [[nodiscard]] result<bool> all_zero_after(file_handle handle, std::uint64_t from) noexcept;
   [[nodiscard]] result<byte_view> fetch(file_handle handle, std::uint64_t offset,
                                         std::size_t size, std::uint64_t limit) noexcept;
+
+  struct cached_reader {
+    std::uint64_t number = 0;
+    std::uint64_t used = 0;  // read_clock_ at the last use; 0: free slot
+  };
 
   FS& fs_;
   wal_options options_;
   std::vector<segment> segments_;
+  std::vector<cached_reader> read_cache_;
+  std::uint64_t read_clock_ = 0;
   std::vector<entry_location> entries_;
   std::vector<std::uint8_t> write_buffer_;
   std::vector<std::uint8_t> read_buffer_;
@@ -5710,6 +6085,8 @@ result<void> wal<FS>::open(recovery_report& report) noexcept {
   stats_ = {};
   WEFT_TRY(options_.validate());
   segments_.reserve(options_.max_segments);
+  read_cache_.assign(options_.max_open_read_segments, cached_reader{});
+  read_clock_ = 0;
   entries_.reserve(options_.max_entries);
   write_buffer_.assign(options_.write_buffer_size_bytes, 0);
   read_buffer_.assign(options_.write_buffer_size_bytes, 0);
@@ -5778,7 +6155,17 @@ result<void> wal<FS>::open_segments(const std::vector<std::uint64_t>& numbers,
       for (std::size_t k = 0; k < got; ++k) zero = zero && raw[k] == 0;
       if (zero) verdict = detail::header_verdict::all_zero;
     }
-    if (verdict == detail::header_verdict::all_zero && last) {
+    bool unfinished = verdict == detail::header_verdict::all_zero && last;
+    if (unfinished) {
+      // A zero header followed by records is a damaged header (a misdirected or rotted
+      // write), not an unfinished creation: those records may have been acknowledged.
+      WEFT_TRY_ASSIGN(unfinished, all_zero_after(handle, sizeof raw));
+      if (!unfinished) {
+        report.reason = "segment header is zero but records follow it";
+        return error(storage_errc::corrupt_header, "wal: open: zero segment header");
+      }
+    }
+    if (unfinished) {
       // The crash came while this segment was being created: nothing in it was ever
       // acknowledged (its header is synced before any record is written to it).
       (void)fs_.close(handle);
@@ -5810,8 +6197,25 @@ result<void> wal<FS>::open_segments(const std::vector<std::uint64_t>& numbers,
       report.reason = "segment header names another segment or an impossible size";
       return error(storage_errc::corrupt_header, "wal: open: segment header fields");
     }
+    if (!last) close_segment(segments_.back());  // sealed: reopened on demand
   }
   return ok();
+}
+
+template <class FS>
+result<bool> wal<FS>::all_zero_after(file_handle handle, std::uint64_t from) noexcept {
+  WEFT_TRY_ASSIGN(const std::uint64_t size, fs_.size(handle));
+  window_size_ = 0;
+  for (std::uint64_t at = from; at < size;) {
+    const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(read_buffer_.size(), size - at));
+    WEFT_TRY_ASSIGN(const std::size_t got,
+                    fs_.read(handle, at, mutable_byte_view(read_buffer_.data(), want)));
+    for (std::size_t k = 0; k < got; ++k)
+      if (read_buffer_[k] != 0) return false;
+    if (got == 0) break;
+    at += got;
+  }
+  return true;
 }
 
 template <class FS>
@@ -5874,21 +6278,22 @@ result<void> wal<FS>::scan_segment(std::size_t i, scan_state& state,
     state.next_sequence = s.header.first_sequence;
     state.started = true;
   }
-  WEFT_TRY_ASSIGN(const std::uint64_t file_size, fs_.size(s.handle));
+  WEFT_TRY_ASSIGN(const file_handle handle, acquire(s));
+  WEFT_TRY_ASSIGN(const std::uint64_t file_size, fs_.size(handle));
   const std::uint64_t limit = std::min(file_size, s.header.segment_size);
   const std::uint64_t expected_end =
       last ? ~std::uint64_t{0} : segments_[i + 1].header.first_sequence;
   std::uint64_t offset = detail::segment_header_size;
   window_size_ = 0;
   while (state.next_sequence < expected_end) {
-    WEFT_TRY_ASSIGN(const byte_view head, fetch(s.handle, offset, detail::record_header_size, limit));
+    WEFT_TRY_ASSIGN(const byte_view head, fetch(handle, offset, detail::record_header_size, limit));
     detail::record_header h;
     bool good = !head.empty() && detail::decode_record_header(head, options_.max_record_size_bytes, h);
     good = good && h.sequence == state.next_sequence &&
            offset + detail::record_size(h.payload_length) <= limit;
     if (good) {
       WEFT_TRY_ASSIGN(const byte_view payload,
-                      fetch(s.handle, offset + detail::record_header_size, h.payload_length, limit));
+                      fetch(handle, offset + detail::record_header_size, h.payload_length, limit));
       good = payload.size() == h.payload_length && detail::payload_matches(h, payload);
     }
     if (!good) {
@@ -6499,15 +6904,14 @@ struct persist_outcome {
   log_position durable{};
 };
 
-/// Writes the hard state when its term or vote changed (a commit index alone is not needed
-/// for safety and is saved only alongside them), then the entries — truncating the
-/// conflicting suffix first, compacting when they start past the log — and syncs the log
-/// once. Only after this returns successfully may the batch's dependent messages leave.
-/// `scratch` holds one encoded record: at least 1 + the largest entry payload.
+/// persist_ready without the final log sync, for drivers that overlap the sync with other
+/// work (asynchronous persistence): the entries are durable, and the batch's dependent
+/// messages may leave, only after a later `log.sync()` returns. The hard state is synced
+/// here (the stable store syncs every save).
 template <class PersistPart, log_store Log, stable_store Stable>
-[[nodiscard]] result<persist_outcome> persist_ready(const PersistPart& part, Log& log,
-                                                    Stable& stable, hard_state& last_saved,
-                                                    mutable_byte_view scratch) noexcept {
+[[nodiscard]] result<persist_outcome> write_ready(const PersistPart& part, Log& log,
+                                                  Stable& stable, hard_state& last_saved,
+                                                  mutable_byte_view scratch) noexcept {
   persist_outcome out;
   if (part.hard_state_changed) {
     const hard_state next{part.state.term, part.state.vote, part.state.commit};
@@ -6534,8 +6938,23 @@ template <class PersistPart, log_store Log, stable_store Stable>
     out.last_index = e.index;
     out.last_term = e.term;
   }
-  WEFT_TRY_ASSIGN(out.durable, log.sync());
   out.wrote_entries = true;
+  return out;
+}
+
+/// Writes the hard state when its term or vote changed (a commit index alone is not needed
+/// for safety and is saved only alongside them), then the entries — truncating the
+/// conflicting suffix first, compacting when they start past the log — and syncs the log
+/// once. Only after this returns successfully may the batch's dependent messages leave.
+/// `scratch` holds one encoded record: at least 1 + the largest entry payload.
+template <class PersistPart, log_store Log, stable_store Stable>
+[[nodiscard]] result<persist_outcome> persist_ready(const PersistPart& part, Log& log,
+                                                    Stable& stable, hard_state& last_saved,
+                                                    mutable_byte_view scratch) noexcept {
+  WEFT_TRY_ASSIGN(persist_outcome out, write_ready(part, log, stable, last_saved, scratch));
+  if (out.wrote_entries) {
+    WEFT_TRY_ASSIGN(out.durable, log.sync());
+  }
   return out;
 }
 
@@ -6979,8 +7398,9 @@ WEFT_END
 // ---- end weft/membership/swim/lifecycle.hpp
 // ---- begin weft/membership/swim/messages.hpp
 // weft/membership/swim/messages.hpp - the SWIM wire schema (version 1) as plain structs and
-// a deterministic CBOR (RFC 8949 section 4.2) encoding: definite lengths, shortest heads,
-// only unsigned integers, byte strings and arrays. Decoding is hostile-input safe: every
+// a deterministic CBOR (RFC 8949 section 4.2) encoding written with weft::wire's
+// cbor_writer: definite lengths, shortest heads, only unsigned integers, byte strings and
+// arrays. Decoding is hostile-input safe: every
 // length is bounded and every refusal is a swim_errc.
 //
 //   packet  = [version, kind, sender, <primary fields>..., [item...]]
@@ -7132,33 +7552,20 @@ struct packet_header {
 namespace detail {
 enum class major : std::uint8_t { uint = 0, bytes = 2, array = 4 };
 
-[[nodiscard]] inline result<void> put_head(byte_writer& w, major m, std::uint64_t v) noexcept {
-  const auto mt = static_cast<std::uint8_t>(static_cast<std::uint8_t>(m) << 5);
-  if (v < 24) return w.put(static_cast<std::uint8_t>(mt | v));
-  if (v <= 0xff) {
-    WEFT_TRY(w.put(static_cast<std::uint8_t>(mt | 24)));
-    return w.put(static_cast<std::uint8_t>(v));
-  }
-  if (v <= 0xffff) {
-    WEFT_TRY(w.put(static_cast<std::uint8_t>(mt | 25)));
-    return w.put_be<std::uint16_t>(static_cast<std::uint16_t>(v));
-  }
-  if (v <= 0xffffffff) {
-    WEFT_TRY(w.put(static_cast<std::uint8_t>(mt | 26)));
-    return w.put_be<std::uint32_t>(static_cast<std::uint32_t>(v));
-  }
-  WEFT_TRY(w.put(static_cast<std::uint8_t>(mt | 27)));
-  return w.put_be<std::uint64_t>(v);
+// Writing goes through weft::wire's deterministic CBOR writer (shortest heads, definite
+// lengths): the same bytes the rest of weft writes. Reading stays here: the schema is a
+// fixed array layout read in one pass, and every refusal must be a swim_errc.
+[[nodiscard]] inline result<void> put_array(byte_writer& w, std::uint64_t count) noexcept {
+  return wire::cbor_writer(w).begin_array(count);
 }
 [[nodiscard]] constexpr std::size_t head_size(std::uint64_t v) noexcept {
   return v < 24 ? 1 : v <= 0xff ? 2 : v <= 0xffff ? 3 : v <= 0xffffffff ? 5 : 9;
 }
 [[nodiscard]] inline result<void> put_uint(byte_writer& w, std::uint64_t v) noexcept {
-  return put_head(w, major::uint, v);
+  return wire::cbor_writer(w).put_uint(v);
 }
 [[nodiscard]] inline result<void> put_bytes(byte_writer& w, byte_view b) noexcept {
-  WEFT_TRY(put_head(w, major::bytes, b.size()));
-  return w.put(b);
+  return wire::cbor_writer(w).put_bytes(b);
 }
 
 /// Reads one head of major type `m`, refusing non-shortest and indefinite forms.
@@ -7235,7 +7642,7 @@ constexpr std::uint64_t field_count(item_kind k) noexcept {
                                                bool signed_part = false) noexcept {
   using namespace detail;
   const std::uint64_t fields = field_count(c.kind) - (signed_part ? 1 : 0);
-  WEFT_TRY(put_head(w, major::array, fields));
+  WEFT_TRY(put_array(w, fields));
   WEFT_TRY(put_uint(w, static_cast<std::uint64_t>(c.kind)));
   WEFT_TRY(put_uint(w, c.subject));
   WEFT_TRY(put_uint(w, c.incarnation));
@@ -7255,7 +7662,7 @@ constexpr std::uint64_t field_count(item_kind k) noexcept {
                                                       bool signed_part = false) noexcept {
   using namespace detail;
   const std::uint64_t fields = field_count(p.kind) - (signed_part ? 1 : 0);
-  WEFT_TRY(put_head(w, major::array, fields));
+  WEFT_TRY(put_array(w, fields));
   WEFT_TRY(put_uint(w, static_cast<std::uint64_t>(p.kind)));
   WEFT_TRY(put_uint(w, p.origin));
   WEFT_TRY(put_uint(w, p.id));
@@ -7340,7 +7747,7 @@ constexpr std::uint64_t header_fields(packet_kind k) noexcept {
 /// Writes the packet head up to (not including) the item array.
 [[nodiscard]] inline result<void> encode_header(byte_writer& w, const packet_header& h) noexcept {
   using namespace detail;
-  WEFT_TRY(put_head(w, major::array, header_fields(h.kind)));
+  WEFT_TRY(put_array(w, header_fields(h.kind)));
   WEFT_TRY(put_uint(w, h.version));
   WEFT_TRY(put_uint(w, static_cast<std::uint64_t>(h.kind)));
   WEFT_TRY(put_uint(w, h.sender));
@@ -7419,7 +7826,7 @@ constexpr std::uint64_t header_fields(packet_kind k) noexcept {
 
 /// Appends an array head for `count` items.
 [[nodiscard]] inline result<void> encode_array_head(byte_writer& w, std::uint64_t count) noexcept {
-  return detail::put_head(w, detail::major::array, count);
+  return detail::put_array(w, count);
 }
 
 }  // namespace swim
@@ -7454,6 +7861,9 @@ struct options {
   std::int64_t push_pull_interval_ms = 30000;    // scaled up beyond 32 members
   std::int64_t leave_propagate_ms = 1000;        // leaving -> left after this
   std::int64_t dead_retention_ms = 30000;        // dead/left records are reaped after this
+  // The n of the log n terms (retransmit limit, suspicion timeout, push-pull scaling) when
+  // this member's table is a partial view of a larger cluster; 0: the live member count.
+  std::uint32_t cluster_size_hint = 0;
   // User events and queries.
   std::int64_t coalesce_period_ms = 0;           // 0 delivers user events at once
   std::int64_t query_timeout_ms_max = 60000;
@@ -7464,6 +7874,10 @@ struct options {
   std::size_t max_payload_bytes = 256;           // one event/app/query/reply payload
   std::uint32_t max_items_per_packet = 64;
   std::size_t max_stream_message_bytes = 128 * 1024;
+  // Members one push-pull carries (this member and a window that rotates over the table);
+  // an exchange also stops at max_stream_message_bytes. Larger tables take several
+  // exchanges: memberlist sends the whole table and fails beyond its stream limit.
+  std::uint32_t max_push_pull_members = 256;
   std::uint32_t max_outgoing_datagrams = 256;    // between two clear_outputs()
   std::uint32_t max_outgoing_streams = 2;
   std::uint32_t max_pending_notifications = 4096;
@@ -7500,7 +7914,8 @@ struct options {
         max_outgoing_streams == 0 || max_pending_notifications == 0 ||
         max_forwarded_probes == 0 || max_packets_per_sender_per_period == 0 ||
         max_recent_events == 0 || max_coalesced_events == 0 || max_pending_queries == 0 ||
-        max_responses_per_query == 0 || max_incarnation_jump == 0)
+        max_responses_per_query == 0 || max_incarnation_jump == 0 ||
+        max_push_pull_members == 0)
       return bad("swim: every limit must be positive (max_items_per_packet <= 255)");
     if (max_stream_message_bytes < mtu_bytes) return bad("swim: stream limit below the MTU");
     return ok();
@@ -7551,14 +7966,29 @@ struct notification {
   byte_view payload{};
 };
 
-/// Who this member is: id, address, the incarnation to start from (persist and raise it
-/// across restarts) and the admission statement an admitted key signed for it.
+/// Where a member keeps the highest incarnation it has used. A member restarted below or at
+/// it would lose to its own earlier claims (a stale suspicion would stick), so with a store
+/// the core starts above what load() returns and calls persist() before it signs any new
+/// incarnation; a failed persist keeps the old incarnation (counted in
+/// counters::incarnation_persist_failures). Both calls are the driver's I/O, for example a
+/// small file or the node's stable store; null functions mean no store.
+struct incarnation_store {
+  void* context = nullptr;
+  result<std::uint64_t> (*load)(void* context) noexcept = nullptr;  // 0: none stored yet
+  result<void> (*persist)(void* context, std::uint64_t incarnation) noexcept = nullptr;
+  [[nodiscard]] bool present() const noexcept { return load != nullptr && persist != nullptr; }
+};
+
+/// Who this member is: id, address, the incarnation to start from (without a store: persist
+/// and raise it across restarts yourself) and the admission statement an admitted key
+/// signed for it.
 struct identity {
   node_id id = 1;
   address addr = 0;
   std::uint64_t incarnation = 1;
   node_id admitter = anchor_id_base;
   blob<max_signature_bytes> admission;
+  incarnation_store incarnations{};
 };
 
 struct counters {
@@ -7571,6 +8001,7 @@ struct counters {
   std::uint64_t replays = 0, forged = 0, duplicates = 0;
   std::uint64_t broadcasts_dropped = 0, sends_dropped = 0, notifications_dropped = 0;
   std::uint64_t late_responses = 0, stalls = 0, refutations_relayed = 0, suspect_pings = 0;
+  std::uint64_t incarnation_persist_failures = 0;
   std::array<std::uint64_t, swim_errc_count> refused{};  // by swim_errc
   [[nodiscard]] std::uint64_t refused_by(swim_errc c) const noexcept {
     return refused[static_cast<std::size_t>(c)];
@@ -7838,15 +8269,20 @@ class basic_core {
   [[nodiscard]] const member_claim& self_claim() const noexcept {
     return members_[self_slot_].alive_claim;
   }
+  /// The n in the protocol's log n terms: live members, or options::cluster_size_hint
+  /// when the table holds only a partial view of a larger cluster.
+  [[nodiscard]] double sizing_count() const noexcept {
+    return static_cast<double>(std::max<std::size_t>({live_, opts_.cluster_size_hint, std::size_t{1}}));
+  }
   /// The retransmit limit lambda * ceil(log10(n + 1)).
   [[nodiscard]] std::uint32_t retransmit_limit() const noexcept {
-    const double n = static_cast<double>(std::max<std::size_t>(live_, 1));
+    const double n = sizing_count();
     return opts_.retransmit_multiplier * static_cast<std::uint32_t>(std::ceil(std::log10(n + 1)));
   }
   /// The Lifeguard suspicion timeout after `confirmations` independent confirmations
   /// (memberlist): max - (max - min) * log(c + 1) / log(k + 1), never below min.
   [[nodiscard]] duration suspicion_timeout(std::uint32_t confirmations) const noexcept {
-    const double n = static_cast<double>(std::max<std::size_t>(live_, 1));
+    const double n = sizing_count();
     const double min_ns = static_cast<double>(opts_.suspicion_multiplier) *
                           std::max(1.0, std::log10(n)) *
                           static_cast<double>(to_ns(ms(opts_.probe_interval_ms)));
@@ -7926,6 +8362,7 @@ class basic_core {
     payloads_.reserve(opts.max_payload_broadcasts);
     order_scratch_.reserve(std::max(opts.max_broadcasts, opts.max_payload_broadcasts));
     forwards_.reserve(opts.max_forwarded_probes);
+    push_pull_slots_.reserve(std::min(opts.max_push_pull_members, opts.max_members) + 1);
     seen_.resize(opts.max_recent_events);
     coalesced_.reserve(opts.max_coalesced_events);
     queries_.reserve(opts.max_pending_queries);
@@ -7933,7 +8370,9 @@ class basic_core {
     datagram_arena_.resize(std::size_t{opts.max_outgoing_datagrams} * opts.mtu_bytes);
     stream_arena_.resize(std::size_t{opts.max_outgoing_streams} * opts.max_stream_message_bytes);
     item_scratch_.resize(opts.mtu_bytes);
-    claim_scratch_.resize(opts.mtu_bytes);
+    // Also measures claims for push-pull, which may be larger than a small MTU: an alive
+    // claim with the largest key and signatures encodes to about 210 bytes.
+    claim_scratch_.resize(std::max<std::size_t>(opts.mtu_bytes, 256));
     sends_.reserve(std::size_t{opts.max_outgoing_datagrams} + opts.max_outgoing_streams);
     notes_.reserve(opts.max_pending_notifications);
     note_bytes_.resize(opts.max_notification_bytes);
@@ -8097,7 +8536,18 @@ class basic_core {
   }
 
   // ---- self ---------------------------------------------------------------------------------
+  /// With a store: start above every incarnation used before, and record it first.
+  result<void> restore_incarnation() noexcept {
+    const incarnation_store& store = self_.incarnations;
+    if (!store.present()) return ok();
+    WEFT_TRY_ASSIGN(const std::uint64_t used, store.load(store.context));
+    if (used == ~std::uint64_t{0})
+      return error(swim_errc::impossible_incarnation, "swim: stored incarnation exhausted");
+    self_.incarnation = std::max(self_.incarnation, used + 1);
+    return store.persist(store.context, self_.incarnation);
+  }
   result<void> install_self() noexcept {
+    WEFT_TRY(restore_incarnation());
     WEFT_TRY_ASSIGN(const std::uint32_t slot, insert(self_.id));
     self_slot_ = slot;
     member_record& me = members_[slot];
@@ -8142,6 +8592,11 @@ class basic_core {
     const std::uint64_t next = claimed + 1;
     if (next - me.incarnation > opts_.max_incarnation_jump) {
       ++counters_.refused[static_cast<std::size_t>(swim_errc::impossible_incarnation)];
+      return;
+    }
+    const incarnation_store& store = self_.incarnations;
+    if (store.present() && !store.persist(store.context, next)) {
+      ++counters_.incarnation_persist_failures;
       return;
     }
     me.incarnation = next;
@@ -8522,6 +8977,7 @@ class basic_core {
       ++counters_.sends_dropped;
       return refuse(swim_errc::queue_full);
     }
+    const std::uint64_t entries = plan_push_pull();
     byte_writer w(mutable_byte_view(stream_arena_.data() + stream_used_,
                                     opts_.max_stream_message_bytes));
     packet_header h{};
@@ -8529,23 +8985,65 @@ class basic_core {
     h.sender = self_.id;
     h.seq = is_reply ? 1 : 0;
     WEFT_TRY(encode_header(w, h));
-    std::uint64_t count = 0;
-    for (const member_record& m : members_) {
-      if (!m.in_use || m.alive_claim.signature.size == 0) continue;
-      count += m.state == member_state::alive || m.state == member_state::joining ? 1 : 2;
-    }
-    WEFT_TRY(encode_array_head(w, count));
-    for (const member_record& m : members_) {
-      if (!m.in_use || m.alive_claim.signature.size == 0) continue;
+    WEFT_TRY(encode_array_head(w, entries));
+    for (const std::uint32_t slot : push_pull_slots_) {
+      const member_record& m = members_[slot];
       if (!encode_claim(w, m.alive_claim)) return refuse(swim_errc::message_too_large);
-      if (m.state == member_state::alive || m.state == member_state::joining) continue;
-      if (!encode_claim(w, m.down_claim)) return refuse(swim_errc::message_too_large);
+      if (carries_down_claim(m) && !encode_claim(w, m.down_claim))
+        return refuse(swim_errc::message_too_large);
     }
     stream_used_ += w.size();
     sends_.push_back(outgoing{to, channel::stream, w.written()});
     ++counters_.streams_sent;
     counters_.stream_bytes_sent += w.size();
     return ok();
+  }
+  [[nodiscard]] static bool carries_down_claim(const member_record& m) noexcept {
+    return m.state != member_state::alive && m.state != member_state::joining;
+  }
+  /// The encoded size of a member's claims in a push-pull, or 0 when it has none to send.
+  [[nodiscard]] std::size_t push_pull_bytes(const member_record& m) noexcept {
+    if (!m.in_use || m.alive_claim.signature.size == 0) return 0;
+    byte_writer trial(claim_scratch_);
+    if (!encode_claim(trial, m.alive_claim)) return 0;
+    std::size_t size = trial.size();
+    if (carries_down_claim(m)) {
+      byte_writer down(claim_scratch_);
+      if (!encode_claim(down, m.down_claim)) return 0;
+      size += down.size();
+    }
+    return size;
+  }
+  /// Picks the members the next push-pull carries into push_pull_slots_: this member first,
+  /// then others from a cursor that moves on with every exchange, up to
+  /// max_push_pull_members and the stream message limit. A table larger than one exchange
+  /// is thus covered by successive exchanges. Returns the number of claims.
+  std::uint64_t plan_push_pull() noexcept {
+    push_pull_slots_.clear();
+    constexpr std::size_t header_room_bytes = 64;  // packet header and the array head
+    std::size_t budget = opts_.max_stream_message_bytes - header_room_bytes;
+    std::uint64_t entries = 0;
+    const auto take = [&](std::uint32_t slot) {
+      const std::size_t bytes = push_pull_bytes(members_[slot]);
+      if (bytes == 0 || bytes > budget) return bytes == 0;
+      budget -= bytes;
+      entries += carries_down_claim(members_[slot]) ? 2 : 1;
+      push_pull_slots_.push_back(slot);
+      return true;
+    };
+    (void)take(self_slot_);
+    const auto slots = static_cast<std::uint32_t>(members_.size());
+    for (std::uint32_t visited = 0; visited < slots; ++visited) {
+      if (push_pull_slots_.size() >= opts_.max_push_pull_members) break;
+      const std::uint32_t slot = push_pull_cursor_;
+      push_pull_cursor_ = (push_pull_cursor_ + 1) % slots;
+      if (slot == self_slot_) continue;
+      if (!take(slot)) {  // does not fit: the next exchange starts with it
+        push_pull_cursor_ = slot;
+        break;
+      }
+    }
+    return entries;
   }
 
   // ---- probing ------------------------------------------------------------------------------------
@@ -8559,7 +9057,7 @@ class basic_core {
   }
   [[nodiscard]] duration push_pull_interval() const noexcept {
     // memberlist: beyond 32 members, scale by ceil(log2(n) - log2(32)) + 1.
-    const double n = static_cast<double>(std::max<std::size_t>(live_, 1));
+    const double n = sizing_count();
     const auto mult = n <= 32 ? 1.0 : std::ceil(std::log2(n) - 5.0) + 1.0;
     return ms(opts_.push_pull_interval_ms) * static_cast<std::int64_t>(mult);
   }
@@ -8929,6 +9427,8 @@ class basic_core {
   std::uint32_t awareness_ = 0;
   time_point next_probe_at_{}, next_gossip_at_{}, next_push_pull_at_{}, last_tick_{};
   std::vector<forward> forwards_;
+  std::vector<std::uint32_t> push_pull_slots_;  // members the push-pull being built carries
+  std::uint32_t push_pull_cursor_ = 0;          // where the next push-pull's window starts
   time_point unknown_window_start_{};
   std::uint32_t unknown_in_window_ = 0;
 
@@ -9008,11 +9508,12 @@ enum class raft_errc : std::uint16_t {
   invalid_options = 12,         // options.validate() failed
   compact_invalid = 13,         // compaction index beyond applied or before the log start
   restore_invalid = 14,         // restore() data is inconsistent
-  not_bootstrapped = 15,        // the member has no configuration yet
-  no_lease = 16,                // a lease read was asked but no valid lease is held
-  snapshot_invalid = 17,        // snapshot data does not match the announced metadata
+  not_bootstrapped = 15,        // the member has no configuration yet (propose, read_index)
+  no_lease = 16,                // reserved, never returned: read_index falls back to ReadIndex
+  snapshot_invalid = 17,        // reserved, never returned: bad chunks are dropped and counted
   bad_message = 18,             // a decoded message breaks the schema's rules
   unsupported_version = 19,     // a message of a schema version this build does not know
+  message_too_large = 20,       // a decoded message has more than 256 entries or 16 members
 };
 
 constexpr std::string_view describe(raft_errc code) noexcept {
@@ -9037,6 +9538,7 @@ constexpr std::string_view describe(raft_errc code) noexcept {
     case raft_errc::snapshot_invalid: return "snapshot data does not match its metadata";
     case raft_errc::bad_message: return "malformed raft message";
     case raft_errc::unsupported_version: return "unsupported raft message version";
+    case raft_errc::message_too_large: return "raft message above a schema limit (entries or members)";
   }
   return "unknown raft error";
 }
@@ -9057,6 +9559,10 @@ inline constexpr node_id no_node = 0;
 /// The most members (voters, learners and witnesses together) one configuration can hold.
 inline constexpr std::size_t max_config_members = 16;
 
+/// The most entries one append (or forwarded proposal) message may carry, in the core and
+/// on the wire; options.max_entries_per_message may only lower it.
+inline constexpr std::uint32_t max_entries_per_append = 256;
+
 enum class entry_type : std::uint8_t { normal = 0, config = 1, empty = 2 };
 
 /// A view of one log entry; `payload` points into memory owned by the producer of the view
@@ -9071,7 +9577,7 @@ struct entry_ref {
 enum class member_role : std::uint8_t {
   voter = 0,     // votes, replicates, may lead
   learner = 1,   // replicates, never votes nor leads
-  witness = 2,   // votes and keeps log metadata only; never leads
+  witness = 2,   // votes and keeps log metadata only; leads only with options.witness_may_lead
 };
 
 struct member {
@@ -9155,31 +9661,47 @@ enum class message_type : std::uint8_t {
   install_snapshot_response = 10,
   timeout_now = 11,
   propose = 12,  // a proposal forwarded by a follower to the leader
+  read_index_request = 13,   // a follower asks the leader for a read index (ReadIndex)
+  read_index_response = 14,  // the leader's confirmed read index, or reject
 };
-inline constexpr std::uint8_t max_message_type = 12;
+inline constexpr std::uint8_t max_message_type = 14;
+
+/// One slot of a core's in-memory log (memory_log), public so that entry_range reads a
+/// log's entries inline rather than through a call per entry.
+struct log_slot {
+  std::uint64_t offset = 0;  // monotone arena position of the payload
+  std::size_t arena_at = 0;  // offset % arena size: reads need no division
+  term_t term = 0;
+  std::uint32_t size = 0;
+  entry_type type = entry_type::normal;
+};
 
 /// A span of entries in a message. Either `refs` (decoded messages) or a range of a
-/// core's log (zero-copy outgoing messages), read through `at()`.
+/// core's log ring (zero-copy outgoing messages), read through `at()`.
 class entry_range {
  public:
-  using fetch_fn = entry_ref (*)(const void* log, index_t index) noexcept;
   constexpr entry_range() noexcept = default;
   explicit entry_range(std::span<const entry_ref> refs) noexcept
       : refs_(refs.data()), count_(refs.size()) {}
-  entry_range(const void* log, fetch_fn fetch, index_t first, std::size_t count) noexcept
-      : log_(log), fetch_(fetch), first_(first), count_(count) {}
+  /// `slots` is a ring of `mask + 1` slots (a power of two) indexed by entry index.
+  entry_range(const log_slot* slots, std::size_t mask, const std::uint8_t* arena, index_t first,
+              std::size_t count) noexcept
+      : slots_(slots), arena_(arena), mask_(mask), first_(first), count_(count) {}
   [[nodiscard]] std::size_t size() const noexcept { return count_; }
   [[nodiscard]] bool empty() const noexcept { return count_ == 0; }
   [[nodiscard]] entry_ref at(std::size_t i) const noexcept {
     WEFT_ASSERT(i < count_);
     if (refs_ != nullptr) return refs_[i];
-    return fetch_(log_, first_ + i);
+    const index_t index = first_ + i;
+    const log_slot& s = slots_[static_cast<std::size_t>(index) & mask_];
+    return entry_ref{index, s.term, s.type, byte_view(arena_ + s.arena_at, s.size)};
   }
 
  private:
   const entry_ref* refs_ = nullptr;
-  const void* log_ = nullptr;
-  fetch_fn fetch_ = nullptr;
+  const log_slot* slots_ = nullptr;
+  const std::uint8_t* arena_ = nullptr;
+  std::size_t mask_ = 0;
   index_t first_ = 0;
   std::size_t count_ = 0;
 };
@@ -9197,7 +9719,8 @@ struct message {
   index_t commit = 0;
   bool reject = false;
   bool transfer = false;   // vote / pre_vote caused by a leadership transfer
-  std::uint64_t round = 0;      // leader's heartbeat round, echoed by responses (ReadIndex)
+  std::uint64_t round = 0;      // leader's heartbeat round, echoed by responses (ReadIndex);
+                                // read_index_request/response: the follower's read context
   std::uint64_t stamp_tick = 0; // leader's tick at send, echoed by responses (leases)
   entry_range entries{};
   // install_snapshot: the snapshot's metadata, the chunk's offset and bytes. In an
@@ -9214,9 +9737,13 @@ struct message {
 };
 
 /// An answer to read_index(): reads at `index` are linearizable once applied >= index.
+/// On a follower the core hands a read out only once applied_index() >= index. `refused`:
+/// a follower's read the leader refused or did not answer within election_timeout_ticks_min
+/// ticks; no index is known, the caller retries (never serve a refused read).
 struct read_state {
   std::uint64_t context = 0;
   index_t index = 0;
+  bool refused = false;
 };
 
 /// A chunk of an incoming snapshot the driver must write (in order) before the messages
@@ -9245,6 +9772,7 @@ struct counters {
   std::uint64_t ignored_config_entries = 0;
   std::uint64_t snapshots_sent = 0;
   std::uint64_t snapshots_installed = 0;
+  std::uint64_t follower_reads_refused = 0;  // refused by the leader or expired unanswered
 };
 
 /// Every limit of a core. Ticks are the driver's tick() calls.
@@ -9260,6 +9788,12 @@ struct options {
   bool check_quorum = true;
   bool forward_proposals = true;
   bool lease_reads = false;
+  /// read_index() on a follower asks the leader for a read index (else: not_leader). Off by
+  /// default: a driver that enables it must never serve a read_state marked `refused`.
+  bool follower_reads = false;
+  /// A witness may campaign and lead. It then keeps entry payloads like a voter (it must
+  /// be able to replicate them); set it for the member's whole life.
+  bool witness_may_lead = false;
   std::uint32_t max_inflight_messages = 256;      // appends in flight to one follower
   std::uint64_t max_inflight_bytes = 16u << 20;   // payload bytes in flight to one follower
   std::uint32_t max_entries_per_message = 256;
@@ -9286,6 +9820,8 @@ struct options {
       return bad("lease_clock_drift_bound_ticks leaves no lease");
     if (lease_reads && !check_quorum) return bad("lease_reads needs check_quorum");
     if (max_inflight_messages == 0 || max_entries_per_message == 0) return bad("zero window");
+    if (max_entries_per_message > max_entries_per_append)
+      return bad("max_entries_per_message above max_entries_per_append (256)");
     if (max_bytes_per_entry == 0 || max_bytes_per_entry > max_bytes_per_message)
       return bad("max_bytes_per_entry must be in [1, max_bytes_per_message]");
     if (max_inflight_bytes < max_bytes_per_message) return bad("max_inflight_bytes too small");
@@ -9419,17 +9955,14 @@ class memory_log {
   [[nodiscard]] entry_ref at(index_t index) const noexcept {
     WEFT_ASSERT(contains(index));
     const slot_t& s = slot(index);
-    const std::uint8_t* base = arena_.data() + physical(s.offset);
+    const std::uint8_t* base = arena_.data() + s.arena_at;
     return entry_ref{index, s.term, s.type, byte_view(base, s.size)};
   }
   [[nodiscard]] entry_type type_at(index_t index) const noexcept { return slot(index).type; }
   [[nodiscard]] std::uint32_t size_at(index_t index) const noexcept { return slot(index).size; }
 
-  static entry_ref fetch(const void* log, index_t index) noexcept {
-    return static_cast<const memory_log*>(log)->at(index);
-  }
   [[nodiscard]] entry_range range(index_t first, std::size_t count) const noexcept {
-    return entry_range(this, &memory_log::fetch, first, count);
+    return entry_range(slots_.data(), slots_.size() - 1, arena_.data(), first, count);
   }
 
   /// True when an entry of `bytes` payload fits now.
@@ -9446,14 +9979,17 @@ class memory_log {
     if (size() >= slots_.size()) return false;
     const std::uint64_t at = placement(bytes);
     if (at == no_room) return false;
-    if (bytes != 0) std::memcpy(arena_.data() + physical(at), payload.data(), bytes);
+    const std::size_t arena_at = at == tail_ ? tail_at_ : 0;  // see placement()
+    if (bytes != 0) std::memcpy(arena_.data() + arena_at, payload.data(), bytes);
     ++last_;
     slot_t& s = slot(last_);
+    s.arena_at = arena_at;
     s.term = term;
     s.type = type;
     s.size = static_cast<std::uint32_t>(bytes);
     s.offset = at;
     tail_ = at + bytes;
+    tail_at_ = wrap(arena_at + bytes);
     return true;
   }
 
@@ -9464,9 +10000,11 @@ class memory_log {
     last_ = index;
     if (last_ == snapshot_index_) {
       tail_ = head_;
+      tail_at_ = head_at_;
     } else {
       const slot_t& s = slot(last_);
       tail_ = s.offset + s.size;
+      tail_at_ = wrap(s.arena_at + s.size);
     }
   }
 
@@ -9478,11 +10016,13 @@ class memory_log {
       snapshot_term_ = term;
       last_ = index;
       head_ = tail_;
+      head_at_ = tail_at_;
       return;
     }
     snapshot_term_ = term;
     snapshot_index_ = index;
     head_ = slot(index + 1).offset;
+    head_at_ = slot(index + 1).arena_at;
   }
 
   /// Empties the log and starts it after a snapshot at (index, term).
@@ -9491,15 +10031,11 @@ class memory_log {
     snapshot_term_ = term;
     last_ = index;
     head_ = tail_ = 0;
+    head_at_ = tail_at_ = 0;
   }
 
  private:
-  struct slot_t {
-    std::uint64_t offset = 0;  // monotone arena position of the payload
-    term_t term = 0;
-    std::uint32_t size = 0;
-    entry_type type = entry_type::normal;
-  };
+  using slot_t = log_slot;
   static constexpr std::uint64_t no_room = ~std::uint64_t{0};
 
   [[nodiscard]] slot_t& slot(index_t index) noexcept {
@@ -9508,16 +10044,18 @@ class memory_log {
   [[nodiscard]] const slot_t& slot(index_t index) const noexcept {
     return slots_[static_cast<std::size_t>(index) & (slots_.size() - 1)];
   }
-  [[nodiscard]] std::size_t physical(std::uint64_t position) const noexcept {
-    return static_cast<std::size_t>(position % arena_.size());
+  /// An arena offset in [0, size]: the end of the arena is its start. Positions are kept
+  /// both monotone (for space accounting) and physical (so no hot path divides).
+  [[nodiscard]] std::size_t wrap(std::size_t arena_at) const noexcept {
+    return arena_at == arena_.size() ? 0 : arena_at;
   }
   /// Where a payload of `bytes` goes so that it is contiguous, or no_room.
   [[nodiscard]] std::uint64_t placement(std::size_t bytes) const noexcept {
     const std::uint64_t cap = arena_.size();
     const std::uint64_t used = tail_ - head_;
     std::uint64_t at = tail_;
-    const std::uint64_t to_end = cap - (at % cap);
-    if (bytes > to_end) at += to_end;  // skip the arena's tail end to stay contiguous
+    const std::uint64_t to_end = cap - tail_at_;
+    if (bytes > to_end) at += to_end;  // skip the arena's tail end to stay contiguous (at 0)
     if ((at - head_) + bytes > cap || used > cap) return no_room;
     return at;
   }
@@ -9529,6 +10067,8 @@ class memory_log {
   index_t last_ = 0;
   std::uint64_t head_ = 0;  // arena position of the first entry's payload
   std::uint64_t tail_ = 0;  // arena position after the last entry's payload
+  std::size_t head_at_ = 0;  // head_ % arena size
+  std::size_t tail_at_ = 0;  // tail_ % arena size
 };
 
 }  // namespace raft
@@ -9678,6 +10218,14 @@ class basic_core {
     std::uint64_t context = 0;
     index_t index = 0;
     std::uint64_t round = 0;
+    node_id requester = no_node;  // a follower that asked (read_index_request), or none
+  };
+  /// A read this follower asked the leader for; handed out once applied reaches `index`.
+  struct follower_read {
+    std::uint64_t context = 0;
+    index_t index = 0;
+    std::uint64_t asked_tick = 0;
+    bool answered = false;
   };
 
   basic_core(const options& opts, Random random);
@@ -9715,6 +10263,13 @@ class basic_core {
   void send_snapshot_chunks(progress& pr) noexcept;
   // reads
   void release_reads() noexcept;
+  [[nodiscard]] result<void> ask_leader_for_read(std::uint64_t context) noexcept;
+  void handle_read_index_request(const message& m) noexcept;
+  void handle_read_index_response(const message& m) noexcept;
+  void answer_read_request(node_id to, std::uint64_t context, index_t index, bool reject) noexcept;
+  void expire_follower_reads() noexcept;
+  void release_follower_reads() noexcept;
+  [[nodiscard]] bool keeps_payloads() const noexcept;
   // quorum helpers
   template <class Value>
   [[nodiscard]] static std::uint64_t quorum_of(const configuration& config, Value value) noexcept;
@@ -9729,7 +10284,8 @@ class basic_core {
   void inflight_free_to(progress& pr, index_t index) noexcept;
   void inflight_reset(progress& pr) noexcept;
   [[nodiscard]] bool inflight_full(const progress& pr) const noexcept;
-  void send(message m) noexcept;
+  [[nodiscard]] message& emit(message_type type, node_id to) noexcept;
+  void send(const message& m) noexcept;
   [[nodiscard]] message make(message_type type, node_id to) const noexcept {
     message m;
     m.type = type;
@@ -9773,9 +10329,18 @@ class basic_core {
   static_vector<node_id, max_config_members> granted_{};
   static_vector<node_id, max_config_members> rejected_{};
 
-  std::vector<message> send_now_;
-  std::vector<message> send_after_;
+  /// Messages of the coming ready(): slots allocated once, reused; `count` are in use.
+  struct outbox {
+    std::vector<message> slots;
+    std::size_t count = 0;
+    [[nodiscard]] bool empty() const noexcept { return count == 0; }
+    [[nodiscard]] std::span<const message> view() const noexcept { return {slots.data(), count}; }
+  };
+  outbox send_now_;
+  outbox send_after_;
+  message discarded_{};  // target of emit() when the outbox is full
   std::vector<pending_read> pending_reads_;
+  std::vector<follower_read> follower_reads_;
   std::vector<read_state> read_states_;
   std::vector<entry_ref> forward_refs_;
   std::vector<std::uint8_t> forward_bytes_;
@@ -9817,9 +10382,10 @@ basic_core<Random>::basic_core(const options& opts, Random random)
     : opts_(opts), random_(random),
       log_(opts.max_log_entries_in_memory, opts.max_log_bytes_in_memory) {
   inflight_storage_.resize(max_config_members * opts.max_inflight_messages);
-  send_now_.reserve(opts.max_messages_per_ready);
-  send_after_.reserve(opts.max_messages_per_ready);
+  send_now_.slots.resize(opts.max_messages_per_ready);
+  send_after_.slots.resize(opts.max_messages_per_ready);
   pending_reads_.reserve(opts.max_pending_reads);
+  follower_reads_.reserve(opts.max_pending_reads);
   read_states_.reserve(opts.max_pending_reads);
   forward_refs_.reserve(opts.max_entries_per_message);
   forward_bytes_.resize(static_cast<std::size_t>(opts.max_bytes_per_message));
@@ -9876,8 +10442,9 @@ void basic_core<Random>::reset_election_timer() noexcept {
 template <random_source Random>
 bool basic_core<Random>::promotable() const noexcept {
   const member* self = config_.find(opts_.id);
-  return bootstrapped_ && self != nullptr && self->role == member_role::voter &&
-         config_.is_voter(opts_.id);
+  const bool may_lead = self != nullptr && (self->role == member_role::voter ||
+                                            (self->role == member_role::witness && opts_.witness_may_lead));
+  return bootstrapped_ && may_lead && config_.is_voter(opts_.id);
 }
 
 template <random_source Random>
@@ -9979,6 +10546,7 @@ int basic_core<Random>::tally(bool) const noexcept {
 template <random_source Random>
 void basic_core<Random>::tick() noexcept {
   ++ticks_;
+  expire_follower_reads();
   if (role_ != role::leader) {
     ++election_elapsed_;
     if (election_elapsed_ >= randomized_timeout_) {
@@ -10075,6 +10643,11 @@ void basic_core<Random>::step(const message& m) noexcept {
     case message_type::timeout_now:
       if (role_ != role::leader && m.from == leader_) campaign(false, true);
       break;
+    case message_type::read_index_request:
+      if (!known) { ++counters_.dropped_unknown_sender; break; }
+      handle_read_index_request(m);
+      break;
+    case message_type::read_index_response: handle_read_index_response(m); break;
     case message_type::propose: break;
   }
 }
@@ -10131,18 +10704,31 @@ WEFT_BEGIN
 namespace raft {
 
 template <random_source Random>
-void basic_core<Random>::send(message m) noexcept {
+message& basic_core<Random>::emit(message_type type, node_id to) noexcept {
+  // Built in place in the outbox: constructing a message on the stack and copying it in
+  // cost more than the rest of a batch-1 round (docs/raft.md, Performance).
   const bool leader_stream = role_ == role::leader &&
-                             (m.type == message_type::append ||
-                              m.type == message_type::heartbeat ||
-                              m.type == message_type::install_snapshot ||
-                              m.type == message_type::timeout_now);
-  std::vector<message>& box = leader_stream ? send_now_ : send_after_;
-  if (box.size() >= opts_.max_messages_per_ready) {
+                             (type == message_type::append || type == message_type::heartbeat ||
+                              type == message_type::install_snapshot ||
+                              type == message_type::timeout_now);
+  outbox& box = leader_stream ? send_now_ : send_after_;
+  message* out = &discarded_;
+  if (box.count >= box.slots.size()) {
     ++counters_.dropped_outbox_full;  // like a lost message: the protocol retries
-    return;
+  } else {
+    out = &box.slots[box.count++];
   }
-  box.push_back(m);
+  *out = message{};
+  out->type = type;
+  out->from = opts_.id;
+  out->to = to;
+  out->term = term_;
+  return *out;
+}
+
+template <random_source Random>
+void basic_core<Random>::send(const message& m) noexcept {
+  emit(m.type, m.to) = m;
 }
 
 template <random_source Random>
@@ -10194,6 +10780,7 @@ result<index_t> basic_core<Random>::append_local(entry_type type, byte_view payl
 template <random_source Random>
 result<index_t> basic_core<Random>::propose(byte_view payload) noexcept {
   if (payload.size() > opts_.max_bytes_per_entry) return error(raft_errc::entry_too_large, "propose");
+  if (!bootstrapped_) return error(raft_errc::not_bootstrapped, "propose");
   if (role_ != role::leader) {
     if (!opts_.forward_proposals || leader_ == no_node)
       return error(raft_errc::not_leader, "propose");
@@ -10219,6 +10806,10 @@ void basic_core<Random>::handle_propose(const message& m) noexcept {
   if (role_ != role::leader || transfer_target_ != no_node || removed_leader_ ||
       config_.find(m.from) == nullptr) {
     ++counters_.dropped_forwarded_proposals;
+    return;
+  }
+  if (m.entries.size() > max_entries_per_append) {
+    counters_.dropped_forwarded_proposals += m.entries.size();
     return;
   }
   for (std::size_t i = 0; i < m.entries.size(); ++i) {
@@ -10254,29 +10845,26 @@ void basic_core<Random>::handle_append(const message& m) noexcept {
     ++counters_.dropped_oversize;
     return;
   }
-  message r = make(message_type::append_response, m.from);
-  r.round = m.round;
-  r.stamp_tick = m.stamp_tick;
-  if (m.log_index < commit_) {  // stale: everything up to commit is known to match
-    r.log_index = commit_;
+  const auto reply = [&](index_t log_index, bool reject) {
+    message& r = emit(message_type::append_response, m.from);
+    r.round = m.round;
+    r.stamp_tick = m.stamp_tick;
+    r.log_index = log_index;
+    r.log_term = reject ? log_.term_at(log_index) : 0;
+    r.reject = reject;
     r.commit = commit_;
-    send(r);
+  };
+  if (m.log_index < commit_) {  // stale: everything up to commit is known to match
+    reply(commit_, false);
     return;
   }
   if (m.log_index > log_.last_index() || log_.term_at(m.log_index) != m.log_term) {
     ++counters_.rejected_appends;
-    r.reject = true;
-    r.log_index = std::min(m.log_index, log_.last_index());  // hint: retry from here
-    r.log_term = log_.term_at(r.log_index);
-    r.commit = commit_;
-    send(r);
+    reply(std::min(m.log_index, log_.last_index()), true);  // hint: retry from here
     return;
   }
   index_t last_new = m.log_index;
-  const bool witness = [&] {
-    const member* self = config_.find(opts_.id);
-    return self != nullptr && self->role == member_role::witness;
-  }();
+  const bool keep_payload = keeps_payloads();
   for (std::size_t i = 0; i < m.entries.size(); ++i) {
     const entry_ref e = m.entries.at(i);
     if (e.index <= log_.last_index()) {
@@ -10286,13 +10874,11 @@ void basic_core<Random>::handle_append(const message& m) noexcept {
       offered_index_ = std::min(offered_index_, e.index - 1);
       persisted_index_ = std::min(persisted_index_, e.index - 1);
     }
-    if (!log_.append(e.term, e.type, e.payload, !witness)) { ++counters_.truncated_appends; break; }
+    if (!log_.append(e.term, e.type, e.payload, keep_payload)) { ++counters_.truncated_appends; break; }
     last_new = e.index;
   }
   set_commit(std::max(commit_, std::min(m.commit, last_new)));
-  r.log_index = last_new;
-  r.commit = commit_;
-  send(r);
+  reply(last_new, false);
 }
 
 // What every append or heartbeat response tells the leader: the follower is alive, how far
@@ -10351,12 +10937,11 @@ void basic_core<Random>::handle_heartbeat(const message& m) noexcept {
   leader_ = m.from;
   election_elapsed_ = 0;
   set_commit(std::max(commit_, std::min(m.commit, log_.last_index())));
-  message r = make(message_type::heartbeat_response, m.from);
+  message& r = emit(message_type::heartbeat_response, m.from);
   r.round = m.round;
   r.stamp_tick = m.stamp_tick;
   r.log_index = log_.last_index();
   r.commit = commit_;
-  send(r);
 }
 
 template <random_source Random>
@@ -10381,11 +10966,10 @@ void basic_core<Random>::handle_heartbeat_response(const message& m) noexcept {
 template <random_source Random>
 void basic_core<Random>::send_heartbeats(std::uint64_t round) noexcept {
   for (progress& pr : progress_) {
-    message m = make(message_type::heartbeat, pr.id);
+    message& m = emit(message_type::heartbeat, pr.id);
     m.commit = std::min(pr.match, commit_);
     m.round = round;
     m.stamp_tick = ticks_;
-    send(m);
   }
 }
 
@@ -10412,7 +10996,7 @@ void basic_core<Random>::send_append(progress& pr, bool allow_empty) noexcept {
       ++count;
     }
     if (count == 0 && !(allow_empty || pr.commit_sent < commit_)) return;
-    message m = make(message_type::append, pr.id);
+    message& m = emit(message_type::append, pr.id);
     m.log_index = pr.next - 1;
     m.log_term = log_.term_at(m.log_index);
     m.commit = commit_;
@@ -10420,7 +11004,6 @@ void basic_core<Random>::send_append(progress& pr, bool allow_empty) noexcept {
     m.stamp_tick = ticks_;
     m.entries = log_.range(pr.next, count);
     pr.commit_sent = commit_;
-    send(m);
     if (pr.state == progress_state::probe) { pr.probe_sent = true; return; }
     if (count == 0) return;
     pr.next += count;
@@ -10447,8 +11030,15 @@ std::uint64_t basic_core<Random>::quorum_of(const configuration& config, Value v
       if (in) values[n++] = value(mem.id);
     }
     if (n == 0) return ~std::uint64_t{0};
-    std::sort(values, values + n, [](std::uint64_t a, std::uint64_t b) { return a > b; });
-    return values[n / 2];
+    // The largest value that a majority holds at least. Counting instead of sorting:
+    // n <= 16, and a sort of a freshly written array stalled on store forwarding.
+    std::uint64_t best = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      std::size_t at_least = 0;
+      for (std::size_t j = 0; j < n; ++j) at_least += values[j] >= values[i] ? 1U : 0U;
+      if (at_least * 2 > n && values[i] > best) best = values[i];
+    }
+    return best;
   };
   return std::min(side(false), side(true));
 }
@@ -10584,6 +11174,8 @@ namespace raft {
 
 template <random_source Random>
 bool basic_core<Random>::has_ready() const noexcept {
+  for (const follower_read& r : follower_reads_)
+    if (r.answered && r.index <= applied_) return true;
   if (!send_now_.empty() || !send_after_.empty() || !read_states_.empty() ||
       !chunks_.empty() || snapshot_restored_ || !forward_refs_.empty())
     return true;
@@ -10608,23 +11200,29 @@ ready_batch basic_core<Random>::ready() noexcept {
     m.entries = entry_range(std::span<const entry_ref>(forward_refs_));
     send(m);
   }
-  ready_batch rb;
+  release_follower_reads();
   const hard_state now = state();
-  if (!(now == offered_state_)) {
-    rb.must_persist.hard_state_changed = true;
-    rb.must_persist.state = now;
-  }
-  if (offered_index_ < log_.last_index())
-    rb.must_persist.entries = log_.range(offered_index_ + 1, log_.last_index() - offered_index_);
-  rb.must_persist.snapshot_chunks = chunks_;
-  rb.send_after_persist = send_after_;
-  rb.send_now = send_now_;
+  const bool state_changed = !(now == offered_state_);
+  const index_t last = log_.last_index();
   const index_t apply_to = std::min<index_t>(std::min(commit_, persisted_index_),
                                              applied_ + opts_.max_committed_per_ready);
-  if (apply_to > applied_) rb.committed = log_.range(applied_ + 1, apply_to - applied_);
-  rb.read_states = read_states_;
-  if (snapshot_restored_) rb.snapshot_to_restore = &restored_;
-  ready_entries_last_ = log_.last_index();
+  // Every member named: a default-constructed batch was zeroed with `rep stos`, a fixed cost
+  // that showed in batch-1 profiles.
+  const ready_batch rb{
+      .must_persist = {.hard_state_changed = state_changed,
+                       .state = state_changed ? now : hard_state{},
+                       .entries = offered_index_ < last
+                                      ? log_.range(offered_index_ + 1, last - offered_index_)
+                                      : entry_range{},
+                       .snapshot_chunks = chunks_},
+      .send_after_persist = send_after_.view(),
+      .send_now = send_now_.view(),
+      .committed = apply_to > applied_ ? log_.range(applied_ + 1, apply_to - applied_)
+                                       : entry_range{},
+      .read_states = read_states_,
+      .snapshot_to_restore = snapshot_restored_ ? &restored_ : nullptr,
+  };
+  ready_entries_last_ = last;
   ready_committed_last_ = std::max(applied_, apply_to);
   in_ready_ = true;
   return rb;
@@ -10637,8 +11235,8 @@ void basic_core<Random>::advance() noexcept {
   offered_index_ = std::max(offered_index_, std::min(ready_entries_last_, log_.last_index()));
   offered_state_ = state();
   applied_ = std::max(applied_, ready_committed_last_);
-  send_now_.clear();
-  send_after_.clear();
+  send_now_.count = 0;
+  send_after_.count = 0;
   read_states_.clear();
   chunks_.clear();
   forward_refs_.clear();
@@ -10657,7 +11255,8 @@ void basic_core<Random>::persisted(index_t index, term_t term) noexcept {
 
 template <random_source Random>
 result<void> basic_core<Random>::read_index(std::uint64_t context) noexcept {
-  if (role_ != role::leader) return error(raft_errc::not_leader, "read_index");
+  if (!bootstrapped_) return error(raft_errc::not_bootstrapped, "read_index");
+  if (role_ != role::leader) return ask_leader_for_read(context);
   if (!committed_in_term()) return error(raft_errc::read_not_ready, "read_index");
   if (read_states_.size() >= opts_.max_pending_reads ||
       pending_reads_.size() >= opts_.max_pending_reads)
@@ -10685,12 +11284,105 @@ void basic_core<Random>::release_reads() noexcept {
   std::size_t released = 0;
   while (released < pending_reads_.size() && pending_reads_[released].round <= confirmed &&
          read_states_.size() < opts_.max_pending_reads) {
-    read_states_.push_back(read_state{pending_reads_[released].context,
-                                      pending_reads_[released].index});
+    const pending_read& r = pending_reads_[released];
+    if (r.requester != no_node) answer_read_request(r.requester, r.context, r.index, false);
+    else read_states_.push_back(read_state{r.context, r.index});
     ++released;
   }
   pending_reads_.erase(pending_reads_.begin(),
                        pending_reads_.begin() + static_cast<std::ptrdiff_t>(released));
+}
+
+// ReadIndex on a follower (Raft thesis §6.4): the leader confirms its leadership for the
+// follower as for itself and answers with its commit index; the follower hands the read out
+// once it has applied that index, so the read sees every write committed before it began.
+template <random_source Random>
+result<void> basic_core<Random>::ask_leader_for_read(std::uint64_t context) noexcept {
+  if (!opts_.follower_reads || leader_ == no_node) return error(raft_errc::not_leader, "read_index");
+  if (follower_reads_.size() >= opts_.max_pending_reads ||
+      read_states_.size() >= opts_.max_pending_reads)
+    return error(raft_errc::read_queue_full, "read_index");
+  follower_reads_.push_back(follower_read{context, 0, ticks_, false});
+  message& m = emit(message_type::read_index_request, leader_);
+  m.round = context;
+  return ok();
+}
+
+template <random_source Random>
+void basic_core<Random>::answer_read_request(node_id to, std::uint64_t context, index_t index,
+                                             bool reject) noexcept {
+  message& r = emit(message_type::read_index_response, to);
+  r.round = context;
+  r.log_index = index;
+  r.reject = reject;
+}
+
+template <random_source Random>
+void basic_core<Random>::handle_read_index_request(const message& m) noexcept {
+  if (role_ != role::leader || !committed_in_term() ||
+      pending_reads_.size() >= opts_.max_pending_reads) {
+    answer_read_request(m.from, m.round, 0, true);
+    return;
+  }
+  if (opts_.lease_reads && has_lease()) {
+    answer_read_request(m.from, m.round, commit_, false);
+    return;
+  }
+  pending_reads_.push_back(pending_read{m.round, commit_, ++round_, m.from});
+  send_heartbeats(round_);
+  release_reads();
+}
+
+template <random_source Random>
+void basic_core<Random>::handle_read_index_response(const message& m) noexcept {
+  if (m.from != leader_ || role_ == role::leader) return;  // only the leader asked answers
+  for (std::size_t i = 0; i < follower_reads_.size(); ++i) {
+    follower_read& r = follower_reads_[i];
+    if (r.answered || r.context != m.round) continue;
+    if (!m.reject) {
+      r.index = m.log_index;
+      r.answered = true;
+      return;
+    }
+    ++counters_.follower_reads_refused;
+    read_states_.push_back(read_state{r.context, 0, true});
+    follower_reads_.erase(follower_reads_.begin() + static_cast<std::ptrdiff_t>(i));
+    return;
+  }
+}
+
+template <random_source Random>
+void basic_core<Random>::expire_follower_reads() noexcept {
+  std::size_t kept = 0;
+  for (const follower_read& r : follower_reads_) {
+    if (!r.answered && ticks_ - r.asked_tick >= opts_.election_timeout_ticks_min &&
+        read_states_.size() < opts_.max_pending_reads) {
+      ++counters_.follower_reads_refused;  // lost on the way, or the leader changed
+      read_states_.push_back(read_state{r.context, 0, true});
+      continue;
+    }
+    follower_reads_[kept++] = r;
+  }
+  follower_reads_.resize(kept);
+}
+
+template <random_source Random>
+void basic_core<Random>::release_follower_reads() noexcept {
+  std::size_t kept = 0;
+  for (const follower_read& r : follower_reads_) {
+    if (r.answered && r.index <= applied_ && read_states_.size() < opts_.max_pending_reads) {
+      read_states_.push_back(read_state{r.context, r.index});
+      continue;
+    }
+    follower_reads_[kept++] = r;
+  }
+  follower_reads_.resize(kept);
+}
+
+template <random_source Random>
+bool basic_core<Random>::keeps_payloads() const noexcept {
+  const member* self = config_.find(opts_.id);
+  return self == nullptr || self->role != member_role::witness || opts_.witness_may_lead;
 }
 
 template <random_source Random>
@@ -11006,7 +11698,7 @@ namespace raft {
 inline constexpr std::uint64_t wire_version = 1;
 /// The most entries one encoded message may carry (options.max_entries_per_message must
 /// not exceed it when messages travel through this codec).
-inline constexpr std::size_t max_wire_entries = 256;
+inline constexpr std::size_t max_wire_entries = max_entries_per_append;
 
 namespace detail {
 struct wire_entry {
@@ -11128,7 +11820,12 @@ class message_codec {
 
   /// Decodes one message; every view in the result points into `input` or this codec.
   [[nodiscard]] result<message> decode(byte_view input, const wire::decode_limits& limits = {}) noexcept {
-    WEFT_TRY(wire::decode_into(input, wire_, limits));
+    if (auto decoded = wire::decode_into(input, wire_, limits); !decoded) {
+      // The schema's only bounded arrays: entries (256) and snapshot members (16).
+      if (decoded.error().is(wire::cbor_errc::capacity_exceeded))
+        return error(raft_errc::message_too_large, "decode_message: over 256 entries or 16 members");
+      return decoded.error();
+    }
     const auto bad = [](const char* where) { return result<message>(error(raft_errc::bad_message, where)); };
     if (wire_.version != wire_version) return error(raft_errc::unsupported_version, "decode_message");
     if (wire_.type == 0 || wire_.type > max_message_type) return bad("decode_message: type");
@@ -14252,6 +14949,770 @@ inline constexpr scenario blocks_scenario{
 }  // namespace sim
 WEFT_END
 // ---- end weft/sim/reference_blocks.hpp
+// ---- begin weft/storage/raft_sim_scenario.hpp
+// weft/storage/raft_sim_scenario.hpp - the `raft` scenario for `weft sim`: Raft cores that
+// persist every ready batch into a file WAL and hard-state file on their own sim::disk,
+// exchange CBOR messages over sim::network, and replicate a key-value store whose client
+// histories the linearizability checker verifies. Faults: partitions, loss, duplication,
+// reordering, crashes (unsynced writes lost or torn), pauses, clock jumps and disk
+// corruption within the disk-fault budget. A member whose disk reports damage on restart
+// stops taking part for good (fail-stop) instead of serving what it could not read back.
+// Invariants checked after every step: one leader per term, leader completeness (no
+// committed entry lost), identical applied sequences, nobody applies past commit.
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+
+WEFT_BEGIN
+namespace storage {
+
+struct raft_sim_options {
+  std::int64_t active_ns = 1'000'000'000;   // clients and the nemesis run this long
+  std::int64_t quiet_ns = 1'500'000'000;    // then faults stop and pending operations end
+  std::int64_t tick_ns = 10'000'000;        // one Raft tick on each member's own clock
+  std::int64_t think_max_ns = 15'000'000;   // between a client's operations
+  std::int64_t timeout_ns = 300'000'000;    // an operation gives up: outcome unknown
+  std::int64_t sync_ns = 2'000'000;         // an fdatasync: a crash inside it loses the batch
+  std::uint32_t keys = 3;
+  std::uint64_t max_checker_states = 500'000;
+  // The planted bug tests use to show the swarm finds lost writes: the WAL never syncs, so
+  // a crash loses entries the member already acknowledged.
+  bool bug_skip_sync = false;
+};
+
+namespace detail {
+
+inline constexpr std::size_t kv_command_size = 25;  // kind, key, value, operation id
+
+inline std::array<std::uint8_t, kv_command_size> encode_kv_command(
+    std::uint8_t kind, std::int64_t key, std::int64_t value, std::uint64_t op) noexcept {
+  std::array<std::uint8_t, kv_command_size> out{};
+  out[0] = kind;
+  store_be<std::uint64_t>(out.data() + 1, static_cast<std::uint64_t>(key));
+  store_be<std::uint64_t>(out.data() + 9, static_cast<std::uint64_t>(value));
+  store_be<std::uint64_t>(out.data() + 17, op);
+  return out;
+}
+
+struct raft_sim_member {
+  std::unique_ptr<raft::core> core;
+  std::unique_ptr<wal<sim::disk>> log;
+  std::unique_ptr<file_stable_store<sim::disk>> stable;
+  hard_state saved{};
+  std::map<std::int64_t, std::int64_t> kv;
+  raft::index_t applied = 0;
+  bool failed = false;  // its disk reported damage: out of the group for good
+  // Batches written but not yet synced: the sync completes when the disk is done; only then
+  // are the entries reported persisted and the batch's dependent messages sent.
+  struct unsynced_batch {
+    raft::index_t last_index = 0;
+    raft::term_t last_term = 0;
+    std::vector<std::pair<raft::node_id, std::vector<std::uint8_t>>> outbox;
+  };
+  std::vector<unsynced_batch> unsynced;  // oldest first
+};
+
+/// The client on one node: one operation at a time, proposed to the member its own member
+/// believes leads (a redirect without the round trip).
+struct raft_sim_client {
+  std::uint64_t op = 0;  // history id + 1 of the operation in flight (0: idle)
+  sim::node_id proposer = 0;
+  raft::index_t index = 0;
+  std::int64_t deadline_ns = 0;
+};
+
+}  // namespace detail
+
+class raft_sim_cluster {
+ public:
+  raft_sim_cluster(std::uint64_t seed, const sim::run_options& run, const raft_sim_options& o)
+      : options_(o),
+        world_({.seed = seed, .nodes = run.nodes, .max_pending_events = 1u << 16}),
+        net_(world_, {.max_datagram_size_bytes = 2048,
+                      .max_message_size_bytes = 2048,
+                      .max_in_flight_messages = 4096}) {
+    mix_ = sim::fault_mix::generate(seed, run.faults);
+    sim::disk_options disk_options;
+    disk_options.capacity_bytes = 16u << 20;
+    // Small sectors on half the seeds: a crash then tears records in the middle, not only
+    // between the (sector-sized) groups a real 512-byte sector keeps whole.
+    if ((seed & 2) != 0) disk_options.sector_size_bytes = 64;
+    for (sim::node_id n = 0; n < run.nodes; ++n) {
+      disks_.push_back(std::make_unique<sim::disk>(world_, n, disk_options));
+      disk_pointers_.push_back(disks_.back().get());
+      net_.set_receiver(n, {&raft_sim_cluster::on_message, nullptr, this});
+      (void)config_.members.push_back(raft::member{.id = n + 1u});
+    }
+    members_.resize(run.nodes);
+    clients_.resize(run.nodes);
+    sim::nemesis::options nemo;
+    nemo.max_down = (run.nodes - 1) / 2;
+    nemo.disk_budget = {run.max_faulty_disks, 1};
+    nemesis_ = std::make_unique<sim::nemesis>(world_, &net_, disk_pointers_, mix_, nemo);
+    (void)world_.add_listener(&raft_sim_cluster::on_lifecycle, this);
+    world_.set_trace(run.trace, run.trace_context);
+    auto kind = world_.event_kind("raft_tick", "", "");
+    tick_kind_ = kind ? *kind : 0;
+    kind = world_.event_kind("client", "op", "");
+    client_kind_ = kind ? *kind : 0;
+    kind = world_.event_kind("wal_synced", "", "");
+    sync_kind_ = kind ? *kind : 0;
+    scratch_.resize(4096);
+    send_buffer_.resize(2048);
+  }
+
+  sim::outcome run() {
+    if (!world_.status() || !net_.status()) return failed("setup refused");
+    for (sim::node_id n = 0; n < world_.node_count(); ++n) start_member(n, true);
+    if (auto started = nemesis_->start(); !started)
+      return failed(std::string(started.error().message()));
+    world_.run_until(time_point_from_ns(options_.active_ns));
+    stopping_ = true;
+    nemesis_->stop();
+    world_.run_until(time_point_from_ns(options_.active_ns + options_.quiet_ns));
+    for (sim::node_id n = 0; n < world_.node_count(); ++n) abandon(n);
+    sim::outcome out;
+    out.events = world_.events_processed();
+    out.trace_hash = world_.trace_hash();
+    out.simulated_ns = world_.now_ns();
+    if (!violations_.empty()) {
+      out.passed = false;
+      out.message = violations_.front();
+      return out;
+    }
+    sim::check_options check_opts;
+    check_opts.max_states = options_.max_checker_states;
+    const sim::check_result verdict_of = sim::check(history_, check_opts);
+    if (verdict_of.answer == sim::verdict::not_linearizable) {
+      out.passed = false;
+      out.message = verdict_of.report;
+      return out;
+    }
+    char note[200];
+    std::snprintf(note, sizeof note,
+                  "%zu ops (%llu ok), commit %llu, %u fail-stopped, %llu crashes mid-write, "
+                  "%llu torn tails, faults %s%s",
+                  history_.size(), static_cast<unsigned long long>(completed_),
+                  static_cast<unsigned long long>(oracle_.size()), fail_stopped(),
+                  static_cast<unsigned long long>(crashes_mid_write_),
+                  static_cast<unsigned long long>(torn_tails_), sim::format_faults(mix_.on).c_str(),
+                  verdict_of.answer == sim::verdict::unknown ? " (checker gave up: unknown)" : "");
+    out.message = note;
+    return out;
+  }
+
+  [[nodiscard]] std::uint64_t completed() const noexcept { return completed_; }
+  [[nodiscard]] std::uint64_t committed() const noexcept { return oracle_.size(); }
+
+ private:
+  using member = detail::raft_sim_member;
+  using client = detail::raft_sim_client;
+
+  sim::outcome failed(std::string why) {
+    sim::outcome out;
+    out.passed = false;
+    out.message = std::move(why);
+    return out;
+  }
+  void violation(const char* what, std::uint64_t a, std::uint64_t b) {
+    char line[160];
+    std::snprintf(line, sizeof line, "%s (%llu, %llu) at %lld ns", what,
+                  static_cast<unsigned long long>(a), static_cast<unsigned long long>(b),
+                  static_cast<long long>(world_.now_ns()));
+    if (violations_.size() < 16) violations_.emplace_back(line);
+  }
+  [[nodiscard]] unsigned fail_stopped() const noexcept {
+    unsigned count = 0;
+    for (const member& m : members_) count += m.failed ? 1u : 0u;
+    return count;
+  }
+
+  [[nodiscard]] raft::options core_options(sim::node_id n) const noexcept {
+    raft::options o;
+    o.id = n + 1u;
+    o.election_timeout_ticks_min = 10;
+    o.election_timeout_ticks_max = 20;
+    o.heartbeat_interval_ticks = 2;
+    o.max_log_entries_in_memory = 1u << 14;
+    o.max_log_bytes_in_memory = 4u << 20;
+    o.max_bytes_per_entry = 64;
+    o.max_bytes_per_message = 1024;
+    o.max_entries_per_message = 8;
+    o.max_inflight_messages = 4;
+    o.max_committed_per_ready = 16;
+    o.max_uncommitted_entries = 256;
+    return o;
+  }
+  [[nodiscard]] wal_options log_options() const noexcept {
+    wal_options o;
+    if (options_.bug_skip_sync) o.sync = sync_policy::never;
+    o.segment_size_bytes = 64u << 10;
+    o.max_record_size_bytes = 128;
+    o.write_buffer_size_bytes = 16u << 10;
+    o.max_entries = 1u << 14;
+    o.max_segments = 48;
+    return o;
+  }
+
+  // ---- a member's life ----------------------------------------------------------------
+  // Opens the member's stores on its disk and restores the core from them. Any damage
+  // the stores report (a hard error, a read error) fail-stops the member.
+  void start_member(sim::node_id n, bool first_boot) {
+    member& m = members_[n];
+    if (m.failed) return;
+    m.kv.clear();
+    m.applied = 0;
+    if (!open_stores(n)) return fail_stop(n, "store open");
+    auto created = raft::core::create(core_options(n), world_.node_random(n).fork());
+    if (!created) return fail_stop(n, "core options");
+    m.core = std::make_unique<raft::core>(std::move(*created));
+    const bool restored = first_boot ? m.core->bootstrap(config_).has_value() : restore(n);
+    if (!restored) return fail_stop(n, "restore");
+    arm_tick(n);
+    schedule_op(n);
+  }
+  bool open_stores(sim::node_id n) {
+    member& m = members_[n];
+    m.log = std::make_unique<wal<sim::disk>>(*disks_[n], log_options());
+    recovery_report report;
+    if (!m.log->open(report)) return false;
+    torn_tails_ += report.torn_tails_repaired;
+    m.stable = std::make_unique<file_stable_store<sim::disk>>(*disks_[n]);
+    if (!m.stable->open()) return false;
+    auto loaded = m.stable->load();
+    if (!loaded) return false;
+    m.saved = *loaded;
+    return true;
+  }
+  bool restore(sim::node_id n) {
+    member& m = members_[n];
+    arena_.clear();
+    refs_.clear();
+    if (m.log->last_index() >= m.log->first_index()) {
+      auto read = m.log->read_range(
+          m.log->first_index(), m.log->last_index() + 1,
+          [](void* context, const log_entry_view& record) noexcept {
+            auto* self = static_cast<raft_sim_cluster*>(context);
+            self->arena_.emplace_back(record.payload.begin(), record.payload.end());
+            self->refs_.push_back({record.index, record.term, raft::entry_type::normal, {}});
+            return true;
+          },
+          this);
+      if (!read) return false;
+    }
+    for (std::size_t i = 0; i < refs_.size(); ++i) {
+      stored_entry_view e;
+      if (!decode_stored_entry({refs_[i].index, refs_[i].term, byte_view(arena_[i])}, e) || e.type > 2)
+        return false;
+      refs_[i].type = static_cast<raft::entry_type>(e.type);
+      refs_[i].payload = e.payload;
+    }
+    raft::snapshot_metadata genesis;
+    genesis.config = config_;
+    return m.core->restore({m.saved.term, m.saved.vote, m.saved.commit}, genesis, refs_, 0)
+        .has_value();
+  }
+  void fail_stop(sim::node_id n, const char* why) {
+    member& m = members_[n];
+    m.failed = true;
+    m.core.reset();
+    m.stable.reset();
+    m.log.reset();
+    m.unsynced.clear();
+    world_.note(n, why, 0);
+  }
+
+  // ---- driving the core ---------------------------------------------------------------
+  void process(sim::node_id n) {
+    member& m = members_[n];
+    for (int guard = 0; guard < 64 && m.core && m.core->has_ready(); ++guard) {
+      raft::ready_batch rb = m.core->ready();
+      for (const raft::message& msg : rb.send_now) send(n, msg);
+      auto written = write_ready(rb.must_persist, *m.log, *m.stable, m.saved,
+                                 mutable_byte_view(scratch_));
+      if (!written) return fail_stop(n, "persist");  // a failed write is never acknowledged
+      if (written->wrote_entries) {
+        hold_until_synced(n, *written, rb.send_after_persist);
+      } else if (!m.unsynced.empty()) {
+        // Nothing new to sync, but these messages may speak for entries an earlier batch
+        // wrote (an append response saying "I have up to i"): they wait for that sync.
+        queue_behind(m.unsynced.back(), rb.send_after_persist);
+      } else {
+        for (const raft::message& msg : rb.send_after_persist) send(n, msg);
+      }
+      for (std::size_t i = 0; i < rb.committed.size(); ++i) apply(n, rb.committed.at(i));
+      m.core->advance();
+      check(n);
+    }
+  }
+  // The sync runs while the member goes on (Raft thesis 10.2.1): it completes sync_ns after
+  // the disk has finished what was issued so far; a crash before then loses or tears the
+  // unsynced writes.
+  void hold_until_synced(sim::node_id n, const persist_outcome& written,
+                         std::span<const raft::message> after) {
+    member& m = members_[n];
+    member::unsynced_batch batch;
+    batch.last_index = written.last_index;
+    batch.last_term = written.last_term;
+    queue_behind(batch, after);
+    m.unsynced.push_back(std::move(batch));
+    sim::event e;
+    e.at_ns = std::max(world_.now_ns(), to_ns(disks_[n]->busy_until())) + options_.sync_ns;
+    e.fn = &raft_sim_cluster::synced_thunk;
+    e.context = this;
+    e.node = n;
+    e.kind = sync_kind_;
+    e.flags = sim::event_needs_up | sim::event_epoch_bound;
+    (void)world_.schedule(e);
+  }
+  void queue_behind(member::unsynced_batch& batch, std::span<const raft::message> messages) {
+    for (const raft::message& msg : messages) {
+      auto bytes = encoder_.encode(msg, mutable_byte_view(send_buffer_));
+      if (bytes) batch.outbox.emplace_back(msg.to, std::vector<std::uint8_t>(bytes->begin(), bytes->end()));
+    }
+  }
+  static void synced_thunk(void* context, const sim::event& e) noexcept {
+    auto* self = static_cast<raft_sim_cluster*>(context);
+    member& m = self->members_[e.node];
+    if (!m.core || m.unsynced.empty()) return;
+    if (!m.log->sync()) return self->fail_stop(e.node, "sync");
+    member::unsynced_batch batch = std::move(m.unsynced.front());
+    m.unsynced.erase(m.unsynced.begin());
+    m.core->persisted(batch.last_index, batch.last_term);
+    for (const auto& [to, bytes] : batch.outbox)
+      if (to != 0 && to <= self->world_.node_count())
+        (void)self->net_.send(e.node, static_cast<sim::node_id>(to - 1), sim::channel::datagram,
+                              byte_view(bytes));
+    self->process(e.node);
+  }
+  void send(sim::node_id from, const raft::message& msg) {
+    auto bytes = encoder_.encode(msg, mutable_byte_view(send_buffer_));
+    if (!bytes || msg.to == 0 || msg.to > world_.node_count()) return;
+    (void)net_.send(from, static_cast<sim::node_id>(msg.to - 1), sim::channel::datagram, *bytes);
+  }
+  static void on_message(void* context, sim::node_id self, sim::node_id, sim::channel,
+                         byte_view payload) noexcept {
+    auto* me = static_cast<raft_sim_cluster*>(context);
+    member& m = me->members_[self];
+    if (!m.core) return;
+    auto decoded = me->decoder_.decode(payload);
+    if (!decoded) return;
+    m.core->step(*decoded);
+    me->process(self);
+  }
+  void arm_tick(sim::node_id n) {
+    (void)world_.after(n, nanoseconds(options_.tick_ns), &raft_sim_cluster::tick_thunk, this, 0,
+                       tick_kind_);
+  }
+  static void tick_thunk(void* context, const sim::event& e) noexcept {
+    auto* self = static_cast<raft_sim_cluster*>(context);
+    member& m = self->members_[e.node];
+    if (!m.core) return;
+    m.core->tick();
+    self->process(e.node);
+    self->expire(e.node);
+    self->arm_tick(e.node);
+  }
+
+  // ---- the state machine and the invariants -------------------------------------------
+  void apply(sim::node_id n, const raft::entry_ref& e) {
+    member& m = members_[n];
+    if (e.index != m.applied + 1) violation("apply gap: node, index", n, e.index);
+    m.applied = e.index;
+    auto [it, inserted] = oracle_.emplace(e.index, std::make_pair(e.term, std::vector<std::uint8_t>(
+                                                                              e.payload.begin(), e.payload.end())));
+    if (!inserted && (it->second.first != e.term ||
+                      !std::equal(e.payload.begin(), e.payload.end(), it->second.second.begin(),
+                                  it->second.second.end())))
+      violation("state machine safety: index, node", e.index, n);
+    if (e.type != raft::entry_type::normal || e.payload.size() != detail::kv_command_size) return;
+    const auto kind = static_cast<sim::kv_model::kind>(e.payload[0]);
+    const auto key = static_cast<std::int64_t>(load_be<std::uint64_t>(e.payload.data() + 1));
+    const auto value = static_cast<std::int64_t>(load_be<std::uint64_t>(e.payload.data() + 9));
+    const std::uint64_t op = load_be<std::uint64_t>(e.payload.data() + 17);
+    sim::kv_model::output out;
+    if (auto found = m.kv.find(key); found != m.kv.end()) out = {true, found->second};
+    if (kind == sim::kv_model::kind::put) m.kv[key] = value;
+    if (kind == sim::kv_model::kind::remove) m.kv.erase(key);
+    for (sim::node_id k = 0; k < clients_.size(); ++k) {
+      client& c = clients_[k];
+      if (c.op == 0 || c.proposer != n || c.index != e.index) continue;
+      // The client's entry was accepted at this index: either it is the one committed
+      // here, or another entry won the index and the client's can never commit.
+      if (op == c.op) {
+        history_.ok(static_cast<std::size_t>(c.op - 1), out, world_.now_ns());
+        ++completed_;
+      } else {
+        history_.fail(static_cast<std::size_t>(c.op - 1), world_.now_ns());
+      }
+      c.op = 0;
+      schedule_op(k);
+    }
+  }
+  void check(sim::node_id n) {
+    const raft::core& c = *members_[n].core;
+    if (c.applied_index() > c.commit_index()) violation("applied past commit: node, index", n, c.applied_index());
+    if (c.current_role() != raft::role::leader) return;
+    auto [it, inserted] = leaders_.emplace(c.term(), n);
+    if (!inserted && it->second != n) violation("two leaders in term: term, node", c.term(), n);
+    if (!inserted) return;
+    for (const auto& [index, value] : oracle_)  // leader completeness: every applied entry
+      if (index > c.last_index() || c.log().term_at(index) != value.first) {
+        violation("leader lacks a committed entry: term, index", c.term(), index);
+        break;
+      }
+  }
+
+  // ---- clients ------------------------------------------------------------------------
+  void schedule_op(sim::node_id n) {
+    const auto think = static_cast<std::int64_t>(uniform_below(
+        world_.node_random(n), static_cast<std::uint64_t>(options_.think_max_ns))) + 1;
+    (void)world_.after(n, nanoseconds(think), &raft_sim_cluster::op_thunk, this, 0, client_kind_);
+  }
+  static void op_thunk(void* context, const sim::event& e) noexcept {
+    static_cast<raft_sim_cluster*>(context)->start_op(e.node);
+  }
+  void start_op(sim::node_id n) {
+    client& c = clients_[n];
+    if (stopping_ || c.op != 0 || !members_[n].core) return;
+    const raft::node_id leader = members_[n].core->leader();
+    member* target = leader == 0 || leader > members_.size() ? nullptr : &members_[leader - 1];
+    if (target == nullptr || !target->core || target->core->current_role() != raft::role::leader)
+      return schedule_op(n);  // no leader known: ask again later
+    auto& r = world_.node_random(n);
+    sim::kv_model::input in;
+    in.op = static_cast<sim::kv_model::kind>(uniform_below(r, 3));
+    in.key = static_cast<std::int64_t>(uniform_below(r, options_.keys));
+    in.value = static_cast<std::int64_t>((n + 1) * 1'000'000'000ull + ++values_);
+    const std::size_t id = history_.invoke(n, in, world_.now_ns());
+    const auto bytes = detail::encode_kv_command(static_cast<std::uint8_t>(in.op), in.key, in.value, id + 1);
+    auto accepted = target->core->propose(byte_view(bytes));
+    if (!accepted) {
+      history_.fail(id, world_.now_ns());  // refused: certainly no effect
+      return schedule_op(n);
+    }
+    c = {id + 1, static_cast<sim::node_id>(leader - 1), *accepted,
+         world_.now_ns() + options_.timeout_ns};
+    process(c.proposer);
+  }
+  void expire(sim::node_id n) {
+    client& c = clients_[n];
+    if (c.op != 0 && world_.now_ns() >= c.deadline_ns) {
+      abandon(n);
+      schedule_op(n);
+    }
+  }
+  /// The outcome of the client's operation is unknown (timeout, crash): record info.
+  void abandon(sim::node_id n) {
+    client& c = clients_[n];
+    if (c.op == 0) return;
+    history_.info(static_cast<std::size_t>(c.op - 1), world_.now_ns());
+    c.op = 0;
+  }
+
+  static void on_lifecycle(void* context, sim::node_id n, sim::lifecycle what) noexcept {
+    auto* self = static_cast<raft_sim_cluster*>(context);
+    member& m = self->members_[n];
+    if (what == sim::lifecycle::crashed) {
+      if (!m.unsynced.empty()) ++self->crashes_mid_write_;
+      self->abandon(n);
+      m.core.reset();  // volatile state is gone; the disk keeps what was durable
+      m.stable.reset();
+      m.log.reset();
+      m.unsynced.clear();
+    } else if (what == sim::lifecycle::restarted && !m.core) {
+      self->start_member(n, false);
+    }
+  }
+
+  raft_sim_options options_;
+  sim::world world_;
+  sim::network net_;
+  sim::fault_mix mix_{};
+  std::vector<std::unique_ptr<sim::disk>> disks_;
+  std::vector<sim::disk*> disk_pointers_;
+  std::unique_ptr<sim::nemesis> nemesis_;
+  std::vector<member> members_;
+  std::vector<client> clients_;
+  raft::configuration config_{};
+  raft::message_codec encoder_;
+  raft::message_codec decoder_;
+  std::vector<std::uint8_t> send_buffer_;
+  std::vector<std::uint8_t> scratch_;
+  std::vector<std::vector<std::uint8_t>> arena_;
+  std::vector<raft::entry_ref> refs_;
+  sim::history<sim::kv_model> history_;
+  std::map<raft::term_t, sim::node_id> leaders_;
+  std::map<raft::index_t, std::pair<raft::term_t, std::vector<std::uint8_t>>> oracle_;
+  std::vector<std::string> violations_;
+  std::uint64_t completed_ = 0;
+  std::uint64_t values_ = 0;
+  std::uint64_t torn_tails_ = 0;
+  std::uint64_t crashes_mid_write_ = 0;  // crashes with a batch written but not yet synced
+  bool stopping_ = false;
+  std::uint16_t tick_kind_ = 0;
+  std::uint16_t client_kind_ = 0;
+  std::uint16_t sync_kind_ = 0;
+};
+
+inline sim::outcome run_raft_sim(std::uint64_t seed, const sim::run_options& run) {
+  raft_sim_cluster cluster(seed, run, {});
+  return cluster.run();
+}
+
+inline sim::outcome run_raft_sim_unsynced(std::uint64_t seed, const sim::run_options& run) {
+  raft_sim_options o;
+  o.bug_skip_sync = true;
+  raft_sim_cluster cluster(seed, run, o);
+  return cluster.run();
+}
+
+inline constexpr sim::scenario raft_sim_scenario{
+    "raft",
+    "Raft cores on the file WAL over sim::disk; KV histories checked for linearizability",
+    &run_raft_sim, 3, 7, 3, sim::fault_set::all()};
+inline constexpr sim::scenario raft_sim_unsynced_scenario{
+    "raft_unsynced", "the same with a planted bug: the WAL never syncs (acknowledged writes "
+    "are lost at a crash)", &run_raft_sim_unsynced, 3, 7, 3, sim::fault_set::all()};
+
+}  // namespace storage
+WEFT_END
+// ---- end weft/storage/raft_sim_scenario.hpp
+// ---- begin weft/membership/swim/sim_scenario.hpp
+// weft/membership/swim/sim_scenario.hpp - the `swim` scenario for `weft sim`: SWIM cores on
+// the simulated world and network, one crash and one pause, invariants checked per seed.
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+
+WEFT_BEGIN
+namespace swim {
+namespace detail {
+
+/// One seeded run. Each seed draws its loss, duplication and reordering rates from
+/// sim::fault_mix (loss capped at 10%: the detector's claim is "no false dead at 10% loss"),
+/// crashes one member (when crash is allowed) and pauses another for 1-3 s, shorter than the
+/// minimum suspicion timeout (when pause is allowed). Invariants: every live member declares
+/// the crashed member dead within the maximum suspicion timeout plus slack; nobody declares
+/// any other member dead.
+class sim_swarm_run {
+ public:
+  static constexpr double max_loss = 0.10;
+  static constexpr std::uint32_t anchor_seed = 0x5eed;
+
+  sim_swarm_run(std::uint64_t seed, const sim::run_options& run)
+      : seed_(seed), mix_(sim::fault_mix::generate(seed, run.faults)),
+        world_({.seed = seed, .nodes = run.nodes, .max_pending_events = 1u << 16}),
+        net_(world_, {.max_datagram_size_bytes = 512,
+                      .max_message_size_bytes = 8192,
+                      .max_in_flight_messages = 2048,
+                      .loss_probability = std::min(mix_.loss_probability, max_loss),
+                      .duplicate_probability = mix_.duplicate_probability,
+                      .reorder_probability = mix_.reorder_probability}) {
+    world_.set_trace(run.trace, run.trace_context);
+    if (auto kind = world_.event_kind("swim_tick", "", "")) tick_kind_ = *kind;
+    opts_.mtu_bytes = 512;
+    opts_.max_payload_bytes = 100;
+    opts_.max_members = run.nodes + 4;
+    opts_.max_stream_message_bytes = 8192;  // full state of 64 members fits
+  }
+
+  sim::outcome run() {
+    if (!world_.status() || !net_.status()) return failed("setup refused");
+    const std::uint32_t n = world_.node_count();
+    members_.resize(n);
+    for (sim::node_id i = 0; i < n; ++i)
+      if (!start_member(i)) return failed("a member could not be created");
+    introduce_everyone();
+    world_.run_for(seconds(10));
+    xoshiro256 plan(seed_ ^ 0x53574d5f70616e73ull);
+    crashed_ = mix_.on.has(sim::fault::crash)
+                   ? static_cast<sim::node_id>(uniform_below(plan, n))
+                   : no_member;
+    if (crashed_ != no_member) (void)world_.crash(crashed_);
+    crash_ns_ = world_.now_ns();
+    if (mix_.on.has(sim::fault::pause)) {
+      const auto paused = static_cast<sim::node_id>((crashed_ + 1 + uniform_below(plan, n - 1)) % n);
+      world_.run_for(seconds(3));
+      (void)world_.pause(paused, milliseconds(static_cast<std::int64_t>(1000 + uniform_below(plan, 2001))));
+    }
+    world_.run_until(time_point_from_ns(crash_ns_ + to_ns(detection_bound())));
+    return verdict();
+  }
+
+ private:
+  static constexpr sim::node_id no_member = ~sim::node_id{0};
+
+  struct member {
+    sim_swarm_run* run = nullptr;
+    sim::node_id self = 0;
+    std::unique_ptr<core> k;
+  };
+
+  /// Max suspicion timeout (memberlist's formula at this n) plus probe and gossip slack.
+  [[nodiscard]] duration detection_bound() const noexcept {
+    const double n = static_cast<double>(world_.node_count());
+    const double min_s = static_cast<double>(opts_.suspicion_multiplier) * std::max(1.0, std::log10(n));
+    const double bound_s = min_s * static_cast<double>(opts_.suspicion_max_timeout_multiplier) + 10.0;
+    return milliseconds(static_cast<std::int64_t>(bound_s * 1000.0));
+  }
+
+  bool start_member(sim::node_id i) {
+    const test_admission_scheme anchor(anchor_seed);
+    const test_admission_scheme scheme(seed_ * 1000 + i);
+    identity self;
+    self.id = i + 1;
+    self.addr = i + 1;  // swim address = sim node + 1 (0 means none)
+    auto admission = admit(anchor, self.id, scheme.public_key());
+    if (!admission) return false;
+    self.admission = *admission;
+    const byte_view anchors[] = {anchor.public_key()};
+    auto c = core::create(opts_, self, scheme, xoshiro256(world_.node_random(i).next_u64()), anchors);
+    if (!c) return false;
+    members_[i] = {this, i, std::make_unique<core>(std::move(*c))};
+    net_.set_receiver(i, {&sim_swarm_run::on_message, nullptr, &members_[i]});
+    return true;
+  }
+  void introduce_everyone() {
+    for (member& m : members_) {
+      (void)m.k->bootstrap(world_.clock(m.self).now());
+      for (const member& other : members_)
+        if (&other != &m) (void)m.k->add_member(world_.clock(m.self).now(), other.k->self_claim());
+      flush(m);
+      (void)world_.after(m.self, milliseconds(10 + m.self), &sim_swarm_run::on_tick, &m, 0,
+                         tick_kind_);
+    }
+  }
+
+  void flush(member& m) {
+    for (const outgoing& o : m.k->sends()) {
+      const auto to = static_cast<sim::node_id>(o.to - 1);
+      if (o.via == channel::datagram) (void)net_.endpoint_for(m.self).send_datagram(to, o.bytes);
+      else (void)net_.endpoint_for(m.self).send_message(to, o.bytes);
+    }
+    for (const notification& note : m.k->notifications())
+      if (note.kind == notification_kind::member_failed) record_verdict(m.self, note.member);
+    m.k->clear_outputs();
+  }
+  void record_verdict(sim::node_id judge, node_id about) {
+    world_.note(judge, "swim_dead_verdict_about", about);
+    if (crashed_ != no_member && about == crashed_ + 1) {
+      ++crash_verdicts_;
+      latest_verdict_ns_ = std::max(latest_verdict_ns_, world_.now_ns());
+      return;
+    }
+    if (false_verdicts_++ == 0) {
+      char line[160];
+      std::snprintf(line, sizeof line, "member %u declared live member %llu dead at %.1f s",
+                    judge + 1, static_cast<unsigned long long>(about),
+                    static_cast<double>(world_.now_ns()) / 1e9);
+      first_false_verdict_ = line;
+    }
+  }
+  static void on_message(void* context, sim::node_id, sim::node_id from, sim::channel ch,
+                         byte_view payload) noexcept {
+    auto* m = static_cast<member*>(context);
+    const time_point now = m->run->world_.clock(m->self).now();
+    if (ch == sim::channel::datagram) (void)m->k->step(now, from + 1, payload);
+    else (void)m->k->step_stream(now, from + 1, payload);
+    m->run->flush(*m);
+  }
+  static void on_tick(void* context, const sim::event&) noexcept {
+    auto* m = static_cast<member*>(context);
+    m->k->tick(m->run->world_.clock(m->self).now());
+    m->run->flush(*m);
+    (void)m->run->world_.after(m->self, milliseconds(50), &sim_swarm_run::on_tick, m, 0,
+                               m->run->tick_kind_);
+  }
+
+  sim::outcome verdict() {
+    sim::outcome out;
+    out.events = world_.events_processed();
+    out.trace_hash = world_.trace_hash();
+    out.simulated_ns = world_.now_ns();
+    const std::uint32_t judges = crashed_ == no_member ? 0 : world_.node_count() - 1;
+    char line[200];
+    if (false_verdicts_ != 0) {
+      out.passed = false;
+      std::snprintf(line, sizeof line, "%llu false dead verdicts; first: %s",
+                    static_cast<unsigned long long>(false_verdicts_), first_false_verdict_.c_str());
+    } else if (crash_verdicts_ < judges) {
+      out.passed = false;
+      std::snprintf(line, sizeof line, "crashed member %u declared dead by %llu of %u live members",
+                    crashed_ + 1, static_cast<unsigned long long>(crash_verdicts_), judges);
+    } else if (judges == 0) {
+      std::snprintf(line, sizeof line, "no crash this seed, no false dead; loss %.3f; faults %s",
+                    std::min(mix_.loss_probability, max_loss), sim::format_faults(mix_.on).c_str());
+    } else {
+      std::snprintf(line, sizeof line, "crash detected by all %u in %.1f s; loss %.3f; faults %s",
+                    judges, static_cast<double>(latest_verdict_ns_ - crash_ns_) / 1e9,
+                    std::min(mix_.loss_probability, max_loss), sim::format_faults(mix_.on).c_str());
+    }
+    out.message = line;
+    return out;
+  }
+  sim::outcome failed(const char* why) {
+    sim::outcome out;
+    out.passed = false;
+    out.message = why;
+    return out;
+  }
+
+  std::uint64_t seed_;
+  std::uint16_t tick_kind_ = 0;
+  sim::fault_mix mix_;
+  sim::world world_;
+  sim::network net_;
+  options opts_;
+  std::vector<member> members_;
+  sim::node_id crashed_ = no_member;
+  std::int64_t crash_ns_ = 0, latest_verdict_ns_ = 0;
+  std::uint64_t crash_verdicts_ = 0, false_verdicts_ = 0;
+  std::string first_false_verdict_;
+};
+
+}  // namespace detail
+
+inline sim::outcome run_sim_scenario(std::uint64_t seed, const sim::run_options& run) {
+  auto r = std::make_unique<detail::sim_swarm_run>(seed, run);
+  return r->run();
+}
+
+/// `weft sim --scenario swim`: crash detection and no false dead verdicts under loss,
+/// duplication, reordering and a pause. Register with
+/// `static const weft::sim::scenario_registration r{weft::swim::sim_scenario};`.
+inline constexpr sim::scenario sim_scenario{
+    .name = "swim",
+    .description = "SWIM+Lifeguard: a crashed member is declared dead by all, nobody else "
+                   "(loss <= 10%, duplication, reordering, one pause)",
+    .run = &run_sim_scenario,
+    .min_nodes = 4,
+    .max_nodes = 64,
+    .default_nodes = 16,
+    .supported = {(1u << static_cast<unsigned>(sim::fault::loss)) |
+                  (1u << static_cast<unsigned>(sim::fault::duplicate)) |
+                  (1u << static_cast<unsigned>(sim::fault::reorder)) |
+                  (1u << static_cast<unsigned>(sim::fault::crash)) |
+                  (1u << static_cast<unsigned>(sim::fault::pause))},
+    .min_clean_disks = 0,
+};
+
+}  // namespace swim
+WEFT_END
+// ---- end weft/membership/swim/sim_scenario.hpp
 // ---- begin weft/telemetry/concepts.hpp
 // weft/telemetry/concepts.hpp - the telemetry policy: log levels, key-value fields, static
 // per-callsite data, the sink concept and null_sink, the default that compiles to nothing.
@@ -14571,30 +16032,38 @@ inline void metric_base::leave_registry() noexcept {
 }
 
 namespace detail {
-/// A small number naming this thread, assigned on first use. Threads numbered below
-/// `shard_count - 1` own a shard of every counter (single writer: a plain relaxed load and
-/// store, no read-modify-write); later threads share the last shard with fetch_add. Numbers
-/// are not reused, so with thread churn new threads end up on the shared shard (correct,
-/// just slower).
+inline constexpr std::uint32_t unnumbered_thread = ~std::uint32_t{0};
+inline std::atomic<std::uint32_t> next_thread_number{0};
+/// This thread's number, or unnumbered_thread before assign_thread_number() ran on it.
+inline thread_local std::uint32_t thread_number = unnumbered_thread;
+
+/// Numbers this thread on first use. Threads numbered below `shard_count - 1` own a shard
+/// of every counter (single writer: a plain relaxed load and store, no read-modify-write);
+/// later threads share the last shard with fetch_add. Numbers are not reused, so with
+/// thread churn new threads end up on the shared shard (correct, just slower).
+WEFT_NOINLINE inline std::uint32_t assign_thread_number() noexcept {
+  if (thread_number == unnumbered_thread)
+    thread_number = next_thread_number.fetch_add(1, std::memory_order_relaxed) & 0x7fffffffu;
+  return thread_number;
+}
 inline std::uint32_t this_thread_number() noexcept {
-  static std::atomic<std::uint32_t> next{0};
-  thread_local std::uint32_t number = ~std::uint32_t{0};
-  if (WEFT_UNLIKELY(number == ~std::uint32_t{0}))
-    number = next.fetch_add(1, std::memory_order_relaxed) & 0x7fffffffu;
-  return number;
+  const std::uint32_t n = thread_number;
+  return WEFT_LIKELY(n != unnumbered_thread) ? n : assign_thread_number();
 }
 
-/// Per-thread shards of a 64-bit sum, one cache line each (see this_thread_number).
+/// Per-thread shards of a 64-bit sum, one cache line each (see assign_thread_number).
 template <std::size_t Shards>
 class sharded_sum {
  public:
+  /// One compare on the fast path: an unnumbered thread (all ones) fails it like a thread
+  /// beyond the owned shards, and is numbered on that slower path.
   WEFT_ALWAYS_INLINE void add(std::uint64_t n) noexcept {
-    const std::uint32_t t = this_thread_number();
+    const std::uint32_t t = thread_number;
     if (WEFT_LIKELY(t < Shards - 1)) {
       auto& v = shards_[t].value;
       v.store(v.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
     } else {
-      shards_[Shards - 1].value.fetch_add(n, std::memory_order_relaxed);
+      add_slow(n);
     }
   }
   [[nodiscard]] std::uint64_t value() const noexcept {
@@ -14604,6 +16073,15 @@ class sharded_sum {
   }
 
  private:
+  WEFT_NOINLINE void add_slow(std::uint64_t n) noexcept {
+    const std::uint32_t t = this_thread_number();
+    if (t < Shards - 1) {
+      auto& v = shards_[t].value;
+      v.store(v.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    } else {
+      shards_[Shards - 1].value.fetch_add(n, std::memory_order_relaxed);
+    }
+  }
   struct alignas(cache_line_bytes) shard {
     std::atomic<std::uint64_t> value{0};
   };
@@ -14675,10 +16153,11 @@ class histogram : public metric_base {
   histogram& operator=(const histogram&) = delete;
 
   [[nodiscard]] static constexpr std::size_t bucket_index(std::uint64_t v) noexcept {
-    if (v < sub_buckets) return static_cast<std::size_t>(v);
-    const unsigned e = 63u - static_cast<unsigned>(std::countl_zero(v));
-    const std::uint64_t sub = (v >> (e - precision_bits)) & (sub_buckets - 1);
-    return static_cast<std::size_t>((e - precision_bits + 1) * sub_buckets + sub);
+    // No branch: or-ing in sub_buckets makes values below it use shift 0 (index = v);
+    // above, v >> shift lands in [sub_buckets, 2 * sub_buckets), one row per power of two.
+    const auto top_bit = 63u - static_cast<unsigned>(std::countl_zero(v | sub_buckets));
+    const unsigned shift = top_bit - precision_bits;
+    return static_cast<std::size_t>(shift * sub_buckets + (v >> shift));
   }
   /// Smallest value counted by bucket `index`.
   [[nodiscard]] static constexpr std::uint64_t bucket_lower(std::size_t index) noexcept {
@@ -14693,17 +16172,27 @@ class histogram : public metric_base {
     return bucket_lower(index + 1) - 1;
   }
 
+  /// The first thread to record owns a private set of buckets and updates them without a
+  /// read-modify-write (the usual case: one thread records a given histogram); other threads
+  /// count into the shared buckets with fetch_add.
   WEFT_ALWAYS_INLINE void record(std::uint64_t v) noexcept {
-    buckets_[bucket_index(v)].fetch_add(1, std::memory_order_relaxed);
+    const std::size_t index = bucket_index(v);
+    if (WEFT_LIKELY(detail::thread_number == owner_.load(std::memory_order_relaxed))) {
+      auto& b = owned_buckets_[index];
+      b.store(b.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    } else {
+      record_not_owner(index);
+    }
     sum_.add(v);
   }
 
   [[nodiscard]] std::uint64_t bucket(std::size_t index) const noexcept {
-    return buckets_[index].load(std::memory_order_relaxed);
+    return owned_buckets_[index].load(std::memory_order_relaxed) +
+           shared_buckets_[index].load(std::memory_order_relaxed);
   }
   [[nodiscard]] std::uint64_t count() const noexcept {
     std::uint64_t n = 0;
-    for (const auto& b : buckets_) n += b.load(std::memory_order_relaxed);
+    for (std::size_t i = 0; i < bucket_count; ++i) n += bucket(i);
     return n;
   }
   /// Sum of recorded values, modulo 2^64.
@@ -14725,7 +16214,23 @@ class histogram : public metric_base {
   }
 
  private:
-  std::array<std::atomic<std::uint64_t>, bucket_count> buckets_{};
+  // Thread numbers are below 2^31, so this never names a thread nor equals an unnumbered one.
+  static constexpr std::uint32_t no_owner = 0xfffffffeu;
+
+  WEFT_NOINLINE void record_not_owner(std::size_t index) noexcept {
+    std::uint32_t expected = no_owner;
+    const std::uint32_t me = detail::this_thread_number();
+    if (expected == owner_.load(std::memory_order_relaxed) &&
+        owner_.compare_exchange_strong(expected, me, std::memory_order_relaxed)) {
+      owned_buckets_[index].fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    shared_buckets_[index].fetch_add(1, std::memory_order_relaxed);
+  }
+
+  std::atomic<std::uint32_t> owner_{no_owner};
+  std::array<std::atomic<std::uint64_t>, bucket_count> owned_buckets_{};
+  alignas(cache_line_bytes) std::array<std::atomic<std::uint64_t>, bucket_count> shared_buckets_{};
   detail::sharded_sum<WEFT_TELEMETRY_COUNTER_SHARDS> sum_{};
 };
 
@@ -15449,6 +16954,8 @@ struct binary_sink_limits {
   std::size_t reregister_interval_records = 4096;  // ...and again after this many records,
                                                    // so a reader joining late or after a
                                                    // corrupt registration recovers names
+  bool single_producer = false;  // true: only one thread ever writes (the caller's promise),
+                                 // so claiming a slot needs no read-modify-write
 };
 
 namespace detail {
@@ -15458,8 +16965,10 @@ namespace detail {
 inline constexpr std::size_t slot_header_bytes = 18;
 inline constexpr std::size_t slot_field_header_bytes = 10;
 
-inline std::size_t encode_slot(std::uint8_t* out, std::size_t capacity, const callsite& cs,
-                               std::int64_t ts_ns, std::span<const field> fields) noexcept {
+// Always inlined: at a log statement the fields are known, and the loop folds away.
+WEFT_ALWAYS_INLINE std::size_t encode_slot(std::uint8_t* out, std::size_t capacity,
+                                           const callsite& cs, std::int64_t ts_ns,
+                                           std::span<const field> fields) noexcept {
   const callsite* site = &cs;
   std::memcpy(out, &site, 8);
   std::memcpy(out + 8, &ts_ns, 8);
@@ -15532,26 +17041,18 @@ class binary_sink : public metrics_recorder {
   }
 
   /// Producer side, any thread: never blocks; refuses (and counts) when the queue is full.
-  void write(const callsite& cs, std::span<const field> fields) noexcept {
+  WEFT_ALWAYS_INLINE void write(const callsite& cs, std::span<const field> fields) noexcept {
     const std::int64_t ts_ns = to_ns(clock_->now());
-    std::uint64_t pos = enqueue_.load(std::memory_order_relaxed);
-    slot* s;
-    for (;;) {
-      s = &slots_[pos & (Limits.queue_slots - 1)];
-      const std::uint64_t seq = s->sequence.load(std::memory_order_acquire);
-      const auto diff = static_cast<std::int64_t>(seq - pos);
-      if (diff == 0) {
-        if (enqueue_.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed)) break;
-      } else if (diff < 0) {
-        dropped_.add(1);
-        return;
-      } else {
-        pos = enqueue_.load(std::memory_order_relaxed);
-      }
+    std::uint64_t pos;
+    const bool claimed = Limits.single_producer ? claim_single(pos) : claim_shared(pos);
+    if (WEFT_UNLIKELY(!claimed)) {
+      dropped_.add(1);
+      return;
     }
-    s->used = static_cast<std::uint16_t>(
-        detail::encode_slot(s->bytes, Limits.slot_bytes, cs, ts_ns, fields));
-    s->sequence.store(pos + 1, std::memory_order_release);
+    slot& s = slots_[pos & (Limits.queue_slots - 1)];
+    s.used = static_cast<std::uint16_t>(
+        detail::encode_slot(s.bytes, Limits.slot_bytes, cs, ts_ns, fields));
+    s.sequence.store(pos + 1, std::memory_order_release);
   }
 
   /// Consumer side, one thread at a time: frames up to `max_records` queued records into
@@ -15600,6 +17101,31 @@ class binary_sink : public metrics_recorder {
     std::uint16_t used = 0;
     std::uint8_t bytes[Limits.slot_bytes]{};
   };
+
+  // Vyukov's claim: a slot is free for position `pos` when its sequence equals pos.
+  WEFT_ALWAYS_INLINE bool claim_shared(std::uint64_t& pos) noexcept {
+    pos = enqueue_.load(std::memory_order_relaxed);
+    for (;;) {
+      const slot& s = slots_[pos & (Limits.queue_slots - 1)];
+      const std::uint64_t seq = s.sequence.load(std::memory_order_acquire);
+      const auto diff = static_cast<std::int64_t>(seq - pos);
+      if (diff == 0) {
+        if (enqueue_.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed)) return true;
+      } else if (diff < 0) {
+        return false;  // full
+      } else {
+        pos = enqueue_.load(std::memory_order_relaxed);
+      }
+    }
+  }
+  // Only this thread moves enqueue_, so a load and a store replace the compare-exchange.
+  WEFT_ALWAYS_INLINE bool claim_single(std::uint64_t& pos) noexcept {
+    pos = enqueue_.load(std::memory_order_relaxed);
+    const slot& s = slots_[pos & (Limits.queue_slots - 1)];
+    if (s.sequence.load(std::memory_order_acquire) != pos) return false;  // full
+    enqueue_.store(pos + 1, std::memory_order_relaxed);
+    return true;
+  }
 
   template <class Output>
   result<void> report_drops(Output& out) noexcept {
@@ -15838,6 +17364,28 @@ template <random_source R>
 [[nodiscard]] trace_context new_child_context(const trace_context& parent, R& random) noexcept {
   trace_context ctx = parent;
   detail::fill_random(random, ctx.span.data(), ctx.span.size());
+  return ctx;
+}
+
+/// The trace-context field of a weft frame (weft/wire/frame.hpp) carrying `ctx` to a peer:
+/// the same bytes as encode_trace_context.
+[[nodiscard]] constexpr wire::frame_trace_field to_frame_trace_field(
+    const trace_context& ctx) noexcept {
+  wire::frame_trace_field f{};
+  for (std::size_t i = 0; i < ctx.trace.size(); ++i) f[1 + i] = ctx.trace[i];
+  for (std::size_t i = 0; i < ctx.span.size(); ++i) f[17 + i] = ctx.span[i];
+  f[25] = ctx.flags;
+  return f;
+}
+
+/// The remote parent a received frame's field names (the frame decoder has checked the
+/// version and the ids, so this cannot fail).
+[[nodiscard]] constexpr trace_context from_frame_trace_field(
+    const wire::frame_trace_field& f) noexcept {
+  trace_context ctx;
+  for (std::size_t i = 0; i < ctx.trace.size(); ++i) ctx.trace[i] = f[1 + i];
+  for (std::size_t i = 0; i < ctx.span.size(); ++i) ctx.span[i] = f[17 + i];
+  ctx.flags = f[25];
   return ctx;
 }
 
