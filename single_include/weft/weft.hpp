@@ -16589,6 +16589,7 @@ WEFT_END
 // kind (u8, field_kind) then its value: u64 varint, i64 zigzag varint, f64 8 bytes LE,
 // bool 1 byte, string.
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <bit>
@@ -16886,6 +16887,21 @@ decode_summary decode_log_stream(byte_view stream, std::span<decoded_callsite> t
   return summary;
 }
 
+namespace detail {
+/// Keys and file names come from the stream: a plain token is written as is, anything else
+/// (spaces, quotes, '=', control or non-ASCII bytes) as a JSON string, so that a decoded
+/// event always stays one line that splits unambiguously.
+template <class O>
+void append_token(O& out, std::string_view s) noexcept {
+  const bool plain = !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    const auto b = static_cast<unsigned char>(c);
+    return b > 0x20 && b < 0x7f && c != '"' && c != '=';
+  });
+  if (plain) out.append(s);
+  else append_json_string(out, s);
+}
+}  // namespace detail
+
 /// One line of text for an event: `<ts_ns> <level> <message> key=value ... (file:line)`.
 /// Strings are quoted with JSON escaping so that a line never contains a raw newline.
 template <text_output O>
@@ -16902,7 +16918,7 @@ void format_decoded_event(O& out, const decoded_event& e) noexcept {
   }
   for (const decoded_field& f : e.fields) {
     out.append(" ");
-    out.append(f.key);
+    detail::append_token(out, f.key);
     out.append("=");
     switch (f.value.kind) {
       case field_kind::u64: detail::append_u64(out, f.value.u); break;
@@ -16915,7 +16931,7 @@ void format_decoded_event(O& out, const decoded_event& e) noexcept {
   if ((e.flags & record_flag_truncated) != 0) out.append(" [truncated]");
   if (e.site != nullptr) {
     out.append(" (");
-    out.append(e.site->file);
+    detail::append_token(out, e.site->file);
     out.append(":");
     detail::append_u64(out, e.site->line);
     out.append(")");

@@ -568,3 +568,31 @@ TEST_CASE("frame trace field: decoded strictly", "[telemetry][trace]") {
   // The trace flag bit can no longer be a length: options above 2^31 - 1 are refused.
   CHECK_FALSE(weft::wire::frame_options{.max_payload_size_bytes = 0x80000000u}.validate());
 }
+
+TEST_CASE("decoded events stay one line: keys and file names from the stream are escaped",
+          "[telemetry][log]") {
+  wt::decoded_callsite site;
+  site.known = true;
+  site.message = "m";
+  site.file = "dir name/x\ny.cpp";  // a damaged or hostile registration
+  site.line = 7;
+  wt::decoded_event e;
+  e.site = &site;
+  wt::decoded_field f;
+  f.key = "k\nk=1";
+  f.value.kind = wt::field_kind::u64;
+  f.value.u = 3;
+  (void)e.fields.push_back(f);
+  wt::decoded_field plain;
+  plain.key = "peer";
+  plain.value.kind = wt::field_kind::u64;
+  plain.value.u = 4;
+  (void)e.fields.push_back(plain);
+  std::string line;
+  wt::string_output out(line);
+  wt::format_decoded_event(out, e);
+  CHECK(line.find('\n') == line.size() - 1);
+  CHECK(line.find(R"("k\nk=1"=3)") != std::string::npos);
+  CHECK(line.find(" peer=4") != std::string::npos);  // plain tokens stay as they were
+  CHECK(line.find(R"(("dir name/x\ny.cpp":7))") != std::string::npos);
+}
