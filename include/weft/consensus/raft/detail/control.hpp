@@ -179,6 +179,9 @@ void basic_core<Random>::handle_read_index_response(const message& m) noexcept {
       r.answered = true;
       return;
     }
+    // With the read-state queue full the read stays unanswered; expire_follower_reads
+    // refuses it once there is room, so the queue never grows past its reserved bound.
+    if (read_states_.size() >= opts_.max_pending_reads) return;
     ++counters_.follower_reads_refused;
     read_states_.push_back(read_state{r.context, 0, true});
     follower_reads_.erase(follower_reads_.begin() + static_cast<std::ptrdiff_t>(i));
