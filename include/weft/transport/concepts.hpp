@@ -26,6 +26,7 @@ enum class transport_errc : std::uint16_t {
   unknown_peer = 3,
   not_connected = 4,
   closed = 5,
+  missing_key = 6,        // Noise sessions need this member's static key and each peer's key
 };
 
 constexpr std::string_view describe(transport_errc code) noexcept {
@@ -36,9 +37,20 @@ constexpr std::string_view describe(transport_errc code) noexcept {
     case transport_errc::unknown_peer: return "unknown peer";
     case transport_errc::not_connected: return "peer not connected";
     case transport_errc::closed: return "transport closed";
+    case transport_errc::missing_key: return "secure transport without a static or peer key";
   }
   return "unknown transport error";
 }
+
+/// What one transport exchanged with one peer (running totals; exporters take growth).
+struct peer_traffic {
+  std::uint64_t bytes_sent = 0;         // on the wire, framing and sealing included
+  std::uint64_t messages_sent = 0;
+  std::uint64_t bytes_received = 0;     // payload bytes delivered to the handler
+  std::uint64_t messages_received = 0;
+  std::uint64_t send_failures = 0;      // the socket or session failed; the link was dropped
+  std::uint64_t messages_dropped = 0;   // refused on a full queue or lost with a dropped link
+};
 
 /// Unreliable, unordered messages bounded by an MTU (membership gossip).
 /// A successful send() only means the datagram was queued; it may still be lost.

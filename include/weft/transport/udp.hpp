@@ -100,7 +100,7 @@ class udp_transport {
       }
     if (peers_.size() == options_.max_peers)
       return error(runtime::runtime_errc::peer_table_full, "udp set_peer");
-    peers_.push_back({id, at});
+    peers_.push_back({id, at, {}});
     return ok();
   }
   void remove_peer(peer_id id) noexcept {
@@ -115,7 +115,7 @@ class udp_transport {
     if (!socket_.valid()) return error(transport_errc::closed, "udp send");
     if (payload.size() > max_datagram_size())
       return error(transport_errc::message_too_large, "udp send");
-    const peer* target = find(to);
+    peer* target = find(to);
     if (target == nullptr) return error(transport_errc::unknown_peer, "udp send");
     write_header(send_buffer_.data());
     if (!payload.empty())
@@ -127,16 +127,25 @@ class udp_transport {
     if (sent < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
         ++counters_.send_would_block;
+        ++target->traffic.messages_dropped;
         return error(transport_errc::queue_full, "udp send");
       }
       ++counters_.send_errors;
+      ++target->traffic.send_failures;
       return error(runtime::runtime_errc::system_error, "udp sendto");
     }
     ++counters_.datagrams_sent;
     counters_.bytes_sent += length;
+    ++target->traffic.messages_sent;
+    target->traffic.bytes_sent += length;
     return ok();
   }
 
+  /// What went to and came from `id` (null for an unknown peer).
+  [[nodiscard]] const peer_traffic* traffic(peer_id id) const noexcept {
+    const peer* p = find(id);
+    return p == nullptr ? nullptr : &p->traffic;
+  }
   [[nodiscard]] ipv4_endpoint local_endpoint() const noexcept { return local_; }
   [[nodiscard]] const udp_counters& counters() const noexcept { return counters_; }
 
@@ -144,10 +153,16 @@ class udp_transport {
   struct peer {
     peer_id id;
     ipv4_endpoint endpoint;
+    peer_traffic traffic;
   };
 
   [[nodiscard]] const peer* find(peer_id id) const noexcept {
     for (const auto& p : peers_)
+      if (p.id == id) return &p;
+    return nullptr;
+  }
+  [[nodiscard]] peer* find(peer_id id) noexcept {
+    for (auto& p : peers_)
       if (p.id == id) return &p;
     return nullptr;
   }
@@ -185,8 +200,13 @@ class udp_transport {
       return true;
     }
     const peer_id from = load_be<std::uint32_t>(data + 4);
-    const bool known = find(from) != nullptr;
+    peer* sender = find(from);
+    const bool known = sender != nullptr;
     if (!known) ++counters_.from_unknown_peer;
+    else {
+      ++sender->traffic.messages_received;
+      sender->traffic.bytes_received += length - header_size_bytes;
+    }
     ++counters_.datagrams_received;
     counters_.bytes_received += length;
     handler_(context_, from, ipv4_endpoint::from_sockaddr(source),

@@ -56,6 +56,13 @@ TEST_CASE("two UDP transports exchange datagrams on loopback", "[transport][udp]
   REQUIRE(box_a.payloads == std::vector<std::string>{"pong"});
   CHECK(a.counters().datagrams_sent == 1);
   CHECK(b.counters().datagrams_received == 1);
+  // Per peer: wire bytes sent (8-byte header included), payload bytes received.
+  REQUIRE(a.traffic(2) != nullptr);
+  CHECK(a.traffic(2)->messages_sent == 1);
+  CHECK(a.traffic(2)->bytes_sent == 8 + 4);
+  CHECK(b.traffic(1)->messages_received == 1);
+  CHECK(b.traffic(1)->bytes_received == 4);
+  CHECK(a.traffic(7) == nullptr);
 }
 
 TEST_CASE("UDP refuses what it cannot send and drops what it must not read",

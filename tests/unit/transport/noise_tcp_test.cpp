@@ -1,0 +1,344 @@
+// The TCP transport with Noise_XX sessions on loopback: handshake and traffic, refusal of a
+// key the table does not hold, a tampered or replayed sealed frame from a raw socket, a
+// reconnection that runs a new handshake, and trace contexts carried in frames.
+#include <catch2/catch.hpp>
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <string>
+#include <vector>
+
+#include "weft/transport/tcp.hpp"
+
+namespace {
+using weft::transport::ipv4_endpoint;
+using weft::transport::noise_public_key;
+using weft::transport::peer_id;
+using weft::transport::tcp_transport;
+namespace wc = weft::crypto;
+using ed25519 = wc::libsodium::ed25519;
+
+struct member {
+  explicit member(tcp_transport* t) : transport(t) {}
+  tcp_transport* transport;
+  std::vector<std::string> received;
+  std::vector<weft::telemetry::trace_context> traces;  // one per message (zero when none)
+  int ups = 0;
+};
+void on_message(void* c, peer_id, weft::byte_view payload) noexcept {
+  auto* m = static_cast<member*>(c);
+  m->received.emplace_back(weft::as_chars(payload));
+  const auto* trace = m->transport->received_trace();
+  m->traces.push_back(trace != nullptr ? *trace : weft::telemetry::trace_context{});
+}
+void on_link(void* c, peer_id, bool up) noexcept {
+  if (up) ++static_cast<member*>(c)->ups;
+}
+const ipv4_endpoint loopback_any = *ipv4_endpoint::parse("127.0.0.1:0");
+
+/// A member identity from a fixed Ed25519 seed (one key for admission and Noise).
+struct identity {
+  ed25519::secret_key signing;
+  noise_public_key noise_public{};
+  explicit identity(std::uint8_t seed_byte) {
+    std::array<std::uint8_t, 32> seed{};
+    seed.fill(seed_byte);
+    signing = ed25519::secret_key_from_seed(seed);
+    noise_public = *weft::transport::noise_public_key_from_ed25519(ed25519::public_key_of(signing));
+  }
+  weft::transport::tcp_noise_identity noise() const {
+    return {weft::transport::noise_secret_key_from_ed25519(signing)};
+  }
+};
+
+weft::transport::tcp_options noise_options() {
+  weft::transport::tcp_options o;
+  o.security = weft::transport::tcp_security::noise;
+  return o;
+}
+
+template <class Done>
+void run_until(weft::runtime::event_loop& loop, Done done) {
+  const auto start = loop.now();
+  while (!done() && loop.now() - start < weft::seconds(10))
+    REQUIRE(loop.run_once(weft::milliseconds(10)));
+}
+
+/// Blocking helpers for a hand-driven initiator on a raw socket.
+int connect_raw(ipv4_endpoint to) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  const sockaddr_in sa = to.to_sockaddr();
+  REQUIRE(::connect(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) == 0);
+  return fd;
+}
+void send_all(int fd, weft::byte_view bytes) {
+  REQUIRE(::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size()));
+}
+/// Bytes received within `loop` turns of the transport's loop (0: the peer closed).
+ssize_t pump_and_recv(weft::runtime::event_loop& loop, int fd, std::uint8_t* out, std::size_t n) {
+  for (int i = 0; i < 500; ++i) {
+    REQUIRE(loop.run_once(weft::milliseconds(2)));
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 0) == 1) return ::recv(fd, out, n, 0);
+  }
+  return -1;
+}
+
+using session = wc::noise_session<weft::transport::tcp_noise_suite>;
+
+/// Completes the XX handshake as member `self_id` holding `who`; returns the session.
+session raw_handshake(weft::runtime::event_loop& loop, int fd, const identity& who,
+                      peer_id self_id) {
+  weft::transport::noise_secret_key ephemeral;
+  ephemeral.expose_mutable()[0] = 7;  // any fixed scalar serves a test
+  auto s = session::create({}, wc::noise_role::initiator, who.noise().static_key,
+                           std::move(ephemeral), weft::as_bytes(tcp_transport::noise_prologue));
+  REQUIRE(s);
+  std::vector<std::uint8_t> frame(70000), payload(70000);
+  auto m1 = s->write_handshake({}, frame);
+  REQUIRE(m1);
+  send_all(fd, weft::byte_view(frame.data(), *m1));
+  while (!s->frame_buffered()) {
+    const ssize_t n = pump_and_recv(loop, fd, frame.data(), frame.size());
+    REQUIRE(n > 0);
+    REQUIRE(s->feed(weft::byte_view(frame.data(), static_cast<std::size_t>(n))));
+  }
+  REQUIRE(s->next_frame(payload));
+  std::uint8_t hello[7] = {'W', 'S', tcp_transport::wire_version, 0, 0, 0, 0};
+  weft::store_be<std::uint32_t>(hello + 3, self_id);
+  auto m3 = s->write_handshake(weft::byte_view(hello, 7), frame);
+  REQUIRE(m3);
+  REQUIRE(s->established());
+  send_all(fd, weft::byte_view(frame.data(), *m3));
+  return std::move(*s);
+}
+
+/// One weft frame holding `text`, sealed into one Noise frame.
+std::vector<std::uint8_t> sealed_message(session& s, const std::string& text) {
+  std::vector<std::uint8_t> plain(weft::wire::frame_header_size_bytes + text.size());
+  REQUIRE(weft::wire::encode_frame(weft::as_bytes(text), weft::mutable_byte_view(plain)));
+  std::vector<std::uint8_t> sealed(plain.size() + 64);
+  auto n = s.seal(plain, sealed);
+  REQUIRE(n);
+  sealed.resize(*n);
+  return sealed;
+}
+}  // namespace
+
+TEST_CASE("Noise TCP: handshake, then messages both ways, large ones across sealed frames",
+          "[transport][tcp][noise]") {
+  weft::runtime::event_loop loop;
+  REQUIRE(loop.init());
+  const identity ia(1), ib(2);
+  tcp_transport a, b;
+  member ma(&a), mb(&b);
+  a.set_noise_identity(ia.noise());
+  b.set_noise_identity(ib.noise());
+  REQUIRE(a.open(loop, loopback_any, 1, noise_options(), &on_message, &on_link, &ma));
+  REQUIRE(b.open(loop, loopback_any, 2, noise_options(), &on_message, &on_link, &mb));
+  REQUIRE(a.set_peer(2, b.local_endpoint(), &ib.noise_public));
+  REQUIRE(b.set_peer(1, a.local_endpoint(), &ia.noise_public));
+  // Without a key a Noise transport takes no new peer.
+  CHECK(a.set_peer(3, b.local_endpoint()).error().is(weft::transport::transport_errc::missing_key));
+
+  constexpr int count = 300;
+  const std::string big(200000, 'B');  // larger than one Noise frame (65535)
+  for (int i = 0; i < count; ++i) REQUIRE(a.send_message(2, weft::as_bytes("m" + std::to_string(i))));
+  REQUIRE(a.send_message(2, weft::as_bytes(big)));
+  REQUIRE(b.send_message(1, weft::as_bytes("reply")));
+  run_until(loop, [&] { return mb.received.size() == count + 1 && ma.received.size() == 1; });
+  REQUIRE(mb.received.size() == count + 1);
+  for (int i = 0; i < count; ++i) CHECK(mb.received[static_cast<std::size_t>(i)] == "m" + std::to_string(i));
+  CHECK(mb.received.back() == big);
+  CHECK(ma.received == std::vector<std::string>{"reply"});
+  CHECK(a.connected(2));
+  CHECK(ma.ups == 1);
+  // Each side completes two handshakes: its own outbound and the peer's inbound.
+  CHECK(a.counters().handshakes_completed == 2);
+  CHECK(b.counters().handshakes_completed == 2);
+  CHECK(b.counters().refused_tampered == 0);
+  // Per-peer traffic: sealed bytes exceed the payload bytes (framing, nonces, tags).
+  const auto* to_b = a.traffic(2);
+  const auto* from_a = b.traffic(1);
+  REQUIRE(to_b != nullptr);
+  REQUIRE(from_a != nullptr);
+  CHECK(to_b->messages_sent == count + 1);
+  CHECK(from_a->messages_received == count + 1);
+  CHECK(from_a->bytes_received >= big.size());
+  CHECK(to_b->bytes_sent > from_a->bytes_received);
+  CHECK(a.traffic(9) == nullptr);
+}
+
+TEST_CASE("Noise TCP: a peer whose key is not the one in the table is refused",
+          "[transport][tcp][noise]") {
+  weft::runtime::event_loop loop;
+  REQUIRE(loop.init());
+  const identity ia(1), ib(2), impostor(3);
+  tcp_transport a, b;
+  member ma(&a), mb(&b);
+  a.set_noise_identity(impostor.noise());  // claims to be member 1 with another key
+  b.set_noise_identity(ib.noise());
+  REQUIRE(a.open(loop, loopback_any, 1, noise_options(), &on_message, &on_link, &ma));
+  REQUIRE(b.open(loop, loopback_any, 2, noise_options(), &on_message, &on_link, &mb));
+  REQUIRE(a.set_peer(2, b.local_endpoint(), &ib.noise_public));
+  REQUIRE(b.set_peer(1, a.local_endpoint(), &ia.noise_public));
+  run_until(loop, [&] {
+    (void)a.send_message(2, weft::as_bytes("let me in"));
+    return b.counters().refused_wrong_key >= 2;
+  });
+  CHECK(b.counters().refused_wrong_key >= 2);
+  CHECK(mb.received.empty());
+  CHECK(b.counters().messages_received == 0);
+  CHECK(a.counters().disconnects >= 1);  // the attempt closed, then retried with backoff
+
+  // The other way round: B connects to A but expects member 1 to hold ia's key.
+  REQUIRE(b.send_message(1, weft::as_bytes("hello?")));
+  const auto refused_before = b.counters().refused_wrong_key;
+  run_until(loop, [&] { return b.counters().refused_wrong_key > refused_before; });
+  CHECK(b.counters().refused_wrong_key > refused_before);
+  CHECK(ma.received.empty());
+  CHECK_FALSE(b.connected(1));
+}
+
+TEST_CASE("Noise TCP: a plaintext peer is refused by a Noise listener",
+          "[transport][tcp][noise]") {
+  weft::runtime::event_loop loop;
+  REQUIRE(loop.init());
+  const identity ia(1), ib(2);
+  tcp_transport a, b;
+  member ma(&a), mb(&b);
+  b.set_noise_identity(ib.noise());
+  REQUIRE(a.open(loop, loopback_any, 1, {}, &on_message, &on_link, &ma));
+  REQUIRE(b.open(loop, loopback_any, 2, noise_options(), &on_message, &on_link, &mb));
+  REQUIRE(a.set_peer(2, b.local_endpoint()));
+  REQUIRE(b.set_peer(1, a.local_endpoint(), &ia.noise_public));
+  REQUIRE(a.send_message(2, weft::as_bytes("in the clear")));
+  run_until(loop, [&] { return b.counters().refused_handshake >= 1; });
+  CHECK(b.counters().refused_handshake >= 1);
+  CHECK(mb.received.empty());
+  // And a Noise transport cannot open without its static key.
+  tcp_transport c;
+  member mc(&c);
+  CHECK(c.open(loop, loopback_any, 3, noise_options(), &on_message, &on_link, &mc)
+            .error().is(weft::transport::transport_errc::missing_key));
+}
+
+TEST_CASE("Noise TCP: a tampered sealed frame is refused and the connection closed",
+          "[transport][tcp][noise]") {
+  weft::runtime::event_loop loop;
+  REQUIRE(loop.init());
+  const identity ia(1), ib(2);
+  tcp_transport b;
+  member mb(&b);
+  b.set_noise_identity(ib.noise());
+  REQUIRE(b.open(loop, loopback_any, 2, noise_options(), &on_message, &on_link, &mb));
+  REQUIRE(b.set_peer(1, *ipv4_endpoint::parse("127.0.0.1:9"), &ia.noise_public));
+  const int fd = connect_raw(b.local_endpoint());
+  session s = raw_handshake(loop, fd, ia, 1);
+  send_all(fd, sealed_message(s, "genuine"));
+  run_until(loop, [&] { return mb.received.size() == 1; });
+  REQUIRE(mb.received == std::vector<std::string>{"genuine"});
+
+  std::vector<std::uint8_t> forged = sealed_message(s, "forged");
+  forged[forged.size() / 2] ^= 0x01;  // one bit inside the ciphertext
+  send_all(fd, forged);
+  std::uint8_t byte = 0;
+  CHECK(pump_and_recv(loop, fd, &byte, 1) == 0);  // closed by the transport
+  CHECK(b.counters().refused_tampered == 1);
+  CHECK(mb.received.size() == 1);
+  ::close(fd);
+}
+
+TEST_CASE("Noise TCP: a replayed sealed frame is refused", "[transport][tcp][noise]") {
+  weft::runtime::event_loop loop;
+  REQUIRE(loop.init());
+  const identity ia(1), ib(2);
+  tcp_transport b;
+  member mb(&b);
+  b.set_noise_identity(ib.noise());
+  REQUIRE(b.open(loop, loopback_any, 2, noise_options(), &on_message, &on_link, &mb));
+  REQUIRE(b.set_peer(1, *ipv4_endpoint::parse("127.0.0.1:9"), &ia.noise_public));
+  const int fd = connect_raw(b.local_endpoint());
+  session s = raw_handshake(loop, fd, ia, 1);
+  const std::vector<std::uint8_t> once = sealed_message(s, "once");
+  send_all(fd, once);
+  send_all(fd, once);
+  std::uint8_t byte = 0;
+  CHECK(pump_and_recv(loop, fd, &byte, 1) == 0);
+  CHECK(mb.received == std::vector<std::string>{"once"});
+  CHECK(b.counters().refused_replayed == 1);
+  ::close(fd);
+}
+
+TEST_CASE("Noise TCP: a reconnection runs a new handshake", "[transport][tcp][noise]") {
+  weft::runtime::event_loop loop;
+  REQUIRE(loop.init());
+  const identity ia(1), ib(2);
+  tcp_transport a;
+  member ma(&a);
+  a.set_noise_identity(ia.noise());
+  REQUIRE(a.open(loop, loopback_any, 1, noise_options(), &on_message, &on_link, &ma));
+  ipv4_endpoint b_address;
+  {
+    tcp_transport b;
+    member mb(&b);
+    b.set_noise_identity(ib.noise());
+    REQUIRE(b.open(loop, loopback_any, 2, noise_options(), &on_message, &on_link, &mb));
+    REQUIRE(b.set_peer(1, a.local_endpoint(), &ia.noise_public));
+    b_address = b.local_endpoint();
+    REQUIRE(a.set_peer(2, b_address, &ib.noise_public));
+    REQUIRE(a.send_message(2, weft::as_bytes("before")));
+    run_until(loop, [&] { return mb.received.size() == 1; });
+    REQUIRE(mb.received == std::vector<std::string>{"before"});
+  }
+  tcp_transport b2;
+  member mb2(&b2);
+  b2.set_noise_identity(ib.noise());
+  REQUIRE(b2.open(loop, b_address, 2, noise_options(), &on_message, &on_link, &mb2));
+  REQUIRE(b2.set_peer(1, a.local_endpoint(), &ia.noise_public));
+  run_until(loop, [&] {
+    if (mb2.received.empty()) (void)a.send_message(2, weft::as_bytes("after"));
+    return !mb2.received.empty();
+  });
+  REQUIRE_FALSE(mb2.received.empty());
+  CHECK(mb2.received.front() == "after");
+  CHECK(ma.ups >= 2);
+  CHECK(a.counters().handshakes_completed >= 2);
+}
+
+TEST_CASE("TCP carries a sender's trace context to the receiving handler",
+          "[transport][tcp][trace]") {
+  for (const bool secure : {false, true}) {
+    CAPTURE(secure);
+    weft::runtime::event_loop loop;
+    REQUIRE(loop.init());
+    const identity ia(1), ib(2);
+    tcp_transport a, b;
+    member ma(&a), mb(&b);
+    auto options = secure ? noise_options() : weft::transport::tcp_options{};
+    a.set_noise_identity(ia.noise());
+    b.set_noise_identity(ib.noise());
+    REQUIRE(a.open(loop, loopback_any, 1, options, &on_message, &on_link, &ma));
+    REQUIRE(b.open(loop, loopback_any, 2, options, &on_message, &on_link, &mb));
+    REQUIRE(a.set_peer(2, b.local_endpoint(), &ib.noise_public));
+    REQUIRE(b.set_peer(1, a.local_endpoint(), &ia.noise_public));
+    weft::xoshiro256 random(42);
+    const auto ctx = weft::telemetry::new_root_context(random);
+    REQUIRE(a.send_message(2, weft::as_bytes("traced"), &ctx));
+    REQUIRE(a.send_message(2, weft::as_bytes("plain")));
+    // A largest message still fits with the trace field beside it.
+    const std::string largest(a.max_message_size(), 'L');
+    REQUIRE(a.send_message(2, weft::as_bytes(largest), &ctx));
+    run_until(loop, [&] { return mb.received.size() == 3; });
+    REQUIRE(mb.received.size() == 3);
+    CHECK(mb.received[0] == "traced");
+    CHECK(mb.traces[0] == ctx);
+    CHECK(mb.received[1] == "plain");
+    CHECK_FALSE(mb.traces[1].valid());
+    CHECK(mb.traces[2] == ctx);
+    CHECK(b.received_trace() == nullptr);  // only inside the handler
+  }
+}
