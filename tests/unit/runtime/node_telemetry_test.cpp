@@ -1,20 +1,19 @@
 // The node's catalogue telemetry policy on loopback: two members with real sockets and
 // files move the consensus, membership and WAL series of weft/telemetry/catalogue.hpp
-// (proposals committed, pending, failed; SWIM probes and health; torn-tail repairs).
+// (proposals committed, pending, failed; SWIM probes, health, suspect, refute and dead;
+// torn-tail repairs), read back through the Prometheus exposition for the SWIM series.
 #include <catch2/catch.hpp>
 
-#include <unistd.h>
-
-#include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
-#include <memory>
 #include <string>
 #include <vector>
 
 #include "weft/runtime/node.hpp"
+#include "weft/telemetry/prometheus.hpp"
 
-#include "../../../examples/weft_demo/free_port.hpp"
+#include "cluster_fixture.hpp"
 
 namespace {
 
@@ -37,66 +36,13 @@ struct catalogue_stack : runtime::default_stack {
 };
 using catalogue_node = runtime::basic_node<catalogue_stack, counting_sm>;
 
-struct pair_of_members {
-  runtime::event_loop loop;
-  std::string root;
-  std::uint16_t ports[4] = {};  // kernel-picked: fixed ranges collided with ephemeral ports
-  counting_sm sms[2];
-  std::unique_ptr<catalogue_node> nodes[2];
-
+/// Two members with quick SWIM probes (a missed probe shows within a few hundred ms).
+struct pair_of_members : weft_test::loopback_cluster<catalogue_node, counting_sm, 2> {
   pair_of_members() {
-    REQUIRE(loop.init());
-    char pattern[] = "/tmp/weft-node-telemetry-XXXXXX";
-    REQUIRE(::mkdtemp(pattern) != nullptr);
-    root = pattern;
-    for (auto& port : ports) {
-      port = weft_demo::pick_free_port();
-      REQUIRE(port != 0);
-    }
-  }
-  ~pair_of_members() {
-    for (auto& n : nodes) n.reset();
-    std::error_code ignored;
-    std::filesystem::remove_all(root, ignored);
-  }
-  transport::ipv4_endpoint ep(int port) const {
-    return {0x7f000001u, ports[port]};
-  }
-  runtime::node_options options_for(int i) const {
-    runtime::node_options o;
-    o.id = static_cast<std::uint64_t>(i + 1);
-    o.raft_address = ep(i);
-    o.swim_address = ep(i + 2);
-    o.data_dir = root + "/" + std::to_string(i + 1);
-    o.tick_ms = 5;
-    o.raft.election_timeout_ticks_min = 20;
-    o.raft.election_timeout_ticks_max = 40;
-    o.raft.heartbeat_interval_ticks = 3;
-    o.swim.probe_interval_ms = 100;
-    o.swim.probe_timeout_ms = 50;
-    const int other = 1 - i;
-    o.peers.push_back({static_cast<std::uint64_t>(other + 1), ep(other), ep(other + 2)});
-    return o;
-  }
-  void start(int i) {
-    nodes[i] = std::make_unique<catalogue_node>(loop, sms[i]);
-    const auto opened = nodes[i]->open(options_for(i));
-    INFO((opened ? "" : std::string(opened.error().message()) + " at " + opened.error().where()));
-    REQUIRE(opened);
-  }
-  template <class F>
-  bool run_until(F done, int max_ms = 10000) {
-    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(max_ms);
-    while (std::chrono::steady_clock::now() < until) {
-      if (done()) return true;
-      (void)loop.run_once(milliseconds(5));
-    }
-    return false;
-  }
-  int leader() const {
-    for (int i = 0; i < 2; ++i)
-      if (nodes[i] && nodes[i]->status().role == raft::role::leader) return i;
-    return -1;
+    adjust_options = [](runtime::node_options& o) {
+      o.swim.probe_interval_ms = 100;
+      o.swim.probe_timeout_ms = 50;
+    };
   }
 };
 
@@ -107,6 +53,24 @@ std::string last_wal_segment(const std::string& data_dir) {
     if (entry.path().filename().string().rfind("wal-", 0) == 0 && entry.path().string() > newest)
       newest = entry.path().string();
   return newest;
+}
+
+/// A counter's value as the Prometheus exposition of the process-wide registry shows it
+/// (the sample line `<name>_total <value>`); 0 when the line is missing.
+std::uint64_t exported_total(std::string_view name) {
+  std::string text;
+  telemetry::string_output out(text);
+  REQUIRE(telemetry::write_exposition(out, telemetry::exposition::prometheus_0_0_4));
+  const std::string prefix = "\n" + std::string(name) + "_total ";
+  const std::size_t at = text.find(prefix);
+  if (at == std::string::npos) return 0;
+  return std::strtoull(text.c_str() + at + prefix.size(), nullptr, 10);
+}
+
+bool sees_alive(const catalogue_node& n, std::uint64_t id) {
+  for (const auto& m : n.members())
+    if (m.id == id) return m.swim_state == swim::member_state::alive;
+  return false;
 }
 
 }  // namespace
@@ -165,4 +129,27 @@ TEST_CASE("node: the catalogue policy moves consensus, membership and WAL series
   REQUIRE(std::fclose(file) == 0);
   c.start(1);
   CHECK(catalogue::wal_torn_tail_repairs.value() - repairs_before == 1);
+}
+
+TEST_CASE("node: suspicion, refutation and a dead verdict move the SWIM series in the exposition",
+          "[runtime][node][telemetry]") {
+  pair_of_members c;
+  c.start(0);
+  c.start(1);
+  REQUIRE(c.run_until([&] { return sees_alive(*c.nodes[0], 2) && sees_alive(*c.nodes[1], 1); }));
+  const std::uint64_t suspects_before = exported_total("weft_swim_suspect_transitions");
+  const std::uint64_t refutes_before = exported_total("weft_swim_refutes");
+  const std::uint64_t deads_before = exported_total("weft_swim_dead_transitions");
+
+  // Cut off, member 2 misses its probes: each side suspects the other. Healed before the
+  // suspicion runs out (4 x 100 ms at the least), it hears the suspicion and refutes it.
+  c.nodes[1]->set_isolated(true);
+  REQUIRE(c.run_until([&] { return exported_total("weft_swim_suspect_transitions") > suspects_before; }));
+  c.nodes[1]->set_isolated(false);
+  CHECK(c.run_until([&] { return exported_total("weft_swim_refutes") > refutes_before; }));
+  CHECK(c.run_until([&] { return sees_alive(*c.nodes[0], 2); }));
+
+  // Stopped, member 2 is suspected again and, with nobody to refute, declared dead.
+  c.stop(1);
+  CHECK(c.run_until([&] { return exported_total("weft_swim_dead_transitions") > deads_before; }));
 }

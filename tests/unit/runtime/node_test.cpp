@@ -14,7 +14,7 @@
 
 #include "weft/runtime/node.hpp"
 
-#include "../../../examples/weft_demo/free_port.hpp"
+#include "cluster_fixture.hpp"
 
 namespace {
 
@@ -68,72 +68,8 @@ struct test_stack : runtime::default_stack {
 };
 using test_node = basic_node<test_stack, test_sm>;
 
-struct cluster {
-  runtime::event_loop loop;
-  std::string root;
-  std::uint16_t ports[6] = {};  // kernel-picked: fixed ranges collided with ephemeral ports
-  test_sm sms[3];
-  std::unique_ptr<test_node> nodes[3];
-  std::uint64_t snapshot_interval_entries = 10000;
-
-  cluster() {
-    REQUIRE(loop.init());
-    char pattern[] = "/tmp/weft-node-test-XXXXXX";
-    REQUIRE(::mkdtemp(pattern) != nullptr);
-    root = pattern;
-    for (auto& port : ports) {
-      port = weft_demo::pick_free_port();
-      REQUIRE(port != 0);
-    }
-  }
-  ~cluster() {
-    for (auto& n : nodes) n.reset();
-    std::error_code ignored;
-    std::filesystem::remove_all(root, ignored);
-  }
-  transport::ipv4_endpoint ep(int port) const {
-    return {0x7f000001u, ports[port]};
-  }
-  runtime::node_options options_for(int i) const {
-    runtime::node_options o;
-    o.id = static_cast<std::uint64_t>(i + 1);
-    o.raft_address = ep(i);
-    o.swim_address = ep(i + 3);
-    o.data_dir = root + "/" + std::to_string(i + 1);
-    o.tick_ms = 5;
-    o.raft.election_timeout_ticks_min = 20;
-    o.raft.election_timeout_ticks_max = 40;
-    o.raft.heartbeat_interval_ticks = 3;
-    o.snapshot_interval_entries = snapshot_interval_entries;
-    o.raft.max_snapshot_chunk_bytes = 512;  // several chunks even for a small snapshot
-    for (int j = 0; j < 3; ++j)
-      if (j != i) o.peers.push_back({static_cast<std::uint64_t>(j + 1), ep(j), ep(j + 3)});
-    return o;
-  }
-  void start(int i) {
-    sms[i] = test_sm{};
-    nodes[i] = std::make_unique<test_node>(loop, sms[i]);
-    const auto opened = nodes[i]->open(options_for(i));
-    INFO((opened ? "" : std::string(opened.error().message()) + " at " + opened.error().where()));
-    REQUIRE(opened);
-  }
-  void stop(int i) { nodes[i].reset(); }
-
-  /// Runs the loop until `done()` or a generous wall-clock bound; returns done().
-  template <class F>
-  bool run_until(F done, int max_ms = 10000) {
-    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(max_ms);
-    while (std::chrono::steady_clock::now() < until) {
-      if (done()) return true;  // done() may act (propose): call it once per turn
-      (void)loop.run_once(milliseconds(5));
-    }
-    return false;
-  }
-  int leader() const {
-    for (int i = 0; i < 3; ++i)
-      if (nodes[i] && nodes[i]->status().role == raft::role::leader) return i;
-    return -1;
-  }
+/// Three members; all_applied reads test_sm's history.
+struct cluster : weft_test::loopback_cluster<test_node, test_sm, 3> {
   bool all_applied(std::size_t n) const {
     for (int i = 0; i < 3; ++i)
       if (nodes[i] && sms[i].applied.size() < n) return false;
