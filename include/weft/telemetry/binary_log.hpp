@@ -3,9 +3,11 @@
 // a bounded lock-free queue; a drain turns records into self-synchronising frames; a
 // decoder turns a (possibly corrupt) frame stream back into text. Format: docs/telemetry.md.
 //
-// Frame:   F5 7E | payload length (u16 LE, 1..max) | payload | CRC-32C (u32 LE) of
+// Frame:   F5 7E | payload length (u16 LE, 1..4088) | payload | CRC-32C (u32 LE) of
 //          the length bytes and the payload. A reader that meets garbage skips one byte and
 //          looks for the next F5 7E whose frame checks, so one bad frame costs one frame.
+//          It checks a candidate's CRC from running CRCs of the stream (window_crc below),
+//          so a stream of false syncs costs work linear in its size, not size x length.
 // Payload: 01 callsite: id, level (u8), line, message, file, key count, keys
 //          02 event:    callsite id, timestamp ns (zigzag), flags (u8), field count, fields
 //          03 dropped:  number of records the queue refused since the last 03 record
@@ -42,7 +44,9 @@ namespace telemetry {
 inline constexpr std::uint8_t frame_sync_0 = 0xF5;
 inline constexpr std::uint8_t frame_sync_1 = 0x7E;
 inline constexpr std::size_t frame_overhead_bytes = 8;
-inline constexpr std::size_t max_frame_payload_bytes = 65535;
+/// The largest payload a writer produces (binary_sink frames into a 4,096-byte scratch). A
+/// length field above it is not a frame: the reader skips the sync without checking a CRC.
+inline constexpr std::size_t max_frame_payload_bytes = 4096 - frame_overhead_bytes;
 
 enum class record_type : std::uint8_t { callsite = 1, event = 2, dropped = 3 };
 
@@ -94,6 +98,68 @@ inline std::size_t seal_frame(std::uint8_t* frame, std::size_t payload_bytes) no
   store_le<std::uint32_t>(frame + 4 + payload_bytes, crc);
   return payload_bytes + frame_overhead_bytes;
 }
+
+/// CRC-32C of any stretch of a stream up to max_window_bytes long, from running CRCs: each
+/// stream byte enters the running register once, and a stretch then costs one 32-step
+/// carry-less multiplication whatever its length. Why it holds: the raw register (no
+/// inversions) is linear, R(end) = R(begin) * x^(8 (end - begin)) + raw(stretch) mod P, and
+/// the standard CRC of the stretch is ~((~0 ^ R(begin)) * x^(8 (end - begin)) ^ R(end)).
+class window_crc {
+ public:
+  static constexpr std::size_t max_window_bytes = max_frame_payload_bytes + 2;
+
+  explicit window_crc(byte_view stream) noexcept : stream_(stream) {}
+
+  /// CRC-32C of stream[begin, end). `begin` may lie at most ring_slots - max_window_bytes
+  /// before the furthest `end` asked so far (a reader moving forward stays well inside).
+  [[nodiscard]] std::uint32_t of(std::size_t begin, std::size_t end) noexcept {
+    WEFT_ASSERT(begin <= end && end - begin <= max_window_bytes && end <= stream_.size());
+    const std::uint32_t at_end = running(end);
+    WEFT_ASSERT(computed_ - begin < ring_slots);
+    const std::uint32_t at_begin = ring_[begin & (ring_slots - 1)];
+    return ~(multiply(~0u ^ at_begin, byte_shift_powers[end - begin]) ^ at_end);
+  }
+  /// Stream bytes fed to the CRC so far (each byte at most once).
+  [[nodiscard]] std::size_t bytes_hashed() const noexcept { return computed_; }
+
+ private:
+  static constexpr std::size_t ring_slots = 8192;  // > 2 * max_window_bytes
+  static constexpr std::uint32_t reflected_polynomial = 0x82F63B78u;
+
+  // x^(8n) mod P for every window length n, in the reflected bit order of the register
+  // (bit 31 holds x^0); x^(8(n+1)) is x^(8n) run through the register with one zero byte.
+  static constexpr auto byte_shift_powers = [] {
+    std::array<std::uint32_t, max_window_bytes + 1> powers{};
+    powers[0] = 0x80000000u;
+    for (std::size_t n = 1; n < powers.size(); ++n)
+      powers[n] = (powers[n - 1] >> 8) ^ ::weft::detail::crc32c_tables[0][powers[n - 1] & 0xffu];
+    return powers;
+  }();
+
+  // a * b mod P in the reflected order: walk a's coefficients from x^0 up while b is
+  // multiplied by x (one right shift, reduced by P when x^31 falls off).
+  static constexpr std::uint32_t multiply(std::uint32_t a, std::uint32_t b) noexcept {
+    std::uint32_t product = 0;
+    for (std::uint32_t coefficient = 0x80000000u; coefficient != 0; coefficient >>= 1) {
+      if ((a & coefficient) != 0) product ^= b;
+      b = (b & 1u) != 0 ? (b >> 1) ^ reflected_polynomial : b >> 1;
+    }
+    return product;
+  }
+
+  std::uint32_t running(std::size_t index) noexcept {
+    const auto& table = ::weft::detail::crc32c_tables[0];
+    for (; computed_ < index; ++computed_) {
+      const std::uint32_t r = ring_[computed_ & (ring_slots - 1)];
+      ring_[(computed_ + 1) & (ring_slots - 1)] = (r >> 8) ^ table[(r ^ stream_[computed_]) & 0xffu];
+    }
+    return ring_[index & (ring_slots - 1)];
+  }
+
+  byte_view stream_;
+  std::size_t computed_ = 0;                      // running registers known up to here
+  std::array<std::uint32_t, ring_slots> ring_{};  // ring_[i % ring_slots] = R(i); R(0) = 0
+};
 
 /// Encodes a callsite registration payload.
 inline bool encode_callsite(byte_writer& w, std::uint32_t id, const callsite& cs,
@@ -150,6 +216,8 @@ struct decode_summary {
   std::size_t problems = 0;
   std::size_t skipped_bytes = 0;
   std::uint64_t dropped_by_writer = 0;  // sum of the writer's 03 records
+  std::size_t candidate_frames = 0;  // syncs with a plausible length whose CRC was checked
+  std::size_t crc_bytes = 0;         // stream bytes fed to the CRC (each at most once)
 };
 
 /// Visitor: on_event(const decoded_event&), on_dropped(std::uint64_t count),
@@ -248,6 +316,7 @@ template <log_visitor V>
 decode_summary decode_log_stream(byte_view stream, std::span<decoded_callsite> table,
                                  V&& visitor) noexcept {
   decode_summary summary;
+  detail::window_crc crcs(stream);
   std::size_t pos = 0, garbage_start = 0, garbage = 0;
   std::size_t last_sync = 0;  // one past the last F5 7E; bounds the resync look-ahead
   for (std::size_t p = 0; p + 1 < stream.size(); ++p)
@@ -266,6 +335,7 @@ decode_summary decode_log_stream(byte_view stream, std::span<decoded_callsite> t
     // A lone F5 at the very end is the start of a frame cut short.
     const bool sync = stream[pos] == frame_sync_0 && (left == 1 || stream[pos + 1] == frame_sync_1);
     std::size_t len = sync && left >= 4 ? load_le<std::uint16_t>(stream.data() + pos + 2) : 0;
+    if (len > max_frame_payload_bytes) len = 0;  // no writer makes it: a false sync
     if (sync && (left < 4 || (len != 0 && left < len + frame_overhead_bytes))) {
       // The frame would run past the end: truncated (or a corrupt length; keep scanning).
       if (last_sync <= pos + 1) {
@@ -276,9 +346,10 @@ decode_summary decode_log_stream(byte_view stream, std::span<decoded_callsite> t
       }
       len = 0;  // treat as garbage below
     }
-    const bool framed = sync && len != 0 && left >= len + frame_overhead_bytes &&
-                        crc32c(stream.subspan(pos + 2, len + 2)) ==
-                            load_le<std::uint32_t>(stream.data() + pos + 4 + len);
+    const bool candidate = sync && len != 0 && left >= len + frame_overhead_bytes;
+    summary.candidate_frames += candidate ? 1 : 0;
+    const bool framed = candidate && crcs.of(pos + 2, pos + 4 + len) ==
+                                         load_le<std::uint32_t>(stream.data() + pos + 4 + len);
     if (!framed) {
       if (garbage == 0) garbage_start = pos;
       ++garbage;
@@ -320,6 +391,7 @@ decode_summary decode_log_stream(byte_view stream, std::span<decoded_callsite> t
     pos += len + frame_overhead_bytes;
   }
   flush_garbage();
+  summary.crc_bytes = crcs.bytes_hashed();
   return summary;
 }
 

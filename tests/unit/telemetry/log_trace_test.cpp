@@ -399,6 +399,39 @@ TEST_CASE("decoder: garbage between frames is skipped and reported", "[telemetry
   CHECK(summary.skipped_bytes == junk.size() + 2 + 3);
 }
 
+TEST_CASE("decoder: a mebibyte of false syncs costs CRC work linear in its size",
+          "[telemetry][log]") {
+  // Every 4 bytes a sync with a plausible length (0x0FF0 = 4,080): a reader that checked
+  // each candidate's CRC from scratch would hash about 1,000 bytes per input byte.
+  const std::vector<std::uint8_t> false_sync{0xF5, 0x7E, 0xF0, 0x0F};
+  std::vector<std::uint8_t> bytes;
+  const auto add_false_syncs = [&](std::size_t n_bytes) {
+    for (std::size_t i = 0; i < n_bytes; i += false_sync.size())
+      bytes.insert(bytes.end(), false_sync.begin(), false_sync.end());
+  };
+  const auto intact = sample_stream(3);
+  add_false_syncs(512 * 1024);
+  bytes.insert(bytes.end(), intact.begin(), intact.end());
+  add_false_syncs(512 * 1024);
+  bytes.insert(bytes.end(), intact.begin(), intact.end());
+
+  wt::decode_summary summary;
+  const collected c = decode(bytes, &summary);
+  CHECK(c.lines.size() == 6);  // the intact frames behind and between the false syncs
+  CHECK(summary.skipped_bytes == 1024 * 1024);
+  CHECK(summary.candidate_frames >= 1024 * 1024 / 4 - 2 * 4096);  // each one was tried...
+  CHECK(summary.crc_bytes <= bytes.size());  // ...yet every byte was hashed at most once
+
+  // A length above what a writer makes (4,088) is not a candidate at all.
+  const std::vector<std::uint8_t> too_long{0xF5, 0x7E, 0xF9, 0x0F};  // 4,089
+  std::vector<std::uint8_t> long_syncs;
+  for (int i = 0; i < 2048; ++i) long_syncs.insert(long_syncs.end(), too_long.begin(), too_long.end());
+  long_syncs.insert(long_syncs.end(), intact.begin(), intact.end());
+  const collected d = decode(long_syncs, &summary);
+  CHECK(d.lines.size() == 3);
+  CHECK(summary.candidate_frames == 4);  // the intact stream's own frames
+}
+
 TEST_CASE("traceparent: parse and format the W3C example", "[telemetry][trace]") {
   constexpr std::string_view header = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
   const auto ctx = wt::parse_traceparent(header);
