@@ -54,6 +54,7 @@ TEST_CASE("swim claims round-trip through the CBOR schema", "[swim][property]") 
                c.addr = addr;
                RC_ASSERT(c.key.assign(byte_view(key.data(), std::min<std::size_t>(key.size(), 32))));
                c.admitter = from;
+               c.admission_epoch = inc ^ from;
                RC_ASSERT(c.admission.assign(byte_view(key.data(), std::min<std::size_t>(key.size(), 16))));
              }
              RC_ASSERT(c.signature.assign(byte_view(key.data(), std::min<std::size_t>(key.size(), 64))));
@@ -73,5 +74,19 @@ TEST_CASE("swim claims round-trip through the CBOR schema", "[swim][property]") 
              RC_ASSERT(out.claim.addr == c.addr);
              RC_ASSERT(equal_bytes(out.claim.key.view(), c.key.view()));
              RC_ASSERT(equal_bytes(out.claim.signature.view(), c.signature.view()));
+             RC_ASSERT(out.claim.admission_epoch == c.admission_epoch);
+             RC_ASSERT(encoded_claim_size(c) == wa.size());
+             // The compact form: same fields, key and admission left out, size predicted.
+             byte_writer wc(b);
+             RC_ASSERT(encode_claim(wc, c, false, true));
+             RC_ASSERT(encoded_claim_size(c, true) == wc.size());
+             byte_reader rc_reader(wc.written());
+             RC_ASSERT(decode_item(rc_reader, out));
+             RC_ASSERT(out.claim.subject == c.subject);
+             if (c.kind == item_kind::alive) {
+               RC_ASSERT(out.claim.key.size == 0);
+               RC_ASSERT(out.claim.admission.size == 0);
+               RC_ASSERT(out.claim.admission_epoch == c.admission_epoch);
+             }
            });
 }

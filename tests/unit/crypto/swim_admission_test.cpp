@@ -50,7 +50,7 @@ ed_core member_core(const admitted_member& m, std::uint8_t key_tag, byte_view an
   identity self;
   self.id = m.subject;
   self.addr = static_cast<address>(m.subject);
-  self.admission = m.admission;
+  m.apply_to(self);
   const byte_view anchors[] = {anchor};
   options o;
   o.mtu_bytes = 244;

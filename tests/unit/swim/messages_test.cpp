@@ -28,8 +28,8 @@ std::vector<std::uint8_t> ping_packet(std::uint64_t version = wire_version) {
 
 TEST_CASE("swim header encodes as shortest-form CBOR and decodes back", "[swim][wire]") {
   const auto bytes = ping_packet();
-  // [1, 1, 7, 300, 9, []]: 0x86 01 01 07 19 012c 09 80
-  const std::vector<std::uint8_t> want = {0x86, 0x01, 0x01, 0x07, 0x19, 0x01, 0x2c, 0x09, 0x80};
+  // [2, 1, 7, 300, 9, []]: 0x86 02 01 07 19 012c 09 80
+  const std::vector<std::uint8_t> want = {0x86, 0x02, 0x01, 0x07, 0x19, 0x01, 0x2c, 0x09, 0x80};
   CHECK(bytes == want);
   byte_reader r(bytes);
   packet_header h;
@@ -44,13 +44,13 @@ TEST_CASE("swim header encodes as shortest-form CBOR and decodes back", "[swim][
 
 TEST_CASE("swim decoder refuses hostile input with typed errors", "[swim][wire]") {
   packet_header h;
-  SECTION("unknown version") {
-    const auto bytes = ping_packet(2);
+  SECTION("unknown version (version 1 had no admission epoch)") {
+    const auto bytes = ping_packet(1);
     byte_reader r(bytes);
     CHECK(decode_header(r, h, 8).error().is(swim_errc::unsupported_version));
   }
   SECTION("non-shortest integer") {
-    const std::vector<std::uint8_t> bytes = {0x86, 0x01, 0x01, 0x18, 0x07, 0x01, 0x02, 0x80};
+    const std::vector<std::uint8_t> bytes = {0x86, 0x02, 0x01, 0x18, 0x07, 0x01, 0x02, 0x80};
     byte_reader r(bytes);
     CHECK(decode_header(r, h, 8).error().is(swim_errc::malformed_message));
   }
@@ -74,10 +74,10 @@ TEST_CASE("swim decoder refuses hostile input with typed errors", "[swim][wire]"
     CHECK(decode_header(r, h, 64).error().is(swim_errc::message_too_large));
   }
   SECTION("wrong field count and unknown kinds") {
-    const std::vector<std::uint8_t> bytes = {0x83, 0x01, 0x01, 0x07};
+    const std::vector<std::uint8_t> bytes = {0x83, 0x02, 0x01, 0x07};
     byte_reader r(bytes);
     CHECK(decode_header(r, h, 8).error().is(swim_errc::malformed_message));
-    const std::vector<std::uint8_t> kind9 = {0x84, 0x01, 0x09, 0x07, 0x80};
+    const std::vector<std::uint8_t> kind9 = {0x84, 0x02, 0x09, 0x07, 0x80};
     byte_reader r2(kind9);
     CHECK(decode_header(r2, h, 8).error().is(swim_errc::malformed_message));
   }
@@ -125,9 +125,9 @@ TEST_CASE("swim packets are strict deterministic CBOR for weft::wire", "[swim][w
   const auto ping = ping_packet();
   auto diag = wire::diagnostic_from_hex(to_hex(ping));
   REQUIRE(diag);
-  CHECK(*diag == "[1, 1, 7, 300, 9, []]");
+  CHECK(*diag == "[2, 1, 7, 300, 9, []]");
 
-  auto hex = wire::hex_from_diagnostic("[1, 3, 2, 77, [[4, 2, 5, h'00112233445566778899aabbccddeeff']]]");
+  auto hex = wire::hex_from_diagnostic("[2, 3, 2, 77, [[4, 2, 5, h'00112233445566778899aabbccddeeff']]]");
   REQUIRE(hex);
   std::vector<std::uint8_t> bytes(hex->size() / 2);
   REQUIRE(from_hex(*hex, bytes));

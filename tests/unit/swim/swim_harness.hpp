@@ -72,15 +72,26 @@ struct in_flight {
   }
 };
 
-class cluster {
+/// Builds the test-scheme cores of `cluster`.
+struct test_core_maker {
+  core operator()(const options& o, std::size_t index, std::uint64_t seed,
+                  std::uint64_t incarnation, address addr) const {
+    return make_core(o, index, seed, incarnation, addr);
+  }
+};
+
+/// The network over cores of type Core, each built by Maker(options, index, seed,
+/// incarnation, address); `cluster` is the one over test-scheme cores.
+template <class Core, class Maker>
+class basic_cluster {
  public:
   /// `view` 0: every member starts knowing every other. Otherwise each member starts
   /// knowing member 0 (the subject of the dissemination experiments) and `view` others drawn
   /// at random, and learns more only as far as its table (options::max_members) allows: a
   /// simulation of n members in O(n * view) memory instead of O(n^2).
-  cluster(std::size_t n, const options& o, std::uint64_t seed, bool full_tables = true,
-          std::size_t view = 0)
-      : rng_(seed) {
+  basic_cluster(std::size_t n, const options& o, std::uint64_t seed, bool full_tables = true,
+                std::size_t view = 0, Maker maker = {})
+      : maker_(std::move(maker)), rng_(seed) {
     cores.reserve(n + 4);
     for (std::size_t i = 0; i < n; ++i) add_core(o, seed);
     for (auto& c : cores) (void)c.bootstrap(now);
@@ -95,7 +106,7 @@ class cluster {
   std::size_t add_core(const options& o, std::uint64_t seed, std::uint64_t incarnation = 1,
                        address addr = 0) {
     const std::size_t index = cores.size();
-    cores.push_back(make_core(o, index, seed, incarnation, addr));
+    cores.push_back(maker_(o, index, seed, incarnation, addr));
     crashed.push_back(false);
     paused.push_back(false);
     map_address(cores.back().address_of(cores.back().id()), index);
@@ -120,7 +131,7 @@ class cluster {
     }
   }
 
-  std::vector<core> cores;
+  std::vector<Core> cores;
   std::vector<bool> crashed, paused;
   time_point now{};
   double loss = 0;
@@ -134,7 +145,7 @@ class cluster {
   /// Replaces core `index` by a fresh process (new incarnation, maybe a new address).
   void restart(std::size_t index, const options& o, std::uint64_t seed, std::uint64_t incarnation,
                address addr) {
-    cores[index] = make_core(o, index, seed, incarnation, addr);
+    cores[index] = maker_(o, index, seed, incarnation, addr);
     crashed[index] = false;
     paused[index] = false;
     map_address(addr, index);
@@ -142,7 +153,7 @@ class cluster {
 
   /// Sends what core `i` has produced and hands its notifications to on_note.
   void drain(std::size_t i) {
-    core& c = cores[i];
+    Core& c = cores[i];
     const address from = c.address_of(c.id());
     for (const outgoing& o : c.sends()) {
       if (o.via == channel::datagram) {
@@ -195,10 +206,13 @@ class cluster {
     }
   }
 
+  Maker maker_;
   xoshiro256 rng_;
   std::uint64_t order_ = 0;
   std::vector<std::size_t> by_address_;
   std::priority_queue<in_flight, std::vector<in_flight>, std::greater<>> queue_;
 };
+
+using cluster = basic_cluster<core, test_core_maker>;
 
 }  // namespace swim_test

@@ -85,6 +85,7 @@ struct identity {
   address addr = 0;
   std::uint64_t incarnation = 1;
   node_id admitter = anchor_id_base;
+  std::uint64_t admission_epoch = 0;  // the epoch `admission` was signed for (see admit)
   blob<max_signature_bytes> admission;
   incarnation_store incarnations{};
 };
@@ -106,23 +107,34 @@ struct counters {
   }
 };
 
-/// The bytes an admitter signs to admit `subject` holding `key`.
+/// The bytes an admitter signs to admit `subject` holding `key` at `epoch`. The epoch is
+/// signed so that a statement the admitter re-issued (a rotated key) supersedes the old
+/// one everywhere: peers refuse alive claims whose epoch is below the one they hold.
 [[nodiscard]] inline result<std::size_t> admission_message(node_id subject, byte_view key,
+                                                           std::uint64_t epoch,
                                                            mutable_byte_view out) noexcept {
   byte_writer w(out);
-  WEFT_TRY(encode_array_head(w, 3));
+  WEFT_TRY(encode_array_head(w, 4));
   WEFT_TRY(detail::put_bytes(w, as_bytes("weft-swim-admit")));
   WEFT_TRY(detail::put_uint(w, subject));
   WEFT_TRY(detail::put_bytes(w, key));
+  WEFT_TRY(detail::put_uint(w, epoch));
   return w.size();
 }
+/// The same at epoch 0.
+[[nodiscard]] inline result<std::size_t> admission_message(node_id subject, byte_view key,
+                                                           mutable_byte_view out) noexcept {
+  return admission_message(subject, key, 0, out);
+}
 
-/// Signs an admission statement for `subject` with `admitter`'s key.
+/// Signs an admission statement for `subject` with `admitter`'s key, at `epoch` (put the
+/// same epoch in identity::admission_epoch).
 template <admission_scheme Scheme>
 [[nodiscard]] result<blob<max_signature_bytes>> admit(const Scheme& admitter, node_id subject,
-                                                      byte_view subject_key) noexcept {
+                                                      byte_view subject_key,
+                                                      std::uint64_t epoch = 0) noexcept {
   std::array<std::uint8_t, 96> msg{};
-  WEFT_TRY_ASSIGN(const std::size_t n, admission_message(subject, subject_key, msg));
+  WEFT_TRY_ASSIGN(const std::size_t n, admission_message(subject, subject_key, epoch, msg));
   blob<max_signature_bytes> sig;
   WEFT_TRY(admitter.sign(byte_view(msg).first(n), sig.bytes));
   sig.size = static_cast<std::uint16_t>(Scheme::signature_bytes);
@@ -147,6 +159,9 @@ class basic_core {
                                                  Scheme signer, Random random,
                                                  std::span<const byte_view> anchors) noexcept {
     WEFT_TRY(opts.validate());
+    if (opts.mtu_bytes < min_mtu_bytes(opts.max_payload_bytes))
+      return error(core_errc::invalid_options,
+                   "swim: mtu_bytes below min_mtu_bytes(max_payload_bytes) for this scheme");
     if (anchors.empty() || anchors.size() > max_anchors)
       return error(core_errc::invalid_argument, "swim: 1..max_anchors trust anchors");
     if (self.id == 0 || self.id >= anchor_id_base)
@@ -161,6 +176,24 @@ class basic_core {
     }
     WEFT_TRY(c.install_self());
     return c;
+  }
+
+  /// The smallest MTU at which every datagram this scheme produces fits, with the largest
+  /// ids, incarnations and addresses: the largest packet head (ping_req) and item-array
+  /// head, plus the largest single item: a compact alive claim, a suspect/dead claim, or a
+  /// query carrying a `max_payload_bytes` payload and the longest name. Full alive claims
+  /// that do not fit travel compact (and in full over push-pull).
+  [[nodiscard]] static constexpr std::size_t min_mtu_bytes(std::size_t max_payload_bytes) noexcept {
+    using detail::head_size;
+    constexpr std::size_t id = 9, address_bytes = 5;
+    constexpr std::size_t head = 1 + 1 + 1 + id + id + id + address_bytes + head_size(255);
+    constexpr std::size_t signature = head_size(Scheme::signature_bytes) + Scheme::signature_bytes;
+    constexpr std::size_t compact_alive = 1 + 1 + id + id + address_bytes + 1 + id + id + 1 + signature;
+    constexpr std::size_t accusation = 1 + 1 + id + id + id + signature;
+    const std::size_t query = 1 + 1 + id + id + address_bytes + 5 + head_size(max_name_bytes) +
+                              max_name_bytes + head_size(max_payload_bytes) + max_payload_bytes +
+                              signature;
+    return head + std::max({compact_alive, accusation, query});
   }
 
   // ---- inputs --------------------------------------------------------------------------
@@ -196,6 +229,19 @@ class basic_core {
     enqueue_claim(c);
     set_timer(self_slot_, timer_kind::leave_done, now + ms(opts_.leave_propagate_ms));
     return ok();
+  }
+
+  /// Refuses, from now on, every alive claim whose admission epoch is below `epoch` (the
+  /// admitter re-issued every statement; older ones are revoked). Members already held
+  /// at a lower epoch stay until they rejoin at an admitted epoch or are declared dead.
+  void revoke_admissions_below(std::uint64_t epoch) noexcept {
+    admission_floor_ = std::max(admission_floor_, epoch);
+  }
+  [[nodiscard]] std::uint64_t admission_floor() const noexcept { return admission_floor_; }
+  /// The admission epoch held for `id` (0 when unknown).
+  [[nodiscard]] std::uint64_t admission_epoch_of(node_id id) const noexcept {
+    const std::uint32_t* s = find_slot(id);
+    return s == nullptr ? 0 : members_[*s].alive_claim.admission_epoch;
   }
 
   /// Hands a signed claim (e.g. from configuration) to the core: it is authenticated and
@@ -664,6 +710,7 @@ class basic_core {
     c.addr = self_.addr;
     WEFT_TRY(c.key.assign(signer_.public_key()));
     c.admitter = self_.admitter;
+    c.admission_epoch = self_.admission_epoch;
     c.admission = self_.admission;
     WEFT_TRY(sign_claim(c));
     me.alive_claim = c;
@@ -765,7 +812,7 @@ class basic_core {
     const blob<max_public_key_bytes>* k = admitter_key(c.admitter);
     if (k == nullptr) return error(swim_errc::not_admitted, "swim: admitter unknown");
     std::array<std::uint8_t, 96> msg{};
-    auto n = admission_message(c.subject, c.key.view(), msg);
+    auto n = admission_message(c.subject, c.key.view(), c.admission_epoch, msg);
     if (!n || !Scheme::verify(k->view(), byte_view(msg).first(*n), c.admission.view()))
       return error(swim_errc::not_admitted, "swim: admission signature");
     return ok();
@@ -773,12 +820,7 @@ class basic_core {
   /// Checks a claim's signature (and, for a newcomer, its admission) before it is applied.
   result<void> authenticate(const member_claim& c, const member_record* subject) noexcept {
     if (c.kind == item_kind::alive) {
-      if (subject != nullptr && subject->alive_claim.key.size != 0) {
-        if (!equal_bytes(subject->alive_claim.key.view(), c.key.view()))
-          return error(swim_errc::bad_signature, "swim: key changed");
-      } else {
-        WEFT_TRY(verify_admission(c));
-      }
+      WEFT_TRY(check_admission(c, subject));
       if (!verify_claim(c, c.key.view())) return error(swim_errc::bad_signature, "swim: alive");
       return ok();
     }
@@ -795,6 +837,35 @@ class basic_core {
     const std::uint32_t* s = find_slot(id);
     return s == nullptr ? nullptr : &members_[*s];
   }
+  /// An alive claim's admission, ordered by epoch: below the one held for the subject (or
+  /// below the revocation floor) is a replayed or superseded statement; the held epoch
+  /// must come with the held key; a higher epoch is a re-issue (key rotation) and is
+  /// verified like a newcomer's.
+  result<void> check_admission(const member_claim& c, const member_record* subject) noexcept {
+    if (c.admission_epoch < admission_floor_)
+      return error(swim_errc::superseded_admission, "swim: revoked admission epoch");
+    if (subject == nullptr || subject->alive_claim.key.size == 0) return verify_admission(c);
+    const member_claim& held = subject->alive_claim;
+    if (c.admission_epoch < held.admission_epoch)
+      return error(swim_errc::superseded_admission, "swim: superseded admission");
+    if (c.admission_epoch > held.admission_epoch) return verify_admission(c);
+    if (!equal_bytes(held.key.view(), c.key.view()))
+      return error(swim_errc::not_admitted, "swim: another key at the held epoch");
+    return ok();
+  }
+  /// A compact alive claim (no key, no admission) is completed from the table: it can only
+  /// speak for the key and admission we hold for the subject at the same epoch.
+  result<void> complete_compact(member_claim& c) const noexcept {
+    const member_record* held =
+        c.subject == self_.id ? &members_[self_slot_] : find_const(c.subject);
+    if (held == nullptr || held->alive_claim.key.size == 0 ||
+        held->alive_claim.admission_epoch != c.admission_epoch ||
+        held->alive_claim.admitter != c.admitter)
+      return error(swim_errc::unknown_member, "swim: compact claim about a member not held");
+    c.key = held->alive_claim.key;
+    c.admission = held->alive_claim.admission;
+    return ok();
+  }
 
   // ---- claims ---------------------------------------------------------------------------------
   static member_event event_of(item_kind k) noexcept {
@@ -805,8 +876,16 @@ class basic_core {
       default: return member_event::leave;
     }
   }
-  result<void> handle_claim(time_point now, const member_claim& c, bool relay) noexcept {
-    if (c.subject == 0 || c.subject >= anchor_id_base) return refuse(swim_errc::malformed_message);
+  result<void> handle_claim(time_point now, const member_claim& received, bool relay) noexcept {
+    if (received.subject == 0 || received.subject >= anchor_id_base)
+      return refuse(swim_errc::malformed_message);
+    const member_claim* claim = &received;
+    if (received.kind == item_kind::alive && received.key.size == 0) {
+      completed_ = received;
+      if (auto k = complete_compact(completed_); !k) return refuse(swim_errc::unknown_member);
+      claim = &completed_;
+    }
+    const member_claim& c = *claim;
     if (c.subject == self_.id) return handle_claim_about_self(c);
     member_record* m = find(c.subject);
     const member_state held_state = m == nullptr ? member_state::absent : m->state;
@@ -828,8 +907,10 @@ class basic_core {
       return refuse(code);
     }
     if (auto a = authenticate(c, m); !a) {
-      ++counters_.forged;
-      return refuse(static_cast<swim_errc>(a.error().code()));
+      const auto code = static_cast<swim_errc>(a.error().code());
+      if (code == swim_errc::superseded_admission) ++counters_.replays;
+      else ++counters_.forged;
+      return refuse(code);
     }
     if (m == nullptr) {
       auto slot = insert(c.subject);
@@ -1047,16 +1128,26 @@ class basic_core {
       if (b != nullptr && b->state == member_state::suspect && encode_claim(items, b->down_claim))
         ++count;
     }
-    const auto enc_claim = [](byte_writer& out, const queued_claim& q) {
-      return encode_claim(out, q.claim);
+    // An alive claim larger than a whole packet (Ed25519 at a small MTU) goes compact:
+    // receivers that hold the member can check it; newcomers learn it by push-pull.
+    const auto enc_claim = [budget](byte_writer& out, const queued_claim& q) {
+      const bool compact = q.claim.kind == item_kind::alive &&
+                           encoded_claim_size(q.claim) > budget;
+      return encode_claim(out, q.claim, false, compact);
     };
     const auto enc_payload = [](byte_writer& out, const queued_payload& q) {
       return encode_payload_item(out, q.item);
     };
-    const std::size_t reserved = payloads_.empty() ? 0 : budget * opts_.app_share_percent / 100;
-    pick(claims_, items, budget - reserved, count, buddy, enc_claim);
-    pick(payloads_, items, budget, count, 0, enc_payload);
-    pick(claims_, items, budget, count, buddy, enc_claim);
+    if (payloads_first(budget)) {
+      pick(payloads_, items, budget, count, 0, enc_payload);
+      pick(claims_, items, budget, count, buddy, enc_claim);
+    } else {
+      const std::size_t reserved =
+          payloads_.empty() ? 0 : budget * opts_.app_share_percent / 100;
+      pick(claims_, items, budget - reserved, count, buddy, enc_claim);
+      pick(payloads_, items, budget, count, 0, enc_payload);
+      pick(claims_, items, budget, count, buddy, enc_claim);
+    }
     settle(claims_);
     settle(payloads_);
     if (h.kind == packet_kind::gossip && count == 0) return ok();
@@ -1067,6 +1158,19 @@ class basic_core {
     ++counters_.datagrams_sent;
     counters_.datagram_bytes_sent += w.size();
     return ok();
+  }
+
+  /// The app share reserves part of each packet for payload items; when even the
+  /// smallest queued item is larger than that part (small MTUs), the share is kept over
+  /// packets instead: every other packet with payloads queued packs them first.
+  [[nodiscard]] bool payloads_first(std::size_t budget) noexcept {
+    if (payloads_.empty() || opts_.app_share_percent == 0) return false;
+    const std::size_t reserved = budget * opts_.app_share_percent / 100;
+    std::size_t smallest = budget + 1;
+    for (const queued_payload& q : payloads_)
+      smallest = std::min(smallest, encoded_payload_size(q.item));
+    if (smallest <= reserved) return false;
+    return (packets_built_++ & 1) == 0;
   }
 
   result<void> send_push_pull(address to, bool is_reply) noexcept {
@@ -1545,6 +1649,9 @@ class basic_core {
 
   packet_header header_{};
   gossip_item item_{};
+  member_claim completed_{};         // a compact claim put back together
+  std::uint64_t admission_floor_ = 0;  // revoke_admissions_below()
+  std::uint64_t packets_built_ = 0;  // alternates who packs first when the share is too small
   std::vector<std::uint8_t> datagram_arena_, stream_arena_, item_scratch_, claim_scratch_;
   std::vector<std::uint8_t> note_bytes_;
   std::size_t datagram_used_ = 0, stream_used_ = 0, note_bytes_used_ = 0;

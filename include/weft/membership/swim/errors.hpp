@@ -31,6 +31,7 @@ enum class swim_errc : std::uint16_t {
   payload_too_large = 16,      // a user event, query or application payload over its limit
   unknown_query = 17,          // a response to a query we did not ask or that expired
   no_peer = 18,                // no live member to talk to
+  superseded_admission = 19,   // an admission epoch older than one held or revoked
 };
 
 constexpr std::string_view describe(swim_errc code) noexcept {
@@ -54,12 +55,13 @@ constexpr std::string_view describe(swim_errc code) noexcept {
     case swim_errc::payload_too_large: return "payload too large";
     case swim_errc::unknown_query: return "unknown or expired query";
     case swim_errc::no_peer: return "no live peer";
+    case swim_errc::superseded_admission: return "superseded admission statement";
   }
   return "unknown swim error";
 }
 
 /// How many codes swim_errc has (for per-code counters).
-inline constexpr std::size_t swim_errc_count = 19;
+inline constexpr std::size_t swim_errc_count = 20;
 
 }  // namespace swim
 WEFT_END

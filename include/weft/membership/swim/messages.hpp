@@ -10,6 +10,10 @@
 //   reply   = kind 5: query_id, payload    gossip   = kind 6: (no primary fields)
 //   push_pull (stream) = kind 7: is_reply, [item...]   (items: member claims only)
 //   item    = [item_kind, fields...]       (see encode_item)
+//
+// Version 2 added the admission epoch to alive claims (so a superseded admission statement
+// can be told from the current one) and the compact alive form: key and admission sent
+// empty, for receivers that already hold them (small MTUs; see encode_claim).
 #pragma once
 
 #include <array>
@@ -31,7 +35,7 @@ namespace swim {
 using node_id = std::uint64_t;
 using address = transport::peer_id;
 
-inline constexpr std::uint64_t wire_version = 1;
+inline constexpr std::uint64_t wire_version = 2;
 /// Node ids at or above this value name trust anchors (anchor index = id - base).
 inline constexpr node_id anchor_id_base = 0xffffffffffffff00ull;
 inline constexpr std::size_t max_name_bytes = 32;
@@ -58,8 +62,10 @@ enum class item_kind : std::uint8_t {
   alive = 1, suspect = 2, dead = 3, leave = 4, user_event = 5, app = 6, query = 7,
 };
 
-/// A claim about a member. alive: subject-signed, carries address, key and admission.
-/// suspect/dead: signed by the accuser `from`. leave: subject-signed.
+/// A claim about a member. alive: subject-signed, carries address, key, admission and the
+/// admission's epoch (a re-issued statement has a higher one). suspect/dead: signed by the
+/// accuser `from`. leave: subject-signed. A compact alive claim (key.size == 0 on the wire)
+/// leaves key and admission out; its signature still covers them (see encode_claim).
 struct member_claim {
   item_kind kind = item_kind::alive;
   node_id subject = 0;
@@ -68,6 +74,7 @@ struct member_claim {
   address addr = 0;
   blob<max_public_key_bytes> key;
   node_id admitter = 0;
+  std::uint64_t admission_epoch = 0;
   blob<max_signature_bytes> admission;
   blob<max_signature_bytes> signature;
 };
@@ -175,7 +182,7 @@ template <std::size_t N>
 
 constexpr std::uint64_t field_count(item_kind k) noexcept {
   switch (k) {
-    case item_kind::alive: return 8;
+    case item_kind::alive: return 9;
     case item_kind::suspect:
     case item_kind::dead: return 5;
     case item_kind::leave: return 4;
@@ -188,8 +195,12 @@ constexpr std::uint64_t field_count(item_kind k) noexcept {
 }  // namespace detail
 
 /// Encodes a member claim; with `signed_part` the signature is left out (the bytes to sign).
+/// With `compact` an alive claim goes out with an empty key and admission: the signature
+/// covers the full claim, so only a receiver that holds the subject's key and admission at
+/// that epoch can put it back together and verify it (others drop it as unknown_member).
 [[nodiscard]] inline result<void> encode_claim(byte_writer& w, const member_claim& c,
-                                               bool signed_part = false) noexcept {
+                                               bool signed_part = false,
+                                               bool compact = false) noexcept {
   using namespace detail;
   const std::uint64_t fields = field_count(c.kind) - (signed_part ? 1 : 0);
   WEFT_TRY(put_array(w, fields));
@@ -198,9 +209,10 @@ constexpr std::uint64_t field_count(item_kind k) noexcept {
   WEFT_TRY(put_uint(w, c.incarnation));
   if (c.kind == item_kind::alive) {
     WEFT_TRY(put_uint(w, c.addr));
-    WEFT_TRY(put_bytes(w, c.key.view()));
+    WEFT_TRY(put_bytes(w, compact ? byte_view{} : c.key.view()));
     WEFT_TRY(put_uint(w, c.admitter));
-    WEFT_TRY(put_bytes(w, c.admission.view()));
+    WEFT_TRY(put_uint(w, c.admission_epoch));
+    WEFT_TRY(put_bytes(w, compact ? byte_view{} : c.admission.view()));
   } else if (c.kind != item_kind::leave) {
     WEFT_TRY(put_uint(w, c.from));
   }
@@ -252,6 +264,7 @@ struct gossip_item {
       c.addr = static_cast<address>(a);
       WEFT_TRY(get_blob(r, c.key));
       WEFT_TRY_ASSIGN(c.admitter, get_uint(r));
+      WEFT_TRY_ASSIGN(c.admission_epoch, get_uint(r));
       WEFT_TRY(get_blob(r, c.admission));
       c.from = c.subject;
     } else if (c.kind == item_kind::leave) {
@@ -367,6 +380,33 @@ constexpr std::uint64_t header_fields(packet_kind k) noexcept {
   WEFT_TRY_ASSIGN(const std::uint64_t items, get_head(r, major::array));
   if (items > max_items) return error(swim_errc::message_too_large, "swim: too many items");
   return items;
+}
+
+/// The exact encoded size of `c` (full or compact), without writing it.
+[[nodiscard]] constexpr std::size_t encoded_claim_size(const member_claim& c,
+                                                       bool compact = false) noexcept {
+  using detail::head_size;
+  std::size_t n = head_size(detail::field_count(c.kind)) + 1 + head_size(c.subject) +
+                  head_size(c.incarnation) + head_size(c.signature.size) + c.signature.size;
+  if (c.kind == item_kind::alive) {
+    n += head_size(c.addr) + head_size(c.admitter) + head_size(c.admission_epoch);
+    n += compact ? 2 : head_size(c.key.size) + c.key.size + head_size(c.admission.size) +
+                           c.admission.size;
+  } else if (c.kind != item_kind::leave) {
+    n += head_size(c.from);
+  }
+  return n;
+}
+
+/// The exact encoded size of a payload item, without writing it.
+[[nodiscard]] constexpr std::size_t encoded_payload_size(const payload_item& p) noexcept {
+  using detail::head_size;
+  std::size_t n = head_size(detail::field_count(p.kind)) + 1 + head_size(p.origin) +
+                  head_size(p.id) + head_size(p.payload.size) + p.payload.size +
+                  head_size(p.signature.size) + p.signature.size;
+  if (p.kind == item_kind::query) n += head_size(p.origin_addr) + head_size(p.timeout_ms);
+  if (p.kind != item_kind::app) n += head_size(p.name.size) + p.name.size;
+  return n;
 }
 
 /// Bytes an array head for `count` items takes.

@@ -3,9 +3,10 @@
 // weft:hosted (needs <sodium.h> through weft/crypto/sodium.hpp; link weft::sodium)
 //
 // Two signatures by the admin key travel in one statement:
-//  - the SWIM admission signature over swim::admission_message(subject, key), which every
-//    peer checks against its trust anchors (the admin public key) when the member first
-//    gossips an alive claim (core.hpp, verify_admission);
+//  - the SWIM admission signature over swim::admission_message(subject, key, epoch), which
+//    every peer checks against its trust anchors (the admin public key) when the member first
+//    gossips an alive claim, or a claim at a higher epoch (core.hpp, check_admission); a
+//    claim at an epoch below the one a peer holds is dropped (superseded_admission);
 //  - a COSE_Sign1 over {1: subject, 2: member key, 3: epoch, 4: SWIM signature}, which the
 //    gate checks where a member is let in (join, or the first frame of a Noise session).
 // The epoch is what makes staleness decidable: per subject the gate keeps the newest epoch
@@ -89,7 +90,8 @@ class admission_authority {
     statement.epoch = epoch;
     std::memcpy(statement.member_key.data(), member_key.data(), member_key.size());
     std::array<std::uint8_t, 96> message{};  // what swim::admit signs, as core.hpp verifies it
-    WEFT_TRY_ASSIGN(const std::size_t n, admission_message(subject, member_key, message));
+    WEFT_TRY_ASSIGN(const std::size_t n,
+                    admission_message(subject, member_key, epoch, message));
     statement.swim_admission = ed25519::sign(admin_, byte_view(message).first(n));
     std::array<std::uint8_t, max_admission_payload_bytes> payload_buffer;
     auto payload = wire::encode(statement, mutable_byte_view(payload_buffer));
@@ -123,6 +125,14 @@ struct admitted_member {
   crypto::fixed_bytes<ed25519_admission_scheme::public_key_bytes> member_key{};
   std::uint64_t epoch = 0;
   blob<max_signature_bytes> admission;  // identity.admission (admitter: the anchor's id)
+
+  /// Puts id, admission and admission epoch into a member's swim::identity (the epoch must
+  /// travel with the admission: peers verify the signature over both).
+  void apply_to(identity& self) const noexcept {
+    self.id = subject;
+    self.admission = admission;
+    self.admission_epoch = epoch;
+  }
 };
 
 /// The member side: checks statements against the admin public key, refuses stale ones.
@@ -199,7 +209,8 @@ class admission_gate {
     if (!s || s->subject == 0 || s->subject >= anchor_id_base)
       return error(swim_errc::malformed_message, "admission: statement payload");
     std::array<std::uint8_t, 96> message{};
-    WEFT_TRY_ASSIGN(const std::size_t n, admission_message(s->subject, s->member_key, message));
+    WEFT_TRY_ASSIGN(const std::size_t n,
+                    admission_message(s->subject, s->member_key, s->epoch, message));
     if (!ed25519_admission_scheme::verify(admin_, byte_view(message).first(n), s->swim_admission))
       return error(swim_errc::bad_signature, "admission: embedded SWIM signature");
     return *s;
