@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <concepts>
 #include <cerrno>
 #include <cstdint>
@@ -36,6 +37,7 @@
 #include "weft/storage/stable_file.hpp"
 #include "weft/storage/wal.hpp"
 #include "weft/telemetry/catalogue.hpp"
+#include "weft/transport/peer_metrics.hpp"
 #include "weft/transport/tcp.hpp"
 #include "weft/transport/udp.hpp"
 
@@ -47,6 +49,8 @@ struct node_peer {
   std::uint64_t id = 0;
   transport::ipv4_endpoint raft_address{};
   transport::ipv4_endpoint swim_address{};
+  /// The member's Ed25519 public key: its Noise static key (as X25519) must match it.
+  std::optional<std::array<std::uint8_t, 32>> member_key{};
 };
 
 /// Defaults of the Raft core that suit a driver ticking every 10 ms on a LAN.
@@ -90,6 +94,9 @@ struct node_options {
   swim::options swim = default_node_swim_options();
   storage::wal_options wal{};
   std::uint64_t admission_seed = 0x77656674u;  // test admission scheme only (INSECURE)
+  /// This member's Ed25519 seed: its Noise static key (as X25519). Required, with every
+  /// peer's member_key, when tcp.security is noise.
+  std::optional<std::array<std::uint8_t, 32>> member_seed{};
   std::uint32_t max_ready_rounds_per_wake = 16;  // bounds one process() call
   std::uint32_t max_pending_reads = 4096;        // read states waiting for apply
   std::int64_t swim_join_retry_ms = 1000;
@@ -125,6 +132,11 @@ struct node_options {
       return bad("node_options: wal.max_record_size_bytes <= raft.max_bytes_per_entry");
     if (swim.mtu_bytes + transport::udp_transport::header_size_bytes > udp.max_datagram_size_bytes)
       return bad("node_options: swim.mtu_bytes + 8 > udp.max_datagram_size_bytes");
+    if (tcp.security == transport::tcp_security::noise) {
+      if (!member_seed) return bad("node_options.member_seed: needed for tcp.security = noise");
+      for (const node_peer& p : peers)
+        if (!p.member_key) return bad("node_options.peers: member_key needed for tcp.security = noise");
+    }
     raft::options with_id = raft;
     with_id.id = id;  // open() sets it the same way
     WEFT_TRY(with_id.validate());
@@ -195,6 +207,7 @@ struct null_node_telemetry {
   void on_leader_change() noexcept {}
   void on_recovered(const storage::recovery_report&) noexcept {}
   void on_proposal_failed() noexcept {}
+  void observe_peer(std::uint64_t, const transport::peer_traffic*, const transport::peer_traffic*) noexcept {}
 };
 
 /// Telemetry policy that feeds the process-wide series of weft/telemetry/catalogue.hpp.
@@ -235,6 +248,11 @@ struct catalogue_node_telemetry {
     telemetry::catalogue::wal_torn_tail_repairs.add(report.torn_tails_repaired);
   }
   void on_proposal_failed() noexcept { telemetry::catalogue::raft_proposals_failed.add(1); }
+  /// Per-peer transport series (label peer = member id; TCP and UDP summed).
+  void observe_peer(std::uint64_t id, const transport::peer_traffic* stream,
+                    const transport::peer_traffic* datagram) noexcept {
+    peers_.observe(static_cast<transport::peer_id>(id), stream, datagram);
+  }
 
  private:
   /// Growth of a running total since the last call; a total that went back (a restarted
@@ -248,6 +266,7 @@ struct catalogue_node_telemetry {
   struct {
     std::uint64_t probes = 0, probe_failures = 0, suspicions = 0, deads = 0, refutes = 0;
   } seen_swim_;
+  transport::peer_traffic_exporter peers_;
 };
 
 /// The policies of a hosted node (DESIGN.md §3).
@@ -337,6 +356,7 @@ class basic_node {
   };
 
   [[nodiscard]] result<void> open_storage() noexcept;
+  [[nodiscard]] result<void> open_transports() noexcept;
   [[nodiscard]] result<void> recover_core() noexcept;
   [[nodiscard]] result<void> open_membership() noexcept;
   [[nodiscard]] result<void> open_fds() noexcept;

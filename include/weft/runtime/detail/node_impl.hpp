@@ -26,13 +26,7 @@ result<void> basic_node<Stack, SM>::open(const node_options& options) noexcept {
   for (const node_peer& p : options_.peers) members_.push_back(member_status{p.id});
   WEFT_TRY(open_storage());
   WEFT_TRY(recover_core());
-  const auto self = static_cast<transport::peer_id>(options_.id);
-  WEFT_TRY(tcp_.open(loop_, options_.raft_address, self, options_.tcp, &on_stream, &on_link, this));
-  WEFT_TRY(udp_.open(loop_, options_.swim_address, self, options_.udp, &on_datagram, this));
-  for (const node_peer& p : options_.peers) {
-    WEFT_TRY(tcp_.set_peer(static_cast<transport::peer_id>(p.id), p.raft_address));
-    WEFT_TRY(udp_.set_peer(static_cast<transport::peer_id>(p.id), p.swim_address));
-  }
+  WEFT_TRY(open_transports());
   WEFT_TRY(open_membership());
   WEFT_TRY(open_fds());
   open_ = true;
@@ -63,6 +57,27 @@ result<void> basic_node<Stack, SM>::leave() noexcept {
   if (!swim_) return error(runtime_errc::stopped, "node: leave before open");
   WEFT_TRY(swim_->leave(now()));
   flush_swim();
+  return ok();
+}
+
+/// TCP (Noise sessions keyed by the members' Ed25519 keys, unless plaintext) and UDP.
+template <class Stack, class SM>
+result<void> basic_node<Stack, SM>::open_transports() noexcept {
+  const auto self = static_cast<transport::peer_id>(options_.id);
+  if (options_.member_seed) {
+    const auto signing = crypto::libsodium::ed25519::secret_key_from_seed(*options_.member_seed);
+    tcp_.set_noise_identity({transport::noise_secret_key_from_ed25519(signing)});
+  }
+  WEFT_TRY(tcp_.open(loop_, options_.raft_address, self, options_.tcp, &on_stream, &on_link, this));
+  WEFT_TRY(udp_.open(loop_, options_.swim_address, self, options_.udp, &on_datagram, this));
+  for (const node_peer& p : options_.peers) {
+    std::optional<transport::noise_public_key> key;
+    if (p.member_key) {
+      WEFT_TRY_ASSIGN(key, transport::noise_public_key_from_ed25519(*p.member_key));
+    }
+    WEFT_TRY(tcp_.set_peer(static_cast<transport::peer_id>(p.id), p.raft_address, key ? &*key : nullptr));
+    WEFT_TRY(udp_.set_peer(static_cast<transport::peer_id>(p.id), p.swim_address));
+  }
   return ok();
 }
 
@@ -580,6 +595,8 @@ void basic_node<Stack, SM>::refresh_members() noexcept {
     m.incarnation = swim_->incarnation_of(m.id);
     m.match_known = leader;
     alive += m.swim_state == swim::member_state::alive ? 1U : 0U;
+    const auto peer = static_cast<transport::peer_id>(m.id);
+    telemetry_.observe_peer(m.id, tcp_.traffic(peer), udp_.traffic(peer));
   }
   telemetry_.observe(status(), alive);
   telemetry_.observe_membership(*swim_);
