@@ -147,3 +147,26 @@ expect_wal(wal_verify_foreign ${foreign_dir} 2 "^$" "^error: [^\n]*wal-000000000
 
 # weft log decode (telemetry): tests/cli/log_decode.cmake
 include(${CMAKE_CURRENT_LIST_DIR}/log_decode.cmake)
+
+# weft admit: an admin key, then a member key and its admin-signed statement, as files.
+file(REMOVE_RECURSE ${WORK}/admit)
+file(MAKE_DIRECTORY ${WORK}/admit)
+expect(admit_admin 0 "" ARGS admit admin --out ${WORK}/admit)
+expect(admit_member 0 "" ARGS admit member --id 2 --admin ${WORK}/admit/admin.seed --out ${WORK}/admit)
+foreach(made admin.seed admin.pub member-2.seed member-2.pub member-2.statement)
+  if(NOT EXISTS ${WORK}/admit/${made})
+    message(FATAL_ERROR "admit: ${made} was not written")
+  endif()
+endforeach()
+file(READ ${WORK}/admit/member-2.seed member_seed)
+if(NOT member_seed MATCHES "^[0-9a-f]+\n$")
+  message(FATAL_ERROR "admit: member-2.seed is not hex: '${member_seed}'")
+endif()
+string(LENGTH "${member_seed}" seed_length)
+if(NOT seed_length EQUAL 65)
+  message(FATAL_ERROR "admit: member-2.seed holds ${seed_length} characters, expected 64 hex digits")
+endif()
+expect(admit_member_no_admin 2 "" ARGS admit member --id 3 --admin ${WORK}/admit/missing.seed --out ${WORK}/admit)
+expect(admit_member_bad_id 2 "" ARGS admit member --id 0 --admin ${WORK}/admit/admin.seed --out ${WORK}/admit)
+expect(admit_unknown 2 "" ARGS admit frobnicate)
+expect(admit_unknown_option 2 "" ARGS admit admin --out ${WORK}/admit --colour red)
