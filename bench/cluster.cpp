@@ -1,12 +1,24 @@
-// bench_cluster: a 3-member weftd cluster on 127.0.0.1 (durable WAL in a temporary folder)
-// driven through HTTP PUT /kv with 256-byte values by 1, 16 and 128 concurrent clients
-// (one thread and one keep-alive connection each, one request in flight per client).
-// Prints writes per second and p50/p99 latency of acknowledged writes per level.
+// bench_cluster: a 3-member weftd cluster on 127.0.0.1 (durable WAL in a temporary folder;
+// TMPDIR=/dev/shm puts it on tmpfs) driven through HTTP PUT /kv with 256-byte values by
+// 1, 16 and 128 concurrent clients (keep-alive connections, one request in flight each).
+// The clients share one epoll thread by default, so that 128 of them cost the machine
+// little beside the members; --blocking-clients runs one blocking thread per client.
+// Prints writes per second, p50/p99 latency of acknowledged writes, and per level the CPU
+// time and resident memory of the leader and the followers (from /proc).
 //   bench_cluster [--weftd PATH] [--seconds S] [--clients 1,16,128] [--snapshot-interval N]
+//                 [--blocking-clients]
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <sstream>
 
@@ -22,14 +34,187 @@ struct level_result {
   double seconds = 0, p50_ms = 0, p99_ms = 0, max_ms = 0;
 };
 
-level_result run_level(const weft_demo::endpoint& leader, std::size_t clients, double seconds) {
+/// One keep-alive connection of the epoll client: sends a PUT, reads its answer (status
+/// line, Content-Length, body), records the latency, sends the next.
+struct connection {
+  int fd = -1;
+  std::size_t client = 0;
+  std::uint64_t sent = 0;
+  std::string out;
+  std::size_t out_at = 0;
+  std::string in;
+  steady::time_point started{};
+  bool busy = false;
+};
+
+bool open_connection(connection& c, const weft_demo::endpoint& to, int epoll_fd) {
+  c.fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (c.fd < 0) return false;
+  int one = 1;
+  (void)::setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(to.port);
+  if (::inet_pton(AF_INET, to.host.c_str(), &addr.sin_addr) != 1) return false;
+  if (::connect(c.fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0 && errno != EINPROGRESS)
+    return false;
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLOUT | EPOLLET;
+  ev.data.ptr = &c;
+  return ::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, c.fd, &ev) == 0;
+}
+
+void close_connection(connection& c) {
+  if (c.fd >= 0) ::close(c.fd);
+  c.fd = -1;
+  c.in.clear();
+  c.busy = false;
+}
+
+void start_request(connection& c, const std::string& value) {
+  c.out.clear();
+  c.out += "PUT /kv/bench-" + std::to_string(c.client) + "-" + std::to_string(c.sent++ % 1024) +
+           " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: " + std::to_string(value.size()) + "\r\n\r\n";
+  c.out += value;
+  c.out_at = 0;
+  c.busy = true;
+  c.started = steady::now();
+}
+
+/// Writes what the socket takes; false on a broken connection.
+bool flush(connection& c) {
+  while (c.out_at < c.out.size()) {
+    const ssize_t n = ::send(c.fd, c.out.data() + c.out_at, c.out.size() - c.out_at, MSG_NOSIGNAL);
+    if (n > 0) {
+      c.out_at += static_cast<std::size_t>(n);
+      continue;
+    }
+    return n < 0 && (errno == EAGAIN || errno == EINTR);
+  }
+  return true;
+}
+
+/// The status of the complete response at the front of c.in (consumed), 0 when more bytes
+/// are needed, -1 when malformed.
+int take_response(connection& c) {
+  const auto head_end = c.in.find("\r\n\r\n");
+  if (head_end == std::string::npos) return 0;
+  if (c.in.size() < 12 || c.in.compare(0, 5, "HTTP/") != 0) return -1;
+  const int status = std::atoi(c.in.c_str() + 9);
+  std::size_t length = 0;
+  for (std::size_t at = c.in.find("\r\n"); at < head_end; at = c.in.find("\r\n", at + 2)) {
+    static constexpr char name[] = "content-length:";
+    std::size_t i = 0;
+    while (i + 1 < sizeof name && at + 2 + i < head_end &&
+           std::tolower(static_cast<unsigned char>(c.in[at + 2 + i])) == name[i])
+      ++i;
+    if (i + 1 == sizeof name) length = std::strtoul(c.in.c_str() + at + 2 + i, nullptr, 10);
+  }
+  if (c.in.size() < head_end + 4 + length) return 0;
+  c.in.erase(0, head_end + 4 + length);
+  return status;
+}
+
+/// All clients on this thread through one epoll set. A broken or timed-out connection
+/// counts an error and is reopened.
+void run_epoll_clients(const weft_demo::endpoint& leader, std::size_t clients, const std::atomic<bool>& stop,
+                       std::vector<float>& latencies, std::uint64_t& errors) {
+  const std::string value(256, 'v');
+  const int epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
+  std::vector<connection> conns(clients);
+  const auto reopen = [&](connection& c) {
+    close_connection(c);
+    if (!open_connection(c, leader, epoll_fd)) return;
+    start_request(c, value);
+  };
+  for (std::size_t i = 0; i < clients; ++i) {
+    conns[i].client = i;
+    reopen(conns[i]);
+  }
+  std::vector<epoll_event> events(clients + 1);
+  char chunk[16384];
+  while (!stop.load(std::memory_order_relaxed)) {
+    const int n = ::epoll_wait(epoll_fd, events.data(), static_cast<int>(events.size()), 50);
+    const auto now = steady::now();
+    for (int e = 0; e < n; ++e) {
+      connection& c = *static_cast<connection*>(events[static_cast<std::size_t>(e)].data.ptr);
+      bool ok = c.fd >= 0 && flush(c);
+      while (ok) {
+        const ssize_t got = ::recv(c.fd, chunk, sizeof chunk, 0);
+        if (got > 0) c.in.append(chunk, static_cast<std::size_t>(got));
+        else ok = got < 0 && (errno == EAGAIN || errno == EINTR);
+        if (got <= 0) break;
+      }
+      while (ok && c.busy) {
+        const int status = take_response(c);
+        if (status == 0) break;
+        c.busy = false;
+        if (status == 200) latencies.push_back(std::chrono::duration<float, std::milli>(now - c.started).count());
+        else ++errors;
+        if (status < 0) ok = false;
+        else {
+          start_request(c, value);
+          ok = flush(c);
+        }
+      }
+      if (!ok) {
+        ++errors;
+        reopen(c);
+      }
+    }
+    for (connection& c : conns)
+      if (c.busy && now - c.started > std::chrono::seconds(5)) {
+        ++errors;
+        reopen(c);
+      }
+  }
+  for (connection& c : conns) close_connection(c);
+  ::close(epoll_fd);
+}
+
+/// CPU seconds (user + system) and resident bytes of a process, from /proc.
+struct process_sample {
+  double cpu_seconds = 0;
+  double rss_mib = 0;
+};
+
+process_sample sample_process(pid_t pid) {
+  process_sample s;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  const auto close_paren = text.rfind(')');
+  if (close_paren != std::string::npos) {
+    std::istringstream fields(text.substr(close_paren + 2));
+    std::string field;
+    unsigned long long utime = 0, stime = 0;
+    for (int i = 3; i <= 15 && fields >> field; ++i) {
+      if (i == 14) utime = std::strtoull(field.c_str(), nullptr, 10);
+      if (i == 15) stime = std::strtoull(field.c_str(), nullptr, 10);
+    }
+    s.cpu_seconds = static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  }
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("VmRSS:", 0) == 0) s.rss_mib = std::strtod(line.c_str() + 6, nullptr) / 1024.0;
+  return s;
+}
+
+level_result run_level(const weft_demo::endpoint& leader, std::size_t clients, double seconds, bool blocking) {
   std::atomic<bool> go{false}, stop{false};
-  std::vector<std::vector<float>> latencies(clients);
-  std::vector<std::uint64_t> errors(clients, 0);
+  const std::size_t threads_wanted = blocking ? clients : 1;
+  std::vector<std::vector<float>> latencies(threads_wanted);
+  std::vector<std::uint64_t> errors(threads_wanted, 0);
   std::vector<std::thread> threads;
   const std::string value(256, 'v');
-  for (std::size_t i = 0; i < clients; ++i) {
-    latencies[i].reserve(200000);
+  for (std::size_t i = 0; i < threads_wanted; ++i) {
+    latencies[i].reserve(blocking ? 200000 : 2000000);
+    if (!blocking) {
+      threads.emplace_back([&] {
+        while (!go.load()) std::this_thread::yield();
+        run_epoll_clients(leader, clients, stop, latencies[0], errors[0]);
+      });
+      continue;
+    }
     threads.emplace_back([&, i] {
       weft_demo::http_client client(leader);
       std::uint64_t n = 0;
@@ -55,7 +240,7 @@ level_result run_level(const weft_demo::endpoint& leader, std::size_t clients, d
   r.clients = clients;
   r.seconds = std::chrono::duration<double>(steady::now() - start).count();
   std::vector<float> all;
-  for (std::size_t i = 0; i < clients; ++i) {
+  for (std::size_t i = 0; i < threads_wanted; ++i) {
     all.insert(all.end(), latencies[i].begin(), latencies[i].end());
     r.errors += errors[i];
   }
@@ -82,17 +267,19 @@ int main(int argc, char** argv) {
   double seconds = 3.0;
   std::vector<std::size_t> levels{1, 16, 128};
   long snapshot_interval = 0;  // 0: weftd's default
+  bool blocking = false;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--weftd" && i + 1 < argc) weftd = argv[++i];
     else if (arg == "--seconds" && i + 1 < argc) seconds = std::strtod(argv[++i], nullptr);
+    else if (arg == "--blocking-clients") blocking = true;
     else if (arg == "--snapshot-interval" && i + 1 < argc) snapshot_interval = std::strtol(argv[++i], nullptr, 10);
     else if (arg == "--clients" && i + 1 < argc) {
       levels.clear();
       std::stringstream list(argv[++i]);
       for (std::string item; std::getline(list, item, ',');) levels.push_back(std::strtoul(item.c_str(), nullptr, 10));
     } else {
-      std::cerr << "error: unknown argument '" << arg << "' (bench_cluster [--weftd PATH] [--seconds S] [--clients 1,16,128] [--snapshot-interval N])\n";
+      std::cerr << "error: unknown argument '" << arg << "' (bench_cluster [--weftd PATH] [--seconds S] [--clients 1,16,128] [--snapshot-interval N] [--blocking-clients])\n";
       return 2;
     }
   }
@@ -122,15 +309,36 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::printf("bench_cluster: 3 weftd members on 127.0.0.1, durable WAL under %s\n", c.directory().c_str());
-  std::printf("PUT /kv with 256-byte values to the leader (member %llu), one request in flight per client, %.1f s per level\n\n",
-              static_cast<unsigned long long>(leader), seconds);
-  std::printf("%8s %12s %10s %10s %10s %8s\n", "clients", "writes/s", "p50 ms", "p99 ms", "max ms", "errors");
+  std::printf("PUT /kv with 256-byte values to the leader (member %llu), one request in flight per client, %.1f s per level,\n"
+              "clients on %s\n\n",
+              static_cast<unsigned long long>(leader), seconds,
+              blocking ? "one blocking thread each" : "one epoll thread");
+  std::printf("%8s %10s %8s %8s %8s %7s %10s %10s %10s %9s %9s\n", "clients", "writes/s", "p50 ms", "p99 ms", "max ms",
+              "errors", "leader cpu", "follow cpu", "leader us/w", "leader MiB", "follow MiB");
   for (std::size_t n : levels) {
-    const auto r = run_level(c.find(leader)->http, n, seconds);
-    std::printf("%8zu %12.0f %10.2f %10.2f %10.2f %8llu\n", r.clients, static_cast<double>(r.ok) / r.seconds, r.p50_ms,
-                r.p99_ms, r.max_ms, static_cast<unsigned long long>(r.errors));
+    std::vector<process_sample> before;
+    for (const auto& m : c.members()) before.push_back(sample_process(m.pid));
+    const auto r = run_level(c.find(leader)->http, n, seconds, blocking);
+    double leader_cpu = 0, follower_cpu = 0, leader_rss = 0, follower_rss = 0;
+    for (std::size_t i = 0; i < c.members().size(); ++i) {
+      const process_sample after = sample_process(c.members()[i].pid);
+      const double used = (after.cpu_seconds - before[i].cpu_seconds) / r.seconds;
+      if (c.members()[i].id == leader) {
+        leader_cpu = used;
+        leader_rss = after.rss_mib;
+      } else {
+        follower_cpu = std::max(follower_cpu, used);
+        follower_rss = std::max(follower_rss, after.rss_mib);
+      }
+    }
+    const double rate = static_cast<double>(r.ok) / r.seconds;
+    std::printf("%8zu %10.0f %8.2f %8.2f %8.2f %7llu %9.0f%% %9.0f%% %11.1f %9.0f %9.0f\n", r.clients, rate, r.p50_ms,
+                r.p99_ms, r.max_ms, static_cast<unsigned long long>(r.errors), 100 * leader_cpu, 100 * follower_cpu,
+                rate > 0 ? leader_cpu * 1e6 / rate : 0.0, leader_rss, follower_rss);
     std::fflush(stdout);
   }
+  std::printf("\n(cpu: share of one core over the level; follow: the busier follower; us/w: leader CPU microseconds per\n"
+              "acknowledged write; MiB: resident memory at the level's end)\n");
   c.stop_all();
   return 0;
 }
