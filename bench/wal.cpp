@@ -2,11 +2,15 @@
 // SQLite (WAL mode, synchronous=FULL, one transaction per batch), RocksDB (WriteBatch with
 // sync=true) and the physical limit (sequential pwrite + fdatasync of the same bytes), for
 // 64 B, 1 KiB and 16 KiB records in batches of 1, 16 and 256, one sync per batch.
-// Usage: bench_wal [directory (default /tmp)] [seconds per cell (default 0.3)] [zero]
-// ("zero": segments are zero-filled instead of fallocated)
-// A plain harness (no Google Benchmark loop): each cell runs whole batches for a time budget.
+// Usage: bench_wal [directory (default /tmp)] [seconds per cell and system (default 1)]
+//                  [--rounds N (default 5)] [--fallocate (segments fallocated, not zeroed ahead)]
+// A plain harness (no Google Benchmark loop). Each cell runs its systems in N interleaved
+// rounds (the order rotates every round), so a burst of outside I/O on a shared disk lands
+// on every system rather than on one; appends/s is the median over the rounds, p50 and p99
+// are over every batch of every round. The load average is printed before and after.
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -32,13 +36,14 @@
 
 namespace {
 using clock_type = std::chrono::steady_clock;
-bool zero_fill_segments = false;
+bool fallocate_only = false;
 
 struct cell {
   double appends_per_second = 0;
   double megabytes_per_second = 0;
   double p50_us = 0;
   double p99_us = 0;
+  std::vector<double> latencies_us;  // one per batch
   bool ran = false;
 };
 
@@ -57,13 +62,11 @@ cell measure(std::size_t record, std::size_t batch, double seconds,
     next += batch;
   }
   const double elapsed = std::chrono::duration<double>(clock_type::now() - start).count();
-  std::sort(latencies.begin(), latencies.end());
   cell c;
   const double appends = static_cast<double>(next - 1);
   c.appends_per_second = appends / elapsed;
   c.megabytes_per_second = appends * static_cast<double>(record) / elapsed / 1e6;
-  c.p50_us = latencies[latencies.size() / 2];
-  c.p99_us = latencies[std::min(latencies.size() - 1, latencies.size() * 99 / 100)];
+  c.latencies_us = std::move(latencies);
   c.ran = true;
   return c;
 }
@@ -90,7 +93,7 @@ cell run_weft(const std::string& base, std::size_t record, std::size_t batch, do
     if (!fs.attach(dir.c_str())) return {};
     weft::storage::wal_options o;  // defaults: 64 MiB preallocated segments, on_sync
     o.max_entries = std::size_t{1} << 22;
-    if (zero_fill_segments) o.preallocation = weft::storage::preallocation_mode::zero_fill;
+    if (fallocate_only) o.zero_ahead_bytes = 0;
     weft::storage::wal<weft::storage::posix_file_system> log(fs, o);
     weft::storage::recovery_report report;
     if (!log.open(report)) return {};
@@ -180,6 +183,30 @@ cell run_rocksdb(const std::string& base, std::size_t record, std::size_t batch,
 }
 #endif
 
+// Median appends/s over the rounds; p50/p99 over every batch of every round.
+cell combine(const std::vector<cell>& rounds) {
+  cell all;
+  std::vector<double> rates;
+  std::vector<double> megabytes;
+  for (const cell& r : rounds) {
+    if (!r.ran) return {};
+    rates.push_back(r.appends_per_second);
+    megabytes.push_back(r.megabytes_per_second);
+    all.latencies_us.insert(all.latencies_us.end(), r.latencies_us.begin(), r.latencies_us.end());
+  }
+  if (rates.empty()) return {};
+  std::sort(rates.begin(), rates.end());
+  std::sort(megabytes.begin(), megabytes.end());
+  std::sort(all.latencies_us.begin(), all.latencies_us.end());
+  const auto& l = all.latencies_us;
+  all.appends_per_second = rates[rates.size() / 2];
+  all.megabytes_per_second = megabytes[megabytes.size() / 2];
+  all.p50_us = l[l.size() / 2];
+  all.p99_us = l[std::min(l.size() - 1, l.size() * 99 / 100)];
+  all.ran = true;
+  return all;
+}
+
 void print_cell(const char* name, const cell& c) {
   if (!c.ran) {
     std::printf("  %-8s  (not run)\n", name);
@@ -188,50 +215,92 @@ void print_cell(const char* name, const cell& c) {
   std::printf("  %-8s %12.0f %10.2f %10.1f %10.1f\n", name, c.appends_per_second,
               c.megabytes_per_second, c.p50_us, c.p99_us);
 }
+
+void print_load(const char* when) {
+  double load[3] = {0, 0, 0};
+  if (::getloadavg(load, 3) == 3)
+    std::printf("load average %s: %.2f %.2f %.2f\n", when, load[0], load[1], load[2]);
+}
+
+using runner = cell (*)(const std::string&, std::size_t, std::size_t, double,
+                        const std::vector<std::uint8_t>&);
+struct system_under_test {
+  const char* name;
+  runner run;
+  bool peer;  // SQLite and RocksDB; weft and raw are not peers
+};
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::string base = argc > 1 ? argv[1] : "/tmp";
-  const double seconds = argc > 2 ? std::atof(argv[2]) : 0.3;
-  zero_fill_segments = argc > 3 && std::strcmp(argv[3], "zero") == 0;
+  std::string base = "/tmp";
+  double seconds = 1.0;
+  int rounds = 5;
+  int positional = 0;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) rounds = std::max(1, std::atoi(argv[++i]));
+    else if (std::strcmp(argv[i], "--fallocate") == 0) fallocate_only = true;
+    else if (positional++ == 0) base = argv[i];
+    else seconds = std::atof(argv[i]);
+  }
+  std::vector<system_under_test> systems{{"weft", &run_weft, false}};
+#if WEFT_BENCH_SQLITE
+  systems.push_back({"sqlite", &run_sqlite, true});
+#endif
+#if WEFT_BENCH_ROCKSDB
+  systems.push_back({"rocksdb", &run_rocksdb, true});
+#endif
+  systems.push_back({"raw", &run_raw, false});
   std::vector<std::uint8_t> payload(16384);
   for (std::size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<std::uint8_t>(i * 131 + 7);
-  std::printf("bench_wal: directory %s, %.2f s per cell, one sync per batch, segments %s\n",
-              base.c_str(), seconds, zero_fill_segments ? "zero-filled" : "fallocated");
-  std::printf("summary: size batch | weft appends/s MB/s | best peer (name) appends/s | "
-              "weft/peer | weft/raw (MB/s)\n");
+  std::printf("bench_wal: directory %s, %.2f s per cell and system in %d interleaved rounds, "
+              "one sync per batch, weft segments %s\n",
+              base.c_str(), seconds, rounds, fallocate_only ? "fallocated only" : "zeroed ahead");
+  print_load("before");
   std::vector<std::string> summary;
   for (const std::size_t record : {std::size_t{64}, std::size_t{1024}, std::size_t{16384}}) {
     for (const std::size_t batch : {std::size_t{1}, std::size_t{16}, std::size_t{256}}) {
       std::printf("\nrecord %zu B, batch %zu    appends/s       MB/s    p50 us     p99 us\n",
                   record, batch);
-      const cell weft_cell = run_weft(base, record, batch, seconds, payload);
-      print_cell("weft", weft_cell);
+      std::vector<std::vector<cell>> per_system(systems.size());
+      for (int r = 0; r < rounds; ++r)
+        for (std::size_t k = 0; k < systems.size(); ++k) {
+          const std::size_t s = (k + static_cast<std::size_t>(r)) % systems.size();
+          per_system[s].push_back(systems[s].run(base, record, batch, seconds / rounds, payload));
+        }
+      std::vector<cell> results;
       cell best{};
       const char* best_name = "none";
-#if WEFT_BENCH_SQLITE
-      const cell sqlite_cell = run_sqlite(base, record, batch, seconds, payload);
-      print_cell("sqlite", sqlite_cell);
-      if (sqlite_cell.appends_per_second > best.appends_per_second) { best = sqlite_cell; best_name = "sqlite"; }
-#endif
-#if WEFT_BENCH_ROCKSDB
-      const cell rocks_cell = run_rocksdb(base, record, batch, seconds, payload);
-      print_cell("rocksdb", rocks_cell);
-      if (rocks_cell.appends_per_second > best.appends_per_second) { best = rocks_cell; best_name = "rocksdb"; }
-#endif
-      const cell raw_cell = run_raw(base, record, batch, seconds, payload);
-      print_cell("raw", raw_cell);
-      char line[256];
-      std::snprintf(line, sizeof line, "%6zu %5zu | %10.0f %8.2f | %-7s %10.0f | %6.2fx | %5.0f%%",
-                    record, batch, weft_cell.appends_per_second, weft_cell.megabytes_per_second,
-                    best_name, best.appends_per_second,
-                    best.appends_per_second > 0 ? weft_cell.appends_per_second / best.appends_per_second : 0.0,
-                    raw_cell.megabytes_per_second > 0
-                        ? 100.0 * weft_cell.megabytes_per_second / raw_cell.megabytes_per_second : 0.0);
-      summary.emplace_back(line);
+      for (std::size_t s = 0; s < systems.size(); ++s) {
+        results.push_back(combine(per_system[s]));
+        print_cell(systems[s].name, results.back());
+        if (systems[s].peer && results.back().appends_per_second > best.appends_per_second) {
+          best = results.back();
+          best_name = systems[s].name;
+        }
+      }
+      const cell& w = results.front();
+      const cell& raw = results.back();
+      char line[512];
+      std::snprintf(line, sizeof line,
+                    "| %5zu | %3zu | %9.0f | %5.0f / %6.0f | %s | %5.2fx | %4.0f%% |", record, batch,
+                    w.appends_per_second, w.p50_us, w.p99_us, best_name,
+                    best.appends_per_second > 0 ? w.appends_per_second / best.appends_per_second : 0.0,
+                    raw.megabytes_per_second > 0 ? 100.0 * w.megabytes_per_second / raw.megabytes_per_second : 0.0);
+      std::string row = line;
+      for (std::size_t s = 1; s < systems.size(); ++s) {
+        std::snprintf(line, sizeof line, " %9.0f | %5.0f / %6.0f |", results[s].appends_per_second,
+                      results[s].p50_us, results[s].p99_us);
+        row += line;
+      }
+      summary.push_back(row);
     }
   }
-  std::printf("\nsummary\n  size batch |  weft ap/s     MB/s | peer      ap/s   | weft/peer | weft/raw\n");
-  for (const auto& line : summary) std::printf("  %s\n", line.c_str());
+  std::printf("\nsummary (appends/s: median of rounds; p50 / p99 us: batch latency)\n");
+  std::string header = "| size B | batch | weft ap/s | weft p50 / p99 | best peer | weft/peer | weft/raw |";
+  for (std::size_t s = 1; s < systems.size(); ++s)
+    header += std::string(" ") + systems[s].name + " ap/s | " + systems[s].name + " p50 / p99 |";
+  std::printf("%s\n", header.c_str());
+  for (const auto& line : summary) std::printf("%s\n", line.c_str());
+  print_load("after");
   return 0;
 }

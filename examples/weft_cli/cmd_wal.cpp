@@ -74,6 +74,7 @@ std::string_view kind_name(wf::record_type type) {
     case wf::record_type::entry: return "entry";
     case wf::record_type::truncate: return "truncate";
     case wf::record_type::compact: return "compact";
+    case wf::record_type::sync_marker: return "sync_marker";
   }
   return "unknown";
 }
@@ -89,6 +90,10 @@ void print_record(const std::string& file, std::uint64_t offset, const wf::recor
                 static_cast<unsigned long long>(h.sequence),
                 static_cast<unsigned long long>(h.index), static_cast<unsigned long long>(h.term),
                 h.payload_length, hex.c_str(), more);
+  else if (h.type == wf::record_type::sync_marker)
+    std::printf("%s %llu seq=%llu sync_marker synced_through=%llu\n", file.c_str(),
+                static_cast<unsigned long long>(offset), static_cast<unsigned long long>(h.sequence),
+                static_cast<unsigned long long>(h.synced_through));
   else
     std::printf("%s %llu seq=%llu %.*s from_index=%llu\n", file.c_str(),
                 static_cast<unsigned long long>(offset), static_cast<unsigned long long>(h.sequence),

@@ -90,7 +90,7 @@ endfunction()
 set(wal_dir ${WORK}/cli_wal_sample)
 file(REMOVE_RECURSE ${wal_dir})
 expect(wal_sample 0 "" ARGS wal sample ${wal_dir})
-expect_wal(wal_verify_intact ${wal_dir} 0 "^4 segments, 101 records, entries 1..98\n$" "^$")
+expect_wal(wal_verify_intact ${wal_dir} 0 "^5 segments, 126 records, entries 1..98\n$" "^$")
 expect(wal_verify_missing_dir 2 "" ARGS wal verify ${WORK}/cli_wal_absent STDERR "cli_wal_absent")
 expect(wal_usage 2 "" ARGS wal frobnicate)
 
@@ -99,9 +99,10 @@ string(REGEX MATCHALL "[^\n]+" dump_lines "${dump}")
 list(LENGTH dump_lines dump_count)
 list(GET dump_lines 0 first_line)
 list(GET dump_lines -1 last_line)
-if(NOT rc EQUAL 0 OR NOT dump_count EQUAL 101 OR NOT first_line STREQUAL
+if(NOT rc EQUAL 0 OR NOT dump_count EQUAL 126 OR NOT first_line STREQUAL
    "wal-0000000000000000.log 64 seq=1 entry index=1 term=1 length=100 payload=0001020304050607..."
-   OR NOT dump MATCHES "\nwal-[0-9a-f]+\\.log [0-9]+ seq=[0-9]+ truncate from_index=49\n")
+   OR NOT dump MATCHES "\nwal-[0-9a-f]+\\.log [0-9]+ seq=[0-9]+ truncate from_index=49\n"
+   OR NOT dump MATCHES "\nwal-[0-9a-f]+\\.log [0-9]+ seq=[0-9]+ sync_marker synced_through=[0-9]+\n")
   message(FATAL_ERROR "wal_dump: exit ${rc}, ${dump_count} lines\n${dump}\n${err}")
 endif()
 

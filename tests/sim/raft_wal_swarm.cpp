@@ -1,6 +1,7 @@
 // tests/sim/raft_wal_swarm.cpp - Raft on the file WAL on sim::disk, swarm-tested: 3- and
 // 5-member groups under every fault the simulator has (network, crashes with lost and torn
-// unsynced writes, pauses, clock jumps, disk corruption on at most a minority of members).
+// unsynced writes, pauses, clock jumps, disk corruption on at most a minority of members),
+// counting the torn tails recovery cuts off (printed; a floor is required).
 // Invariants are checked after every step and the KV histories for linearizability (see
 // weft/storage/raft_sim_scenario.hpp). RAFT_WAL_SEEDS / RAFT_WAL_FIRST_SEED widen a run.
 #include <catch2/catch.hpp>
@@ -32,16 +33,37 @@ sim::swarm_summary swarm(const sim::scenario& s, std::uint32_t nodes, std::uint6
 }
 }  // namespace
 
+// The swarm loop by hand (run_swarm's scenario function cannot hand back counters): the
+// recoveries must actually meet torn tails, or "no acknowledged write lost" is cheap.
 TEST_CASE("raft on the WAL: no acknowledged write lost under every simulated fault",
           "[storage][raft][sim]") {
   const std::uint64_t first = env_or("RAFT_WAL_FIRST_SEED", 1);
   const std::uint64_t seeds = env_or("RAFT_WAL_SEEDS", 25);
+  std::uint64_t torn_tails = 0, torn_writes = 0, crashes_mid_write = 0, possible_losses = 0;
   for (const std::uint32_t nodes : {3u, 5u}) {
-    const sim::swarm_summary summary = swarm(st::raft_sim_scenario, nodes, first, seeds);
-    for (const sim::failed_seed& f : summary.failed)
-      UNSCOPED_INFO(f.command << ": " << f.message);
-    CHECK(summary.failures == 0);
+    sim::run_options run;
+    run.nodes = nodes;
+    run.max_faulty_disks = (nodes - 1) / 2;  // a minority of members' disks fault
+    for (std::uint64_t seed = first; seed < first + seeds; ++seed) {
+      st::raft_sim_cluster cluster(seed, run, {});
+      const sim::outcome out = cluster.run();
+      if (!out.passed)
+        UNSCOPED_INFO("weft sim --scenario raft --nodes " << nodes << " --seed " << seed
+                                                          << ": " << out.message);
+      CHECK(out.passed);
+      torn_tails += cluster.torn_tails();
+      torn_writes += cluster.torn_disk_writes();
+      crashes_mid_write += cluster.crashes_mid_write();
+      possible_losses += cluster.possible_acknowledged_losses();
+    }
   }
+  WARN("raft+WAL swarm, " << 2 * seeds << " runs: " << crashes_mid_write
+                          << " crashes with a batch mid-write, " << torn_writes
+                          << " torn disk writes, " << torn_tails << " torn WAL tails cut on recovery, "
+                          << possible_losses << " of them reported as possible acknowledged loss");
+  // Seeds 1..25 meet 20 torn tails in 50 runs (0 before the scenario tore most lost writes
+  // and used 16-byte sectors); require a quarter of that rate for any seed range.
+  CHECK(torn_tails * 8 >= 2 * seeds);
 }
 
 TEST_CASE("raft on the WAL: a clean run commits and completes operations",

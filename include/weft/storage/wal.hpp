@@ -49,6 +49,18 @@ struct wal_options {
   std::uint64_t first_index = 1;                               // of a brand-new log
   sync_policy sync = sync_policy::on_sync;
   preallocation_mode preallocation = preallocation_mode::allocate;
+  // With fallocated segments: a flush smaller than this also writes zeros over the next
+  // zero_ahead_bytes of the segment (once), so the syncs that follow overwrite written
+  // blocks. (ext4 and XFS keep fallocated space "unwritten": the first sync that writes
+  // into such a block must also commit the extent conversion to the journal.) Batches of at
+  // least this size skip it: their own sync amortizes the conversion. 0: never zero ahead.
+  // Capped at half of write_buffer_size_bytes (the zeros go out in the records' write).
+  std::size_t zero_ahead_bytes = std::size_t{1} << 20;
+  // After each sync that made records durable, write (without syncing) a small sync-marker
+  // record whose synced_through proves them durable, and on close() sync a final one, so that
+  // damage to the last synced batch is a hard error instead of a torn tail to cut off.
+  // Costs one small write per sync. See docs/storage.md, "what recovery guarantees".
+  bool sync_markers = true;
   /// Verify and read only (operators' tools): recovery reports a torn tail or an unfinished
   /// segment instead of repairing it, creates nothing, and every write is refused.
   bool read_only = false;
@@ -80,6 +92,11 @@ struct recovery_report {
   std::uint64_t torn_tails_repaired = 0;  // 0 or 1: a torn tail was cut off
   std::uint64_t torn_bytes_discarded = 0;
   std::uint64_t torn_segments_removed = 0;  // a last segment whose creation never completed
+  // 0 or 1: the cut-off tail began with a record that had been written whole and was
+  // damaged afterwards (bit rot, a misdirected write): a crash cannot do that, and the
+  // record may have been acknowledged before its sync marker reached the disk. Log it as
+  // possible loss of acknowledged data (a replica can refetch it; a single node cannot).
+  std::uint64_t possible_acknowledged_loss = 0;
   char file[detail::segment_name_size + 1] = {};  // file of the repair or of the hard error
   std::uint64_t offset = 0;                        // offset of the repair or hard error
   std::string_view reason{};                       // what happened there (static text)
@@ -95,6 +112,9 @@ struct wal_stats {
   std::uint64_t segments_created = 0;
   std::uint64_t segments_removed = 0;
   std::uint64_t torn_tails_repaired = 0;
+  std::uint64_t possible_acknowledged_loss = 0;  // see recovery_report
+  std::uint64_t sync_markers = 0;   // sync-marker records written
+  std::uint64_t zero_ahead_bytes = 0;  // zeros written ahead of the records (fallocated segments)
 };
 
 template <class FS>
@@ -118,6 +138,7 @@ class wal {
     if (open_ && !poisoned_ && !options_.read_only) {
       auto synced = sync();
       if (!synced) flushed = synced.error();
+      else if (auto marked = sync_final_marker(); !marked) flushed = marked.error();
     }
     release();
     return flushed;
@@ -177,11 +198,15 @@ class wal {
   [[nodiscard]] result<log_position> sync() noexcept {
     WEFT_TRY(writable());
     WEFT_TRY(flush());
-    if (options_.sync != sync_policy::never && durable_.sequence != written_.sequence) {
+    // Nothing written since the last sync but (perhaps) its marker: the marker needs no sync.
+    if (written_.sequence == durable_.sequence || written_.sequence == marker_sequence_)
+      return durable_;
+    if (options_.sync != sync_policy::never) {
       if (auto synced = fs_.sync(current().handle); !synced) return poison(synced.error());
       ++stats_.syncs;
     }
     durable_ = written_;
+    WEFT_TRY(write_sync_marker());
     return durable_;
   }
 
@@ -254,6 +279,32 @@ class wal {
     head_ = 0;
   }
 
+  // A record proving every record before it durable (its synced_through), handed to the OS
+  // at once: without it, damage to the last synced batch would look like a torn tail. It is
+  // not itself synced (the next sync or the OS's writeback makes it durable), and durable_
+  // stays before it, so no later record claims it durable before a sync covers it. When it
+  // does not fit in the segment it is skipped: the next segment's creation seals this one.
+  [[nodiscard]] result<void> write_sync_marker() noexcept {
+    if (!options_.sync_markers || options_.sync == sync_policy::never) return ok();
+    if (write_offset_ + detail::record_size(0) > current().header.segment_size) return ok();
+    const detail::record_header h{0, detail::record_type::sync_marker, 0, 0, 0, last_index(), 0};
+    WEFT_TRY(emit(h, {}));
+    marker_sequence_ = written_.sequence;
+    ++stats_.sync_markers;
+    return flush();
+  }
+
+  // On a clean close: the last marker is synced too, so every acknowledged record is proven.
+  [[nodiscard]] result<void> sync_final_marker() noexcept {
+    if (options_.sync == sync_policy::never || written_.sequence != marker_sequence_ ||
+        durable_.sequence == written_.sequence)
+      return ok();
+    if (auto synced = fs_.sync(current().handle); !synced) return poison(synced.error());
+    ++stats_.syncs;
+    durable_ = written_;
+    return ok();
+  }
+
   // Encodes one record into the group-commit buffer, rolling to a new segment first when
   // it would not fit. Nothing reaches the file until flush().
   [[nodiscard]] result<location> emit(detail::record_header h, byte_view payload) noexcept {
@@ -272,13 +323,34 @@ class wal {
 
   [[nodiscard]] result<void> flush() noexcept {
     if (buffered_ == 0) return ok();
-    const byte_view bytes(write_buffer_.data(), buffered_);
+    const std::size_t zeros = zeros_to_append();
+    std::memset(write_buffer_.data() + buffered_, 0, zeros);
+    const byte_view bytes(write_buffer_.data(), buffered_ + zeros);
     if (auto wrote = fs_.write(current().handle, buffer_offset_, bytes); !wrote)
       return poison(wrote.error());
     stats_.bytes_written += buffered_;
+    stats_.zero_ahead_bytes += zeros;
     buffer_offset_ += buffered_;
+    zeroed_through_ = std::max(zeroed_through_, buffer_offset_ + zeros);
     buffered_ = 0;
     return ok();
+  }
+
+  [[nodiscard]] std::size_t zero_ahead() const noexcept {
+    return std::min(options_.zero_ahead_bytes, write_buffer_.size() / 2);
+  }
+
+  // How many zeros to write after the buffered records in the same write (see
+  // wal_options::zero_ahead_bytes): a small flush reaching past the zeroed part of a
+  // fallocated segment zeroes the next zero_ahead_bytes, so later syncs overwrite written
+  // blocks instead of converting unwritten extents one sync at a time.
+  [[nodiscard]] std::size_t zeros_to_append() noexcept {
+    const std::uint64_t end = buffer_offset_ + buffered_;
+    if (end <= zeroed_through_ || buffered_ >= zero_ahead()) return 0;
+    const std::uint64_t limit = std::min<std::uint64_t>(current().header.segment_size,
+                                                        end + zero_ahead());
+    const std::uint64_t room = write_buffer_.size() - buffered_;
+    return static_cast<std::size_t>(std::min(limit > end ? limit - end : 0, room));
   }
 
   // Seals the current segment (flush + sync: earlier segments are always fully durable,
@@ -310,9 +382,16 @@ class wal {
     segment& s = segments_.back();
     s.header = {number, first_sequence, first_, last_index(), options_.segment_size_bytes};
     WEFT_TRY(preallocate(handle));
-    std::uint8_t header[detail::segment_header_size];
-    detail::encode_segment_header(s.header, header);
-    WEFT_TRY(fs_.write(handle, 0, byte_view(header, sizeof header)));
+    // The header, and on a fallocated segment the first zero_ahead_bytes of zeros with it:
+    // the creation's sync then also covers the first blocks records go to.
+    const auto head = static_cast<std::size_t>(std::max<std::uint64_t>(
+        detail::segment_header_size,
+        std::min<std::uint64_t>(zero_ahead(), options_.segment_size_bytes)));
+    const std::size_t written = zeroed_through_ == 0 ? head : detail::segment_header_size;
+    std::memset(write_buffer_.data(), 0, written);  // empty: created only after a flush
+    detail::encode_segment_header(s.header, write_buffer_.data());
+    WEFT_TRY(fs_.write(handle, 0, byte_view(write_buffer_.data(), written)));
+    zeroed_through_ = std::max<std::uint64_t>(zeroed_through_, written);
     if (options_.sync != sync_policy::never) {
       WEFT_TRY(fs_.sync(handle));
       WEFT_TRY(fs_.sync_directory());
@@ -331,9 +410,13 @@ class wal {
     if constexpr (requires(FS& f) { { f.preallocate(file_handle{}, std::uint64_t{}) } noexcept; }) {
       if (options_.preallocation == preallocation_mode::allocate) {
         auto reserved = fs_.preallocate(handle, options_.segment_size_bytes);
-        if (reserved || reserved.error() == fs_errc::no_space) return reserved;
+        if (reserved || reserved.error() == fs_errc::no_space) {
+          zeroed_through_ = 0;  // unwritten extents: zeroed ahead by flush()
+          return reserved;
+        }
       }
     }
+    zeroed_through_ = options_.segment_size_bytes;
     return zero_fill(handle, 0, options_.segment_size_bytes);
   }
 
@@ -455,6 +538,9 @@ class wal {
   [[nodiscard]] result<void> replay(const detail::record_header& h, std::uint64_t segment,
                                     std::uint64_t offset) noexcept;
   [[nodiscard]] result<bool> all_zero_after(file_handle handle, std::uint64_t from) noexcept;
+  [[nodiscard]] result<bool> written_whole_then_damaged(file_handle handle, std::uint64_t offset,
+                                                        std::uint64_t limit,
+                                                        std::uint64_t sequence) noexcept;
   [[nodiscard]] result<byte_view> fetch(file_handle handle, std::uint64_t offset,
                                         std::size_t size, std::uint64_t limit) noexcept;
 
@@ -476,6 +562,8 @@ class wal {
   std::size_t buffered_ = 0;         // bytes in write_buffer_
   std::uint64_t buffer_offset_ = 0;  // file offset of write_buffer_[0] in the current segment
   std::uint64_t write_offset_ = 0;   // file offset of the next record
+  std::uint64_t zeroed_through_ = 0;  // the current segment's bytes below this were written
+  std::uint64_t marker_sequence_ = 0;  // sequence of the latest sync marker (0: none)
   std::uint64_t window_offset_ = 0;  // file bytes held in read_buffer_ while scanning
   std::size_t window_size_ = 0;
   file_handle window_handle_{};
@@ -521,6 +609,8 @@ result<void> wal<FS>::open(recovery_report& report) noexcept {
   window_size_ = 0;
   first_ = options_.first_index;
   written_ = durable_ = {};
+  marker_sequence_ = 0;
+  zeroed_through_ = 0;
   auto recovered = recover(report);
   if (!recovered) {
     release();
@@ -687,6 +777,9 @@ result<void> wal<FS>::replay(const detail::record_header& h, std::uint64_t segme
     case detail::record_type::compact:
       drop_before(h.index);
       break;
+    case detail::record_type::sync_marker:
+      marker_sequence_ = h.sequence;
+      break;
   }
   return ok();
 }
@@ -775,7 +868,9 @@ result<void> wal<FS>::judge_tail(std::size_t i, std::uint64_t offset, std::uint6
   }
   write_offset_ = offset;
   buffer_offset_ = offset;
+  zeroed_through_ = offset;
   if (dirty_end > offset) {
+    WEFT_TRY_ASSIGN(const bool rotted, written_whole_then_damaged(s.handle, offset, limit, bad_sequence));
     window_size_ = 0;
     if (!options_.read_only) {
       WEFT_TRY(zero_fill(s.handle, offset, dirty_end));
@@ -784,9 +879,41 @@ result<void> wal<FS>::judge_tail(std::size_t i, std::uint64_t offset, std::uint6
     report.torn_tails_repaired = 1;
     report.torn_bytes_discarded = dirty_end - offset;
     report.reason = options_.read_only ? "torn tail (not repaired: read-only)" : "torn tail cut off";
+    if (rotted) {
+      report.possible_acknowledged_loss = stats_.possible_acknowledged_loss = 1;
+      report.reason = options_.read_only
+                          ? "damaged tail (not repaired: read-only): its first record was written "
+                            "whole and damaged later; possible loss of acknowledged data"
+                          : "damaged tail cut off: its first record was written whole and damaged "
+                            "later; possible loss of acknowledged data";
+    }
     stats_.torn_tails_repaired = 1;
   }
   return ok();
+}
+
+// A crash keeps a sector-aligned prefix of a write, and the rest of a record's (8-aligned)
+// extent then reads as zeros: a torn record always holds an all-zero aligned word. A record
+// with a valid header (the expected sequence), a bad payload and no zero word was written
+// whole and changed afterwards: not a tear.
+template <class FS>
+result<bool> wal<FS>::written_whole_then_damaged(file_handle handle, std::uint64_t offset,
+                                                 std::uint64_t limit,
+                                                 std::uint64_t sequence) noexcept {
+  WEFT_TRY_ASSIGN(const byte_view head, fetch(handle, offset, detail::record_header_size, limit));
+  detail::record_header h;
+  if (head.empty() || !detail::decode_record_header(head, options_.max_record_size_bytes, h) ||
+      h.sequence != sequence)
+    return false;
+  const std::size_t size = detail::record_size(h.payload_length);
+  WEFT_TRY_ASSIGN(const byte_view record, fetch(handle, offset, size, limit));
+  if (record.size() != size) return false;
+  for (std::size_t at = 0; at + 8 <= size; at += 8) {
+    std::uint64_t word = 0;
+    std::memcpy(&word, record.data() + at, 8);
+    if (word == 0) return false;
+  }
+  return true;
 }
 
 template <class FS>
@@ -818,6 +945,9 @@ result<void> wal<FS>::recover(recovery_report& report) noexcept {
   if (options_.sync != sync_policy::never && !options_.read_only)
     WEFT_TRY(fs_.sync(current().handle));
   durable_ = written_;
+  // The log may end with a synced batch whose marker never reached the disk: mark it now.
+  if (!options_.read_only && written_.sequence != 0 && written_.sequence != marker_sequence_)
+    WEFT_TRY(write_sync_marker());
   if (report.torn_tails_repaired == 0 && report.torn_segments_removed == 0) {
     std::memset(report.file, 0, sizeof report.file);
     report.offset = 0;

@@ -53,6 +53,7 @@ std::string payload_for(std::uint64_t i) { return "entry-" + std::to_string(i * 
 TEST_CASE("wal: append, sync, reopen round-trips every entry", "[storage][wal]") {
   mem_fs fs;
   std::vector<entry> expected;
+  std::uint64_t markers = 0;
   {
     st::wal<mem_fs> log(fs, small_options());
     st::recovery_report report;
@@ -73,6 +74,8 @@ TEST_CASE("wal: append, sync, reopen round-trips every entry", "[storage][wal]")
     REQUIRE(log.sync());
     CHECK(contents(log) == expected);
     CHECK(log.stats().segments_created > 2);  // the small segments rolled
+    markers = log.stats().sync_markers;
+    CHECK(markers > 0);
     REQUIRE(log.close());
   }
   st::wal<mem_fs> again(fs, small_options());
@@ -80,7 +83,7 @@ TEST_CASE("wal: append, sync, reopen round-trips every entry", "[storage][wal]")
   REQUIRE(again.open(report));
   CHECK(report.reason == "clean");
   CHECK(report.torn_tails_repaired == 0);
-  CHECK(report.records == 200);
+  CHECK(report.records == 200 + markers);  // markers in the sealed segments and at the end
   CHECK(again.last_index() == 200);
   CHECK(contents(again) == expected);
   REQUIRE(again.term_at(130));
@@ -208,7 +211,7 @@ TEST_CASE("wal: foreign, future and damaged segment headers are refused with typ
   SECTION("future version") {
     mem_fs fs;
     make_log(fs, 3);
-    fs.files[first_segment(fs)][8] = 2;
+    fs.files[first_segment(fs)][8] = 3;
     st::wal<mem_fs> log(fs, small_options());
     CHECK(log.open(report).error() == st::storage_errc::unsupported_version);
   }
@@ -313,6 +316,100 @@ TEST_CASE("wal: damage followed by a later synced batch is a hard error", "[stor
   st::recovery_report report;
   CHECK(log.open(report).error() == st::storage_errc::corrupt_record);
   CHECK(report.offset == 64);
+}
+
+namespace {
+struct record_at {
+  std::size_t offset;
+  st::detail::record_type type;
+};
+// The records of a segment image, walked by their (trusted) lengths up to the first zero word.
+std::vector<record_at> walk_records(const std::vector<std::uint8_t>& seg) {
+  std::vector<record_at> out;
+  for (std::size_t at = 64; at + 48 <= seg.size() && weft::load_le<std::uint64_t>(seg.data() + at) != 0;) {
+    out.push_back({at, static_cast<st::detail::record_type>(seg[at + 8])});
+    at += st::detail::record_size(weft::load_le<std::uint32_t>(seg.data() + at + 4));
+  }
+  return out;
+}
+
+// Writes entries 1..8 in two synced batches and closes; returns the last entry's offset.
+std::size_t two_batches_closed(mem_fs& fs, const st::wal_options& o) {
+  st::wal<mem_fs> log(fs, o);
+  st::recovery_report report;
+  REQUIRE(log.open(report));
+  for (std::uint64_t i = 1; i <= 8; ++i) {
+    REQUIRE(log.append(i, 1, weft::as_bytes("payload-" + std::to_string(i))));
+    if (i % 4 == 0) REQUIRE(log.sync());
+  }
+  REQUIRE(log.close());
+  std::size_t last_entry = 0;
+  for (const record_at& r : walk_records(fs.files[first_segment(fs)]))
+    if (r.type == st::detail::record_type::entry) last_entry = r.offset;
+  return last_entry;
+}
+}  // namespace
+
+TEST_CASE("wal: damage to the last synced batch is a hard error once its sync marker is on disk",
+          "[storage][wal]") {
+  st::recovery_report report;
+  SECTION("a sync marker follows each synced batch; a clean close syncs the last one") {
+    mem_fs fs;
+    two_batches_closed(fs, small_options());
+    const auto records = walk_records(fs.files[first_segment(fs)]);
+    REQUIRE(records.size() == 10);  // 4 entries, marker, 4 entries, marker
+    CHECK(records[4].type == st::detail::record_type::sync_marker);
+    CHECK(records.back().type == st::detail::record_type::sync_marker);
+    CHECK(weft::load_le<std::uint64_t>(fs.files[first_segment(fs)].data() + records.back().offset + 24) == 9);
+  }
+  SECTION("bit rot in the last batch, marker present: corrupt_record naming the offset") {
+    mem_fs fs;
+    const std::size_t last = two_batches_closed(fs, small_options());
+    fs.files[first_segment(fs)][last + 48 + 1] ^= 0x04;
+    st::wal<mem_fs> log(fs, small_options());
+    CHECK(log.open(report).error() == st::storage_errc::corrupt_record);
+    CHECK(report.offset == last);
+  }
+  SECTION("without markers the same damage is cut off, reported as possible acknowledged loss") {
+    mem_fs fs;
+    st::wal_options o = small_options();
+    o.sync_markers = false;
+    const std::size_t last = two_batches_closed(fs, o);
+    fs.files[first_segment(fs)][last + 48 + 1] ^= 0x04;
+    st::wal<mem_fs> log(fs, o);
+    REQUIRE(log.open(report));
+    CHECK(report.torn_tails_repaired == 1);
+    CHECK(report.possible_acknowledged_loss == 1);
+    CHECK(log.stats().possible_acknowledged_loss == 1);
+    CHECK(report.offset == last);
+    CHECK(log.last_index() == 7);
+  }
+  SECTION("a record torn at a sector boundary (zeros after) is a plain torn tail") {
+    mem_fs fs;
+    st::wal_options o = small_options();
+    o.sync_markers = false;
+    const std::size_t last = two_batches_closed(fs, o);
+    auto& seg = fs.files[first_segment(fs)];
+    for (std::size_t k = last + 56; k < last + 64; ++k) seg[k] = 0;  // the payload's second word
+    st::wal<mem_fs> log(fs, o);
+    REQUIRE(log.open(report));
+    CHECK(report.torn_tails_repaired == 1);
+    CHECK(report.possible_acknowledged_loss == 0);
+    CHECK(log.last_index() == 7);
+  }
+  SECTION("sync() with nothing new writes no second marker and issues no sync") {
+    mem_fs fs;
+    st::wal<mem_fs> log(fs, small_options());
+    REQUIRE(log.open(report));
+    REQUIRE(log.append(1, 1, weft::as_bytes("one")));
+    REQUIRE(log.sync());
+    const int syncs = fs.syncs;
+    const auto markers = log.stats().sync_markers;
+    REQUIRE(log.sync());
+    CHECK(fs.syncs == syncs);
+    CHECK(log.stats().sync_markers == markers);
+    CHECK(log.durable().last_index == 1);
+  }
 }
 
 TEST_CASE("wal: a failed write or sync is never acknowledged", "[storage][wal]") {

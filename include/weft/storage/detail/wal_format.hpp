@@ -8,7 +8,7 @@
 //   60 u32 masked CRC-32C of bytes 0..60
 // Record (48-byte header, then the payload padded with zeros to a multiple of 8):
 //   0 u32 masked CRC-32C of header bytes 4..48 (covers the length: never trusted alone)
-//   4 u32 payload length | 8 u8 type | 9 u8[3] zero | 12 u32 masked CRC-32C of the payload
+//   4 u32 payload length | 8 u8 type (1 entry, 2 truncate, 3 compact, 4 sync marker) | 9 u8[3] zero | 12 u32 masked CRC-32C of the payload
 //   16 u64 sequence (1, 2, 3... across segments) | 24 u64 synced_through (the highest
 //   sequence known durable when this record was written) | 32 u64 index | 40 u64 term
 #pragma once
@@ -27,12 +27,15 @@ WEFT_BEGIN
 namespace storage::detail {
 
 inline constexpr std::uint8_t wal_magic[8] = {'w', 'e', 'f', 't', 'w', 'a', 'l', 0};
-inline constexpr std::uint32_t wal_version = 1;
+// Version 2 added the sync-marker record type; version 1 segments (same layout) still read.
+inline constexpr std::uint32_t wal_version = 2;
 inline constexpr std::size_t segment_header_size = 64;
 inline constexpr std::size_t record_header_size = 48;
 inline constexpr std::size_t record_alignment = 8;
 
-enum class record_type : std::uint8_t { entry = 1, truncate = 2, compact = 3 };
+// sync_marker: no payload, index = the log's last index; written after a sync so that its
+// synced_through proves the batch before it durable.
+enum class record_type : std::uint8_t { entry = 1, truncate = 2, compact = 3, sync_marker = 4 };
 
 struct segment_header {
   std::uint64_t number = 0;
@@ -86,7 +89,7 @@ inline header_verdict decode_segment_header(byte_view in, segment_header& h) noe
   if (version > wal_version) return header_verdict::future_version;
   const auto crc = load_le<std::uint32_t>(in.data() + 60);
   if (crc32c_unmask(crc) != crc32c(in.first(60))) return header_verdict::bad_crc;
-  if (version != wal_version || load_le<std::uint32_t>(in.data() + 12) != segment_header_size)
+  if (version == 0 || load_le<std::uint32_t>(in.data() + 12) != segment_header_size)
     return header_verdict::bad_crc;
   h.number = load_le<std::uint64_t>(in.data() + 16);
   h.first_sequence = load_le<std::uint64_t>(in.data() + 24);
@@ -123,7 +126,7 @@ inline bool decode_record_header(byte_view in, std::size_t max_payload,
   if (load_le<std::uint64_t>(p + 16) == 0) return false;  // sequences start at 1: fast reject
   const auto crc = crc32c_unmask(load_le<std::uint32_t>(p));
   if (crc != crc32c(byte_view(p + 4, record_header_size - 4))) return false;
-  if (p[8] < 1 || p[8] > 3 || p[9] != 0 || p[10] != 0 || p[11] != 0) return false;
+  if (p[8] < 1 || p[8] > 4 || p[9] != 0 || p[10] != 0 || p[11] != 0) return false;
   h.payload_length = load_le<std::uint32_t>(p + 4);
   if (h.payload_length > max_payload) return false;
   h.type = static_cast<record_type>(p[8]);
