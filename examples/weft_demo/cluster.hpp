@@ -6,7 +6,12 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sodium.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
 
 #include <filesystem>
 #include <fstream>
@@ -81,6 +86,7 @@ struct cluster_options {
   bool quiet = true;  // member logs go to <dir>/<id>.log instead of the terminal
   int request_timeout_ms = 2000;
   int snapshot_interval_entries = 0;  // 0: weftd's default
+  bool plaintext_transport = false;   // true: TCP without Noise (benchmark comparison only)
 };
 
 class cluster {
@@ -88,7 +94,8 @@ class cluster {
   struct member {
     std::uint64_t id = 0;
     endpoint raft, swim, http;
-    std::filesystem::path config, data_dir, log;
+    std::filesystem::path config, data_dir, log, seed_file;
+    std::string member_key;  // Ed25519 public key, hex: the Noise key its peers expect
     pid_t pid = -1;
   };
 
@@ -128,6 +135,8 @@ class cluster {
       m.config = dir_ / ("member-" + std::to_string(id) + ".toml");
       m.data_dir = dir_ / ("data-" + std::to_string(id));
       m.log = dir_ / ("member-" + std::to_string(id) + ".log");
+      m.seed_file = dir_ / ("member-" + std::to_string(id) + ".seed");
+      if (!options_.plaintext_transport && !provision_key(m, error)) return false;
       members_.push_back(m);
     }
     for (const auto& m : members_) write_config(m);
@@ -265,6 +274,38 @@ class cluster {
 
   static std::string addr(const endpoint& e) { return e.host + ":" + std::to_string(e.port); }
 
+  static std::string hex(const unsigned char* bytes, std::size_t n) {
+    std::string out(2 * n, '0');
+    for (std::size_t i = 0; i < n; ++i) std::snprintf(&out[2 * i], 3, "%02x", bytes[i]);
+    return out;
+  }
+
+  /// A fresh Ed25519 member key: the seed in a 0600 file beside the config, the public key
+  /// in every peer's config (what `weft admit member` does for a cluster set up by hand).
+  static bool provision_key(member& m, std::string& error) {
+    std::array<unsigned char, crypto_sign_SEEDBYTES> seed{};
+    std::array<unsigned char, crypto_sign_PUBLICKEYBYTES> public_key{};
+    std::array<unsigned char, crypto_sign_SECRETKEYBYTES> secret_key{};
+    if (sodium_init() < 0) {
+      error = "libsodium did not initialise";
+      return false;
+    }
+    randombytes_buf(seed.data(), seed.size());
+    crypto_sign_seed_keypair(public_key.data(), secret_key.data(), seed.data());
+    m.member_key = hex(public_key.data(), public_key.size());
+    {
+      std::ofstream out(m.seed_file);
+      out << hex(seed.data(), seed.size()) << "\n";
+    }
+    sodium_memzero(seed.data(), seed.size());
+    sodium_memzero(secret_key.data(), secret_key.size());
+    if (::chmod(m.seed_file.c_str(), 0600) != 0) {
+      error = "cannot restrict " + m.seed_file.string();
+      return false;
+    }
+    return true;
+  }
+
   void write_config(const member& m) const {
     std::ofstream out(m.config);
     out << "# written by weft_demo\n[node]\nid = " << m.id << "\ndata_dir = \"" << m.data_dir.string()
@@ -274,7 +315,10 @@ class cluster {
       if (p.id == m.id) continue;
       out << "\n[[peers]]\nid = " << p.id << "\nraft_address = \"" << addr(p.raft) << "\"\nswim_address = \""
           << addr(p.swim) << "\"\nhttp_address = \"" << addr(p.http) << "\"\n";
+      if (!options_.plaintext_transport) out << "member_key = \"" << p.member_key << "\"\n";
     }
+    if (options_.plaintext_transport) out << "\n[security]\ntransport = \"plaintext\"\n";
+    else out << "\n[security]\nmember_seed_file = \"" << m.seed_file.string() << "\"\n";
     if (options_.snapshot_interval_entries > 0)
       out << "\n[raft]\nsnapshot_interval_entries = " << options_.snapshot_interval_entries << "\n";
     out << "\n[http]\nrequest_timeout_ms = " << options_.request_timeout_ms << "\n";

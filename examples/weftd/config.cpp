@@ -3,6 +3,8 @@
 
 #include <toml++/toml.h>
 
+#include <filesystem>
+#include <fstream>
 #include <set>
 #include <sstream>
 
@@ -65,6 +67,23 @@ std::string endpoint(const toml::table& t, const std::string& where, const char*
   return s;
 }
 
+/// 64 hex digits into 32 bytes; false on anything else.
+bool parse_hex32(std::string_view hex, std::array<std::uint8_t, 32>& out) {
+  if (hex.size() != 64) return false;
+  const auto nibble = [](char ch) -> int {
+    if (ch >= '0' && ch <= '9') return ch - '0';
+    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
+    return -1;
+  };
+  for (std::size_t i = 0; i < 32; ++i) {
+    const int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    out[i] = static_cast<std::uint8_t>(hi * 16 + lo);
+  }
+  return true;
+}
+
 /// Copies every key of `from` over `into`, recursing into tables.
 void overlay(toml::table& into, const toml::table& from) {
   for (const auto& [key, value] : from) {
@@ -100,7 +119,7 @@ void read_peers(const toml::table& root, config& c) {
   for (const toml::node& p : *peers->as_array()) {
     const std::string where = "peers[" + std::to_string(i++) + "].";
     const toml::table& t = *p.as_table();
-    check_keys(t, where, {"id", "raft_address", "swim_address", "http_address"});
+    check_keys(t, where, {"id", "raft_address", "swim_address", "http_address", "member_key"});
     peer_config pc;
     if (t.get("id") == nullptr) throw failure{"config: " + where + "id is missing"};
     pc.id = static_cast<std::uint64_t>(integer(t, where, "id", 0, 1, (std::int64_t{1} << 31) - 1));
@@ -108,9 +127,40 @@ void read_peers(const toml::table& root, config& c) {
     pc.raft_address = endpoint(t, where, "raft_address");
     pc.swim_address = endpoint(t, where, "swim_address");
     pc.http_address = endpoint(t, where, "http_address");
+    if (const toml::node* key = t.get("member_key")) {
+      if (!key->is_string() || !parse_hex32(*key->value<std::string>(), pc.member_key))
+        fail(where + "member_key", *key, "must be an Ed25519 public key in 64 hex digits (weft admit)");
+    } else if (c.noise) {
+      throw failure{"config: " + where + "member_key is missing (needed when security.transport = \"noise\")"};
+    }
     c.peers.push_back(pc);
   }
   if (c.peers.size() > 15) fail("peers", *peers, "at most 15 peers (16 members)");
+}
+
+/// [security]: Noise sessions by default, with this member's seed from a file (kept out
+/// of the config so that configs can be shared) and every peer's public key.
+void read_security(const toml::table& root, const std::string& config_path, config& c) {
+  const toml::node* n = root.get("security");
+  if (n != nullptr && !n->is_table()) fail("security", *n, "must be a table");
+  const toml::table empty;
+  const toml::table& t = n != nullptr ? *n->as_table() : empty;
+  check_keys(t, "security.", {"transport", "member_seed_file"});
+  if (const toml::node* mode = t.get("transport")) {
+    const auto value = mode->value<std::string>();
+    if (!mode->is_string() || (*value != "noise" && *value != "plaintext"))
+      fail("security.transport", *mode, "must be \"noise\" or \"plaintext\"");
+    c.noise = *value == "noise";
+  }
+  if (!c.noise) return;
+  c.member_seed_file = text(t, "security.", "member_seed_file", true);
+  std::filesystem::path file(c.member_seed_file);
+  if (file.is_relative()) file = std::filesystem::path(config_path).parent_path() / file;
+  std::ifstream in(file);
+  std::string hex;
+  if (!in || !(in >> hex)) fail("security.member_seed_file", *t.get("member_seed_file"), "cannot be read");
+  if (!parse_hex32(hex, c.member_seed))
+    fail("security.member_seed_file", *t.get("member_seed_file"), "must hold an Ed25519 seed in 64 hex digits (weft admit)");
 }
 
 void read_tunables(const toml::table& root, config& c) {
@@ -172,7 +222,7 @@ bool load_config(const std::string& path, config& out, std::string& problem) {
       problem = where.str();
       return false;
     }
-    check_keys(root, "", {"node", "peers", "raft", "http", "debug", "sites"});
+    check_keys(root, "", {"node", "peers", "raft", "http", "debug", "sites", "security"});
     // Per-site overrides: [sites.<node.site>.<table>] is laid over <table>.
     const toml::node* node = root.get("node");
     std::string site;
@@ -194,6 +244,7 @@ bool load_config(const std::string& path, config& out, std::string& problem) {
     }
     config c;
     read_node(root, c);
+    read_security(root, path, c);
     read_peers(root, c);
     read_tunables(root, c);
     out = c;

@@ -1,6 +1,7 @@
 // weftd configuration: the TOML file of docs/weftd.md, validated into plain values.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -12,6 +13,7 @@ struct peer_config {
   std::string raft_address;
   std::string swim_address;
   std::string http_address;
+  std::array<std::uint8_t, 32> member_key{};  // Ed25519 public key (security.transport = "noise")
 };
 
 struct config {
@@ -37,6 +39,10 @@ struct config {
   std::int64_t idle_timeout_ms = 30000;
   std::int64_t max_connections = 1024;
   std::int64_t max_pending_requests = 16384;
+  // [security]
+  bool noise = true;  // transport = "noise" (default) or "plaintext" (tests, benchmarks)
+  std::string member_seed_file;               // resolved against the config file's folder
+  std::array<std::uint8_t, 32> member_seed{};  // read from member_seed_file (noise only)
   // [debug]
   bool test_hooks = false;
 };

@@ -301,8 +301,12 @@ bool daemon::start(std::string& problem) {
   o.id = cfg_.id;
   o.raft_address = *ipv4_endpoint::parse(cfg_.raft_address);
   o.swim_address = *ipv4_endpoint::parse(cfg_.swim_address);
-  for (const peer_config& p : cfg_.peers)
+  for (const peer_config& p : cfg_.peers) {
     o.peers.push_back({p.id, *ipv4_endpoint::parse(p.raft_address), *ipv4_endpoint::parse(p.swim_address)});
+    if (cfg_.noise) o.peers.back().member_key = p.member_key;
+  }
+  o.tcp.security = cfg_.noise ? weft::transport::tcp_security::noise : weft::transport::tcp_security::plaintext;
+  if (cfg_.noise) o.member_seed = cfg_.member_seed;
   o.data_dir = cfg_.data_dir;
   o.tick_ms = static_cast<std::uint32_t>(cfg_.tick_ms);
   o.raft.election_timeout_ticks_min = static_cast<std::uint32_t>(cfg_.election_ticks_min);
