@@ -352,6 +352,7 @@ void daemon::arm_epoll() {
 
 void daemon::on_timer() {
   if (node_) (void)loop_.run_once(weft::duration::zero());  // weft timers (reconnects)
+  if (node_) note_leadership_change();
   sweep_deadlines();
   push_status(false);
   timer_.expires_after(std::chrono::milliseconds(10));
@@ -439,8 +440,12 @@ void daemon::start_read(const std::shared_ptr<http_session>& session, const std:
     }
   }
   // A follower (or a leader that cannot serve ReadIndex yet) orders the read through the
-  // log: a barrier entry, answered when applied here.
-  (void)propose_entry(session, kv_op::read_barrier, key, {}, next_request_id(), kind::read);
+  // log: a barrier entry, answered when applied here (or refused early: barrier_reads_).
+  const std::string request_id = next_request_id();
+  if (propose_entry(session, kv_op::read_barrier, key, {}, request_id, kind::read)) {
+    by_request_.find(request_id)->second.sequence = request_counter_;
+    barrier_reads_.emplace(request_counter_, request_id);
+  }
 }
 
 bool daemon::propose_entry(const std::shared_ptr<http_session>& session, kv_op op, const std::string& key,
@@ -496,10 +501,16 @@ void daemon::answer_read(pending& p) {
 void daemon::on_apply(weft::raft::index_t index, weft::byte_view payload) {
   const auto applied = kv_.apply(index, payload);
   if (!applied) return;
+  // Entries proposed here reach the log in proposal order (directly, or forwarded over one
+  // connection to one leader): an own entry applied before an older barrier means that
+  // barrier was dropped on the way.
+  if (!barrier_reads_.empty() && applied->origin == cfg_.id)
+    fail_barrier_reads_before(own_sequence(applied->request_id), "read barrier lost in forwarding");
   const auto it = by_request_.find(std::string(applied->request_id));
   if (it == by_request_.end()) return;
   pending& p = it->second;
   if (p.what == kind::read) {
+    barrier_reads_.erase(p.sequence);
     answer_read(p);
   } else {
     metrics_.kv_writes.add(1);
@@ -508,6 +519,42 @@ void daemon::on_apply(weft::raft::index_t index, weft::byte_view payload) {
     finish(p, 200, "{\"index\":" + std::to_string(index) + "}");
   }
   by_request_.erase(it);
+}
+
+/// The request counter of an id next_request_id() made in this process, else 0.
+std::uint64_t daemon::own_sequence(std::string_view request_id) const noexcept {
+  if (request_id.size() <= boot_tag_.size() || request_id.compare(0, boot_tag_.size(), boot_tag_) != 0) return 0;
+  std::uint64_t n = 0;
+  for (const char c : request_id.substr(boot_tag_.size())) {
+    if (c < '0' || c > '9' || n > (~std::uint64_t{0} - 9) / 10) return 0;
+    n = n * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  return n;
+}
+
+/// Answers 503 to every waiting read barrier older than `sequence`: reads have no effect,
+/// so refusing one that might still be applied later only costs the client a retry.
+void daemon::fail_barrier_reads_before(std::uint64_t sequence, const char* why) {
+  while (!barrier_reads_.empty() && barrier_reads_.begin()->first < sequence) {
+    const auto it = by_request_.find(barrier_reads_.begin()->second);
+    barrier_reads_.erase(barrier_reads_.begin());
+    if (it == by_request_.end() || it->second.what != kind::read) continue;
+    const weft::raft::node_id leader = node_->status().leader;
+    finish(it->second, 503,
+           std::string("{\"error\":\"") + why + "\",\"leader\":" +
+               (leader != 0 ? std::to_string(leader) : std::string("null")) + "}");
+    by_request_.erase(it);
+  }
+}
+
+/// A new term or leader: a barrier proposed before it may have been dropped with the old
+/// leader's uncommitted entries, and would otherwise wait for request_timeout_ms.
+void daemon::note_leadership_change() {
+  const weft::runtime::node_status s = node_->status();
+  if (s.term == seen_term_ && s.leader == seen_leader_ && !s.failed) return;
+  seen_term_ = s.term;
+  seen_leader_ = s.leader;
+  if (!barrier_reads_.empty()) fail_barrier_reads_before(~std::uint64_t{0}, "leadership changed");
 }
 
 void daemon::on_read_ready(std::uint64_t context) {
@@ -537,6 +584,7 @@ void daemon::sweep_deadlines() {
         metrics_.kv_unknown.add(1);
         finish(it->second, 504, R"({"outcome":"unknown"})");
       } else {
+        barrier_reads_.erase(it->second.sequence);
         finish(it->second, 504, R"({"error":"read timed out"})");
       }
       by_request_.erase(it);
@@ -652,6 +700,7 @@ void daemon::shutdown() {
     }
   }
   by_request_.clear();
+  barrier_reads_.clear();
   for (auto& [context, p] : by_context_) finish(p, 503, R"({"error":"shutting down"})");
   by_context_.clear();
   if (node_) (void)node_->leave();

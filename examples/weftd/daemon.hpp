@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -96,6 +97,7 @@ class daemon {
     std::string key;
     std::chrono::steady_clock::time_point started;
     std::chrono::steady_clock::time_point deadline;
+    std::uint64_t sequence = 0;  // a read barrier's request counter (next_request_id)
   };
 
   void accept();
@@ -109,6 +111,9 @@ class daemon {
   bool propose_entry(const std::shared_ptr<http_session>& session, kv_op op, const std::string& key,
                      const std::string& value, const std::string& request_id, kind what);
   void answer_read(pending& p);
+  void fail_barrier_reads_before(std::uint64_t sequence, const char* why);
+  void note_leadership_change();
+  [[nodiscard]] std::uint64_t own_sequence(std::string_view request_id) const noexcept;
   void finish(pending& p, unsigned status, const std::string& body);
   std::string next_request_id();
   std::string metrics_text();
@@ -131,6 +136,12 @@ class daemon {
   std::vector<std::weak_ptr<ws_session>> sockets_;
   std::uint64_t next_context_ = 1;
   std::uint64_t request_counter_ = 0;
+  /// Read barriers proposed here and not yet applied, by request counter (oldest first): a
+  /// later own entry applied first, or a leader change, means the barrier is lost or may
+  /// be, and a read is safe to refuse at once (the client retries) instead of at the timeout.
+  std::map<std::uint64_t, std::string> barrier_reads_;
+  weft::raft::term_t seen_term_ = 0;
+  weft::raft::node_id seen_leader_ = 0;
   std::string boot_tag_;
   std::string last_fingerprint_;
   std::chrono::steady_clock::time_point last_push_{};
