@@ -304,6 +304,128 @@ TEST_CASE("a flooding sender is limited per protocol period", "[swim][core][bad-
   CHECK(k.stats().refused_by(swim_errc::flood_limited) == 50);
 }
 
+TEST_CASE("Lifeguard local health backs probing off; a ping to a suspect carries the suspicion",
+          "[swim][core][lifeguard]") {
+  SECTION("a member that hears nothing trusts itself less and probes less often") {
+    cluster c(5, sim_options(5), 40);
+    c.drop_link = [](address, address to) { return to == 1; };  // member 1 is deaf
+    c.run_for(14s);
+    core& k = c.cores[0];
+    // Each failed probe with three missing nacks raises the score by three (and the next
+    // probe comes score + 1 intervals later): three failures by 14 s reach the top.
+    CHECK(k.health_score() == k.config().awareness_max_multiplier - 1);
+    CHECK(k.stats().dead_verdicts == 0);  // its suspicions run 24 s: it still probes
+    const auto probes_before = k.stats().probes;
+    c.run_for(14s);
+    // At the top score the probe interval is 8 x 1 s: one or two probes in 14 s, not 14.
+    CHECK(k.stats().probes - probes_before >= 1);
+    CHECK(k.stats().probes - probes_before <= 2);
+  }
+  SECTION("buddy system: the suspicion rides first in the ping to the suspect") {
+    cluster c(4, sim_options(4), 41);
+    core& k = c.cores[0];
+    member_claim s;
+    s.kind = item_kind::suspect;
+    s.subject = 3;
+    s.incarnation = 1;
+    s.from = 2;
+    s = signed_claim(s, member_scheme(1));
+    (void)k.step(c.now, 2, gossip_packet(2, {s}));
+    REQUIRE(k.state_of(3) == member_state::suspect);
+    c.drain(0);
+    std::size_t pings_to_suspect = 0;
+    for (int round = 1; round <= 3; ++round) {
+      k.tick(c.now + std::chrono::seconds(round));
+      for (const outgoing& out : k.sends()) {
+        byte_reader r(out.bytes);
+        packet_header h;
+        auto n = decode_header(r, h, 255);
+        REQUIRE(n);
+        if (h.kind != packet_kind::ping || h.target != 3) continue;
+        ++pings_to_suspect;
+        REQUIRE(*n > 0);
+        gossip_item first;
+        REQUIRE(decode_item(r, first));
+        CHECK(first.kind == item_kind::suspect);
+        CHECK(first.claim.subject == 3);
+      }
+      k.clear_outputs();
+    }
+    CHECK(pings_to_suspect > 0);
+  }
+}
+
+TEST_CASE("a payload is sent retransmit_limit() times, then retired", "[swim][core]") {
+  cluster c(4, sim_options(4), 42);
+  core& k = c.cores[0];
+  REQUIRE(k.broadcast(as_bytes("once around")));
+  std::size_t sent = 0;
+  for (int round = 1; round <= 100 && k.payload_queue_size() > 0; ++round) {
+    k.tick(c.now + milliseconds(round * 200));
+    for (const outgoing& out : k.sends())
+      if (out.via == channel::datagram) sent += items_in(out.bytes)[static_cast<std::size_t>(item_kind::app)];
+    k.clear_outputs();
+  }
+  CHECK(k.payload_queue_size() == 0);
+  CHECK(sent == k.retransmit_limit());
+}
+
+TEST_CASE("claims about unknown members are refused and counted", "[swim][core][bad-input]") {
+  cluster c(3, sim_options(3), 43);
+  core& k = c.cores[0];
+  for (item_kind kind : {item_kind::suspect, item_kind::dead, item_kind::leave}) {
+    member_claim u;
+    u.kind = kind;
+    u.subject = 77;
+    u.incarnation = 1;
+    u.from = kind == item_kind::leave ? 77 : 2;
+    u = signed_claim(u, member_scheme(1));
+    (void)k.step(c.now, 2, gossip_packet(2, {u}));
+    c.drain(0);
+  }
+  CHECK(k.stats().refused_by(swim_errc::unknown_member) == 3);
+  CHECK(k.lifecycle().refused(swim_errc::unknown_member) == 3);
+  CHECK(k.member_count() == 3);
+  CHECK(k.state_of(77) == member_state::absent);
+}
+
+TEST_CASE("unknown senders each get their own budget, within a shared one",
+          "[swim][core][bad-input]") {
+  cluster c(3, sim_options(3), 10);
+  core& k = c.cores[0];
+  const auto ping_from = [&](node_id sender) {
+    packet_header h;
+    h.kind = packet_kind::ping;
+    h.sender = sender;
+    h.target = 1;
+    std::array<std::uint8_t, 64> buf{};
+    byte_writer w(buf);
+    REQUIRE(encode_header(w, h));
+    REQUIRE(encode_array_head(w, 0));
+    const bool admitted = k.step(c.now, 900, w.written()).has_value();
+    c.drain(0);
+    return admitted;
+  };
+  const auto& o = k.config();
+  std::uint32_t flooder_admitted = 0;
+  for (std::uint32_t i = 0; i < o.max_unknown_sender_packets_per_period; ++i)
+    flooder_admitted += ping_from(500) ? 1 : 0;
+  CHECK(flooder_admitted == o.max_packets_per_unknown_sender_per_period);
+  // Another unknown sender (a newcomer) still gets through in the same period.
+  CHECK(ping_from(501));
+  // Rotating sender ids: the table of unknown senders and the shared budget bound it.
+  std::uint32_t rotated_admitted = 0;
+  for (node_id id = 1000; id < 1000 + 4 * o.max_unknown_senders; ++id)
+    rotated_admitted += ping_from(id) ? 1 : 0;
+  CHECK(rotated_admitted == o.max_unknown_senders - 2);
+  CHECK(k.stats().refused_by(swim_errc::flood_limited) ==
+        o.max_unknown_sender_packets_per_period - o.max_packets_per_unknown_sender_per_period +
+            3 * o.max_unknown_senders + 2);
+  // The next period starts afresh.
+  c.now += milliseconds(o.probe_interval_ms);
+  CHECK(ping_from(500));
+}
+
 TEST_CASE("the member table is bounded", "[swim][core][bad-input]") {
   options o = sim_options(8);
   o.max_members = 4;

@@ -487,6 +487,11 @@ class basic_core {
     node_id origin = 0;
     std::uint64_t id = 0;
   };
+  struct unknown_sender {
+    node_id id = 0;
+    time_point window_start{};
+    std::uint32_t packets = 0;
+  };
   struct pending_query {
     std::uint64_t id = 0;
     time_point deadline{};
@@ -506,6 +511,7 @@ class basic_core {
     payloads_.reserve(opts.max_payload_broadcasts);
     order_scratch_.reserve(std::max(opts.max_broadcasts, opts.max_payload_broadcasts));
     forwards_.reserve(opts.max_forwarded_probes);
+    unknown_senders_.resize(opts.max_unknown_senders);
     push_pull_slots_.reserve(std::min(opts.max_push_pull_members, opts.max_members) + 1);
     seen_.resize(opts.max_recent_events);
     coalesced_.reserve(opts.max_coalesced_events);
@@ -1394,13 +1400,26 @@ class basic_core {
   }
 
   // ---- receiving -----------------------------------------------------------------------------------
-  /// Flood control: each sender gets max_packets_per_sender_per_period per probe interval.
+  /// Flood control, per probe interval: a known sender gets
+  /// max_packets_per_sender_per_period; an unknown one gets its own
+  /// max_packets_per_unknown_sender_per_period (so one flooder cannot use up what newcomers
+  /// and members outside a partial view need) within a budget all unknown senders share.
   result<void> admit_sender(time_point now, node_id sender) noexcept {
     member_record* m = sender == self_.id ? nullptr : find(sender);
-    time_point& start = m != nullptr ? m->window_start : unknown_window_start_;
-    std::uint32_t& used = m != nullptr ? m->packets_in_window : unknown_in_window_;
-    const std::uint32_t cap = m != nullptr ? opts_.max_packets_per_sender_per_period
-                                           : opts_.max_unknown_sender_packets_per_period;
+    if (m != nullptr)
+      return spend(now, m->window_start, m->packets_in_window,
+                   opts_.max_packets_per_sender_per_period);
+    unknown_sender* own = unknown_sender_entry(now, sender);
+    if (own == nullptr) return refuse(swim_errc::flood_limited);  // table full this period
+    if (own->packets >= opts_.max_packets_per_unknown_sender_per_period)
+      return refuse(swim_errc::flood_limited);
+    WEFT_TRY(spend(now, unknown_window_start_, unknown_in_window_,
+                   opts_.max_unknown_sender_packets_per_period));
+    ++own->packets;
+    return ok();
+  }
+  result<void> spend(time_point now, time_point& start, std::uint32_t& used,
+                     std::uint32_t cap) noexcept {
     if (now - start >= ms(opts_.probe_interval_ms)) {
       start = now;
       used = 0;
@@ -1408,6 +1427,18 @@ class basic_core {
     if (used >= cap) return refuse(swim_errc::flood_limited);
     ++used;
     return ok();
+  }
+  /// The sender's entry in the bounded unknown-sender table; an entry whose period is over
+  /// is reused. nullptr when every entry is in use this period.
+  unknown_sender* unknown_sender_entry(time_point now, node_id sender) noexcept {
+    unknown_sender* reusable = nullptr;
+    for (unknown_sender& u : unknown_senders_) {
+      const bool expired = now - u.window_start >= ms(opts_.probe_interval_ms);
+      if (u.id == sender && !expired) return &u;
+      if (reusable == nullptr && (u.id == 0 || expired)) reusable = &u;
+    }
+    if (reusable != nullptr) *reusable = unknown_sender{sender, now, 0};
+    return reusable;
   }
   result<void> handle_primary(time_point now, address from) noexcept {
     packet_header h{};
@@ -1633,6 +1664,7 @@ class basic_core {
   std::uint32_t push_pull_cursor_ = 0;          // where the next push-pull's window starts
   time_point unknown_window_start_{};
   std::uint32_t unknown_in_window_ = 0;
+  std::vector<unknown_sender> unknown_senders_;
 
   std::vector<queued_claim> claims_;
   std::vector<queued_payload> payloads_;

@@ -54,7 +54,11 @@ struct options {
   std::size_t max_notification_bytes = 64 * 1024;
   std::uint32_t max_forwarded_probes = 64;       // indirect probes run for others
   std::uint32_t max_packets_per_sender_per_period = 64;
-  std::uint32_t max_unknown_sender_packets_per_period = 256;
+  std::uint32_t max_unknown_sender_packets_per_period = 256;  // all unknown senders
+  // Each unknown sender's own budget, tracked in a table of max_unknown_senders entries
+  // (a sender id is not authenticated: the shared budget above still caps id rotation).
+  std::uint32_t max_packets_per_unknown_sender_per_period = 16;
+  std::uint32_t max_unknown_senders = 64;
   std::uint32_t max_recent_events = 256;         // dedupe window for events and queries
   std::uint32_t max_coalesced_events = 64;
   std::uint32_t max_pending_queries = 16;
@@ -85,7 +89,8 @@ struct options {
         max_forwarded_probes == 0 || max_packets_per_sender_per_period == 0 ||
         max_recent_events == 0 || max_coalesced_events == 0 || max_pending_queries == 0 ||
         max_responses_per_query == 0 || max_incarnation_jump == 0 ||
-        max_push_pull_members == 0)
+        max_push_pull_members == 0 || max_packets_per_unknown_sender_per_period == 0 ||
+        max_unknown_senders == 0)
       return bad("swim: every limit must be positive (max_items_per_packet <= 255)");
     if (max_stream_message_bytes < mtu_bytes) return bad("swim: stream limit below the MTU");
     return ok();
