@@ -70,7 +70,9 @@ class basic_core {
   /// Validates `opts` and allocates every buffer the core will ever use.
   [[nodiscard]] static result<basic_core> create(const options& opts, Random random) noexcept {
     WEFT_TRY(opts.validate());
-    return basic_core(opts, random);
+    basic_core core(opts, random);
+    if (!core.log_.allocated()) return error(core_errc::capacity_exceeded, "raft: in-memory log allocation");
+    return core;
   }
 
   // ---- lifecycle ---------------------------------------------------------------------
