@@ -4,8 +4,9 @@
 // synchronous file sink on /dev/null, and async logger). Run with
 //   ./bench_telemetry --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 // and read the median rows. The binary sink's queue is drained outside the timed region.
-// Binary sink rows: steady_clock (default) or coarse_monotonic_clock timestamps, a shared
-// (multi-producer) or single_producer queue, and a fixed clock (the call without a clock).
+// Binary sink rows: steady_clock (default), coarse_monotonic_clock or cached_clock
+// timestamps, a shared (multi-producer) or single_producer queue, and a fixed clock (the
+// call without a clock).
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
@@ -18,6 +19,7 @@
 #include <spdlog/spdlog.h>
 
 #include "weft/telemetry/binary_sink.hpp"
+#include "weft/telemetry/cached_clock.hpp"
 #include "weft/telemetry/coarse_clock.hpp"
 #include "weft/telemetry/log.hpp"
 #include "weft/telemetry/metrics.hpp"
@@ -92,7 +94,11 @@ void weft_json_sink(benchmark::State& state) {
 }
 BENCHMARK(weft_json_sink);
 
-constexpr std::size_t binary_queue_slots = 1 << 14;
+// The sink's default queue (1024 slots of 128 bytes: 128 KiB, which stays in the L2 cache);
+// the queue is flushed, untimed, each time it is full. One row repeats the call with
+// 16384 slots (2 MiB) to show what a queue that falls out of cache costs.
+constexpr std::size_t binary_queue_slots = wt::binary_sink_limits{}.queue_slots;
+constexpr std::size_t large_queue_slots = 1 << 14;
 constexpr wt::binary_sink_limits shared_limits{binary_queue_slots};
 constexpr wt::binary_sink_limits single_producer_limits{
     .queue_slots = binary_queue_slots, .single_producer = true};
@@ -107,7 +113,7 @@ void binary_sink_calls(benchmark::State& state) {
   std::uint64_t i = 0;
   for (auto _ : state) {
     log_once(*sink, ++i);
-    if ((i & (binary_queue_slots - 1)) == 0) {  // keep the queue from filling, untimed
+    if ((i & (Limits.queue_slots - 1)) == 0) {  // keep the queue from filling, untimed
       state.PauseTiming();
       (void)sink->flush(out);
       state.ResumeTiming();
@@ -135,6 +141,44 @@ void weft_binary_sink_single_producer_coarse_clock(benchmark::State& state) {
   binary_sink_calls<wt::coarse_monotonic_clock, single_producer_limits>(state);
 }
 BENCHMARK(weft_binary_sink_single_producer_coarse_clock);
+
+// Timestamps from a cached_clock over steady_clock, refreshed every 1024 calls inside the
+// timed loop (an event loop or the drain thread would refresh it once per tick).
+template <wt::binary_sink_limits Limits>
+void binary_sink_cached_clock_calls(benchmark::State& state) {
+  weft::steady_clock source;
+  wt::cached_clock<weft::steady_clock> clock(source);
+  auto sink = std::make_unique<wt::binary_sink<wt::cached_clock<weft::steady_clock>,
+                                               wt::level::info, Limits>>(clock);
+  null_output out;
+  std::uint64_t i = 0;
+  for (auto _ : state) {
+    log_once(*sink, ++i);
+    if ((i & 1023) == 0) clock.refresh();
+    if ((i & (Limits.queue_slots - 1)) == 0) {  // keep the queue from filling, untimed
+      state.PauseTiming();
+      (void)sink->flush(out);
+      state.ResumeTiming();
+    }
+  }
+  state.counters["dropped"] = static_cast<double>(sink->dropped());
+}
+
+void weft_binary_sink_cached_clock(benchmark::State& state) {
+  binary_sink_cached_clock_calls<shared_limits>(state);
+}
+BENCHMARK(weft_binary_sink_cached_clock);
+
+void weft_binary_sink_single_producer_cached_clock(benchmark::State& state) {
+  binary_sink_cached_clock_calls<single_producer_limits>(state);
+}
+BENCHMARK(weft_binary_sink_single_producer_cached_clock);
+
+void weft_binary_sink_single_producer_cached_clock_16k_slots(benchmark::State& state) {
+  binary_sink_cached_clock_calls<wt::binary_sink_limits{.queue_slots = large_queue_slots,
+                                                        .single_producer = true}>(state);
+}
+BENCHMARK(weft_binary_sink_single_producer_cached_clock_16k_slots);
 
 void weft_binary_sink_fixed_clock(benchmark::State& state) {  // without the clock read
   binary_sink_calls<weft::manual_clock, shared_limits>(state);

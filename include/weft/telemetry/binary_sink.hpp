@@ -20,6 +20,7 @@
 #include "weft/core/result.hpp"
 #include "weft/core/time.hpp"
 #include "weft/telemetry/binary_log.hpp"
+#include "weft/telemetry/cached_clock.hpp"
 #include "weft/telemetry/concepts.hpp"
 #include "weft/telemetry/log.hpp"
 #include "weft/telemetry/metrics.hpp"
@@ -36,7 +37,9 @@ struct binary_sink_limits {
                                                    // so a reader joining late or after a
                                                    // corrupt registration recovers names
   bool single_producer = false;  // true: only one thread ever writes (the caller's promise),
-                                 // so claiming a slot needs no read-modify-write
+                                 // so claiming a slot needs no read-modify-write, and the
+                                 // producer checks room against its cached copy of the
+                                 // consumer's position instead of the slot's sequence
 };
 
 namespace detail {
@@ -151,6 +154,7 @@ class binary_sink : public metrics_recorder {
       ++records_since_registration_;
       s.sequence.store(dequeue_ + Limits.queue_slots, std::memory_order_release);
       ++dequeue_;
+      if constexpr (Limits.single_producer) released_.store(dequeue_, std::memory_order_release);
       ++written;
     }
     return written;
@@ -200,10 +204,15 @@ class binary_sink : public metrics_recorder {
     }
   }
   // Only this thread moves enqueue_, so a load and a store replace the compare-exchange.
+  // Room is checked against the producer's copy of the consumer's position, so the common
+  // case reads nothing the consumer writes (the slot's sequence line may be cold); the
+  // acquire reload pairs with drain's release store once the copy says full.
   WEFT_ALWAYS_INLINE bool claim_single(std::uint64_t& pos) noexcept {
     pos = enqueue_.load(std::memory_order_relaxed);
-    const slot& s = slots_[pos & (Limits.queue_slots - 1)];
-    if (s.sequence.load(std::memory_order_acquire) != pos) return false;  // full
+    if (WEFT_UNLIKELY(pos - released_seen_ >= Limits.queue_slots)) {
+      released_seen_ = released_.load(std::memory_order_acquire);
+      if (pos - released_seen_ >= Limits.queue_slots) return false;  // full
+    }
     enqueue_.store(pos + 1, std::memory_order_relaxed);
     return true;
   }
@@ -279,7 +288,9 @@ class binary_sink : public metrics_recorder {
 
   const Clock* clock_;  // not owned: the caller keeps the clock alive (and may advance it)
   alignas(cache_line_bytes) std::atomic<std::uint64_t> enqueue_{0};
+  std::uint64_t released_seen_ = 0;  // single producer: its copy of released_
   alignas(cache_line_bytes) std::uint64_t dequeue_ = 0;
+  std::atomic<std::uint64_t> released_{0};  // single producer: slots below are free again
   std::uint64_t dropped_reported_ = 0;
   std::size_t records_since_registration_ = 0;
   counter dropped_;
