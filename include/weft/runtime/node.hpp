@@ -28,6 +28,7 @@
 #include "weft/core/random.hpp"
 #include "weft/core/result.hpp"
 #include "weft/core/time.hpp"
+#include "weft/membership/swim/sodium_admission.hpp"
 #include "weft/membership/swim/swim.hpp"
 #include "weft/runtime/errors.hpp"
 #include "weft/runtime/event_loop.hpp"
@@ -97,6 +98,11 @@ struct node_options {
   /// This member's Ed25519 seed: its Noise static key (as X25519). Required, with every
   /// peer's member_key, when tcp.security is noise.
   std::optional<std::array<std::uint8_t, 32>> member_seed{};
+  /// Ed25519 SWIM admission (a Stack whose admission is swim::ed25519_admission_scheme, such
+  /// as secure_stack): the admin's public key, every member's trust anchor, and this
+  /// member's admin-signed statement (`weft admit member`). Checked at open().
+  std::optional<std::array<std::uint8_t, 32>> admin_public_key{};
+  std::vector<std::uint8_t> admission_statement{};
   std::uint32_t max_ready_rounds_per_wake = 16;  // bounds one process() call
   std::uint32_t max_pending_reads = 4096;        // read states waiting for apply
   std::int64_t swim_join_retry_ms = 1000;
@@ -359,6 +365,8 @@ class basic_node {
   [[nodiscard]] result<void> open_transports() noexcept;
   [[nodiscard]] result<void> recover_core() noexcept;
   [[nodiscard]] result<void> open_membership() noexcept;
+  [[nodiscard]] result<void> start_membership(const swim::identity& me, typename Stack::admission signer,
+                                              std::span<const byte_view> anchors) noexcept;
   [[nodiscard]] result<void> open_fds() noexcept;
   [[nodiscard]] result<std::uint64_t> next_incarnation() noexcept;
   [[nodiscard]] result<void> persist(const raft::ready_batch::persist_part& part) noexcept;
@@ -434,6 +442,12 @@ class basic_node {
 
 template <class StateMachine>
 using node = basic_node<default_stack, StateMachine>;
+
+/// default_stack with real admission: Ed25519 statements from an admin key
+/// (swim/sodium_admission.hpp); needs member_seed, admin_public_key and admission_statement.
+struct secure_stack : default_stack {
+  using admission = swim::ed25519_admission_scheme;
+};
 
 }  // namespace runtime
 WEFT_END

@@ -1,14 +1,18 @@
 // Two members whose TCP links run Noise sessions keyed by their Ed25519 member keys: a
 // leader is elected and a write commits on both; the per-peer transport series of the
-// catalogue move and appear in the Prometheus export, one series per peer.
+// catalogue move and appear in the Prometheus export, one series per peer. With
+// secure_stack the same keys carry Ed25519 SWIM admission from an admin's statements.
 #include <catch2/catch.hpp>
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <chrono>
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "weft/runtime/node.hpp"
 #include "weft/telemetry/prometheus.hpp"
@@ -39,12 +43,23 @@ std::array<std::uint8_t, 32> public_key_of(std::uint64_t id) {
   return crypto::libsodium::ed25519::public_key_of(sk);
 }
 
+/// An admin-signed statement admitting member `id` with the key of seed_of(id).
+std::vector<std::uint8_t> statement_for(const swim::admission_authority& admin, std::uint64_t id,
+                                        std::uint64_t key_of) {
+  std::array<std::uint8_t, swim::max_signed_admission_bytes> out{}, scratch{};
+  const auto key = public_key_of(key_of);
+  auto issued = admin.issue(id, key, 1, out, scratch);
+  REQUIRE(issued);
+  return {issued->begin(), issued->end()};
+}
+
+template <class Stack = runtime::default_stack>
 struct secure_pair {
   runtime::event_loop loop;
   std::string root;
   std::uint16_t ports[4] = {};
   counting_sm sms[2];
-  std::unique_ptr<runtime::node<counting_sm>> nodes[2];
+  std::unique_ptr<runtime::basic_node<Stack, counting_sm>> nodes[2];
 
   secure_pair() {
     REQUIRE(loop.init());
@@ -96,7 +111,7 @@ struct secure_pair {
 
 TEST_CASE("node: Noise sessions between members keyed by their Ed25519 keys",
           "[runtime][node][noise]") {
-  secure_pair c;
+  secure_pair<> c;
   for (int i = 0; i < 2; ++i) {
     c.nodes[i] = std::make_unique<runtime::node<counting_sm>>(c.loop, c.sms[i]);
     const auto opened = c.nodes[i]->open(c.options_for(i));
@@ -144,7 +159,7 @@ TEST_CASE("node: Noise sessions between members keyed by their Ed25519 keys",
 
 TEST_CASE("node: Noise needs this member's seed and every peer's key",
           "[runtime][node][noise]") {
-  secure_pair c;
+  secure_pair<> c;
   auto no_seed = c.options_for(0);
   no_seed.member_seed.reset();
   CHECK_FALSE(no_seed.validate());
@@ -155,4 +170,50 @@ TEST_CASE("node: Noise needs this member's seed and every peer's key",
   plaintext.tcp.security = transport::tcp_security::plaintext;
   plaintext.member_seed.reset();
   CHECK(plaintext.validate());
+}
+
+TEST_CASE("node: Ed25519 SWIM admission from an admin's statements (secure_stack)",
+          "[runtime][node][noise][admission]") {
+  using secure_node = runtime::basic_node<runtime::secure_stack, counting_sm>;
+  std::array<std::uint8_t, 32> admin_seed{};
+  admin_seed.fill(0xad);
+  const swim::admission_authority admin(crypto::libsodium::ed25519::secret_key_from_seed(admin_seed));
+  std::array<std::uint8_t, 32> admin_key{};
+  std::copy(admin.public_key().begin(), admin.public_key().end(), admin_key.begin());
+  secure_pair<runtime::secure_stack> c;
+  const auto options_with = [&](int i, std::uint64_t statement_key_of) {
+    auto o = c.options_for(i);
+    o.admin_public_key = admin_key;
+    o.admission_statement = statement_for(admin, o.id, statement_key_of);
+    return o;
+  };
+  // A statement for another member's key is refused at open().
+  {
+    secure_node wrong(c.loop, c.sms[0]);
+    const auto opened = wrong.open(options_with(0, 2));
+    REQUIRE_FALSE(opened);
+    CHECK(opened.error().is(swim::swim_errc::not_admitted));
+    secure_node missing(c.loop, c.sms[0]);
+    auto o = options_with(0, 1);
+    o.admission_statement.clear();
+    CHECK_FALSE(missing.open(o));
+  }
+  for (int i = 0; i < 2; ++i) {
+    c.nodes[i] = std::make_unique<secure_node>(c.loop, c.sms[i]);
+    const auto opened = c.nodes[i]->open(options_with(i, static_cast<std::uint64_t>(i + 1)));
+    INFO((opened ? "" : std::string(opened.error().where())));
+    REQUIRE(opened);
+  }
+  // Each member sees the other alive: SWIM accepted the other's Ed25519 admission.
+  REQUIRE(c.run_until([&] {
+    for (int i = 0; i < 2; ++i) {
+      const auto members = c.nodes[i]->members();
+      if (members.empty() || members[0].swim_state != swim::member_state::alive) return false;
+    }
+    return true;
+  }));
+  REQUIRE(c.run_until([&] { return c.leader() >= 0; }));
+  const std::uint8_t value[] = {'s'};
+  REQUIRE(c.run_until([&] { return c.nodes[c.leader()]->propose(byte_view(value)).has_value(); }));
+  CHECK(c.run_until([&] { return c.sms[0].applied >= 1 && c.sms[1].applied >= 1; }));
 }

@@ -188,18 +188,39 @@ result<std::uint64_t> basic_node<Stack, SM>::next_incarnation() noexcept {
 template <class Stack, class SM>
 result<void> basic_node<Stack, SM>::open_membership() noexcept {
   using scheme = typename Stack::admission;
-  const scheme anchor(options_.admission_seed);
-  scheme signer(options_.admission_seed ^ (options_.id * 0xd1b54a32d192ed03ull));
   swim::identity me;
   me.id = options_.id;
   me.addr = static_cast<swim::address>(options_.id);
   WEFT_TRY_ASSIGN(me.incarnation, next_incarnation());
   me.admitter = swim::anchor_id_base;
-  WEFT_TRY_ASSIGN(me.admission, swim::admit(anchor, options_.id, signer.public_key()));
-  const byte_view anchors[] = {anchor.public_key()};
+  if constexpr (std::same_as<scheme, swim::ed25519_admission_scheme>) {
+    // Real admission: the admin-signed statement must name this member and its key.
+    if (!options_.member_seed || !options_.admin_public_key || options_.admission_statement.empty())
+      return error(core_errc::invalid_options,
+                   "node_options: Ed25519 admission needs member_seed, admin_public_key and admission_statement");
+    scheme signer(crypto::libsodium::ed25519::secret_key_from_seed(*options_.member_seed));
+    WEFT_TRY_ASSIGN(auto gate, swim::admission_gate::create({.max_members = 1}, *options_.admin_public_key));
+    WEFT_TRY_ASSIGN(const swim::admitted_member admitted, gate.accept(options_.admission_statement));
+    if (admitted.subject != options_.id || !equal_bytes(admitted.member_key, signer.public_key()))
+      return error(swim::swim_errc::not_admitted, "node: the admission statement names another member or key");
+    admitted.apply_to(me);
+    const byte_view anchors[] = {byte_view(*options_.admin_public_key)};
+    return start_membership(me, std::move(signer), anchors);
+  } else {
+    const scheme anchor(options_.admission_seed);  // test scheme: INSECURE
+    scheme signer(options_.admission_seed ^ (options_.id * 0xd1b54a32d192ed03ull));
+    WEFT_TRY_ASSIGN(me.admission, swim::admit(anchor, options_.id, signer.public_key()));
+    const byte_view anchors[] = {anchor.public_key()};
+    return start_membership(me, std::move(signer), anchors);
+  }
+}
+
+template <class Stack, class SM>
+result<void> basic_node<Stack, SM>::start_membership(const swim::identity& me,
+                                                     typename Stack::admission signer,
+                                                     std::span<const byte_view> anchors) noexcept {
   WEFT_TRY_ASSIGN(swim_type s, swim_type::create(options_.swim, me, std::move(signer),
-                                                 typename Stack::random(options_.id ^ 0x5157u),
-                                                 std::span<const byte_view>(anchors)));
+                                                 typename Stack::random(options_.id ^ 0x5157u), anchors));
   swim_.emplace(std::move(s));
   const time_point t = now();
   WEFT_TRY(swim_->bootstrap(t));
