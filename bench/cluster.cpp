@@ -20,6 +20,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <sstream>
 
 #include "../examples/weft_demo/cluster.hpp"
@@ -31,6 +32,7 @@ using steady = std::chrono::steady_clock;
 struct level_result {
   std::size_t clients = 0;
   std::uint64_t ok = 0, errors = 0;
+  std::map<int, std::uint64_t> error_statuses;  // HTTP status; 0: timed out, -1: connection broken
   double seconds = 0, p50_ms = 0, p99_ms = 0, max_ms = 0;
 };
 
@@ -118,7 +120,7 @@ int take_response(connection& c) {
 /// All clients on this thread through one epoll set. A broken or timed-out connection
 /// counts an error and is reopened.
 void run_epoll_clients(const weft_demo::endpoint& leader, std::size_t clients, const std::atomic<bool>& stop,
-                       std::vector<float>& latencies, std::uint64_t& errors) {
+                       std::vector<float>& latencies, std::map<int, std::uint64_t>& errors) {
   const std::string value(256, 'v');
   const int epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
   std::vector<connection> conns(clients);
@@ -150,7 +152,7 @@ void run_epoll_clients(const weft_demo::endpoint& leader, std::size_t clients, c
         if (status == 0) break;
         c.busy = false;
         if (status == 200) latencies.push_back(std::chrono::duration<float, std::milli>(now - c.started).count());
-        else ++errors;
+        else if (status > 0) ++errors[status];
         if (status < 0) ok = false;
         else {
           start_request(c, value);
@@ -158,13 +160,13 @@ void run_epoll_clients(const weft_demo::endpoint& leader, std::size_t clients, c
         }
       }
       if (!ok) {
-        ++errors;
+        ++errors[-1];  // broken connection or malformed answer
         reopen(c);
       }
     }
     for (connection& c : conns)
       if (c.busy && now - c.started > std::chrono::seconds(5)) {
-        ++errors;
+        ++errors[0];  // no answer within 5 s
         reopen(c);
       }
   }
@@ -203,7 +205,7 @@ level_result run_level(const weft_demo::endpoint& leader, std::size_t clients, d
   std::atomic<bool> go{false}, stop{false};
   const std::size_t threads_wanted = blocking ? clients : 1;
   std::vector<std::vector<float>> latencies(threads_wanted);
-  std::vector<std::uint64_t> errors(threads_wanted, 0);
+  std::vector<std::map<int, std::uint64_t>> errors(threads_wanted);
   std::vector<std::thread> threads;
   const std::string value(256, 'v');
   for (std::size_t i = 0; i < threads_wanted; ++i) {
@@ -227,7 +229,7 @@ level_result run_level(const weft_demo::endpoint& leader, std::size_t clients, d
         if (r.outcome == weft_demo::transport_outcome::answered && r.status == 200)
           latencies[i].push_back(std::chrono::duration<float, std::milli>(t1 - t0).count());
         else
-          ++errors[i];
+          ++errors[i][r.outcome == weft_demo::transport_outcome::answered ? r.status : -1];
       }
     });
   }
@@ -242,7 +244,10 @@ level_result run_level(const weft_demo::endpoint& leader, std::size_t clients, d
   std::vector<float> all;
   for (std::size_t i = 0; i < threads_wanted; ++i) {
     all.insert(all.end(), latencies[i].begin(), latencies[i].end());
-    r.errors += errors[i];
+    for (const auto& [status, count] : errors[i]) {
+      r.errors += count;
+      r.error_statuses[status] += count;
+    }
   }
   r.ok = all.size();
   if (!all.empty()) {
@@ -335,6 +340,12 @@ int main(int argc, char** argv) {
     std::printf("%8zu %10.0f %8.2f %8.2f %8.2f %7llu %9.0f%% %9.0f%% %11.1f %9.0f %9.0f\n", r.clients, rate, r.p50_ms,
                 r.p99_ms, r.max_ms, static_cast<unsigned long long>(r.errors), 100 * leader_cpu, 100 * follower_cpu,
                 rate > 0 ? leader_cpu * 1e6 / rate : 0.0, leader_rss, follower_rss);
+    if (r.errors != 0) {
+      std::printf("%8s errors by status (0: no answer in 5 s, -1: connection broken):", "");
+      for (const auto& [status, count] : r.error_statuses)
+        std::printf(" %d x %llu", status, static_cast<unsigned long long>(count));
+      std::printf("\n");
+    }
     std::fflush(stdout);
   }
   std::printf("\n(cpu: share of one core over the level; follow: the busier follower; us/w: leader CPU microseconds per\n"
