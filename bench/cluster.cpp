@@ -6,7 +6,7 @@
 // Prints writes per second, p50/p99 latency of acknowledged writes, and per level the CPU
 // time and resident memory of the leader and the followers (from /proc).
 //   bench_cluster [--weftd PATH] [--seconds S] [--clients 1,16,128] [--snapshot-interval N]
-//                 [--blocking-clients]
+//                 [--blocking-clients] [--plaintext]   (members' TCP links without Noise)
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -273,18 +273,20 @@ int main(int argc, char** argv) {
   std::vector<std::size_t> levels{1, 16, 128};
   long snapshot_interval = 0;  // 0: weftd's default
   bool blocking = false;
+  bool plaintext = false;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--weftd" && i + 1 < argc) weftd = argv[++i];
     else if (arg == "--seconds" && i + 1 < argc) seconds = std::strtod(argv[++i], nullptr);
     else if (arg == "--blocking-clients") blocking = true;
+    else if (arg == "--plaintext") plaintext = true;
     else if (arg == "--snapshot-interval" && i + 1 < argc) snapshot_interval = std::strtol(argv[++i], nullptr, 10);
     else if (arg == "--clients" && i + 1 < argc) {
       levels.clear();
       std::stringstream list(argv[++i]);
       for (std::string item; std::getline(list, item, ',');) levels.push_back(std::strtoul(item.c_str(), nullptr, 10));
     } else {
-      std::cerr << "error: unknown argument '" << arg << "' (bench_cluster [--weftd PATH] [--seconds S] [--clients 1,16,128] [--snapshot-interval N] [--blocking-clients])\n";
+      std::cerr << "error: unknown argument '" << arg << "' (bench_cluster [--weftd PATH] [--seconds S] [--clients 1,16,128] [--snapshot-interval N] [--blocking-clients] [--plaintext])\n";
       return 2;
     }
   }
@@ -302,6 +304,7 @@ int main(int argc, char** argv) {
   options.weftd_path = weftd;
   options.request_timeout_ms = 5000;
   options.snapshot_interval_entries = static_cast<int>(snapshot_interval);
+  options.plaintext_transport = plaintext;
   weft_demo::cluster c(options);
   std::string error;
   if (!c.start(error)) {
@@ -315,9 +318,9 @@ int main(int argc, char** argv) {
   }
   std::printf("bench_cluster: 3 weftd members on 127.0.0.1, durable WAL under %s\n", c.directory().c_str());
   std::printf("PUT /kv with 256-byte values to the leader (member %llu), one request in flight per client, %.1f s per level,\n"
-              "clients on %s\n\n",
+              "clients on %s, members' links %s\n\n",
               static_cast<unsigned long long>(leader), seconds,
-              blocking ? "one blocking thread each" : "one epoll thread");
+              blocking ? "one blocking thread each" : "one epoll thread", plaintext ? "plaintext" : "Noise");
   std::printf("%8s %10s %8s %8s %8s %7s %10s %10s %10s %9s %9s\n", "clients", "writes/s", "p50 ms", "p99 ms", "max ms",
               "errors", "leader cpu", "follow cpu", "leader us/w", "leader MiB", "follow MiB");
   for (std::size_t n : levels) {
