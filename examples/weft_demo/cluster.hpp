@@ -21,6 +21,7 @@
 
 #include "free_port.hpp"
 #include "http_client.hpp"
+#include "weft/membership/swim/sodium_admission.hpp"
 
 namespace weft_demo {
 
@@ -94,7 +95,7 @@ class cluster {
   struct member {
     std::uint64_t id = 0;
     endpoint raft, swim, http;
-    std::filesystem::path config, data_dir, log, seed_file;
+    std::filesystem::path config, data_dir, log, seed_file, statement_file;
     std::string member_key;  // Ed25519 public key, hex: the Noise key its peers expect
     pid_t pid = -1;
   };
@@ -122,6 +123,7 @@ class cluster {
       return false;
     }
     dir_ = pattern;
+    if (!provision_admin(error)) return false;
     for (std::uint64_t id = 1; id <= options_.members; ++id) {
       member m;
       m.id = id;
@@ -136,7 +138,8 @@ class cluster {
       m.data_dir = dir_ / ("data-" + std::to_string(id));
       m.log = dir_ / ("member-" + std::to_string(id) + ".log");
       m.seed_file = dir_ / ("member-" + std::to_string(id) + ".seed");
-      if (!options_.plaintext_transport && !provision_key(m, error)) return false;
+      m.statement_file = dir_ / ("member-" + std::to_string(id) + ".statement");
+      if (!provision_key(m, error)) return false;
       members_.push_back(m);
     }
     for (const auto& m : members_) write_config(m);
@@ -280,9 +283,24 @@ class cluster {
     return out;
   }
 
-  /// A fresh Ed25519 member key: the seed in a 0600 file beside the config, the public key
-  /// in every peer's config (what `weft admit member` does for a cluster set up by hand).
-  static bool provision_key(member& m, std::string& error) {
+  /// A fresh admin key for this cluster; only its public key is written (in every config).
+  bool provision_admin(std::string& error) {
+    if (sodium_init() < 0) {
+      error = "libsodium did not initialise";
+      return false;
+    }
+    std::array<std::uint8_t, crypto_sign_SEEDBYTES> seed{};
+    randombytes_buf(seed.data(), seed.size());
+    admin_.emplace(weft::crypto::libsodium::ed25519::secret_key_from_seed(seed));
+    sodium_memzero(seed.data(), seed.size());
+    admin_public_key_ = hex(admin_->public_key().data(), admin_->public_key().size());
+    return true;
+  }
+
+  /// A fresh Ed25519 member key and its admission statement: the seed in a 0600 file beside
+  /// the config, the statement in another, the public key in every peer's config (what
+  /// `weft admit member` does for a cluster set up by hand).
+  bool provision_key(member& m, std::string& error) const {
     std::array<unsigned char, crypto_sign_SEEDBYTES> seed{};
     std::array<unsigned char, crypto_sign_PUBLICKEYBYTES> public_key{};
     std::array<unsigned char, crypto_sign_SECRETKEYBYTES> secret_key{};
@@ -303,6 +321,13 @@ class cluster {
       error = "cannot restrict " + m.seed_file.string();
       return false;
     }
+    std::array<std::uint8_t, weft::swim::max_signed_admission_bytes> statement{}, scratch{};
+    auto issued = admin_->issue(m.id, public_key, 1, statement, scratch);
+    if (!issued) {
+      error = "cannot issue an admission statement";
+      return false;
+    }
+    std::ofstream(m.statement_file) << hex(issued->data(), issued->size()) << "\n";
     return true;
   }
 
@@ -317,8 +342,9 @@ class cluster {
           << addr(p.swim) << "\"\nhttp_address = \"" << addr(p.http) << "\"\n";
       if (!options_.plaintext_transport) out << "member_key = \"" << p.member_key << "\"\n";
     }
-    if (options_.plaintext_transport) out << "\n[security]\ntransport = \"plaintext\"\n";
-    else out << "\n[security]\nmember_seed_file = \"" << m.seed_file.string() << "\"\n";
+    out << "\n[security]\nmember_seed_file = \"" << m.seed_file.string() << "\"\nstatement_file = \""
+        << m.statement_file.string() << "\"\nadmin_public_key = \"" << admin_public_key_ << "\"\n";
+    if (options_.plaintext_transport) out << "transport = \"plaintext\"\n";
     if (options_.snapshot_interval_entries > 0)
       out << "\n[raft]\nsnapshot_interval_entries = " << options_.snapshot_interval_entries << "\n";
     out << "\n[http]\nrequest_timeout_ms = " << options_.request_timeout_ms << "\n";
@@ -326,6 +352,8 @@ class cluster {
   }
 
   cluster_options options_;
+  std::optional<weft::swim::admission_authority> admin_;
+  std::string admin_public_key_;
   std::filesystem::path dir_;
   std::vector<member> members_;
 };

@@ -5,9 +5,11 @@
 
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 
+#include "weft/core/bytes.hpp"
 #include "weft/transport/socket.hpp"
 
 namespace weftd {
@@ -138,29 +140,47 @@ void read_peers(const toml::table& root, config& c) {
   if (c.peers.size() > 15) fail("peers", *peers, "at most 15 peers (16 members)");
 }
 
-/// [security]: Noise sessions by default, with this member's seed from a file (kept out
-/// of the config so that configs can be shared) and every peer's public key.
+/// The first whitespace-separated word of a file, or nothing when it cannot be read.
+std::optional<std::string> first_word(const std::string& config_path, const std::string& name) {
+  std::filesystem::path file(name);
+  if (file.is_relative()) file = std::filesystem::path(config_path).parent_path() / file;
+  std::ifstream in(file);
+  std::string word;
+  if (!in || !(in >> word)) return std::nullopt;
+  return word;
+}
+
+/// [security]: Ed25519 SWIM admission (admin key, this member's statement and seed, all
+/// from `weft admit`) and Noise sessions between members unless transport = "plaintext".
+/// The seed and statement live in files so that configs can be shared.
 void read_security(const toml::table& root, const std::string& config_path, config& c) {
   const toml::node* n = root.get("security");
-  if (n != nullptr && !n->is_table()) fail("security", *n, "must be a table");
-  const toml::table empty;
-  const toml::table& t = n != nullptr ? *n->as_table() : empty;
-  check_keys(t, "security.", {"transport", "member_seed_file"});
+  if (n == nullptr) throw failure{"config: [security] table is missing (admin_public_key, member_seed_file, statement_file: weft admit)"};
+  if (!n->is_table()) fail("security", *n, "must be a table");
+  const toml::table& t = *n->as_table();
+  check_keys(t, "security.", {"transport", "member_seed_file", "admin_public_key", "statement_file"});
   if (const toml::node* mode = t.get("transport")) {
     const auto value = mode->value<std::string>();
     if (!mode->is_string() || (*value != "noise" && *value != "plaintext"))
       fail("security.transport", *mode, "must be \"noise\" or \"plaintext\"");
     c.noise = *value == "noise";
   }
-  if (!c.noise) return;
   c.member_seed_file = text(t, "security.", "member_seed_file", true);
-  std::filesystem::path file(c.member_seed_file);
-  if (file.is_relative()) file = std::filesystem::path(config_path).parent_path() / file;
-  std::ifstream in(file);
-  std::string hex;
-  if (!in || !(in >> hex)) fail("security.member_seed_file", *t.get("member_seed_file"), "cannot be read");
-  if (!parse_hex32(hex, c.member_seed))
+  const auto seed = first_word(config_path, c.member_seed_file);
+  if (!seed) fail("security.member_seed_file", *t.get("member_seed_file"), "cannot be read");
+  if (!parse_hex32(*seed, c.member_seed))
     fail("security.member_seed_file", *t.get("member_seed_file"), "must hold an Ed25519 seed in 64 hex digits (weft admit)");
+  const std::string admin = text(t, "security.", "admin_public_key", true);
+  if (!parse_hex32(admin, c.admin_public_key))
+    fail("security.admin_public_key", *t.get("admin_public_key"), "must be an Ed25519 public key in 64 hex digits (weft admit)");
+  const std::string statement_file = text(t, "security.", "statement_file", true);
+  const auto statement = first_word(config_path, statement_file);
+  if (!statement) fail("security.statement_file", *t.get("statement_file"), "cannot be read");
+  if (statement->size() > 1024) fail("security.statement_file", *t.get("statement_file"), "holds more than a statement");
+  c.admission_statement.resize(statement->size() / 2);
+  auto decoded = weft::from_hex(*statement, c.admission_statement);
+  if (!decoded || *decoded != c.admission_statement.size())
+    fail("security.statement_file", *t.get("statement_file"), "must hold a statement in hex (weft admit member)");
 }
 
 void read_tunables(const toml::table& root, config& c) {

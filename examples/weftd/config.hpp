@@ -42,7 +42,9 @@ struct config {
   // [security]
   bool noise = true;  // transport = "noise" (default) or "plaintext" (tests, benchmarks)
   std::string member_seed_file;               // resolved against the config file's folder
-  std::array<std::uint8_t, 32> member_seed{};  // read from member_seed_file (noise only)
+  std::array<std::uint8_t, 32> member_seed{};  // read from member_seed_file
+  std::array<std::uint8_t, 32> admin_public_key{};  // SWIM admission trust anchor
+  std::vector<std::uint8_t> admission_statement;    // read from statement_file
   // [debug]
   bool test_hooks = false;
 };

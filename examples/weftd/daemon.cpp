@@ -306,7 +306,9 @@ bool daemon::start(std::string& problem) {
     if (cfg_.noise) o.peers.back().member_key = p.member_key;
   }
   o.tcp.security = cfg_.noise ? weft::transport::tcp_security::noise : weft::transport::tcp_security::plaintext;
-  if (cfg_.noise) o.member_seed = cfg_.member_seed;
+  o.member_seed = cfg_.member_seed;
+  o.admin_public_key = cfg_.admin_public_key;
+  o.admission_statement = cfg_.admission_statement;
   o.data_dir = cfg_.data_dir;
   o.tick_ms = static_cast<std::uint32_t>(cfg_.tick_ms);
   o.raft.election_timeout_ticks_min = static_cast<std::uint32_t>(cfg_.election_ticks_min);

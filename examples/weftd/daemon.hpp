@@ -44,7 +44,8 @@ struct daemon_sm {
   weft::result<void> load_snapshot(weft::runtime::snapshot_reader& in) noexcept;
 };
 
-using node_type = weft::runtime::node<daemon_sm>;
+// Ed25519 SWIM admission (statements from the admin key) and, by default, Noise links.
+using node_type = weft::runtime::basic_node<weft::runtime::secure_stack, daemon_sm>;
 
 /// Process-wide weftd series (the node's come from weft/telemetry/catalogue.hpp).
 struct daemon_metrics {

@@ -1,6 +1,6 @@
 // weftd's [security] settings: bad ones are refused at start with one line naming the key;
-// a default (Noise) cluster whose keys cluster.hpp provisioned elects a leader, takes
-// writes, and exports per-peer transport series on /metrics.
+// a default cluster (Ed25519 admission, Noise links) whose keys and statements cluster.hpp
+// provisioned elects a leader, takes writes, and exports per-peer transport series.
 #include <algorithm>
 #include <fstream>
 
@@ -37,21 +37,30 @@ TEST_CASE("weftd: bad [security] settings are refused with the key named", "[int
       "[[peers]]\nid = 2\nraft_address = \"127.0.0.1:7102\"\nswim_address = \"127.0.0.1:7202\"\n"
       "http_address = \"127.0.0.1:8102\"\n";
   const std::string good_key = "member_key = \"" + std::string(64, 'b') + "\"\n";
+  std::ofstream(dir / "good.statement") << "abcd\n";  // hex: weftd checks the statement at open
+  const std::string security = "[security]\nmember_seed_file = \"good.seed\"\nadmin_public_key = \"" +
+                               std::string(64, 'c') + "\"\nstatement_file = \"good.statement\"\n";
   struct bad_case {
     const char* name;
     std::string text;
     const char* key;
   };
   const bad_case cases[] = {
-      {"no_seed", node + peer + good_key, "security.member_seed_file is missing"},
+      {"no_security", node + peer + good_key, "[security] table is missing"},
       {"unknown_mode", node + "[security]\ntransport = \"tls\"\n", "security.transport = \"tls\""},
       {"short_seed", node + "[security]\nmember_seed_file = \"short.seed\"\n", "security.member_seed_file"},
       {"missing_seed", node + "[security]\nmember_seed_file = \"absent.seed\"\n", "cannot be read"},
-      {"no_peer_key", node + peer + "[security]\nmember_seed_file = \"good.seed\"\n", "peers[0].member_key is missing"},
-      {"bad_peer_key", node + peer + "member_key = \"xyz\"\n[security]\nmember_seed_file = \"good.seed\"\n",
-       "peers[0].member_key = \"xyz\""},
-      {"unknown_key", node + "[security]\nmember_seed_file = \"good.seed\"\ncipher = \"none\"\n",
-       "security.cipher"},
+      {"no_admin_key", node + "[security]\nmember_seed_file = \"good.seed\"\n", "security.admin_public_key is missing"},
+      {"bad_admin_key",
+       node + "[security]\nmember_seed_file = \"good.seed\"\nadmin_public_key = \"zz\"\n",
+       "security.admin_public_key = \"zz\""},
+      {"missing_statement",
+       node + "[security]\nmember_seed_file = \"good.seed\"\nadmin_public_key = \"" + std::string(64, 'c') +
+           "\"\nstatement_file = \"absent.statement\"\n",
+       "security.statement_file"},
+      {"no_peer_key", node + peer + security, "peers[0].member_key is missing"},
+      {"bad_peer_key", node + peer + "member_key = \"xyz\"\n" + security, "peers[0].member_key = \"xyz\""},
+      {"unknown_key", node + security + "cipher = \"none\"\n", "security.cipher"},
   };
   for (const bad_case& c : cases) {
     std::string said;
