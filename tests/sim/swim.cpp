@@ -248,3 +248,37 @@ TEST_CASE("swim full: traffic with partial views to 10000 members", "[.full][swi
                 t.stream_bytes_per_member_period);
   }
 }
+
+// Where the traffic at 10% loss comes from (bench_swim: ~20 datagrams, ~9 KB per member per
+// period at 1,000 members): the protocol counters of every member over 10 periods.
+TEST_CASE("swim full: what 10% loss costs at 1000 members", "[.full][swim]") {
+  constexpr std::uint32_t n = 1000;
+  constexpr int periods = 10;
+  cluster c(n, sim_options(n), 2024);
+  c.run_for(10s);
+  c.loss = 0.10;
+  c.run_for(5s);
+  std::vector<counters> before;
+  for (const auto& k : c.cores) before.push_back(k.stats());
+  const auto d0 = c.datagrams, b0 = c.datagram_bytes;
+  c.run_for(std::chrono::seconds(periods));
+  double failures = 0, suspicions = 0, refutations = 0, relayed = 0, queued = 0;
+  for (std::uint32_t i = 0; i < n; ++i) {
+    const counters& s = c.cores[i].stats();
+    failures += static_cast<double>(s.probe_failures - before[i].probe_failures);
+    suspicions += static_cast<double>(s.suspicions_started - before[i].suspicions_started);
+    refutations += static_cast<double>(s.refutations - before[i].refutations);
+    relayed += static_cast<double>(s.refutations_relayed - before[i].refutations_relayed);
+    queued += static_cast<double>(c.cores[i].broadcast_queue_size());
+  }
+  const double member_periods = static_cast<double>(n) * periods;
+  std::printf("10%% loss n=%u per member per period: %.2f datagrams, %.0f bytes; cluster-wide "
+              "per period: %.1f failed probes, %.1f refutations, %.1f refutations relayed; "
+              "suspicions each member starts per period %.2f; claims queued per member %.1f; "
+              "retransmit limit %u\n",
+              n, static_cast<double>(c.datagrams - d0) / member_periods,
+              static_cast<double>(c.datagram_bytes - b0) / member_periods, failures / periods,
+              refutations / periods, relayed / periods, suspicions / member_periods,
+              queued / n, c.cores[0].retransmit_limit());
+  CHECK(failures > 0);
+}
