@@ -81,6 +81,10 @@ TEST_CASE("node: the catalogue policy moves consensus, membership and WAL series
   const std::uint64_t failed_before = catalogue::raft_proposals_failed.value();
   const std::uint64_t probes_before = catalogue::swim_probes.value();
   const std::uint64_t repairs_before = catalogue::wal_torn_tail_repairs.value();
+  const std::uint64_t applied_before = catalogue::raft_proposals_applied.value();
+  const std::uint64_t leader_changes_before = catalogue::raft_leader_changes.value();
+  const std::uint64_t wal_bytes_before = catalogue::wal_written_bytes.value();
+  const std::uint64_t fsyncs_before = catalogue::wal_fsync_duration.count();
   constexpr std::size_t writes = 5;
 
   pair_of_members c;
@@ -97,6 +101,14 @@ TEST_CASE("node: the catalogue policy moves consensus, membership and WAL series
   CHECK(c.run_until([&] {
     return catalogue::raft_proposals_committed.value() - committed_before >= 2 * writes;
   }));
+
+  // Both members applied, appended to and synced their WALs, and saw the leader appear.
+  CHECK(catalogue::raft_proposals_applied.value() - applied_before >= 2 * writes);
+  CHECK(catalogue::raft_leader_changes.value() > leader_changes_before);
+  CHECK(catalogue::raft_has_leader.value() == 1);
+  CHECK(catalogue::wal_written_bytes.value() - wal_bytes_before >= 2 * writes);
+  CHECK(catalogue::wal_fsync_duration.count() > fsyncs_before);
+  CHECK(c.run_until([&] { return catalogue::raft_apply_lag.value() == 0; }));
 
   // The core refuses an entry above max_bytes_per_entry: a failed proposal.
   const std::vector<std::uint8_t> too_big(c.options_for(leader).raft.max_bytes_per_entry + 1, 0);

@@ -19,6 +19,7 @@
 #  include "weft/telemetry/coarse_clock.hpp"
 #endif
 #include "weft/telemetry/log.hpp"
+#include "weft/telemetry/prometheus.hpp"
 #include "weft/telemetry/trace.hpp"
 #include "weft/wire/frame.hpp"
 #if __has_include(<fmt/format.h>)
@@ -181,7 +182,11 @@ TEST_CASE("binary sink: a full queue counts drops, reports them in-band, loses n
   test_sink s(clock, &r);  // 8 slots
   for (int i = 0; i < 20; ++i) WEFT_LOG_INFO(s, "burst", wt::kv("i", i));
   CHECK(s.dropped() == 12);
-  CHECK(r.size() == 1);  // the drop counter is a registered metric
+  CHECK(r.size() == 1);  // the drop counter is a registered metric, in the exposition
+  std::string exposition;
+  wt::string_output text(exposition);
+  REQUIRE(wt::write_exposition(text, wt::exposition::prometheus_0_0_4, r));
+  CHECK(exposition.find("\nweft_log_dropped_records_total 12\n") != std::string::npos);
   memory_output out;
   REQUIRE(s.flush(out).value() == 8);
   const collected c = decode(out.bytes);

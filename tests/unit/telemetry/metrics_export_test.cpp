@@ -243,7 +243,10 @@ TEST_CASE("openmetrics 1.0: # EOF, _total on samples only, UNIT, escaped HELP",
           "[telemetry][export]") {
   wt::registry r;
   static constexpr std::array labels{wt::label{"peer", "q\"uote"}};
+  static constexpr std::array hostile{wt::label{"peer", "a\\b\nc\xFF"}};  // and non-UTF-8
   wt::counter c({"weft_test_written_bytes", "Say \"hi\"", "bytes", labels}, &r);
+  wt::counter c2({"weft_test_written_bytes", "Say \"hi\"", "bytes", hostile}, &r);
+  c2.add(4);
   wt::histogram h({"weft_test_apply_seconds", "apply", "seconds", {}, 1e-9}, &r);
   c.add(3);
   h.record(1'000'000'000);
@@ -252,6 +255,8 @@ TEST_CASE("openmetrics 1.0: # EOF, _total on samples only, UNIT, escaped HELP",
   CHECK(text.find("# UNIT weft_test_written_bytes bytes\n") != std::string::npos);
   CHECK(text.find("# HELP weft_test_written_bytes Say \\\"hi\\\"\n") != std::string::npos);
   CHECK(text.find("weft_test_written_bytes_total{peer=\"q\\\"uote\"} 3\n") != std::string::npos);
+  CHECK(text.find("weft_test_written_bytes_total{peer=\"a\\\\b\\nc\xEF\xBF\xBD\"} 4\n") !=
+        std::string::npos);
   CHECK(text.find("weft_test_apply_seconds_sum 1.0\n") != std::string::npos);
   REQUIRE(text.size() >= 6);
   CHECK(text.substr(text.size() - 6) == "# EOF\n");
