@@ -254,6 +254,49 @@ TEST_CASE("Ed25519 claims at small MTUs: membership converges, app messages get 
     CHECK(origin.dead_verdicts + origin.suspicions_started > 0);
   }
 }
+TEST_CASE("Ed25519: app messages keep their share when one item outweighs the reserved part",
+          "[swim][admission][crypto][fairness]") {
+  // At 300 bytes a full Ed25519 alive claim (~190 bytes) leaves ~100 of a packet, less
+  // than a signed 64-byte application message (~136): the 25% share of one packet (~73
+  // bytes) cannot hold it, so the share is kept across packets instead.
+  options o = swim_test::sim_options(40);
+  o.mtu_bytes = 300;
+  o.max_payload_bytes = 64;
+  const std::string app(64, 'a');
+  for (const std::uint32_t share : {25u, 0u}) {
+    INFO("app_share_percent " << share);
+    o.app_share_percent = share;
+    ed_cluster c(2, o, 33);
+    auto& k = c.cores[0];
+    for (std::size_t i = 10; i < 30; ++i) {
+      const member_claim newcomer = ed_core_maker{}(o, i, 1, 1, 0).self_claim();
+      (void)k.step(c.now, 2, gossip_packet(2, {newcomer}));
+    }
+    c.drain(0);
+    REQUIRE(k.broadcast_queue_size() >= 20);
+    REQUIRE(k.broadcast(as_bytes(app)));
+    std::size_t app_items = 0, claim_items = 0;
+    k.tick(c.now + std::chrono::seconds(10));
+    for (const outgoing& out : k.sends()) {
+      if (out.via != channel::datagram) continue;
+      CHECK(out.bytes.size() <= o.mtu_bytes);
+      byte_reader r(out.bytes);
+      packet_header h;
+      auto n = decode_header(r, h, 255);
+      REQUIRE(n);
+      for (std::uint64_t i = 0; i < *n; ++i) {
+        gossip_item item;
+        REQUIRE(decode_item(r, item));
+        if (item.kind == item_kind::app) ++app_items;
+        if (item.kind == item_kind::alive) ++claim_items;
+      }
+    }
+    k.clear_outputs();
+    CHECK(claim_items > 0);
+    if (share > 0) CHECK(app_items > 0);
+    else CHECK(app_items == 0);  // starved: every packet went to claims first
+  }
+}
 #else
 TEST_CASE("Ed25519 admission", "[swim][admission][crypto]") {
   WARN("libsodium not found: the Ed25519 admission tests are skipped");
