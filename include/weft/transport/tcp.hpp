@@ -87,7 +87,9 @@ struct tcp_options {
   duration reconnect_backoff_max = seconds(2);
   std::size_t max_frames_per_read = 256;  // fairness towards other connections
   tcp_security security = tcp_security::plaintext;
-  duration handshake_timeout = seconds(5);  // an outbound handshake not done by then is dropped
+  // An outbound handshake not done by then is dropped; an inbound connection that has not
+  // identified itself by then (hello, or completed handshake) is closed.
+  duration handshake_timeout = seconds(5);
   std::uint64_t noise_rekey_interval_frames = std::uint64_t{1} << 20;
 
   [[nodiscard]] result<void> validate() const noexcept {
@@ -125,7 +127,8 @@ struct tcp_counters {
   std::uint64_t handshakes_completed = 0;     // both directions counted where they finish
   std::uint64_t refused_handshake = 0;        // bad handshake message, hello or version
   std::uint64_t refused_wrong_key = 0;        // static key not the one held for the claimed id
-  std::uint64_t handshake_timeouts = 0;
+  std::uint64_t handshake_timeouts = 0;       // outbound handshakes not done in time
+  std::uint64_t inbound_timeouts = 0;         // inbound connections that never identified
   std::uint64_t refused_tampered = 0;         // a sealed frame failed authentication
   std::uint64_t refused_replayed = 0;         // nonce below the next expected one
   std::uint64_t refused_out_of_order = 0;     // nonce above it (a frame went missing)
@@ -239,6 +242,7 @@ class tcp_transport {
     std::optional<peer_id> from;  // set by the hello frame (or the handshake)
     outbound* peer = nullptr;     // the table entry of `from`
     std::optional<session_type> session;
+    runtime::timer_id deadline{};  // closes the connection unless it identifies in time
   };
 
   [[nodiscard]] bool secure() const noexcept { return options_.security == tcp_security::noise; }
@@ -270,6 +274,7 @@ class tcp_transport {
   static void on_inbound_event(void* context, std::uint32_t events) noexcept;
   static void on_listen_event(void* context, std::uint32_t events) noexcept;
   static void on_retry_timer(void* context) noexcept;
+  static void on_inbound_deadline(void* context) noexcept;
 
   runtime::event_loop* loop_ = nullptr;
   socket_fd listener_{};
@@ -768,10 +773,21 @@ inline void tcp_transport::on_listen_event(void* context, std::uint32_t) noexcep
     }
     slot->socket = std::move(accepted);
     ++self.counters_.inbound_accepted;
+    // A slot held by a connection that never says who it is would starve real peers.
+    if (auto deadline = self.loop_->add_timer(self.options_.handshake_timeout, &on_inbound_deadline, &*slot))
+      slot->deadline = *deadline;
   }
 }
 
+inline void tcp_transport::on_inbound_deadline(void* context) noexcept {
+  auto& conn = *static_cast<inbound*>(context);
+  if (!conn.socket.valid() || conn.from) return;
+  ++conn.owner->counters_.inbound_timeouts;
+  conn.owner->close_inbound(conn);
+}
+
 inline void tcp_transport::close_inbound(inbound& conn) noexcept {
+  loop_->cancel_timer(conn.deadline);
   loop_->unwatch(conn.socket.get());
   conn.socket.reset();
   conn.decoder.reset();

@@ -342,3 +342,25 @@ TEST_CASE("TCP carries a sender's trace context to the receiving handler",
     CHECK(b.received_trace() == nullptr);  // only inside the handler
   }
 }
+
+TEST_CASE("TCP closes an inbound connection that never identifies itself",
+          "[transport][tcp][noise]") {
+  for (const bool secure : {false, true}) {
+    CAPTURE(secure);
+    weft::runtime::event_loop loop;
+    REQUIRE(loop.init());
+    const identity ib(2);
+    tcp_transport b;
+    member mb(&b);
+    auto options = secure ? noise_options() : weft::transport::tcp_options{};
+    options.handshake_timeout = weft::milliseconds(50);
+    b.set_noise_identity(ib.noise());
+    REQUIRE(b.open(loop, loopback_any, 2, options, &on_message, &on_link, &mb));
+    const int silent = connect_raw(b.local_endpoint());  // connects, then says nothing
+    std::uint8_t byte = 0;
+    CHECK(pump_and_recv(loop, silent, &byte, 1) == 0);  // closed by the transport
+    CHECK(b.counters().inbound_timeouts == 1);
+    CHECK(b.counters().inbound_accepted == 1);
+    ::close(silent);
+  }
+}
