@@ -65,13 +65,14 @@ int sign(const parsed& p) {
   const auto key = p.get("--key"), payload = p.get("--payload");
   if (!key || !payload || !p.positional.empty())
     return weft_cli::fail("usage: weft cose sign --key HEX --payload HEX [--kid TEXT]");
-  const auto seed = hex_bytes(*key);
+  auto seed = hex_bytes(*key);
   if (!seed || seed->size() != ls::ed25519::seed_size)
     return weft_cli::fail("--key must be a 32-byte Ed25519 seed in hex");
   const auto data = hex_bytes(*payload);
   if (!data) return weft_cli::fail("--payload is not hex");
   auto secret = ls::ed25519::secret_key_from_seed(
       std::span<const std::uint8_t, 32>(seed->data(), ls::ed25519::seed_size));
+  weft::crypto::detail::secure_wipe(seed->data(), seed->size());  // the key lives on in `secret`
   wc::cose::encode_options options;
   const auto kid = p.get("--kid");
   if (kid) options.kid = weft::as_bytes(*kid);

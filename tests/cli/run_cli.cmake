@@ -149,6 +149,9 @@ expect_wal(wal_verify_foreign ${foreign_dir} 2 "^$" "^error: [^\n]*wal-000000000
 # weft log decode (telemetry): tests/cli/log_decode.cmake
 include(${CMAKE_CURRENT_LIST_DIR}/log_decode.cmake)
 
+# weft cose and weft merkle: tests/cli/crypto.cmake
+include(${CMAKE_CURRENT_LIST_DIR}/crypto.cmake)
+
 # weft admit: an admin key, then a member key and its admin-signed statement, as files.
 file(REMOVE_RECURSE ${WORK}/admit)
 file(MAKE_DIRECTORY ${WORK}/admit)

@@ -235,7 +235,7 @@ TEST_CASE("cose fast path accepts only what the strict decoder accepts, identica
     strictness.tag = *rc::gen::element(cose::tag_policy::optional, cose::tag_policy::required,
                                        cose::tag_policy::forbidden);
     if (sign) {
-      const auto fast = cose::detail::fast_sign1(message, cose::alg_eddsa, strictness);
+      const auto fast = cose::detail::fast_sign1<cose::alg_eddsa>(message, strictness);
       const auto full = cose::decode_sign1(message, strictness);
       if (mutations == 0 && message.size() == made->size() &&
           (strictness.tag == cose::tag_policy::optional ||
@@ -253,7 +253,7 @@ TEST_CASE("cose fast path accepts only what the strict decoder accepts, identica
         RC_ASSERT(!full->header.content_format && !full->header.content_type);
       }
     } else {
-      const auto fast = cose::detail::fast_encrypt0(message, cose::alg_chacha20_poly1305, strictness);
+      const auto fast = cose::detail::fast_encrypt0<cose::alg_chacha20_poly1305, 12>(message, strictness);
       const auto full = cose::decode_encrypt0(message, strictness);
       if (mutations == 0 && message.size() == made->size() &&
           (strictness.tag == cose::tag_policy::optional ||

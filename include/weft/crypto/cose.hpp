@@ -370,9 +370,127 @@ inline result<byte_view> enc_structure(byte_view protected_bytes, byte_view exte
   return w.written();
 }
 
-inline constexpr std::size_t head_size(std::size_t n) noexcept {
+inline constexpr std::size_t head_size(std::uint64_t n) noexcept {
   return n < 24 ? 1 : n <= 0xff ? 2 : n <= 0xffff ? 3 : n <= 0xffffffffu ? 5 : 9;
 }
+
+/// The CBOR argument of integer `v` (major type 0 for v >= 0, else 1).
+inline constexpr std::uint64_t int_argument(std::int64_t v) noexcept {
+  return v >= 0 ? static_cast<std::uint64_t>(v) : static_cast<std::uint64_t>(-(v + 1));
+}
+
+/// Writes a shortest-form CBOR head at `at` (the caller has checked the room, at most 9
+/// bytes); returns the end. The same bytes as envelope_writer::head, without its checks.
+inline constexpr std::uint8_t* put_head(std::uint8_t* at, unsigned major,
+                                        std::uint64_t value) noexcept {
+  const std::size_t extra = head_size(value) - 1;
+  const auto m = static_cast<std::uint8_t>(major << 5);
+  if (extra == 0) {
+    *at++ = static_cast<std::uint8_t>(m | value);
+    return at;
+  }
+  *at++ = static_cast<std::uint8_t>(m | (extra == 1 ? 24 : extra == 2 ? 25 : extra == 4 ? 26 : 27));
+  for (std::size_t i = extra; i-- > 0;) *at++ = static_cast<std::uint8_t>(value >> (8 * i));
+  return at;
+}
+inline constexpr std::uint8_t* put_int(std::uint8_t* at, std::int64_t v) noexcept {
+  return put_head(at, v >= 0 ? 0 : 1, int_argument(v));
+}
+
+/// The protected bucket weft writes when no content format is asked for, {1: Alg}, encoded
+/// at compile time (put_protected writes the same bytes).
+template <std::int64_t Alg>
+inline constexpr auto alg_protected = [] {
+  std::array<std::uint8_t, 2 + head_size(int_argument(Alg))> encoded{};
+  encoded[0] = 0xa1;  // map of one entry
+  encoded[1] = static_cast<std::uint8_t>(label_alg);
+  put_int(encoded.data() + 2, Alg);
+  return encoded;
+}();
+
+/// The Enc_structure up to the external AAD for the protected bucket {1: Alg}:
+/// array(3), "Encrypt0", bstr({1: Alg}). Compile-time, so a message costs one copy.
+template <std::int64_t Alg>
+inline constexpr auto enc_structure_prefix = [] {
+  constexpr auto& prot = alg_protected<Alg>;
+  static_assert(prot.size() < 24, "one-byte bstr head");
+  std::array<std::uint8_t, 10 + 1 + prot.size()> encoded{
+      0x83, 0x68, 'E', 'n', 'c', 'r', 'y', 'p', 't', '0', static_cast<std::uint8_t>(0x40 | prot.size())};
+  for (std::size_t i = 0; i < prot.size(); ++i) encoded[11 + i] = prot[i];
+  return encoded;
+}();
+
+/// An envelope's array head followed by bstr({1: Alg}), as weft writes it.
+template <std::int64_t Alg, std::uint8_t ArrayByte>
+inline constexpr auto envelope_start = [] {
+  constexpr auto& prot = alg_protected<Alg>;
+  std::array<std::uint8_t, 2 + prot.size()> encoded{ArrayByte,
+                                                    static_cast<std::uint8_t>(0x40 | prot.size())};
+  for (std::size_t i = 0; i < prot.size(); ++i) encoded[2 + i] = prot[i];
+  return encoded;
+}();
+
+template <std::int64_t Alg>
+inline bool is_alg_protected(byte_view protected_bytes) noexcept {
+  constexpr auto& expected = alg_protected<Alg>;
+  return protected_bytes.size() == expected.size() &&
+         std::memcmp(protected_bytes.data(), expected.data(), expected.size()) == 0;
+}
+
+using enc_structure_buffer = std::array<std::uint8_t, max_enc_structure_size_bytes>;
+
+/// The whole Enc_structure ["Encrypt0", {1: Alg}, h''] (no external AAD), compile-time.
+template <std::int64_t Alg>
+inline constexpr auto enc_structure_without_aad = [] {
+  constexpr auto& prefix = enc_structure_prefix<Alg>;
+  std::array<std::uint8_t, prefix.size() + 1> encoded{};
+  for (std::size_t i = 0; i < prefix.size(); ++i) encoded[i] = prefix[i];
+  encoded[prefix.size()] = 0x40;  // empty bstr
+  return encoded;
+}();
+
+/// enc_structure() with the common case first: protected {1: Alg} (weft's own envelopes;
+/// `protected_is_alg` when the caller already knows) and an external AAD under 24 bytes
+/// take the compile-time bytes: no copy at all without external AAD, else prefix + AAD.
+template <std::int64_t Alg>
+WEFT_ALWAYS_INLINE result<byte_view> enc_structure_for(byte_view protected_bytes,
+                                                       byte_view external_aad,
+                                                       enc_structure_buffer& scratch,
+                                                       bool protected_is_alg) noexcept {
+  constexpr auto& prefix = enc_structure_prefix<Alg>;
+  const std::size_t a = external_aad.size();
+  if (a < 24 && (protected_is_alg || is_alg_protected<Alg>(protected_bytes))) {
+    if (a == 0) return byte_view(enc_structure_without_aad<Alg>);
+    std::memcpy(scratch.data(), prefix.data(), prefix.size());
+    scratch[prefix.size()] = static_cast<std::uint8_t>(0x40 | a);
+    std::memcpy(scratch.data() + prefix.size() + 1, external_aad.data(), a);
+    return byte_view(scratch.data(), prefix.size() + 1 + a);
+  }
+  return enc_structure(protected_bytes, external_aad, scratch);
+}
+
+/// Protected bucket {1: alg, 3: content_format} (at most 21 bytes) into `buffer`.
+inline byte_view protected_with_format(std::int64_t alg, std::uint64_t content_format,
+                                       std::array<std::uint8_t, 24>& buffer) noexcept {
+  std::uint8_t* at = buffer.data();
+  *at++ = 0xa2;  // map of two entries
+  at = put_int(at, label_alg);
+  at = put_int(at, alg);
+  at = put_int(at, label_content_type);
+  at = put_head(at, 0, content_format);
+  return byte_view(buffer.data(), static_cast<std::size_t>(at - buffer.data()));
+}
+
+/// What the fast path finds in one of weft's canonical envelopes (views into the input).
+/// Nothing in it is read unless the scan succeeded, so it costs no initialisation.
+struct canonical_views {
+  byte_view protected_bytes;
+  byte_view kid;  // when has_kid
+  byte_view iv;   // Encrypt0
+  byte_view content;  // payload (Sign1) or ciphertext with tag (Encrypt0)
+  byte_view signature;  // Sign1
+  bool has_kid;
+};
 
 /// The fast path: weft's own canonical envelopes, recognised byte by byte. It only ever
 /// accepts what the strict decoder accepts with the same result (a property test checks
@@ -387,68 +505,81 @@ class canonical_scanner {
     ++at_;
     return true;
   }
-  /// A byte string with a shortest-form head, within the limits.
+  /// A byte string with a shortest-form head (at most a 4-byte length), within the limits.
   bool bstr(byte_view& out) noexcept {
     if (at_ >= in_.size()) return false;
     const std::uint8_t initial = in_[at_++];
-    if ((initial >> 5) != 2) return false;
-    std::uint64_t length = initial & 0x1f;
-    if (length == 24) {
-      if (!take_be(1, length) || length < 24) return false;
-    } else if (length == 25) {
-      if (!take_be(2, length) || length < 0x100) return false;
-    } else if (length == 26) {
-      if (!take_be(4, length) || length < 0x10000) return false;
-    } else if (length > 23) {
-      return false;
-    }
+    if (initial < 0x40 || initial > 0x5a) return false;  // major type 2, length below 2^32
+    std::uint64_t length = initial & 0x1fu;
+    if (length >= 24 && !length_after_head(initial, length)) return false;
     if (length > in_.size() - at_ || length > options_.cbor.max_string_bytes) return false;
     out = in_.subspan(at_, static_cast<std::size_t>(length));
     at_ += static_cast<std::size_t>(length);
     return true;
   }
-  bool tag_and_array(std::uint8_t tag_byte, std::uint8_t array_byte) noexcept {
+  /// The optional tag, the array head and the protected bucket {1: Alg} exactly as weft
+  /// writes it (no content type), compared against compile-time bytes.
+  template <std::int64_t Alg, std::uint8_t ArrayByte>
+  bool start(std::uint8_t tag_byte, byte_view& protected_bytes) noexcept {
     if (in_.size() > options_.cbor.max_total_bytes || options_.cbor.max_depth < 3 ||
         options_.cbor.max_items < 16 || options_.max_header_entries < 2)
       return false;
-    if (options_.tag != tag_policy::forbidden && byte(tag_byte)) return byte(array_byte);
-    return options_.tag != tag_policy::required && byte(array_byte);
-  }
-  /// Protected bucket {1: alg} exactly as put_protected writes it (no content type).
-  bool protected_alg(std::int64_t alg, byte_view& protected_bytes, headers& out) noexcept {
-    if (!bstr(protected_bytes) || protected_bytes.size() < 3 || protected_bytes[0] != 0xa1 ||
-        protected_bytes[1] != 0x01)
+    if (options_.tag != tag_policy::forbidden && byte(tag_byte)) {
+    } else if (options_.tag == tag_policy::required) {
       return false;
-    const byte_view value = protected_bytes.subspan(2);
-    if (alg >= -24 && alg < 24) {  // one-byte integer: every registered AEAD/EdDSA id
-      const auto expected = static_cast<std::uint8_t>(alg >= 0 ? alg : 0x20 | (-1 - alg));
-      if (value.size() != 1 || value[0] != expected) return false;
-    } else {
-      std::uint8_t expected[12];
-      envelope_writer w(expected);
-      w.integer(alg);
-      if (!equal_bytes(value, w.written())) return false;
     }
-    out.alg = alg;
+    constexpr auto& expected = envelope_start<Alg, ArrayByte>;  // one compare, no loop
+    if (in_.size() - at_ < expected.size() ||
+        std::memcmp(in_.data() + at_, expected.data(), expected.size()) != 0)
+      return false;
+    protected_bytes = in_.subspan(at_ + 2, expected.size() - 2);
+    at_ += expected.size();
     return true;
   }
-  /// Optional {4: kid} entry of an unprotected map whose head says `with_kid`.
-  bool kid(bool with_kid, headers& out) noexcept {
-    if (!with_kid) return true;
-    byte_view k;
-    if (!byte(0x04) || !bstr(k) || k.size() > options_.max_kid_size_bytes) return false;
-    out.kid = k;
+  /// The unprotected map head (`with_kid` ? 2 : 1 entries, plus `base` entries) and the
+  /// optional {4: kid} entry.
+  bool unprotected_and_kid(std::uint8_t map_byte_without_kid, canonical_views& out) noexcept {
+    out.has_kid = peek() == map_byte_without_kid + 1;
+    if (!byte(out.has_kid ? static_cast<std::uint8_t>(map_byte_without_kid + 1)
+                          : map_byte_without_kid))
+      return false;
+    if (!out.has_kid) return true;
+    return byte(0x04) && bstr(out.kid) && out.kid.size() <= options_.max_kid_size_bytes;
+  }
+  /// Map entry `Label: bstr of Size bytes` (both under 24: one-byte heads).
+  template <std::int64_t Label, std::size_t Size>
+  bool labelled_short_bstr(byte_view& out) noexcept {
+    static_assert(Label >= 0 && Label < 24 && Size < 24, "one-byte heads");
+    if (in_.size() - at_ < 2 + Size || in_[at_] != Label || in_[at_ + 1] != (0x40 | Size))
+      return false;
+    out = in_.subspan(at_ + 2, Size);
+    at_ += 2 + Size;
     return true;
   }
+  /// A bstr that ends exactly at the end of the input.
+  bool last_bstr(byte_view& out) noexcept { return bstr(out) && at_end(); }
   [[nodiscard]] bool at_end() const noexcept { return at_ == in_.size(); }
   [[nodiscard]] std::uint8_t peek() const noexcept { return at_ < in_.size() ? in_[at_] : 0; }
 
  private:
-  bool take_be(std::size_t n, std::uint64_t& value) noexcept {
-    if (in_.size() - at_ < n) return false;
-    value = 0;
-    for (std::size_t i = 0; i < n; ++i) value = (value << 8) | in_[at_++];
-    return true;
+  /// The 1-, 2- or 4-byte big-endian length after head byte 0x58, 0x59 or 0x5a, which must
+  /// be the shortest form (at least 24, 2^8, 2^16).
+  bool length_after_head(std::uint8_t initial, std::uint64_t& length) noexcept {
+    const std::size_t extra = std::size_t{1} << (initial - 0x58);
+    if (in_.size() - at_ < extra) return false;
+    const std::uint8_t* b = in_.data() + at_;
+    at_ += extra;
+    if (extra == 1) {
+      length = b[0];
+      return length >= 24;
+    }
+    if (extra == 2) {
+      length = static_cast<std::uint64_t>(b[0]) << 8 | b[1];
+      return length >= 0x100;
+    }
+    length = static_cast<std::uint64_t>(b[0]) << 24 | static_cast<std::uint64_t>(b[1]) << 16 |
+             static_cast<std::uint64_t>(b[2]) << 8 | b[3];
+    return length >= 0x10000;
   }
   byte_view in_;
   const decode_options& options_;
@@ -457,41 +588,46 @@ class canonical_scanner {
 
 /// Fills `out` from a canonical COSE_Sign1 and returns true, or returns false (then `out`
 /// is unspecified and the caller runs the strict decoder).
-inline bool scan_sign1(byte_view message, std::int64_t alg, const decode_options& options,
-                       sign1_message& out) noexcept {
+template <std::int64_t Alg>
+bool scan_sign1(byte_view message, const decode_options& options, canonical_views& out) noexcept {
   canonical_scanner scan(message, options);
-  if (!scan.tag_and_array(0xd2, 0x84) || !scan.protected_alg(alg, out.protected_bytes, out.header))
-    return false;
-  const bool with_kid = scan.peek() == 0xa1;
-  return (with_kid ? scan.byte(0xa1) : scan.byte(0xa0)) && scan.kid(with_kid, out.header) &&
-         scan.bstr(out.payload) && scan.bstr(out.signature) && scan.at_end();
+  return scan.start<Alg, 0x84>(0xd2, out.protected_bytes) && scan.unprotected_and_kid(0xa0, out) &&
+         scan.bstr(out.content) && scan.last_bstr(out.signature);
 }
 
-inline bool scan_encrypt0(byte_view message, std::int64_t alg, const decode_options& options,
-                          encrypt0_message& out) noexcept {
+/// Likewise for a canonical COSE_Encrypt0 whose iv has NonceSize bytes.
+template <std::int64_t Alg, std::size_t NonceSize>
+WEFT_ALWAYS_INLINE bool scan_encrypt0(byte_view message, const decode_options& options,
+                                      canonical_views& out) noexcept {
+  static_assert(NonceSize < 24, "one-byte iv head");
   canonical_scanner scan(message, options);
-  if (!scan.tag_and_array(0xd0, 0x83) || !scan.protected_alg(alg, out.protected_bytes, out.header))
-    return false;
-  const bool with_kid = scan.peek() == 0xa2;
-  byte_view iv;
-  if (!(with_kid ? scan.byte(0xa2) : scan.byte(0xa1)) || !scan.kid(with_kid, out.header) ||
-      !scan.byte(0x05) || !scan.bstr(iv) || !scan.bstr(out.ciphertext) || !scan.at_end())
-    return false;
-  out.header.iv = iv;
-  return true;
+  return scan.start<Alg, 0x83>(0xd0, out.protected_bytes) && scan.unprotected_and_kid(0xa1, out) &&
+         scan.labelled_short_bstr<label_iv, NonceSize>(out.iv) && scan.last_bstr(out.content);
 }
 
-inline std::optional<sign1_message> fast_sign1(byte_view message, std::int64_t alg,
-                                               const decode_options& options) noexcept {
-  sign1_message out;
-  if (!scan_sign1(message, alg, options, out)) return std::nullopt;
-  return out;
+/// The fast path's findings as the strict decoder reports them (for the property test).
+inline headers canonical_headers(std::int64_t alg, const canonical_views& found) noexcept {
+  headers h;
+  h.alg = alg;
+  if (found.has_kid) h.kid = found.kid;
+  return h;
 }
 
-inline std::optional<encrypt0_message> fast_encrypt0(byte_view message, std::int64_t alg,
-                                                     const decode_options& options) noexcept {
-  encrypt0_message out;
-  if (!scan_encrypt0(message, alg, options, out)) return std::nullopt;
+template <std::int64_t Alg>
+std::optional<sign1_message> fast_sign1(byte_view message, const decode_options& options) noexcept {
+  canonical_views found;
+  if (!scan_sign1<Alg>(message, options, found)) return std::nullopt;
+  return sign1_message{found.protected_bytes, canonical_headers(Alg, found), found.content,
+                       found.signature};
+}
+
+template <std::int64_t Alg, std::size_t NonceSize>
+std::optional<encrypt0_message> fast_encrypt0(byte_view message,
+                                              const decode_options& options) noexcept {
+  canonical_views found;
+  if (!scan_encrypt0<Alg, NonceSize>(message, options, found)) return std::nullopt;
+  encrypt0_message out{found.protected_bytes, canonical_headers(Alg, found), found.content};
+  out.header.iv = found.iv;
   return out;
 }
 
@@ -543,6 +679,28 @@ inline std::optional<encrypt0_message> fast_encrypt0(byte_view message, std::int
   return out;
 }
 
+namespace detail {
+
+/// The strict decoder's reading of a COSE_Encrypt0 for decrypt0, with its header checks.
+/// Out of line: it is the slow path, and inlined its state would weigh on every call.
+template <std::int64_t Alg, std::size_t NonceSize>
+WEFT_NOINLINE result<void> strict_encrypt0(byte_view message, const decode_options& options,
+                                           canonical_views& out) noexcept {
+  WEFT_TRY_ASSIGN(const encrypt0_message decoded, decode_encrypt0(message, options));
+  if (decoded.header.alg_is_text || !decoded.header.alg || *decoded.header.alg != Alg)
+    return error(crypto_errc::cose_unsupported_algorithm, "cose::decrypt0");
+  if (decoded.header.partial_iv)
+    return error(crypto_errc::cose_bad_header, "cose: partial iv needs a base iv");
+  if (!decoded.header.iv || decoded.header.iv->size() != NonceSize)
+    return error(crypto_errc::cose_bad_header, "cose::decrypt0: iv missing or wrong size");
+  out.protected_bytes = decoded.protected_bytes;
+  out.iv = *decoded.header.iv;
+  out.content = decoded.ciphertext;
+  return ok();
+}
+
+}  // namespace detail
+
 /// The COSE algorithm identifier a signer stands for (specialise for new backends).
 template <class S>
 inline constexpr std::int64_t signature_algorithm = alg_eddsa;
@@ -582,20 +740,22 @@ template <signature_verifier S>
                                              byte_view external_aad, mutable_byte_view scratch,
                                              const decode_options& options = {}) noexcept {
   WEFT_TRY(options.validate());
-  sign1_message decoded;  // filled in place: the canonical scan, else the strict decoder
-  if (!detail::scan_sign1(message, signature_algorithm<S>, options, decoded)) {
-    WEFT_TRY_ASSIGN(decoded, decode_sign1(message, options));
+  detail::canonical_views found;  // the canonical scan, else the strict decoder
+  if (!detail::scan_sign1<signature_algorithm<S>>(message, options, found)) {
+    WEFT_TRY_ASSIGN(const sign1_message decoded, decode_sign1(message, options));
+    if (decoded.header.alg_is_text || !decoded.header.alg ||
+        *decoded.header.alg != signature_algorithm<S>)
+      return error(crypto_errc::cose_unsupported_algorithm, "cose::verify_sign1");
+    found.protected_bytes = decoded.protected_bytes;
+    found.content = decoded.payload;
+    found.signature = decoded.signature;
   }
-  if (decoded.header.alg_is_text || !decoded.header.alg ||
-      *decoded.header.alg != signature_algorithm<S>)
-    return error(crypto_errc::cose_unsupported_algorithm, "cose::verify_sign1");
-  if (decoded.signature.size() != S::signature_size)
+  if (found.signature.size() != S::signature_size)
     return error(crypto_errc::bad_signature, "cose::verify_sign1: signature length");
-  WEFT_TRY_ASSIGN(const byte_view tbs, detail::sig_structure(decoded.protected_bytes,
-                                                              external_aad, decoded.payload,
-                                                              scratch));
-  WEFT_TRY(S::verify(key, tbs, decoded.signature));
-  return decoded.payload;
+  WEFT_TRY_ASSIGN(const byte_view tbs, detail::sig_structure(found.protected_bytes, external_aad,
+                                                              found.content, scratch));
+  WEFT_TRY(S::verify(key, tbs, found.signature));
+  return found.content;
 }
 
 /// Writes a COSE_Encrypt0 of `plaintext` under `key` and `iv` (A::nonce_size bytes; never
@@ -604,29 +764,51 @@ template <aead A>
 [[nodiscard]] result<byte_view> encrypt0(const typename A::key& key, byte_view iv,
                                          byte_view plaintext, const encode_options& options,
                                          mutable_byte_view out) noexcept {
+  constexpr std::int64_t alg = aead_algorithm<A>;
+  static_assert(A::nonce_size < 24, "the iv's bstr head is one byte");
   if (iv.size() != A::nonce_size) return error(crypto_errc::invalid_length, "cose::encrypt0 iv");
-  detail::envelope_writer w(out);
-  if (options.tagged) w.head(6, tag_encrypt0);
-  w.head(4, 3);
+  // Sizes first, then every byte written without per-head checks: this runs on every
+  // message, and the checked writer's branches were most of weft's own cost (docs/crypto.md).
+  std::array<std::uint8_t, 24> custom_protected;
   const byte_view protected_bytes =
-      detail::put_protected(w, aead_algorithm<A>, options.content_format);
-  w.head(5, options.kid ? 2 : 1);
-  if (options.kid) {
-    w.integer(label_kid);
-    w.bstr(*options.kid);
-  }
-  w.integer(label_iv);
-  w.bstr(iv);
+      options.content_format ? detail::protected_with_format(alg, *options.content_format, custom_protected)
+                             : byte_view(detail::alg_protected<alg>);
+  const std::size_t kid_entry_size =
+      options.kid ? 1 + detail::head_size(options.kid->size()) + options.kid->size() : 0;
   const std::size_t sealed_size = plaintext.size() + A::tag_size;
-  w.head(2, sealed_size);
-  if (w.full() || out.size() - w.size() < sealed_size)
+  const std::size_t header_size = (options.tagged ? 1 : 0) + 1 + 1 + protected_bytes.size() + 1 +
+                                  kid_entry_size + 2 + A::nonce_size + detail::head_size(sealed_size);
+  if (out.size() < header_size || out.size() - header_size < sealed_size)
     return error(crypto_errc::buffer_too_small, "cose::encrypt0");
-  std::array<std::uint8_t, max_enc_structure_size_bytes> aad_buffer;
-  WEFT_TRY_ASSIGN(const byte_view aad, detail::enc_structure(protected_bytes,
-                                                              options.external_aad, aad_buffer));
-  const std::size_t at = w.size();
-  WEFT_TRY_ASSIGN(const std::size_t n, A::seal(key, iv, aad, plaintext, out.subspan(at)));
-  return byte_view(out.first(at + n));
+  detail::enc_structure_buffer aad_buffer;  // uninitialised: no cost
+  WEFT_TRY_ASSIGN(const byte_view aad,
+                  detail::enc_structure_for<alg>(protected_bytes, options.external_aad, aad_buffer,
+                                                 !options.content_format.has_value()));
+  std::uint8_t* at = out.data();
+  if (options.tagged) *at++ = static_cast<std::uint8_t>(0xc0 | tag_encrypt0);
+  *at++ = 0x83;  // array of 3
+  *at++ = static_cast<std::uint8_t>(0x40 | protected_bytes.size());
+  if (options.content_format) {
+    std::memcpy(at, protected_bytes.data(), protected_bytes.size());
+  } else {  // a compile-time size: no library call
+    std::memcpy(at, detail::alg_protected<alg>.data(), detail::alg_protected<alg>.size());
+  }
+  at += protected_bytes.size();
+  *at++ = options.kid ? 0xa2 : 0xa1;  // unprotected map: {4: kid,} 5: iv
+  if (options.kid) {
+    *at++ = static_cast<std::uint8_t>(label_kid);
+    at = detail::put_head(at, 2, options.kid->size());
+    if (!options.kid->empty()) std::memcpy(at, options.kid->data(), options.kid->size());
+    at += options.kid->size();
+  }
+  *at++ = static_cast<std::uint8_t>(label_iv);
+  *at++ = static_cast<std::uint8_t>(0x40 | A::nonce_size);
+  std::memcpy(at, iv.data(), A::nonce_size);
+  at = detail::put_head(at + A::nonce_size, 2, sealed_size);
+  const auto header_written = static_cast<std::size_t>(at - out.data());
+  WEFT_ASSERT(header_written == header_size);
+  WEFT_TRY_ASSIGN(const std::size_t n, A::seal(key, iv, aad, plaintext, out.subspan(header_written)));
+  return byte_view(out.first(header_written + n));
 }
 
 /// Decodes and decrypts a COSE_Encrypt0 into `plaintext_out`; returns the plaintext size.
@@ -635,20 +817,18 @@ template <aead A>
                                            byte_view external_aad, mutable_byte_view plaintext_out,
                                            const decode_options& options = {}) noexcept {
   WEFT_TRY(options.validate());
-  encrypt0_message decoded;  // filled in place: the canonical scan, else the strict decoder
-  if (!detail::scan_encrypt0(message, aead_algorithm<A>, options, decoded)) {
-    WEFT_TRY_ASSIGN(decoded, decode_encrypt0(message, options));
+  detail::canonical_views found;  // the canonical scan (inlined), else the strict decoder
+  const bool canonical =  // then the protected bucket is {1: alg}
+      detail::scan_encrypt0<aead_algorithm<A>, A::nonce_size>(message, options, found);
+  if (!canonical) {
+    constexpr auto strict = &detail::strict_encrypt0<aead_algorithm<A>, A::nonce_size>;
+    WEFT_TRY(strict(message, options, found));
   }
-  if (decoded.header.alg_is_text || !decoded.header.alg ||
-      *decoded.header.alg != aead_algorithm<A>)
-    return error(crypto_errc::cose_unsupported_algorithm, "cose::decrypt0");
-  if (decoded.header.partial_iv) return error(crypto_errc::cose_bad_header, "cose: partial iv needs a base iv");
-  if (!decoded.header.iv || decoded.header.iv->size() != A::nonce_size)
-    return error(crypto_errc::cose_bad_header, "cose::decrypt0: iv missing or wrong size");
-  std::array<std::uint8_t, max_enc_structure_size_bytes> aad_buffer;  // uninitialised: no cost
-  WEFT_TRY_ASSIGN(const byte_view aad, detail::enc_structure(decoded.protected_bytes,
-                                                              external_aad, aad_buffer));
-  return A::open(key, *decoded.header.iv, aad, decoded.ciphertext, plaintext_out);
+  detail::enc_structure_buffer aad_buffer;  // uninitialised: no cost
+  WEFT_TRY_ASSIGN(const byte_view aad,
+                  detail::enc_structure_for<aead_algorithm<A>>(found.protected_bytes, external_aad,
+                                                               aad_buffer, canonical));
+  return A::open(key, found.iv, aad, found.content, plaintext_out);
 }
 
 }  // namespace cose

@@ -37,11 +37,13 @@ struct toy_hash {
   }
 };
 
-/// ML-KEM-768 sizes (FIPS 203): pk 1184, sk 2400, ct 1088, ss 32, d||z seed 64, m 32.
+/// ML-KEM sizes (FIPS 203): ML-KEM-768 pk 1184, sk 2400, ct 1088; ML-KEM-1024 pk 1568,
+/// sk 3168, ct 1568; both ss 32, d||z seed 64, m 32.
 /// Toy construction: pk = expand(seed), ct = coins || pad, ss = H(pk || coins).
-struct toy_mlkem768 {
-  static constexpr std::size_t public_key_size = 1184, secret_key_size = 2400,
-                               ciphertext_size = 1088, shared_secret_size = 32,
+template <std::size_t PublicKeySize, std::size_t SecretKeySize, std::size_t CiphertextSize>
+struct toy_mlkem {
+  static constexpr std::size_t public_key_size = PublicKeySize, secret_key_size = SecretKeySize,
+                               ciphertext_size = CiphertextSize, shared_secret_size = 32,
                                keygen_seed_size = 64, encaps_coins_size = 32;
   using public_key = wc::fixed_bytes<public_key_size>;
   using secret_key = wc::secret_bytes<secret_key_size>;
@@ -86,6 +88,9 @@ struct toy_mlkem768 {
     return derive(public_key_of(sk), weft::byte_view(ct).first(encaps_coins_size));
   }
 };
+
+using toy_mlkem768 = toy_mlkem<1184, 2400, 1088>;
+using toy_mlkem1024 = toy_mlkem<1568, 3168, 1568>;
 
 /// ML-DSA-65 sizes (FIPS 204): pk 1952, sk 4032, signature 3309, seed 32. Toy: a "MAC" with
 /// the public key (anyone can forge; sizes and plumbing only).
@@ -139,6 +144,7 @@ struct counter_random {
 
 static_assert(wc::hash_function<toy_hash>);
 static_assert(wc::kem<toy_mlkem768>);
+static_assert(wc::kem<toy_mlkem1024>);
 static_assert(wc::signer<toy_mldsa65>);
 static_assert(wc::crypto_random_source<counter_random>);
 static_assert(!wc::hash_function<int>);
@@ -151,21 +157,24 @@ static_assert(wc::crypto_backend<wc::sodium>);
 
 }  // namespace
 
-TEST_CASE("a KEM with ML-KEM-768 sizes works through the concept", "[crypto][concepts]") {
+TEMPLATE_TEST_CASE("a KEM with ML-KEM-768 and ML-KEM-1024 sizes works through the concept",
+                   "[crypto][concepts]", toy_mlkem768, toy_mlkem1024) {
+  using kem = TestType;
   counter_random random;
   auto seed = wc::generate_secret<64>(random);
-  auto sk = toy_mlkem768::secret_key_from_seed(seed.expose());
+  auto sk = kem::secret_key_from_seed(seed.expose());
   REQUIRE(sk.has_value());
-  const auto pk = toy_mlkem768::public_key_of(*sk);
+  const auto pk = kem::public_key_of(*sk);
   auto coins = wc::generate_secret<32>(random);
-  toy_mlkem768::ciphertext ct{};
-  auto sender = toy_mlkem768::encapsulate(pk, coins.expose(), ct);
-  auto receiver = toy_mlkem768::decapsulate(*sk, ct);
+  typename kem::ciphertext ct{};
+  auto sender = kem::encapsulate(pk, coins.expose(), ct);
+  auto receiver = kem::decapsulate(*sk, ct);
   REQUIRE(sender.has_value());
   REQUIRE(receiver.has_value());
   CHECK(sender->equals(*receiver));
-  CHECK(toy_mlkem768::parse_public_key(weft::byte_view(pk).first(1183)).error().is(
-      wc::crypto_errc::invalid_length));
+  CHECK(kem::parse_public_key(weft::byte_view(pk).first(kem::public_key_size - 1))
+            .error()
+            .is(wc::crypto_errc::invalid_length));
 }
 
 TEST_CASE("a signer with ML-DSA-65 sizes works through generic code", "[crypto][concepts]") {

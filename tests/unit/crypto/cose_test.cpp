@@ -298,3 +298,90 @@ TEST_CASE("cose-wg ES256 / A128GCM pass-fail files through the strict decoder",
     CHECK_FALSE(cose::decrypt0<chacha>(key, message, {}, plain).has_value());
   }
 }
+
+namespace {
+
+/// COSE_Encrypt0 built independently with the general CBOR writer (wire::cbor_writer) and
+/// the raw AEAD, to check encrypt0's direct byte writer and the compile-time Enc_structure.
+bytes reference_encrypt0(const chacha::key& key, const bytes& iv, const bytes& plaintext,
+                         const cose::encode_options& options) {
+  bytes protected_buffer(64), aad_buffer(4096), out(plaintext.size() + 4096);
+  weft::byte_writer pw(protected_buffer);
+  weft::wire::cbor_writer p(pw);
+  REQUIRE(p.begin_map(options.content_format ? 2 : 1).has_value());
+  REQUIRE(p.put_int(cose::label_alg).has_value());
+  REQUIRE(p.put_int(cose::alg_chacha20_poly1305).has_value());
+  if (options.content_format) {
+    REQUIRE(p.put_int(cose::label_content_type).has_value());
+    REQUIRE(p.put_uint(*options.content_format).has_value());
+  }
+  weft::byte_writer aw(aad_buffer);
+  weft::wire::cbor_writer a(aw);
+  REQUIRE(a.begin_array(3).has_value());
+  REQUIRE(a.put_text("Encrypt0").has_value());
+  REQUIRE(a.put_bytes(pw.written()).has_value());
+  REQUIRE(a.put_bytes(options.external_aad).has_value());
+  bytes sealed(plaintext.size() + chacha::tag_size);
+  REQUIRE(chacha::seal(key, iv, aw.written(), plaintext, sealed).has_value());
+  weft::byte_writer ow(out);
+  weft::wire::cbor_writer w(ow);
+  if (options.tagged) REQUIRE(w.put_tag(cose::tag_encrypt0).has_value());
+  REQUIRE(w.begin_array(3).has_value());
+  REQUIRE(w.put_bytes(pw.written()).has_value());
+  REQUIRE(w.begin_map(options.kid ? 2 : 1).has_value());
+  if (options.kid) {
+    REQUIRE(w.put_int(cose::label_kid).has_value());
+    REQUIRE(w.put_bytes(*options.kid).has_value());
+  }
+  REQUIRE(w.put_int(cose::label_iv).has_value());
+  REQUIRE(w.put_bytes(iv).has_value());
+  REQUIRE(w.put_bytes(sealed).has_value());
+  return bytes(ow.written().begin(), ow.written().end());
+}
+
+}  // namespace
+
+TEST_CASE("encrypt0 writes what the general CBOR writer writes, for every header shape",
+          "[crypto][cose]") {
+  const auto key = chacha_key(bytes(32, 0x42));
+  const bytes iv = hex("0102030405060708090a0b0c");
+  const bytes kid_300(300, 'k');
+  const bytes aad_30(30, 0xaa), aad_12(12, 0xbb);
+  int shapes = 0;
+  for (const std::size_t size : {0u, 1u, 7u, 8u, 239u, 240u, 65519u, 65520u})
+    for (const bool tagged : {true, false})
+      for (const int kid_kind : {0, 1, 2, 3})
+        for (const int format_kind : {0, 1, 2})
+          for (const bytes* aad : {static_cast<const bytes*>(nullptr), &aad_12, &aad_30}) {
+            // Sizes either side of the 1-, 2- and 3-byte bstr heads of the sealed content.
+            const bytes plaintext(size, static_cast<std::uint8_t>(size));
+            cose::encode_options options;
+            options.tagged = tagged;
+            if (kid_kind == 1) options.kid = weft::as_bytes("k1");
+            if (kid_kind == 2) options.kid = weft::byte_view(kid_300).first(24);
+            if (kid_kind == 3) options.kid = weft::byte_view(kid_300);
+            if (format_kind == 1) options.content_format = 0;
+            if (format_kind == 2) options.content_format = 65536;
+            if (aad) options.external_aad = *aad;
+            INFO("size " << size << " tagged " << tagged << " kid " << kid_kind << " format "
+                         << format_kind << " aad " << (aad ? aad->size() : 0));
+            const bytes expected = reference_encrypt0(key, iv, plaintext, options);
+            bytes out(expected.size());
+            auto made = cose::encrypt0<chacha>(key, iv, plaintext, options, out);
+            REQUIRE(made.has_value());
+            CHECK(bytes(made->begin(), made->end()) == expected);
+            bytes short_out(expected.size() - 1);
+            CHECK(cose::encrypt0<chacha>(key, iv, plaintext, options, short_out)
+                      .error()
+                      .is(wc::crypto_errc::buffer_too_small));
+            bytes plain(size);
+            cose::decode_options decode;
+            decode.max_kid_size_bytes = 300;
+            auto opened = cose::decrypt0<chacha>(key, expected, options.external_aad, plain, decode);
+            REQUIRE(opened.has_value());
+            CHECK(*opened == size);
+            CHECK(plain == plaintext);
+            ++shapes;
+          }
+  CHECK(shapes == 8 * 2 * 4 * 3 * 3);
+}

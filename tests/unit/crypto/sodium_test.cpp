@@ -1,10 +1,13 @@
 // Wycheproof vectors against the libsodium backend, and the secret-key type's guarantees.
 #include "test_support.hpp"
 
+#include <cstring>
 #include <map>
+#include <new>
 #include <string>
 #include <type_traits>
 
+#include "weft/crypto/cose.hpp"
 #include "weft/crypto/sodium.hpp"
 
 #if __has_include(<fmt/format.h>)
@@ -233,4 +236,86 @@ TEST_CASE("ed25519 sign/verify round trip from a seed (RFC 8032 test 1)", "[cryp
   ls::random_source random;
   auto generated = wc::generate_signing_key<ls::ed25519>(random);
   CHECK_FALSE(generated.equals(sk));
+}
+
+namespace {
+
+/// Ends the lifetime of a secret built in `storage` and reports whether every byte of the
+/// storage is zero afterwards (the destructor's wipe, not a later overwrite).
+template <class Key>
+bool destructor_wipes(const crypto_test::bytes& material) {
+  alignas(Key) unsigned char storage[sizeof(Key)];
+  auto made = Key::from(material);
+  REQUIRE(made.has_value());
+  Key* key = new (storage) Key(std::move(*made));
+  CHECK(std::memcmp(key->expose().data(), material.data(), material.size()) == 0);
+  key->~Key();
+  for (const unsigned char b : storage)
+    if (b != 0) return false;
+  return true;
+}
+
+/// Everything an error can show a user or a log: domain, description, where.
+std::string rendered(const weft::error& e) {
+  return std::string(e.domain().name) + ": " + std::string(e.message()) + " (" + e.where() + ")";
+}
+
+}  // namespace
+
+TEST_CASE("secret keys wipe their storage on destruction", "[crypto][secret]") {
+  CHECK(destructor_wipes<wc::secret_bytes<32>>(crypto_test::bytes(32, 0xab)));
+  CHECK(destructor_wipes<ls::ed25519::secret_key>(crypto_test::bytes(64, 0xcd)));
+  CHECK(destructor_wipes<ls::x25519::secret_key>(crypto_test::bytes(32, 0xef)));
+  CHECK(destructor_wipes<ls::chacha20poly1305_ietf::key>(crypto_test::bytes(32, 0x11)));
+}
+
+TEST_CASE("errors from bad input carry no key, nonce or plaintext bytes", "[crypto][secret]") {
+  // An error holds a domain, a code and a pointer to static text (no buffer a secret could
+  // be copied into); this checks the text of errors raised while secrets are in use.
+  STATIC_REQUIRE(std::is_trivially_copyable_v<weft::error>);
+  const crypto_test::bytes key_bytes(32, 'S'), nonce(12, 'N'), plaintext(40, 'P');
+  auto key = ls::chacha20poly1305_ietf::key::from(key_bytes);
+  auto other_key = ls::chacha20poly1305_ietf::key::from(crypto_test::bytes(32, 'T'));
+  REQUIRE(key.has_value());
+  REQUIRE(other_key.has_value());
+  std::vector<weft::error> errors;
+  crypto_test::bytes out(256), plain(256);
+  auto sealed = wc::cose::encrypt0<ls::chacha20poly1305_ietf>(*key, nonce, plaintext, {}, out);
+  REQUIRE(sealed.has_value());
+  const crypto_test::bytes message(sealed->begin(), sealed->end());
+  errors.push_back(wc::cose::decrypt0<ls::chacha20poly1305_ietf>(*other_key, message, {}, plain).error());
+  errors.push_back(wc::cose::decrypt0<ls::chacha20poly1305_ietf>(*key, message, plaintext, plain).error());
+  errors.push_back(wc::cose::decrypt0<ls::chacha20poly1305_ietf>(
+                       *key, weft::byte_view(message).first(message.size() - 1), {}, plain)
+                       .error());
+  errors.push_back(wc::cose::encrypt0<ls::chacha20poly1305_ietf>(*key, nonce, plaintext, {},
+                                                                 weft::mutable_byte_view(out).first(20))
+                       .error());
+  errors.push_back(ls::chacha20poly1305_ietf::open(*key, nonce, {}, plaintext, plain).error());
+  auto mac_key = ls::hmac_sha256::key::from(key_bytes);
+  REQUIRE(mac_key.has_value());
+  errors.push_back(ls::hmac_sha256::verify(*mac_key, plaintext, key_bytes).error());
+  auto x_key = ls::x25519::secret_key::from(key_bytes);
+  REQUIRE(x_key.has_value());
+  errors.push_back(ls::x25519::agree(*x_key, ls::x25519::public_key{}).error());  // all zero
+  const auto seed = std::span<const std::uint8_t, 32>(key_bytes.data(), 32);
+  const auto signing = ls::ed25519::secret_key_from_seed(seed);
+  const auto signature = ls::ed25519::sign(signing, plaintext);
+  errors.push_back(
+      ls::ed25519::verify(ls::ed25519::public_key_of(signing), key_bytes, signature).error());
+  errors.push_back(wc::secret_bytes<32>::from(crypto_test::bytes(31, 'S')).error());
+  const std::string key_hex = weft::to_hex(key_bytes), nonce_hex = weft::to_hex(nonce),
+                    plain_hex = weft::to_hex(plaintext);
+  for (const auto& e : errors) {
+    const std::string text = rendered(e);
+    INFO(text);
+    CHECK(e.domain().name == std::string_view("crypto"));
+    CHECK(text.find("SSSS") == std::string::npos);
+    CHECK(text.find("NNNN") == std::string::npos);
+    CHECK(text.find("PPPP") == std::string::npos);
+    CHECK(text.find(key_hex.substr(0, 8)) == std::string::npos);
+    CHECK(text.find(nonce_hex.substr(0, 8)) == std::string::npos);
+    CHECK(text.find(plain_hex.substr(0, 8)) == std::string::npos);
+  }
+  CHECK(errors.size() == 9);
 }
