@@ -29,6 +29,46 @@ TEST_CASE("memory_log_store: append, truncate, compact, capacity", "[storage][me
   CHECK(log.durable().last_index == 5);
 }
 
+TEST_CASE("memory_stable_store and memory_snapshot_store: the models' contracts", "[storage][memory]") {
+  st::memory_stable_store stable;
+  CHECK(stable.load()->term == 0);
+  REQUIRE(stable.save({7, 3, 12}));
+  CHECK(stable.load()->term == 7);
+  CHECK(stable.load()->vote == 3);
+  CHECK(stable.load()->commit == 12);
+
+  st::memory_snapshot_options o;
+  o.max_snapshot_size_bytes = 32;
+  st::memory_snapshot_store snaps(o);
+  CHECK(snaps.latest().error() == st::storage_errc::no_snapshot);
+  CHECK(snaps.write(weft::as_bytes("early")).error() == st::storage_errc::snapshot_state);
+  REQUIRE(snaps.begin(10, 2));
+  CHECK(snaps.begin(11, 2).error() == st::storage_errc::snapshot_state);
+  REQUIRE(snaps.write(weft::as_bytes("0123456789")));
+  REQUIRE(snaps.write(weft::as_bytes("abcdef")));
+  CHECK(snaps.latest().error() == st::storage_errc::no_snapshot);  // nothing installed yet
+  auto meta = snaps.install();
+  REQUIRE(meta);
+  CHECK(meta->index == 10);
+  CHECK(meta->size_bytes == 16);
+  CHECK(meta->checksum == weft::crc32c(weft::as_bytes("0123456789abcdef")));
+  std::string back;
+  std::uint8_t chunk[5];
+  for (std::uint64_t at = 0;;) {  // chunked reads
+    auto got = snaps.read(at, weft::mutable_byte_view(chunk, sizeof chunk));
+    REQUIRE(got);
+    if (*got == 0) break;
+    back.append(reinterpret_cast<const char*>(chunk), *got);
+    at += *got;
+  }
+  CHECK(back == "0123456789abcdef");
+  CHECK(snaps.begin(10, 3).error() == st::storage_errc::stale_snapshot);
+  REQUIRE(snaps.begin(20, 3));
+  CHECK(snaps.write(weft::as_bytes(std::string(40, 'x'))).error() == weft::core_errc::capacity_exceeded);
+  snaps.discard();
+  CHECK(snaps.latest()->index == 10);  // a discarded write leaves the installed snapshot
+}
+
 TEST_CASE("file_stable_store: saves survive reopen and a damaged slot", "[storage][stable]") {
   mem_fs fs;
   {

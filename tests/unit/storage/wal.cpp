@@ -412,6 +412,40 @@ TEST_CASE("wal: damage to the last synced batch is a hard error once its sync ma
   }
 }
 
+TEST_CASE("wal: sync policies every_append and never", "[storage][wal]") {
+  st::recovery_report report;
+  SECTION("every_append: each append returns durable, one sync each") {
+    mem_fs fs;
+    st::wal_options o = small_options();
+    o.sync = st::sync_policy::every_append;
+    st::wal<mem_fs> log(fs, o);
+    REQUIRE(log.open(report));
+    const int before = fs.syncs;
+    for (std::uint64_t i = 1; i <= 5; ++i) {
+      auto pos = log.append(i, 1, weft::as_bytes("x"));
+      REQUIRE(pos);
+      CHECK(log.durable().sequence >= pos->sequence);
+    }
+    CHECK(fs.syncs == before + 5);
+  }
+  SECTION("never: no sync at all, and no sync markers") {
+    mem_fs fs;
+    st::wal_options o = small_options();
+    o.sync = st::sync_policy::never;
+    st::wal<mem_fs> log(fs, o);
+    REQUIRE(log.open(report));
+    const int before = fs.syncs;
+    for (std::uint64_t i = 1; i <= 5; ++i) REQUIRE(log.append(i, 1, weft::as_bytes("x")));
+    REQUIRE(log.sync());
+    REQUIRE(log.close());
+    CHECK(fs.syncs == before);
+    CHECK(log.stats().sync_markers == 0);
+    st::wal<mem_fs> again(fs, o);
+    REQUIRE(again.open(report));  // handed to the (in-memory) OS: a process crash keeps it
+    CHECK(again.last_index() == 5);
+  }
+}
+
 TEST_CASE("wal: a failed write or sync is never acknowledged", "[storage][wal]") {
   mem_fs inner;
   weft_test::faulty_fs<mem_fs> fs(inner);
@@ -564,6 +598,41 @@ TEST_CASE("wal: more segments than the file system may open at once", "[storage]
   }
   REQUIRE(log.append(3001, 31, weft::as_bytes(std::string("after reopen"))));
   REQUIRE(log.sync());
+  REQUIRE(log.close());
+  CHECK(std::system((std::string("rm -rf ") + pattern).c_str()) == 0);
+}
+
+TEST_CASE("wal: fallocated segments zeroed ahead of mid-sized batches read back clean", "[storage][wal]") {
+  char pattern[] = "/tmp/weft-wal-zero-XXXXXX";
+  REQUIRE(::mkdtemp(pattern) != nullptr);
+  st::wal_options o;
+  o.segment_size_bytes = 256 << 10;
+  o.write_buffer_size_bytes = 64 << 10;  // zero-ahead capped at 32 KiB
+  o.max_record_size_bytes = 2048;
+  std::vector<entry> expected;
+  const std::string payload(1000, 'z');
+  {
+    st::posix_file_system fs;
+    REQUIRE(fs.attach(pattern));
+    st::wal<st::posix_file_system> log(fs, o);
+    st::recovery_report report;
+    REQUIRE(log.open(report));
+    for (std::uint64_t i = 1; i <= 800; ++i) {  // 8 KiB batches: between 4 KiB and the cap
+      REQUIRE(log.append(i, 2, weft::as_bytes(payload)));
+      expected.push_back({i, 2, payload});
+      if (i % 8 == 0) REQUIRE(log.sync());
+    }
+    CHECK(log.stats().zero_ahead_bytes > 0);
+    CHECK(log.stats().segments_created > 2);
+    REQUIRE(log.close());
+  }
+  st::posix_file_system fs;
+  REQUIRE(fs.attach(pattern));
+  st::wal<st::posix_file_system> log(fs, o);
+  st::recovery_report report;
+  REQUIRE(log.open(report));
+  CHECK(report.reason == "clean");  // zeros past the tail are not a torn tail
+  CHECK(contents(log) == expected);
   REQUIRE(log.close());
   CHECK(std::system((std::string("rm -rf ") + pattern).c_str()) == 0);
 }
