@@ -51,6 +51,7 @@ void decode_and_check(weft::byte_view stream) {
     broken();
   if (s.skipped_bytes > stream.size() || s.events > s.frames_ok) broken();
   if (s.frames_ok * wt::frame_overhead_bytes + s.skipped_bytes > stream.size()) broken();
+  if (s.crc_bytes > stream.size()) broken();  // each byte hashed at most once: linear work
 }
 
 // Frames each piece of `rest` (length byte, then that many bytes) with a valid CRC.
