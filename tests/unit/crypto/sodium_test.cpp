@@ -9,6 +9,7 @@
 
 #include "weft/crypto/cose.hpp"
 #include "weft/crypto/sodium.hpp"
+#include "weft/telemetry/concepts.hpp"
 
 #if __has_include(<fmt/format.h>)
 #  include <fmt/format.h>
@@ -24,6 +25,10 @@ namespace {
 
 template <class T>
 concept streamable = requires(std::ostream& os, const T& t) { os << t; };
+
+/// Whether a T can become a telemetry field (`kv("key", value)`, what logs and metrics take).
+template <class T>
+concept telemetry_field = requires(const T& t) { weft::telemetry::kv("key", t); };
 
 struct tally {
   std::map<std::string, int> by_result;
@@ -87,6 +92,9 @@ TEST_CASE("secret_bytes is move-only, wipes on move, and cannot be printed", "[c
   STATIC_REQUIRE_FALSE(std::is_convertible_v<key, weft::byte_view>);
   STATIC_REQUIRE_FALSE(std::is_constructible_v<weft::byte_view, const key&>);
   STATIC_REQUIRE_FALSE(std::ranges::range<key>);
+  STATIC_REQUIRE_FALSE(telemetry_field<key>);
+  STATIC_REQUIRE_FALSE(telemetry_field<ls::ed25519::secret_key>);
+  STATIC_REQUIRE(telemetry_field<int>);  // the probe itself works
 #ifdef WEFT_TEST_HAVE_FMT
   STATIC_REQUIRE_FALSE(fmt::is_formattable<key>::value);
 #endif
