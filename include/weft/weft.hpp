@@ -46,3 +46,5 @@
 #include "weft/telemetry/trace.hpp"
 #include "weft/telemetry/prometheus.hpp"
 #include "weft/telemetry/otlp_json.hpp"
+#include "weft/transport/concepts.hpp"
+#include "weft/transport/peer_metrics.hpp"
