@@ -7,6 +7,7 @@
 // Binary sink rows: steady_clock (default), coarse_monotonic_clock or cached_clock
 // timestamps, a shared (multi-producer) or single_producer queue, and a fixed clock (the
 // call without a clock).
+#include <atomic>
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
@@ -45,6 +46,18 @@ void counter_add(benchmark::State& state) {
 }
 BENCHMARK(counter_add);
 BENCHMARK(counter_add)->Threads(2)->UseRealTime();
+
+// The floor for any in-memory counter: one relaxed load and store of a single word, with no
+// shard lookup. Each increment waits for the previous store (store-to-load forwarding),
+// so this is the latency a back-to-back counter loop cannot beat on this CPU.
+std::atomic<std::uint64_t> bench_plain_word{0};
+void plain_word_increment(benchmark::State& state) {
+  for (auto _ : state)
+    bench_plain_word.store(bench_plain_word.load(std::memory_order_relaxed) + 1,
+                           std::memory_order_relaxed);
+  benchmark::DoNotOptimize(bench_plain_word.load());
+}
+BENCHMARK(plain_word_increment);
 
 void histogram_record(benchmark::State& state) {
   std::uint64_t v = 1;
