@@ -811,24 +811,50 @@ template <aead A>
   return byte_view(out.first(header_written + n));
 }
 
+namespace detail {
+
+/// The default decode options, valid by construction (a unit test checks it): the
+/// overloads without options skip validate() and let the compiler fold these limits into
+/// the inlined canonical scan.
+inline constexpr decode_options default_decode_options{};
+
+/// decrypt0 with options already validated.
+template <aead A>
+[[nodiscard]] WEFT_ALWAYS_INLINE result<std::size_t> decrypt0_validated(
+    const typename A::key& key, byte_view message, byte_view external_aad,
+    mutable_byte_view plaintext_out, const decode_options& options) noexcept {
+  canonical_views found;  // the canonical scan (inlined), else the strict decoder
+  const bool canonical =  // then the protected bucket is {1: alg}
+      scan_encrypt0<aead_algorithm<A>, A::nonce_size>(message, options, found);
+  if (!canonical) {
+    constexpr auto strict = &strict_encrypt0<aead_algorithm<A>, A::nonce_size>;
+    WEFT_TRY(strict(message, options, found));
+  }
+  enc_structure_buffer aad_buffer;  // uninitialised: no cost
+  WEFT_TRY_ASSIGN(const byte_view aad,
+                  enc_structure_for<aead_algorithm<A>>(found.protected_bytes, external_aad,
+                                                       aad_buffer, canonical));
+  return A::open(key, found.iv, aad, found.content, plaintext_out);
+}
+
+}  // namespace detail
+
 /// Decodes and decrypts a COSE_Encrypt0 into `plaintext_out`; returns the plaintext size.
 template <aead A>
 [[nodiscard]] result<std::size_t> decrypt0(const typename A::key& key, byte_view message,
                                            byte_view external_aad, mutable_byte_view plaintext_out,
-                                           const decode_options& options = {}) noexcept {
+                                           const decode_options& options) noexcept {
   WEFT_TRY(options.validate());
-  detail::canonical_views found;  // the canonical scan (inlined), else the strict decoder
-  const bool canonical =  // then the protected bucket is {1: alg}
-      detail::scan_encrypt0<aead_algorithm<A>, A::nonce_size>(message, options, found);
-  if (!canonical) {
-    constexpr auto strict = &detail::strict_encrypt0<aead_algorithm<A>, A::nonce_size>;
-    WEFT_TRY(strict(message, options, found));
-  }
-  detail::enc_structure_buffer aad_buffer;  // uninitialised: no cost
-  WEFT_TRY_ASSIGN(const byte_view aad,
-                  detail::enc_structure_for<aead_algorithm<A>>(found.protected_bytes, external_aad,
-                                                               aad_buffer, canonical));
-  return A::open(key, found.iv, aad, found.content, plaintext_out);
+  return detail::decrypt0_validated<A>(key, message, external_aad, plaintext_out, options);
+}
+
+/// The same with the default decode_options.
+template <aead A>
+[[nodiscard]] result<std::size_t> decrypt0(const typename A::key& key, byte_view message,
+                                           byte_view external_aad,
+                                           mutable_byte_view plaintext_out) noexcept {
+  return detail::decrypt0_validated<A>(key, message, external_aad, plaintext_out,
+                                       detail::default_decode_options);
 }
 
 }  // namespace cose

@@ -141,6 +141,14 @@ TEST_CASE("cose-wg chacha-poly-enc-01: COSE_Encrypt0 byte for byte", "[crypto][c
   strict.tag = cose::tag_policy::required;
   CHECK(cose::decrypt0<chacha>(key, untagged, {}, plain, strict).error().is(
       wc::crypto_errc::cose_wrong_tag));
+  // Without options decrypt0 skips validate(): the defaults must be valid. Given options
+  // are still validated, even when the message is canonical.
+  CHECK(cose::decode_options{}.validate().has_value());
+  CHECK(cose::decrypt0<chacha>(key, expected, {}, plain, cose::decode_options{}).has_value());
+  cose::decode_options invalid;
+  invalid.max_header_entries = 0;
+  CHECK(cose::decrypt0<chacha>(key, expected, {}, plain, invalid).error().is(
+      weft::core_errc::invalid_options));
   // With external AAD both ways.
   auto with_aad = cose::encrypt0<chacha>(key, iv, weft::as_bytes(plaintext),
                                          {.kid = std::nullopt, .content_format = std::nullopt, .external_aad = hex("0011bbcc22dd4455dd220099")}, out);
