@@ -24,17 +24,28 @@ std::atomic<std::uint64_t> allocations{0};
 #  pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 #endif
 
-// Counting replacements of the global allocation functions (this test binary only).
-void* operator new(std::size_t size) {
+// Counting replacements of the global allocation functions (this test binary only). Every
+// plain and nothrow form is replaced, so that whatever allocates (Catch uses nothrow new)
+// is freed by the matching replacement; the aligned forms stay the runtime's, in pairs.
+namespace {
+void* counted_malloc(std::size_t size) noexcept {
   allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
+  return std::malloc(size == 0 ? 1 : size);
+}
+}  // namespace
+void* operator new(std::size_t size) {
+  if (void* p = counted_malloc(size)) return p;
   std::abort();  // a test binary out of memory; -fno-exceptions builds cannot throw
 }
 void* operator new[](std::size_t size) { return ::operator new(size); }
+void* operator new(std::size_t size, const std::nothrow_t&) noexcept { return counted_malloc(size); }
+void* operator new[](std::size_t size, const std::nothrow_t&) noexcept { return counted_malloc(size); }
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete[](void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
 
 namespace wt = weft::telemetry;
 
