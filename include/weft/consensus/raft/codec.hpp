@@ -155,6 +155,11 @@ class message_codec {
     if (wire_.type == 0 || wire_.type > max_message_type) return bad("decode_message: type");
     message m;
     m.type = static_cast<message_type>(wire_.type);
+    // The snapshot field belongs to exactly the two snapshot types (as encode() writes it):
+    // anything else has another encoding and would not round-trip.
+    const bool snapshot_type = m.type == message_type::install_snapshot ||
+                               m.type == message_type::install_snapshot_response;
+    if (snapshot_type != wire_.snapshot.has_value()) return bad("decode_message: snapshot field");
     m.from = wire_.from;
     m.to = wire_.to;
     m.term = wire_.term;
