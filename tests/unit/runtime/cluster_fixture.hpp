@@ -19,6 +19,18 @@
 
 namespace weft_test {
 
+/// A state machine that only counts what it applies (tests that watch the node, not data).
+struct counting_sm {
+  std::size_t applied = 0;
+  void apply(weft::raft::index_t, weft::byte_view) noexcept { ++applied; }
+  void read_ready(std::uint64_t) noexcept {}
+  void read_failed(std::uint64_t) noexcept {}
+  template <class Writer>
+  weft::result<void> save_snapshot(Writer&) noexcept { return weft::ok(); }
+  template <class Reader>
+  weft::result<void> load_snapshot(Reader&) noexcept { return weft::ok(); }
+};
+
 /// `Members` nodes of type `Node`, each applying to its own `StateMachine`. Member i listens
 /// for Raft on ports[i] and for SWIM on ports[i + Members]; every member knows the others.
 template <class Node, class StateMachine, int Members>

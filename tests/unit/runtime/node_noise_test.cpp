@@ -17,21 +17,12 @@
 #include "weft/runtime/node.hpp"
 #include "weft/telemetry/prometheus.hpp"
 
-#include "../../../examples/weft_demo/free_port.hpp"
+#include "cluster_fixture.hpp"
 
 namespace {
 using namespace weft;
 
-struct counting_sm {
-  std::size_t applied = 0;
-  void apply(raft::index_t, byte_view) noexcept { ++applied; }
-  void read_ready(std::uint64_t) noexcept {}
-  void read_failed(std::uint64_t) noexcept {}
-  template <class Writer>
-  result<void> save_snapshot(Writer&) noexcept { return ok(); }
-  template <class Reader>
-  result<void> load_snapshot(Reader&) noexcept { return ok(); }
-};
+using weft_test::counting_sm;
 
 std::array<std::uint8_t, 32> seed_of(std::uint64_t id) {
   std::array<std::uint8_t, 32> seed{};

@@ -20,16 +20,7 @@ namespace {
 using namespace weft;
 namespace catalogue = weft::telemetry::catalogue;
 
-struct counting_sm {
-  std::size_t applied = 0;
-  void apply(raft::index_t, byte_view) noexcept { ++applied; }
-  void read_ready(std::uint64_t) noexcept {}
-  void read_failed(std::uint64_t) noexcept {}
-  template <class Writer>
-  result<void> save_snapshot(Writer&) noexcept { return ok(); }
-  template <class Reader>
-  result<void> load_snapshot(Reader&) noexcept { return ok(); }
-};
+using weft_test::counting_sm;
 
 struct catalogue_stack : runtime::default_stack {
   using telemetry = runtime::catalogue_node_telemetry;
