@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -126,6 +127,31 @@ std::vector<std::uint8_t> sealed_message(session& s, const std::string& text) {
   sealed.resize(*n);
   return sealed;
 }
+
+/// Member 2 (a Noise transport) and member 1 driven by hand on a raw socket, handshake done:
+/// the setup of the tampered- and replayed-frame cases.
+struct raw_peer_fixture {
+  weft::runtime::event_loop loop;
+  const identity ia{1}, ib{2};
+  tcp_transport b;
+  member mb{&b};
+  int fd = -1;
+  std::optional<session> s;
+
+  raw_peer_fixture() {
+    REQUIRE(loop.init());
+    b.set_noise_identity(ib.noise());
+    REQUIRE(b.open(loop, loopback_any, 2, noise_options(), &on_message, &on_link, &mb));
+    REQUIRE(b.set_peer(1, *ipv4_endpoint::parse("127.0.0.1:9"), &ia.noise_public));
+    fd = connect_raw(b.local_endpoint());
+    s.emplace(raw_handshake(loop, fd, ia, 1));
+  }
+  ~raw_peer_fixture() {
+    if (fd >= 0) ::close(fd);
+  }
+  raw_peer_fixture(const raw_peer_fixture&) = delete;
+  raw_peer_fixture& operator=(const raw_peer_fixture&) = delete;
+};
 }  // namespace
 
 TEST_CASE("Noise TCP: handshake, then messages both ways, large ones across sealed frames",
@@ -228,49 +254,29 @@ TEST_CASE("Noise TCP: a plaintext peer is refused by a Noise listener",
 
 TEST_CASE("Noise TCP: a tampered sealed frame is refused and the connection closed",
           "[transport][tcp][noise]") {
-  weft::runtime::event_loop loop;
-  REQUIRE(loop.init());
-  const identity ia(1), ib(2);
-  tcp_transport b;
-  member mb(&b);
-  b.set_noise_identity(ib.noise());
-  REQUIRE(b.open(loop, loopback_any, 2, noise_options(), &on_message, &on_link, &mb));
-  REQUIRE(b.set_peer(1, *ipv4_endpoint::parse("127.0.0.1:9"), &ia.noise_public));
-  const int fd = connect_raw(b.local_endpoint());
-  session s = raw_handshake(loop, fd, ia, 1);
-  send_all(fd, sealed_message(s, "genuine"));
-  run_until(loop, [&] { return mb.received.size() == 1; });
-  REQUIRE(mb.received == std::vector<std::string>{"genuine"});
+  raw_peer_fixture f;
+  send_all(f.fd, sealed_message(*f.s, "genuine"));
+  run_until(f.loop, [&] { return f.mb.received.size() == 1; });
+  REQUIRE(f.mb.received == std::vector<std::string>{"genuine"});
 
-  std::vector<std::uint8_t> forged = sealed_message(s, "forged");
+  std::vector<std::uint8_t> forged = sealed_message(*f.s, "forged");
   forged[forged.size() / 2] ^= 0x01;  // one bit inside the ciphertext
-  send_all(fd, forged);
+  send_all(f.fd, forged);
   std::uint8_t byte = 0;
-  CHECK(pump_and_recv(loop, fd, &byte, 1) == 0);  // closed by the transport
-  CHECK(b.counters().refused_tampered == 1);
-  CHECK(mb.received.size() == 1);
-  ::close(fd);
+  CHECK(pump_and_recv(f.loop, f.fd, &byte, 1) == 0);  // closed by the transport
+  CHECK(f.b.counters().refused_tampered == 1);
+  CHECK(f.mb.received.size() == 1);
 }
 
 TEST_CASE("Noise TCP: a replayed sealed frame is refused", "[transport][tcp][noise]") {
-  weft::runtime::event_loop loop;
-  REQUIRE(loop.init());
-  const identity ia(1), ib(2);
-  tcp_transport b;
-  member mb(&b);
-  b.set_noise_identity(ib.noise());
-  REQUIRE(b.open(loop, loopback_any, 2, noise_options(), &on_message, &on_link, &mb));
-  REQUIRE(b.set_peer(1, *ipv4_endpoint::parse("127.0.0.1:9"), &ia.noise_public));
-  const int fd = connect_raw(b.local_endpoint());
-  session s = raw_handshake(loop, fd, ia, 1);
-  const std::vector<std::uint8_t> once = sealed_message(s, "once");
-  send_all(fd, once);
-  send_all(fd, once);
+  raw_peer_fixture f;
+  const std::vector<std::uint8_t> once = sealed_message(*f.s, "once");
+  send_all(f.fd, once);
+  send_all(f.fd, once);
   std::uint8_t byte = 0;
-  CHECK(pump_and_recv(loop, fd, &byte, 1) == 0);
-  CHECK(mb.received == std::vector<std::string>{"once"});
-  CHECK(b.counters().refused_replayed == 1);
-  ::close(fd);
+  CHECK(pump_and_recv(f.loop, f.fd, &byte, 1) == 0);
+  CHECK(f.mb.received == std::vector<std::string>{"once"});
+  CHECK(f.b.counters().refused_replayed == 1);
 }
 
 TEST_CASE("Noise TCP: a reconnection runs a new handshake", "[transport][tcp][noise]") {
