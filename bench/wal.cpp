@@ -4,11 +4,17 @@
 // 64 B, 1 KiB and 16 KiB records in batches of 1, 16 and 256, one sync per batch.
 // Usage: bench_wal [directory (default /tmp)] [seconds per cell and system (default 1)]
 //                  [--rounds N (default 5)] [--fallocate (segments fallocated, not zeroed ahead)]
+//                  [--zero-fill (segments written with zeros when created, before timing)]
+//                  [--cell SIZExBATCH (one cell only, e.g. 1024x256, for perf/strace)]
+//                  [--only NAME (one system only: weft, sqlite, rocksdb, raw)]
 // A plain harness (no Google Benchmark loop). Each cell runs its systems in N interleaved
 // rounds (the order rotates every round), so a burst of outside I/O on a shared disk lands
 // on every system rather than on one; appends/s is the median over the rounds, p50 and p99
-// are over every batch of every round. The load average is printed before and after.
+// are over every batch of every round; cpu us/batch (process user + system time, median of
+// rounds) is what a batch costs the machine whatever the disk does. The load average is
+// printed before and after.
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -37,15 +43,24 @@
 namespace {
 using clock_type = std::chrono::steady_clock;
 bool fallocate_only = false;
+bool zero_fill_segments = false;
 
 struct cell {
   double appends_per_second = 0;
   double megabytes_per_second = 0;
   double p50_us = 0;
   double p99_us = 0;
+  double cpu_us_per_batch = 0;       // user + system time of the process (peers' threads too)
   std::vector<double> latencies_us;  // one per batch
   bool ran = false;
 };
+
+double process_cpu_us() {
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  const auto us = [](const timeval& t) { return static_cast<double>(t.tv_sec) * 1e6 + static_cast<double>(t.tv_usec); };
+  return us(usage.ru_utime) + us(usage.ru_stime);
+}
 
 // Runs `batch_fn(first_index)` (one batch, one sync) until the budget is spent.
 cell measure(std::size_t record, std::size_t batch, double seconds,
@@ -53,6 +68,7 @@ cell measure(std::size_t record, std::size_t batch, double seconds,
   std::vector<double> latencies;
   latencies.reserve(100000);
   std::uint64_t next = 1;
+  const double cpu_start_us = process_cpu_us();
   const auto start = clock_type::now();
   const auto budget = std::chrono::duration<double>(seconds);
   while ((clock_type::now() - start < budget || latencies.size() < 8) && latencies.size() < 100000) {
@@ -66,6 +82,7 @@ cell measure(std::size_t record, std::size_t batch, double seconds,
   const double appends = static_cast<double>(next - 1);
   c.appends_per_second = appends / elapsed;
   c.megabytes_per_second = appends * static_cast<double>(record) / elapsed / 1e6;
+  c.cpu_us_per_batch = (process_cpu_us() - cpu_start_us) / static_cast<double>(latencies.size());
   c.latencies_us = std::move(latencies);
   c.ran = true;
   return c;
@@ -94,6 +111,7 @@ cell run_weft(const std::string& base, std::size_t record, std::size_t batch, do
     weft::storage::wal_options o;  // defaults: 64 MiB preallocated segments, on_sync
     o.max_entries = std::size_t{1} << 22;
     if (fallocate_only) o.zero_ahead_bytes = 0;
+    if (zero_fill_segments) o.preallocation = weft::storage::preallocation_mode::zero_fill;
     weft::storage::wal<weft::storage::posix_file_system> log(fs, o);
     weft::storage::recovery_report report;
     if (!log.open(report)) return {};
@@ -188,8 +206,10 @@ cell combine(const std::vector<cell>& rounds) {
   cell all;
   std::vector<double> rates;
   std::vector<double> megabytes;
+  std::vector<double> cpu;
   for (const cell& r : rounds) {
     if (!r.ran) return {};
+    cpu.push_back(r.cpu_us_per_batch);
     rates.push_back(r.appends_per_second);
     megabytes.push_back(r.megabytes_per_second);
     all.latencies_us.insert(all.latencies_us.end(), r.latencies_us.begin(), r.latencies_us.end());
@@ -197,6 +217,8 @@ cell combine(const std::vector<cell>& rounds) {
   if (rates.empty()) return {};
   std::sort(rates.begin(), rates.end());
   std::sort(megabytes.begin(), megabytes.end());
+  std::sort(cpu.begin(), cpu.end());
+  all.cpu_us_per_batch = cpu[cpu.size() / 2];
   std::sort(all.latencies_us.begin(), all.latencies_us.end());
   const auto& l = all.latencies_us;
   all.appends_per_second = rates[rates.size() / 2];
@@ -212,8 +234,8 @@ void print_cell(const char* name, const cell& c) {
     std::printf("  %-8s  (not run)\n", name);
     return;
   }
-  std::printf("  %-8s %12.0f %10.2f %10.1f %10.1f\n", name, c.appends_per_second,
-              c.megabytes_per_second, c.p50_us, c.p99_us);
+  std::printf("  %-8s %12.0f %10.2f %10.1f %10.1f %10.1f\n", name, c.appends_per_second,
+              c.megabytes_per_second, c.p50_us, c.p99_us, c.cpu_us_per_batch);
 }
 
 void print_load(const char* when) {
@@ -236,9 +258,19 @@ int main(int argc, char** argv) {
   double seconds = 1.0;
   int rounds = 5;
   int positional = 0;
+  std::size_t only_size = 0;
+  std::size_t only_batch = 0;
+  std::string only_system;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) rounds = std::max(1, std::atoi(argv[++i]));
+    else if (std::strcmp(argv[i], "--cell") == 0 && i + 1 < argc) {
+      if (std::sscanf(argv[++i], "%zux%zu", &only_size, &only_batch) != 2) {
+        std::fprintf(stderr, "error: --cell wants SIZExBATCH, e.g. 1024x256\n");
+        return 2;
+      }
+    } else if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc) only_system = argv[++i];
     else if (std::strcmp(argv[i], "--fallocate") == 0) fallocate_only = true;
+    else if (std::strcmp(argv[i], "--zero-fill") == 0) zero_fill_segments = true;
     else if (positional++ == 0) base = argv[i];
     else seconds = std::atof(argv[i]);
   }
@@ -250,6 +282,13 @@ int main(int argc, char** argv) {
   systems.push_back({"rocksdb", &run_rocksdb, true});
 #endif
   systems.push_back({"raw", &run_raw, false});
+  if (!only_system.empty()) {
+    std::erase_if(systems, [&](const system_under_test& s) { return only_system != s.name; });
+    if (systems.empty()) {
+      std::fprintf(stderr, "error: --only: no system named %s\n", only_system.c_str());
+      return 2;
+    }
+  }
   std::vector<std::uint8_t> payload(16384);
   for (std::size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<std::uint8_t>(i * 131 + 7);
   std::printf("bench_wal: directory %s, %.2f s per cell and system in %d interleaved rounds, "
@@ -259,7 +298,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> summary;
   for (const std::size_t record : {std::size_t{64}, std::size_t{1024}, std::size_t{16384}}) {
     for (const std::size_t batch : {std::size_t{1}, std::size_t{16}, std::size_t{256}}) {
-      std::printf("\nrecord %zu B, batch %zu    appends/s       MB/s    p50 us     p99 us\n",
+      if (only_size != 0 && (record != only_size || batch != only_batch)) continue;
+      std::printf("\nrecord %zu B, batch %zu    appends/s       MB/s    p50 us     p99 us cpu us/batch\n",
                   record, batch);
       std::vector<std::vector<cell>> per_system(systems.size());
       for (int r = 0; r < rounds; ++r)
@@ -282,23 +322,24 @@ int main(int argc, char** argv) {
       const cell& raw = results.back();
       char line[512];
       std::snprintf(line, sizeof line,
-                    "| %5zu | %3zu | %9.0f | %5.0f / %6.0f | %s | %5.2fx | %4.0f%% |", record, batch,
-                    w.appends_per_second, w.p50_us, w.p99_us, best_name,
+                    "| %5zu | %3zu | %9.0f | %5.0f / %6.0f | %6.1f | %s | %5.2fx | %4.0f%% |", record, batch,
+                    w.appends_per_second, w.p50_us, w.p99_us, w.cpu_us_per_batch, best_name,
                     best.appends_per_second > 0 ? w.appends_per_second / best.appends_per_second : 0.0,
                     raw.megabytes_per_second > 0 ? 100.0 * w.megabytes_per_second / raw.megabytes_per_second : 0.0);
       std::string row = line;
       for (std::size_t s = 1; s < systems.size(); ++s) {
-        std::snprintf(line, sizeof line, " %9.0f | %5.0f / %6.0f |", results[s].appends_per_second,
-                      results[s].p50_us, results[s].p99_us);
+        std::snprintf(line, sizeof line, " %9.0f | %5.0f / %6.0f | %6.1f |", results[s].appends_per_second,
+                      results[s].p50_us, results[s].p99_us, results[s].cpu_us_per_batch);
         row += line;
       }
       summary.push_back(row);
     }
   }
-  std::printf("\nsummary (appends/s: median of rounds; p50 / p99 us: batch latency)\n");
-  std::string header = "| size B | batch | weft ap/s | weft p50 / p99 | best peer | weft/peer | weft/raw |";
+  std::printf("\nsummary (appends/s: median of rounds; p50 / p99 us: batch latency; cpu us: per batch)\n");
+  std::string header = "| size B | batch | weft ap/s | weft p50 / p99 | weft cpu us | best peer | weft/peer | weft/raw |";
   for (std::size_t s = 1; s < systems.size(); ++s)
-    header += std::string(" ") + systems[s].name + " ap/s | " + systems[s].name + " p50 / p99 |";
+    header += std::string(" ") + systems[s].name + " ap/s | " + systems[s].name + " p50 / p99 | " +
+              systems[s].name + " cpu us |";
   std::printf("%s\n", header.c_str());
   for (const auto& line : summary) std::printf("%s\n", line.c_str());
   print_load("after");

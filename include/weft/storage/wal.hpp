@@ -161,8 +161,7 @@ class wal {
     if (index != last_index() + 1) return error(storage_errc::index_mismatch, "wal: append");
     if (live() == options_.max_entries) return error(storage_errc::log_full, "wal: max_entries");
     if (entries_.size() == options_.max_entries) squeeze();
-    const detail::record_header h{0, detail::record_type::entry, 0, 0, 0, index, term};
-    WEFT_TRY_ASSIGN(const location where, emit(h, payload));
+    WEFT_TRY_ASSIGN(const location where, emit(detail::record_type::entry, index, term, payload));
     entries_.push_back({term, where.segment, where.offset, static_cast<std::uint32_t>(payload.size())});
     ++stats_.appends;
     written_.last_index = last_index();
@@ -175,8 +174,7 @@ class wal {
     WEFT_TRY(writable());
     if (from_index < first_ || from_index > last_index() + 1)
       return error(storage_errc::out_of_range, "wal: truncate_suffix");
-    const detail::record_header h{0, detail::record_type::truncate, 0, 0, 0, from_index, 0};
-    WEFT_TRY(emit(h, {}));
+    WEFT_TRY(emit(detail::record_type::truncate, from_index, 0, {}));
     entries_.resize(head_ + static_cast<std::size_t>(from_index - first_));
     written_.last_index = last_index();
     if (options_.sync == sync_policy::every_append) return sync();
@@ -188,8 +186,7 @@ class wal {
   [[nodiscard]] result<void> compact_prefix(std::uint64_t new_first_index) noexcept {
     WEFT_TRY(writable());
     if (new_first_index <= first_) return ok();
-    const detail::record_header h{0, detail::record_type::compact, 0, 0, 0, new_first_index, 0};
-    WEFT_TRY(emit(h, {}));
+    WEFT_TRY(emit(detail::record_type::compact, new_first_index, 0, {}));
     drop_before(new_first_index);
     written_.last_index = last_index();
     return remove_dead_segments();
@@ -290,8 +287,7 @@ class wal {
   [[nodiscard]] result<void> write_sync_marker() noexcept {
     if (!options_.sync_markers || options_.sync == sync_policy::never) return ok();
     if (write_offset_ + detail::record_size(0) > current().header.segment_size) return ok();
-    const detail::record_header h{0, detail::record_type::sync_marker, 0, 0, 0, last_index(), 0};
-    WEFT_TRY(emit(h, {}));
+    WEFT_TRY(emit(detail::record_type::sync_marker, last_index(), 0, {}));
     marker_sequence_ = written_.sequence;
     ++stats_.sync_markers;
     return flush();
@@ -309,23 +305,28 @@ class wal {
   }
 
   // Encodes one record into the group-commit buffer, rolling to a new segment first when
-  // it would not fit. Nothing reaches the file until flush().
-  [[nodiscard]] result<location> emit(detail::record_header h, byte_view payload) noexcept {
+  // it would not fit. Nothing reaches the file until flush(), which also checksums the
+  // buffered records (three at a time: see detail::seal_records).
+  // (Scalar arguments: a header struct passed by value went through the stack, and its
+  // byte-wide type field stalled the wide loads that copied it, on every append.)
+  [[nodiscard]] result<location> emit(detail::record_type type, std::uint64_t index,
+                                      std::uint64_t term, byte_view payload) noexcept {
     const std::size_t size = detail::record_size(payload.size());
     if (write_offset_ + size > current().header.segment_size) WEFT_TRY(roll());
     if (buffered_ + size > write_buffer_.size()) WEFT_TRY(flush());
-    h.sequence = written_.sequence + 1;
-    h.synced_through = durable_.sequence;
-    detail::encode_record(h, payload, write_buffer_.data() + buffered_);
+    const std::uint64_t sequence = written_.sequence + 1;
+    detail::encode_record_unsealed({0, type, 0, sequence, durable_.sequence, index, term}, payload,
+                                   write_buffer_.data() + buffered_);
     const location where{current().number, static_cast<std::uint32_t>(write_offset_)};
     buffered_ += size;
     write_offset_ += size;
-    written_.sequence = h.sequence;
+    written_.sequence = sequence;
     return where;
   }
 
   [[nodiscard]] result<void> flush() noexcept {
     if (buffered_ == 0) return ok();
+    detail::seal_records(write_buffer_.data(), buffered_);
     const std::size_t zeros = zeros_to_append();
     std::memset(write_buffer_.data() + buffered_, 0, zeros);
     const byte_view bytes(write_buffer_.data(), buffered_ + zeros);

@@ -13,6 +13,7 @@
 //   sequence known durable when this record was written) | 32 u64 index | 40 u64 term
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -99,22 +100,109 @@ inline header_verdict decode_segment_header(byte_view in, segment_header& h) noe
   return header_verdict::ok;
 }
 
-/// Writes a record (header, payload, zero padding) at `out`; returns its total size.
-inline std::size_t encode_record(const record_header& h, byte_view payload,
-                                 std::uint8_t* out) noexcept {
+/// Writes a record (header, payload, zero padding) at `out` with both checksums left zero;
+/// returns its total size. seal_records() fills the checksums in, a batch at a time.
+inline std::size_t encode_record_unsealed(const record_header& h, byte_view payload,
+                                          std::uint8_t* out) noexcept {
   const std::size_t padded = padded_size(payload.size());
+  store_le<std::uint32_t>(out, 0);
   store_le<std::uint32_t>(out + 4, static_cast<std::uint32_t>(payload.size()));
   out[8] = static_cast<std::uint8_t>(h.type);
   out[9] = out[10] = out[11] = 0;
-  store_le<std::uint32_t>(out + 12, crc32c_mask(crc32c(payload)));
+  store_le<std::uint32_t>(out + 12, 0);
   store_le<std::uint64_t>(out + 16, h.sequence);
   store_le<std::uint64_t>(out + 24, h.synced_through);
   store_le<std::uint64_t>(out + 32, h.index);
   store_le<std::uint64_t>(out + 40, h.term);
-  store_le<std::uint32_t>(out, crc32c_mask(crc32c(byte_view(out + 4, record_header_size - 4))));
   if (!payload.empty()) std::memcpy(out + record_header_size, payload.data(), payload.size());
   std::memset(out + record_header_size + payload.size(), 0, padded - payload.size());
   return record_header_size + padded;
+}
+
+#if WEFT_CRC32C_X86
+// Three CRC registers advanced over `n` bytes of three buffers in one loop: the crc32
+// instruction has a latency of 3 cycles and a throughput of 1, so one stream leaves two
+// thirds of it idle.
+__attribute__((target("sse4.2"))) inline void crc32c_update_three_sse42(
+    std::uint32_t reg[3], const std::uint8_t* const in[3], std::size_t n) noexcept {
+  std::uint64_t a = reg[0];
+  std::uint64_t b = reg[1];
+  std::uint64_t c = reg[2];
+  for (std::size_t at = 0; at + 8 <= n; at += 8) {
+    std::uint64_t wa;
+    std::uint64_t wb;
+    std::uint64_t wc;
+    std::memcpy(&wa, in[0] + at, 8);
+    std::memcpy(&wb, in[1] + at, 8);
+    std::memcpy(&wc, in[2] + at, 8);
+    a = _mm_crc32_u64(a, wa);
+    b = _mm_crc32_u64(b, wb);
+    c = _mm_crc32_u64(c, wc);
+  }
+  reg[0] = static_cast<std::uint32_t>(a);
+  reg[1] = static_cast<std::uint32_t>(b);
+  reg[2] = static_cast<std::uint32_t>(c);
+}
+#endif
+
+/// CRC-32C of three buffers at once (the same values as crc32c() of each).
+inline void crc32c_of_three(const byte_view (&in)[3], std::uint32_t (&out)[3]) noexcept {
+  std::size_t common = 0;
+#if WEFT_CRC32C_X86
+  if (::weft::detail::cpu_has_sse42()) {
+    common = std::min({in[0].size(), in[1].size(), in[2].size()}) / 8 * 8;
+    std::uint32_t reg[3] = {~0u, ~0u, ~0u};
+    const std::uint8_t* const starts[3] = {in[0].data(), in[1].data(), in[2].data()};
+    crc32c_update_three_sse42(reg, starts, common);
+    for (int k = 0; k < 3; ++k) out[k] = ~reg[k];
+  }
+#endif
+  if (common == 0) {
+    for (int k = 0; k < 3; ++k) out[k] = crc32c(in[k]);
+    return;
+  }
+  for (int k = 0; k < 3; ++k) out[k] = crc32c_extend(out[k], in[k].subspan(common));
+}
+
+/// Fills in both checksums of the `count` (1-3) records (from encode_record_unsealed) at
+/// `records[k]`: first the payload CRCs, then the header CRCs that cover them.
+inline void seal_three(std::uint8_t* const (&records)[3], std::size_t count) noexcept {
+  byte_view payloads[3] = {};
+  for (std::size_t k = 0; k < count; ++k)
+    payloads[k] = byte_view(records[k] + record_header_size, load_le<std::uint32_t>(records[k] + 4));
+  std::uint32_t crcs[3];
+  crc32c_of_three(payloads, crcs);
+  byte_view headers[3] = {};
+  for (std::size_t k = 0; k < count; ++k) {
+    store_le<std::uint32_t>(records[k] + 12, crc32c_mask(crcs[k]));
+    headers[k] = byte_view(records[k] + 4, record_header_size - 4);
+  }
+  crc32c_of_three(headers, crcs);
+  for (std::size_t k = 0; k < count; ++k) store_le<std::uint32_t>(records[k], crc32c_mask(crcs[k]));
+}
+
+/// Fills in the checksums of the whole records (from encode_record_unsealed) that fill
+/// [data, data + size).
+inline void seal_records(std::uint8_t* data, std::size_t size) noexcept {
+  std::uint8_t* group[3] = {};
+  std::size_t count = 0;
+  for (std::size_t at = 0; at + record_header_size <= size;) {
+    group[count++] = data + at;
+    at += record_size(load_le<std::uint32_t>(data + at + 4));
+    if (count == 3) {
+      seal_three(group, count);
+      count = 0;
+    }
+  }
+  if (count > 0) seal_three(group, count);
+}
+
+/// Writes a record (header, payload, zero padding) at `out`; returns its total size.
+inline std::size_t encode_record(const record_header& h, byte_view payload,
+                                 std::uint8_t* out) noexcept {
+  const std::size_t size = encode_record_unsealed(h, payload, out);
+  seal_records(out, size);
+  return size;
 }
 
 /// Decodes and checks a record header alone. False when the checksum, the type or the
