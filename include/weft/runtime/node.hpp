@@ -201,6 +201,11 @@ struct node_status {
   raft::index_t last_index = 0;
   bool isolated = false;
   bool failed = false;  // storage failed: the node stopped taking part
+  // What opening the WAL found (storage::recovery_report): a torn tail cut off, and the
+  // alarm that the tail began with a record written whole and damaged later, which may
+  // have been acknowledged (this member gets such entries back from its peers).
+  std::uint64_t wal_torn_tails_repaired = 0;
+  std::uint64_t wal_possible_acknowledged_loss = 0;
 };
 
 /// Telemetry policy that costs nothing.
@@ -252,6 +257,7 @@ struct catalogue_node_telemetry {
   void on_leader_change() noexcept { telemetry::catalogue::raft_leader_changes.add(1); }
   void on_recovered(const storage::recovery_report& report) noexcept {
     telemetry::catalogue::wal_torn_tail_repairs.add(report.torn_tails_repaired);
+    telemetry::catalogue::wal_possible_acknowledged_loss.add(report.possible_acknowledged_loss);
   }
   void on_proposal_failed() noexcept { telemetry::catalogue::raft_proposals_failed.add(1); }
   /// Per-peer transport series (label peer = member id; TCP and UDP summed).
@@ -339,6 +345,8 @@ class basic_node {
   [[nodiscard]] node_status status() const noexcept;
   [[nodiscard]] std::span<const member_status> members() const noexcept { return members_; }
   [[nodiscard]] const node_counters& counters() const noexcept { return counters_; }
+  /// What recovery found when open() opened the WAL (file, offset, reason of a repair).
+  [[nodiscard]] const storage::recovery_report& wal_recovery() const noexcept { return wal_recovery_; }
   [[nodiscard]] const core_type* core() const noexcept { return core_ ? &*core_ : nullptr; }
   [[nodiscard]] const swim_type* membership() const noexcept { return swim_ ? &*swim_ : nullptr; }
   [[nodiscard]] const transport::tcp_counters& tcp_counters() const noexcept { return tcp_.counters(); }
@@ -405,6 +413,7 @@ class basic_node {
   typename Stack::file_system wal_fs_{};
   std::optional<storage::file_stable_store<typename Stack::file_system>> stable_;
   std::optional<storage::wal<typename Stack::file_system>> wal_;
+  storage::recovery_report wal_recovery_{};
   typename Stack::file_system snapshot_fs_{};
   std::optional<storage::file_snapshot_store<typename Stack::file_system>> snapshots_;
   std::vector<std::uint8_t> snapshot_buffer_;  // save/load through snapshot_writer/reader

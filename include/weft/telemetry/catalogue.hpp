@@ -47,10 +47,14 @@ inline constexpr metric_info wal_written_bytes_info{
     "weft_wal_written_bytes", "Bytes appended to the WAL", "bytes"};
 inline constexpr metric_info wal_torn_tail_repairs_info{
     "weft_wal_torn_tail_repairs", "Torn or corrupt WAL tails truncated during recovery"};
+inline constexpr metric_info wal_possible_acknowledged_loss_info{
+    "weft_wal_possible_acknowledged_loss",
+    "WAL recoveries that cut off a tail whose first record was written whole and damaged later"};
 
 inline histogram wal_fsync_duration{wal_fsync_duration_info};
 inline counter wal_written_bytes{wal_written_bytes_info};
 inline counter wal_torn_tail_repairs{wal_torn_tail_repairs_info};
+inline counter wal_possible_acknowledged_loss{wal_possible_acknowledged_loss_info};
 
 // --- membership (weft::swim) -------------------------------------------------------------
 inline constexpr metric_info swim_health_score_info{

@@ -156,3 +156,91 @@ TEST_CASE("node: suspicion, refutation and a dead verdict move the SWIM series i
   c.stop(1);
   CHECK(c.run_until([&] { return exported_total("weft_swim_dead_transitions") > deads_before; }));
 }
+
+namespace {
+/// One member (its own leader) that wrote `writes` entries and then shut down gracefully.
+struct lone_member : weft_test::loopback_cluster<catalogue_node, counting_sm, 1> {
+  explicit lone_member(bool sync_markers) {
+    adjust_options = [sync_markers](runtime::node_options& o) { o.wal.sync_markers = sync_markers; };
+  }
+  void write_and_stop(std::size_t writes) {
+    start(0);
+    REQUIRE(run_until([&] { return leader() == 0; }));
+    for (std::size_t k = 0; k < writes; ++k) {
+      const std::uint8_t value[] = {static_cast<std::uint8_t>('a' + k)};
+      REQUIRE(run_until([&] { return nodes[0]->propose(byte_view(value)).has_value(); }));
+    }
+    REQUIRE(run_until([&] { return sms[0].applied >= writes; }));
+    stop(0);  // graceful: the node closes its WAL
+  }
+  /// Changes the last nonzero byte of the last entry record in the newest segment (a record
+  /// that stays free of all-zero words: written whole, then damaged). With sync markers the
+  /// log ends with the 48-byte marker close() synced: the entry ends before it.
+  void damage_last_entry(bool ends_with_marker) {
+    const std::string segment = last_wal_segment(options_for(0).data_dir);
+    REQUIRE_FALSE(segment.empty());
+    std::FILE* file = std::fopen(segment.c_str(), "r+b");
+    REQUIRE(file != nullptr);
+    std::vector<int> bytes;
+    for (int byte = std::fgetc(file); byte != EOF; byte = std::fgetc(file)) bytes.push_back(byte);
+    long end = static_cast<long>(bytes.size());
+    while (end > 0 && bytes[static_cast<std::size_t>(end - 1)] == 0) --end;
+    end = (end + 7) / 8 * 8;  // records are 8-aligned
+    if (ends_with_marker) end -= 48;
+    long last_nonzero = end - 1;
+    while (last_nonzero > 0 && bytes[static_cast<std::size_t>(last_nonzero)] == 0) --last_nonzero;
+    REQUIRE(last_nonzero > 64);  // past the segment header
+    const int value = bytes[static_cast<std::size_t>(last_nonzero)];
+    const unsigned char changed = static_cast<unsigned char>((value ^ 0x5a) != 0 ? value ^ 0x5a : 0x33);
+    REQUIRE(std::fseek(file, last_nonzero, SEEK_SET) == 0);
+    REQUIRE(std::fputc(changed, file) == changed);
+    REQUIRE(std::fclose(file) == 0);
+  }
+  bool has_event(std::string_view text) const {
+    bool found = false;
+    nodes[0]->for_each_event([&](const runtime::node_event& e) {
+      found = found || std::string_view(e.text).find(text) != std::string_view::npos;
+    });
+    return found;
+  }
+};
+}  // namespace
+
+TEST_CASE("node: a WAL tail damaged after it was written whole surfaces as possible acknowledged "
+          "loss (status, event, counter)", "[runtime][node][telemetry][storage]") {
+  const std::uint64_t repairs_before = catalogue::wal_torn_tail_repairs.value();
+  const std::uint64_t losses_before = catalogue::wal_possible_acknowledged_loss.value();
+  // Without sync markers nothing on disk proves the last synced batch durable, so damage to
+  // it is cut off like a torn tail, and flagged because the record had been written whole.
+  lone_member c(/*sync_markers=*/false);
+  c.write_and_stop(3);
+  c.damage_last_entry(false);
+  c.start(0);
+  const runtime::node_status s = c.nodes[0]->status();
+  CHECK(s.wal_torn_tails_repaired == 1);
+  CHECK(s.wal_possible_acknowledged_loss == 1);
+  CHECK(c.nodes[0]->wal_recovery().possible_acknowledged_loss == 1);
+  CHECK(c.has_event("wal: POSSIBLE ACKNOWLEDGED LOSS"));
+  CHECK(catalogue::wal_torn_tail_repairs.value() - repairs_before == 1);
+  CHECK(catalogue::wal_possible_acknowledged_loss.value() - losses_before == 1);
+  CHECK(exported_total("weft_wal_possible_acknowledged_loss") >= 1);
+  // The next clean open reports nothing new.
+  c.stop(0);
+  c.start(0);
+  CHECK(c.nodes[0]->status().wal_possible_acknowledged_loss == 0);
+  CHECK(c.nodes[0]->status().wal_torn_tails_repaired == 0);
+  CHECK_FALSE(c.has_event("wal: POSSIBLE ACKNOWLEDGED LOSS"));
+}
+
+TEST_CASE("node: after a graceful shutdown the WAL's final sync marker makes damage to the last "
+          "batch a hard error, never a silent cut", "[runtime][node][telemetry][storage]") {
+  const std::uint64_t losses_before = catalogue::wal_possible_acknowledged_loss.value();
+  lone_member c(/*sync_markers=*/true);
+  c.write_and_stop(3);
+  c.damage_last_entry(true);
+  c.nodes[0] = std::make_unique<catalogue_node>(c.loop, c.sms[0]);
+  const auto opened = c.nodes[0]->open(c.options_for(0));
+  REQUIRE_FALSE(opened);
+  CHECK(opened.error() == storage::storage_errc::corrupt_record);
+  CHECK(catalogue::wal_possible_acknowledged_loss.value() == losses_before);
+}

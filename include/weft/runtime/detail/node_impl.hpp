@@ -31,6 +31,12 @@ result<void> basic_node<Stack, SM>::open(const node_options& options) noexcept {
   WEFT_TRY(open_fds());
   open_ = true;
   add_event("member %llu started", options_.id, 0);
+  if (wal_recovery_.possible_acknowledged_loss != 0)
+    add_event("wal: POSSIBLE ACKNOWLEDGED LOSS: tail cut at %llu (%llu bytes)",
+              wal_recovery_.offset, wal_recovery_.torn_bytes_discarded);
+  else if (wal_recovery_.torn_tails_repaired != 0)
+    add_event("wal: torn tail cut at offset %llu (%llu bytes)", wal_recovery_.offset,
+              wal_recovery_.torn_bytes_discarded);
   return ok();
 }
 
@@ -94,9 +100,8 @@ result<void> basic_node<Stack, SM>::open_storage() noexcept {
   WEFT_TRY_ASSIGN(const storage::hard_state hs, stable_->load());
   saved_state_ = raft::hard_state{hs.term, hs.vote, hs.commit};
   wal_.emplace(wal_fs_, options_.wal);
-  storage::recovery_report report;
-  if (auto opened = wal_->open(report); !opened) return opened.error();
-  telemetry_.on_recovered(report);
+  if (auto opened = wal_->open(wal_recovery_); !opened) return opened.error();
+  telemetry_.on_recovered(wal_recovery_);
   const std::string snapshot_dir = dir + "/snap";
   WEFT_TRY(snapshot_fs_.attach(snapshot_dir.c_str()));
   snapshots_.emplace(snapshot_fs_, options_.snapshot);
@@ -277,6 +282,8 @@ node_status basic_node<Stack, SM>::status() const noexcept {
   s.id = options_.id;
   s.isolated = isolated_;
   s.failed = failed_;
+  s.wal_torn_tails_repaired = wal_recovery_.torn_tails_repaired;
+  s.wal_possible_acknowledged_loss = wal_recovery_.possible_acknowledged_loss;
   if (!core_) return s;
   s.role = core_->current_role();
   s.term = core_->term();
