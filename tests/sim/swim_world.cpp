@@ -34,7 +34,8 @@ struct swim_node {
       const auto to = static_cast<sim::node_id>(o.to - 1);  // swim address = sim node + 1
       const auto r = o.via == channel::datagram ? net.send_datagram(to, o.bytes)
                                                 : net.send_message(to, o.bytes);
-      if (!r) ++out->datagrams_refused;
+      // A stream to the crashed member is refused (not connected): the fallback probe.
+      if (!r && o.via == channel::datagram) ++out->datagrams_refused;
     }
     for (const notification& n : k->notifications()) {
       if (n.kind != notification_kind::member_failed) continue;

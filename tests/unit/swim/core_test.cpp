@@ -126,6 +126,102 @@ TEST_CASE("indirect probes save a member whose direct link is cut", "[swim][core
   CHECK(c.cores[0].state_of(2) == member_state::alive);
 }
 
+TEST_CASE("the fallback stream probe saves a member whose datagrams are all lost",
+          "[swim][core]") {
+  // Member 2 can neither send nor receive datagrams (a filtered port): direct and indirect
+  // probes of it fail; only the ping over the stream transport reaches it.
+  const auto run = [](bool fallback) {
+    options o = sim_options(6);
+    o.stream_probe_fallback = fallback;
+    cluster c(6, o, 3);
+    tally t;
+    count_into(c, t);
+    c.drop_datagrams = [](address from, address to) { return from == 2 || to == 2; };
+    c.run_for(60s);
+    std::uint64_t stream_probes = 0, stream_acks = 0;
+    for (const core& k : c.cores) {
+      stream_probes += k.stats().stream_probes_sent;
+      stream_acks += k.stats().stream_probe_acks;
+    }
+    return std::array<std::uint64_t, 4>{t.suspected, t.failed, stream_probes, stream_acks};
+  };
+  const auto with = run(true);
+  CHECK(with[0] == 0);  // no suspicion, so no false verdict
+  CHECK(with[1] == 0);
+  CHECK(with[2] > 0);
+  CHECK(with[3] > 0);
+  const auto without = run(false);
+  CHECK(without[0] > 0);  // the same cut without the fallback: member 2 is suspected
+  CHECK(without[2] == 0);
+}
+
+TEST_CASE("a stream ping is answered over the stream; malformed ones are refused",
+          "[swim][core][bad-input]") {
+  cluster c(3, sim_options(3), 5);
+  core& k = c.cores[0];
+  std::array<std::uint8_t, 64> buf{};
+  const auto stream_ping = [&buf](node_id target, bool with_item) {
+    byte_writer w(buf);
+    packet_header h;
+    h.kind = packet_kind::ping;
+    h.sender = 2;
+    h.seq = 77;
+    h.target = target;
+    REQUIRE(encode_header(w, h));
+    REQUIRE(encode_array_head(w, with_item ? 1 : 0));
+    return byte_view(w.written());
+  };
+  REQUIRE(k.step_stream(c.now, 2, stream_ping(1, false)));
+  REQUIRE(k.sends().size() == 1);
+  CHECK(k.sends()[0].via == channel::stream);
+  CHECK(k.sends()[0].to == 2);
+  byte_reader r(k.sends()[0].bytes);
+  packet_header ack;
+  REQUIRE(decode_header(r, ack, 0));
+  CHECK(ack.kind == packet_kind::ack);
+  CHECK(ack.seq == 77);
+  k.clear_outputs();
+  CHECK(!k.step_stream(c.now, 2, stream_ping(3, false)));  // not for us
+  CHECK(k.stats().refused_by(swim_errc::unknown_member) == 1);
+  CHECK(!k.step_stream(c.now, 2, stream_ping(1, true)));  // items on a stream ping
+  CHECK(k.stats().refused_by(swim_errc::malformed_message) == 1);
+  CHECK(k.sends().empty());
+}
+
+TEST_CASE("a push-pull does not bring back a dead member this core does not hold",
+          "[swim][core]") {
+  cluster c(3, sim_options(3), 6);
+  core& k = c.cores[0];
+  const member_claim alive = make_core(sim_options(3), 8, 1).self_claim();  // member 9
+  member_claim dead;
+  dead.kind = item_kind::dead;
+  dead.subject = 9;
+  dead.incarnation = alive.incarnation;
+  dead.from = 2;
+  dead = signed_claim(dead, member_scheme(1));
+  const auto push_pull = [](const std::vector<member_claim>& claims) {
+    std::vector<std::uint8_t> buf(4096);
+    byte_writer w(buf);
+    packet_header h;
+    h.kind = packet_kind::push_pull;
+    h.sender = 2;
+    h.seq = 1;  // a reply: nothing is sent back
+    REQUIRE(encode_header(w, h));
+    REQUIRE(encode_array_head(w, claims.size()));
+    for (const auto& claim : claims) REQUIRE(encode_claim(w, claim));
+    buf.resize(w.size());
+    return buf;
+  };
+  (void)k.step_stream(c.now, 2, push_pull({alive, dead}));
+  CHECK(k.state_of(9) == member_state::absent);  // memberlist ignores the dead it never knew
+  CHECK(k.notifications().empty());
+  CHECK(k.stats().refused_by(swim_errc::unknown_member) == 1);
+  (void)k.step_stream(c.now, 2, push_pull({alive}));  // alive alone is still learned
+  CHECK(k.state_of(9) == member_state::alive);
+  (void)k.step_stream(c.now, 2, push_pull({alive, dead}));  // and a held one is buried
+  CHECK(k.state_of(9) == member_state::dead);
+}
+
 TEST_CASE("a paused member is suspected and refutes with a higher incarnation",
           "[swim][core][lifeguard]") {
   cluster c(6, sim_options(6), 4);
@@ -337,6 +433,7 @@ TEST_CASE("Lifeguard local health backs probing off; a ping to a suspect carries
     for (int round = 1; round <= 3; ++round) {
       k.tick(c.now + std::chrono::seconds(round));
       for (const outgoing& out : k.sends()) {
+        if (out.via != channel::datagram) continue;  // the fallback stream ping has no items
         byte_reader r(out.bytes);
         packet_header h;
         auto n = decode_header(r, h, 255);
@@ -450,6 +547,7 @@ TEST_CASE("datagrams respect a small MTU (244 bytes) under churn", "[swim][core]
   for (std::size_t i : {3u, 7u, 11u}) c.crashed[i] = true;
   c.run_for(60s);
   CHECK(c.max_datagram_bytes <= 244);
+  for (auto id : t.failed_about) CHECK((id == 4 || id == 8 || id == 12));
   CHECK(t.failed == 3 * 17);
   // A burst of 20 newcomers: gossip packs claims up to, never over, the MTU.
   core& k = c.cores[0];

@@ -3,6 +3,7 @@
 // (The weft::sim simulator is being written concurrently; this stays small on purpose.)
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <queue>
@@ -18,16 +19,20 @@ using namespace std::chrono_literals;
 
 inline constexpr std::uint64_t anchor_seed = 0xa11ce;
 
-/// Options sized for simulations of many cores in one process.
+/// Options sized for simulations of many cores in one process. Only the member table
+/// grows with n: a push-pull carries at most max_push_pull_members claims (about 80 bytes
+/// each with the test scheme, twice that for a buried member), and notifications are
+/// drained after every step, so neither buffer needs to scale with the cluster.
 inline options sim_options(std::uint32_t members) {
   options o;
   o.max_members = members + 8;
   o.max_broadcasts = 256;
   o.max_outgoing_datagrams = 64;
   o.max_outgoing_streams = 2;
-  o.max_stream_message_bytes = std::max<std::size_t>(4096, std::size_t{members} * 80 + 1024);
+  const std::size_t carried = std::min(members, o.max_push_pull_members);
+  o.max_stream_message_bytes = std::max<std::size_t>(4096, carried * 80 + 1024);
   o.max_notification_bytes = 16 * 1024;
-  o.max_pending_notifications = members * 4 + 64;
+  o.max_pending_notifications = std::min(members * 4 + 64, 1024u);
   return o;
 }
 
@@ -138,6 +143,7 @@ class basic_cluster {
   std::int64_t delay_min_us = 500, delay_max_us = 5000;
   std::function<void(std::size_t, const notification&)> on_note;
   std::function<bool(address, address)> drop_link;  // true: the link from -> to is cut
+  std::function<bool(address, address)> drop_datagrams;  // the same for datagrams only
   std::size_t max_datagram_bytes = 0, max_stream_bytes = 0;
   std::uint64_t datagrams = 0, datagram_bytes = 0, streams = 0, stream_bytes = 0;
   std::uint64_t lost = 0;
@@ -200,6 +206,7 @@ class basic_cluster {
       const std::size_t to = m.to < by_address_.size() ? by_address_[m.to] : npos;
       if (to == npos || crashed[to] || paused[to]) continue;
       if (drop_link && drop_link(m.from, m.to)) continue;
+      if (m.via == channel::datagram && drop_datagrams && drop_datagrams(m.from, m.to)) continue;
       if (m.via == channel::datagram) (void)cores[to].step(m.at, m.from, m.bytes);
       else (void)cores[to].step_stream(m.at, m.from, m.bytes);
       drain(to);

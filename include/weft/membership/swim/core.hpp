@@ -101,6 +101,7 @@ struct counters {
   std::uint64_t broadcasts_dropped = 0, sends_dropped = 0, notifications_dropped = 0;
   std::uint64_t late_responses = 0, stalls = 0, refutations_relayed = 0, suspect_pings = 0;
   std::uint64_t incarnation_persist_failures = 0;
+  std::uint64_t stream_probes_sent = 0, stream_probe_acks = 0;  // fallback probes; acked in time
   std::array<std::uint64_t, swim_errc_count> refused{};  // by swim_errc
   [[nodiscard]] std::uint64_t refused_by(swim_errc c) const noexcept {
     return refused[static_cast<std::size_t>(c)];
@@ -277,12 +278,15 @@ class basic_core {
     byte_reader r(message);
     auto items = decode_header(r, header_, std::uint64_t{opts_.max_members} * 2);
     if (!items) return refuse_error(items.error());
+    if (header_.kind == packet_kind::ping || header_.kind == packet_kind::ack)
+      return handle_stream_probe(now, from, *items, r);
     if (header_.kind != packet_kind::push_pull) return refuse(swim_errc::malformed_message);
     const bool is_reply = header_.seq != 0;
     for (std::uint64_t i = 0; i < *items; ++i) {
       auto d = decode_item(r, item_);
       if (!d) return refuse_error(d.error());
       if (!is_member_claim(item_.kind)) return refuse(swim_errc::malformed_message);
+      if (i + 1 < *items && reaped_member_claims(r)) continue;
       (void)handle_claim(now, item_.claim, true);
     }
     if (!is_reply) return send_push_pull(from, true);
@@ -1206,6 +1210,18 @@ class basic_core {
     counters_.stream_bytes_sent += w.size();
     return ok();
   }
+  /// True when item_ is the alive claim of a member we do not hold and the next claim in
+  /// the push-pull declares it dead or leaving: like memberlist, we do not learn members
+  /// only to bury them (a member that reaped a dead record would otherwise take it back
+  /// from the next push-pull and declare it dead a second time). The next claim is then
+  /// refused as unknown_member.
+  [[nodiscard]] bool reaped_member_claims(const byte_reader& r) noexcept {
+    if (item_.kind != item_kind::alive || find_const(item_.claim.subject) != nullptr) return false;
+    byte_reader ahead = r;
+    if (!decode_item(ahead, peek_item_)) return false;
+    return (peek_item_.kind == item_kind::dead || peek_item_.kind == item_kind::leave) &&
+           peek_item_.claim.subject == item_.claim.subject;
+  }
   [[nodiscard]] static bool carries_down_claim(const member_record& m) noexcept {
     return m.state != member_state::alive && m.state != member_state::joining;
   }
@@ -1343,6 +1359,54 @@ class basic_core {
         ++probe_.expected_nacks;
       }
     }
+    send_stream_probe(*target);
+  }
+  /// memberlist's fallback probe: the target also gets a ping over the stream transport,
+  /// so a lost datagram path (loss, a filtered port) is not taken for a dead member.
+  /// It carries no items: it only decides whether the probe failed.
+  void send_stream_probe(const member_record& target) noexcept {
+    if (!opts_.stream_probe_fallback) return;
+    packet_header h{};
+    h.kind = packet_kind::ping;
+    h.sender = self_.id;
+    h.seq = probe_.seq;
+    h.target = target.id;
+    if (send_stream_control(target.addr, h)) ++counters_.stream_probes_sent;
+  }
+  /// A stream message without items (a fallback ping or its ack), written into the
+  /// datagram arena: it is no larger than a packet head.
+  result<void> send_stream_control(address to, const packet_header& h) noexcept {
+    if (sends_.size() >= opts_.max_outgoing_datagrams + opts_.max_outgoing_streams ||
+        datagram_used_ + opts_.mtu_bytes > datagram_arena_.size()) {
+      ++counters_.sends_dropped;
+      return refuse(swim_errc::queue_full);
+    }
+    byte_writer w(mutable_byte_view(datagram_arena_.data() + datagram_used_, opts_.mtu_bytes));
+    WEFT_TRY(encode_header(w, h));
+    WEFT_TRY(encode_array_head(w, 0));
+    datagram_used_ += w.size();
+    sends_.push_back(outgoing{to, channel::stream, w.written()});
+    ++counters_.streams_sent;
+    counters_.stream_bytes_sent += w.size();
+    return ok();
+  }
+  /// A fallback ping (answered with an ack over the stream) or the ack of ours.
+  result<void> handle_stream_probe(time_point now, address from, std::uint64_t items,
+                                   const byte_reader& r) noexcept {
+    if (items != 0 || !r.empty()) return refuse(swim_errc::malformed_message);
+    if (header_.sender == self_.id) return refuse(swim_errc::malformed_message);
+    WEFT_TRY(admit_sender(now, header_.sender));
+    if (header_.kind == packet_kind::ack) {
+      if (probe_.active && header_.seq == probe_.seq && !probe_.acked)
+        ++counters_.stream_probe_acks;
+      return handle_ack(header_.seq);
+    }
+    if (header_.target != self_.id) return refuse(swim_errc::unknown_member);
+    packet_header h{};
+    h.kind = packet_kind::ack;
+    h.sender = self_.id;
+    h.seq = header_.seq;
+    return send_stream_control(from, h);
   }
   void probe_failed(time_point now) noexcept {
     ++counters_.probe_failures;
@@ -1681,6 +1745,7 @@ class basic_core {
 
   packet_header header_{};
   gossip_item item_{};
+  gossip_item peek_item_{};        // the next push-pull item, read ahead
   member_claim completed_{};         // a compact claim put back together
   std::uint64_t admission_floor_ = 0;  // revoke_admissions_below()
   std::uint64_t packets_built_ = 0;  // alternates who packs first when the share is too small

@@ -22,6 +22,9 @@ struct options {
   std::uint32_t suspicion_multiplier = 4;        // min timeout = mult * log10(n) * interval
   std::uint32_t suspicion_max_timeout_multiplier = 6;  // max timeout = this * min timeout
   std::int64_t stall_threshold_ms = 2500;        // a gap between ticks this long is a stall
+  // With the indirect probes, also ping the target over the stream transport (memberlist's
+  // TCP fallback): a lost datagram path is then not taken for a dead member.
+  bool stream_probe_fallback = true;
   // Dissemination.
   std::int64_t gossip_interval_ms = 200;
   std::uint32_t gossip_fanout = 3;
