@@ -102,6 +102,38 @@ TEST_CASE("TCP applies backpressure and refuses oversize messages", "[transport]
   CHECK(a.queued_bytes(2) == 0);
 }
 
+TEST_CASE("TCP cork holds sends and uncork writes a peer's frames in one send", "[transport][tcp]") {
+  weft::runtime::event_loop loop;
+  REQUIRE(loop.init());
+  member ma, mb;
+  tcp_transport a, b;
+  REQUIRE(a.open(loop, loopback_any, 1, {}, &on_message, &on_link, &ma));
+  REQUIRE(b.open(loop, loopback_any, 2, {}, &on_message, &on_link, &mb));
+  REQUIRE(a.set_peer(2, b.local_endpoint()));
+  REQUIRE(b.set_peer(1, a.local_endpoint()));
+  REQUIRE(a.send_message(2, weft::as_bytes("first")));
+  run_until(loop, [&] { return mb.received.size() == 1; });
+  REQUIRE(a.queued_bytes(2) == 0);
+  const std::uint64_t calls_before = a.counters().send_calls;
+  a.cork();
+  constexpr int count = 40;
+  for (int i = 0; i < count; ++i) REQUIRE(a.send_message(2, weft::as_bytes("corked " + std::to_string(i))));
+  for (int i = 0; i < 20; ++i) REQUIRE(loop.run_once(weft::milliseconds(1)));
+  CHECK(mb.received.size() == 1);  // nothing left while corked
+  CHECK(a.queued_bytes(2) > 0);
+  CHECK(a.counters().send_calls == calls_before);
+  a.uncork();
+  CHECK(a.queued_bytes(2) == 0);
+  CHECK(a.counters().send_calls == calls_before + 1);  // 40 frames, one system call
+  run_until(loop, [&] { return mb.received.size() == count + 1; });
+  REQUIRE(mb.received.size() == count + 1);
+  CHECK(mb.received.back() == "corked " + std::to_string(count - 1));
+  // Uncorked again: each send goes out at once.
+  REQUIRE(a.send_message(2, weft::as_bytes("plain")));
+  CHECK(a.queued_bytes(2) == 0);
+  CHECK(a.counters().send_calls == calls_before + 2);
+}
+
 TEST_CASE("TCP reconnects after the peer restarts", "[transport][tcp]") {
   weft::runtime::event_loop loop;
   REQUIRE(loop.init());
