@@ -34,9 +34,10 @@ struct event_loop_options {
   std::size_t max_watches = 1024;       // fds registered at once
   std::size_t max_timers = 4096;        // timers pending at once
   std::size_t max_events_per_poll = 64; // epoll_wait batch
+  std::size_t max_deferred = 64;        // defer() calls pending at once
 
   [[nodiscard]] result<void> validate() const noexcept {
-    if (max_watches == 0 || max_timers == 0 || max_events_per_poll == 0)
+    if (max_watches == 0 || max_timers == 0 || max_events_per_poll == 0 || max_deferred == 0)
       return error(core_errc::invalid_options, "event_loop_options: zero capacity");
     if (max_watches > (1u << 24)) return error(core_errc::invalid_options, "max_watches");
     return ok();
@@ -66,6 +67,16 @@ class event_loop {
   [[nodiscard]] result<timer_id> add_timer(duration delay, timer_callback callback,
                                            void* context) noexcept;
   void cancel_timer(timer_id id) noexcept;
+
+  /// Runs `callback(context)` once, inside run_once, after the fd events of that round were
+  /// dispatched: work that should see everything one epoll round delivered (a node's ready
+  /// loop after every message read) without an eventfd write, read and extra round. Called
+  /// from a callback, it runs in the same run_once; from outside, in the next one (which
+  /// then does not block). Full (max_deferred) is runtime_errc::too_many_timers.
+  [[nodiscard]] result<void> defer(timer_callback callback, void* context) noexcept;
+  [[nodiscard]] bool has_deferred() const noexcept { return !deferred_.empty(); }
+  /// Drops every pending deferred call with this context (its owner is going away).
+  void cancel_deferred(const void* context) noexcept;
 
   /// Blocks SIGINT/SIGTERM (or the given set) for this thread and delivers them here.
   [[nodiscard]] result<void> watch_signals(std::initializer_list<int> signals,
@@ -108,6 +119,7 @@ class event_loop {
 
   [[nodiscard]] watch_slot* find_watch(int fd) noexcept;
   std::size_t run_due_timers() noexcept;
+  std::size_t run_deferred() noexcept;
   [[nodiscard]] int poll_timeout_ms(duration max_wait) const noexcept;
   static void on_signal_fd(void* context, std::uint32_t events) noexcept;
   void close_all() noexcept;
@@ -123,6 +135,12 @@ class event_loop {
   std::vector<std::uint32_t> free_timer_slots_;
   std::vector<heap_entry> heap_;
   std::vector<epoll_event> events_;
+  struct deferred_call {
+    timer_callback callback;
+    void* context;
+  };
+  std::vector<deferred_call> deferred_;  // capacity max_deferred
+  std::vector<deferred_call> running_;   // the calls of the current run_deferred()
   std::uint64_t timer_sequence_ = 0;
 };
 
@@ -139,7 +157,40 @@ inline result<void> event_loop::init(const event_loop_options& options) noexcept
     free_timer_slots_.push_back(static_cast<std::uint32_t>(i - 1));
   heap_.reserve(options.max_timers);
   events_.resize(options.max_events_per_poll);
+  deferred_.reserve(options.max_deferred);
+  running_.reserve(options.max_deferred);
   return ok();
+}
+
+inline result<void> event_loop::defer(timer_callback callback, void* context) noexcept {
+  if (callback == nullptr) return error(core_errc::invalid_argument, "defer");
+  if (deferred_.size() == deferred_.capacity()) return error(runtime_errc::too_many_timers, "defer");
+  deferred_.push_back({callback, context});
+  return ok();
+}
+
+inline void event_loop::cancel_deferred(const void* context) noexcept {
+  std::erase_if(deferred_, [context](const deferred_call& call) { return call.context == context; });
+  for (deferred_call& call : running_)
+    if (call.context == context) call.callback = nullptr;
+}
+
+/// Runs the calls deferred so far, and those they defer in turn (bounded: a call that keeps
+/// deferring itself waits for the next run_once rather than starving the fds).
+inline std::size_t event_loop::run_deferred() noexcept {
+  std::size_t ran = 0;
+  for (int pass = 0; pass < 4 && !deferred_.empty(); ++pass) {
+    running_.assign(deferred_.begin(), deferred_.end());
+    deferred_.clear();
+    for (std::size_t i = 0; i < running_.size(); ++i) {  // by index: cancel_deferred may edit it
+      const deferred_call call = running_[i];
+      if (call.callback == nullptr) continue;
+      call.callback(call.context);
+      ++ran;
+    }
+  }
+  running_.clear();
+  return ran;
 }
 
 inline event_loop::watch_slot* event_loop::find_watch(int fd) noexcept {
@@ -235,6 +286,7 @@ inline std::size_t event_loop::run_due_timers() noexcept {
 
 inline int event_loop::poll_timeout_ms(duration max_wait) const noexcept {
   duration wait = std::max(max_wait, duration::zero());
+  if (!deferred_.empty()) return 0;
   if (!heap_.empty()) wait = std::min(wait, std::max(heap_.front().deadline - now(), duration::zero()));
   // Round up so that a timer is never polled for just before it is due.
   const auto ms = (wait.count() + 999'999) / 1'000'000;
@@ -257,6 +309,7 @@ inline result<std::size_t> event_loop::run_once(duration max_wait) noexcept {
     w.callback(w.context, events_[static_cast<std::size_t>(i)].events);
     ++ran;
   }
+  ran += run_deferred();
   return ran + run_due_timers();
 }
 
