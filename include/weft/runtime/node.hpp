@@ -377,6 +377,7 @@ class basic_node {
                                               std::span<const byte_view> anchors) noexcept;
   [[nodiscard]] result<void> open_fds() noexcept;
   [[nodiscard]] result<std::uint64_t> next_incarnation() noexcept;
+  [[nodiscard]] bool will_block(const raft::ready_batch::persist_part& part) const noexcept;
   [[nodiscard]] result<void> persist(const raft::ready_batch::persist_part& part) noexcept;
   [[nodiscard]] result<void> persist_entries(const raft::entry_range& entries) noexcept;
   [[nodiscard]] result<void> persist_snapshot_chunk(const raft::snapshot_chunk& chunk) noexcept;
@@ -394,11 +395,13 @@ class basic_node {
   void refresh_members() noexcept;
   void add_event(const char* format, std::uint64_t a, std::uint64_t b) noexcept;
   void wake() noexcept;
+  void process_after_events() noexcept;
   void fail(const error& e) noexcept;
   [[nodiscard]] time_point now() const noexcept { return clock_.now(); }
 
   static void on_tick(void* context, std::uint32_t) noexcept;
   static void on_wake(void* context, std::uint32_t) noexcept;
+  static void on_deferred(void* context) noexcept;
   static void on_stream(void* context, transport::peer_id from, byte_view payload) noexcept;
   static void on_link(void*, transport::peer_id, bool) noexcept {}
   static void on_datagram(void* context, transport::peer_id from, transport::ipv4_endpoint,
@@ -427,6 +430,7 @@ class basic_node {
   int tick_fd_ = -1;
   int wake_fd_ = -1;
   bool wake_pending_ = false;
+  bool process_deferred_ = false;  // on_deferred is queued on the loop
   bool isolated_ = false;
   bool failed_ = false;
   bool open_ = false;

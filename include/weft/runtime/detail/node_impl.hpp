@@ -52,6 +52,8 @@ void basic_node<Stack, SM>::close() noexcept {
     ::close(wake_fd_);
     wake_fd_ = -1;
   }
+  loop_.cancel_deferred(this);
+  process_deferred_ = false;
   tcp_.close();
   udp_.close();
   if (wal_ && wal_->is_open()) (void)wal_->close();  // flushes and syncs
@@ -304,9 +306,15 @@ template <class Stack, class SM>
 void basic_node<Stack, SM>::process() noexcept {
   if (!open_ || failed_ || in_process_) return;
   in_process_ = true;
+  // Every message of this turn to one peer leaves in one send (tcp_transport::cork).
+  tcp_.cork();
   for (std::uint32_t round = 0; round < options_.max_ready_rounds_per_wake && core_->has_ready(); ++round) {
     const raft::ready_batch rb = core_->ready();
     for (const raft::message& m : rb.send_now) send_raft(m);
+    if (will_block(rb.must_persist)) {
+      tcp_.uncork();  // the appends leave now: followers write while this member syncs
+      tcp_.cork();
+    }
     if (auto done = persist(rb.must_persist); !done) {
       core_->advance();
       fail(done.error());
@@ -344,8 +352,17 @@ void basic_node<Stack, SM>::process() noexcept {
   }
   reads_.resize(kept);
   note_leadership();
+  tcp_.uncork();
   in_process_ = false;
   if (core_->has_ready()) wake();  // the round bound was hit: continue on the next turn
+}
+
+/// True when persist(part) will write and sync something.
+template <class Stack, class SM>
+bool basic_node<Stack, SM>::will_block(const raft::ready_batch::persist_part& part) const noexcept {
+  const bool vote_changed = part.hard_state_changed &&
+                            (part.state.term != saved_state_.term || part.state.vote != saved_state_.vote);
+  return vote_changed || !part.entries.empty() || !part.snapshot_chunks.empty();
 }
 
 template <class Stack, class SM>
@@ -648,6 +665,22 @@ void basic_node<Stack, SM>::wake() noexcept {
   if (::write(wake_fd_, &one, sizeof one) == static_cast<ssize_t>(sizeof one)) wake_pending_ = true;
 }
 
+/// From inside the loop (a message was read): process() once this epoll round's events are
+/// all dispatched, without the eventfd's write, read and extra round.
+template <class Stack, class SM>
+void basic_node<Stack, SM>::process_after_events() noexcept {
+  if (process_deferred_) return;
+  if (loop_.defer(&on_deferred, this)) process_deferred_ = true;
+  else wake();
+}
+
+template <class Stack, class SM>
+void basic_node<Stack, SM>::on_deferred(void* context) noexcept {
+  auto& self = *static_cast<basic_node*>(context);
+  self.process_deferred_ = false;
+  self.process();
+}
+
 template <class Stack, class SM>
 void basic_node<Stack, SM>::fail(const error& e) noexcept {
   // Storage failed: continuing could break the persistence ordering, so this member stops
@@ -722,7 +755,7 @@ void basic_node<Stack, SM>::on_stream(void* context, transport::peer_id from, by
       if (s.id == m.from) s.match_index = std::max(s.match_index, m.log_index);
   }
   self.core_->step(m);
-  self.wake();
+  self.process_after_events();
 }
 
 template <class Stack, class SM>
