@@ -151,7 +151,8 @@ std::optional<std::string> first_word(const std::string& config_path, const std:
 }
 
 /// [security]: Ed25519 SWIM admission (admin key, this member's statement and seed, all
-/// from `weft admit`) and Noise sessions between members unless transport = "plaintext".
+/// from `weft admit`), Noise sessions and sealed SWIM datagrams between members unless
+/// transport = "plaintext".
 /// The seed and statement live in files so that configs can be shared.
 void read_security(const toml::table& root, const std::string& config_path, config& c) {
   const toml::node* n = root.get("security");

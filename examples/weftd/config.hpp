@@ -40,7 +40,7 @@ struct config {
   std::int64_t max_connections = 1024;
   std::int64_t max_pending_requests = 16384;
   // [security]
-  bool noise = true;  // transport = "noise" (default) or "plaintext" (tests, benchmarks)
+  bool noise = true;  // transport = "noise" (default: Noise TCP, sealed UDP) or "plaintext"
   std::string member_seed_file;               // resolved against the config file's folder
   std::array<std::uint8_t, 32> member_seed{};  // read from member_seed_file
   std::array<std::uint8_t, 32> admin_public_key{};  // SWIM admission trust anchor

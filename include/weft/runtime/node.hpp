@@ -78,7 +78,7 @@ struct node_peer {
   o.gossip_interval_ms = 100;
   o.push_pull_interval_ms = 10000;
   o.leave_propagate_ms = 200;
-  o.mtu_bytes = 1400 - transport::udp_transport::header_size_bytes;
+  o.mtu_bytes = 1400 - transport::udp_transport::max_overhead_bytes;  // room to seal
   return o;
 }
 
@@ -95,8 +95,8 @@ struct node_options {
   swim::options swim = default_node_swim_options();
   storage::wal_options wal{};
   std::uint64_t admission_seed = 0x77656674u;  // test admission scheme only (INSECURE)
-  /// This member's Ed25519 seed: its Noise static key (as X25519). Required, with every
-  /// peer's member_key, when tcp.security is noise.
+  /// This member's Ed25519 seed: its Noise static key and datagram sealing key (as X25519).
+  /// Required, with every peer's member_key, when tcp.security is noise or udp.security sealed.
   std::optional<std::array<std::uint8_t, 32>> member_seed{};
   /// Ed25519 SWIM admission (a Stack whose admission is swim::ed25519_admission_scheme, such
   /// as secure_stack): the admin's public key, every member's trust anchor, and this
@@ -136,12 +136,17 @@ struct node_options {
       return bad("node_options: tcp.max_message_size_bytes < raft.max_bytes_per_message + 4 KiB");
     if (wal.max_record_size_bytes < raft.max_bytes_per_entry + 1)
       return bad("node_options: wal.max_record_size_bytes <= raft.max_bytes_per_entry");
-    if (swim.mtu_bytes + transport::udp_transport::header_size_bytes > udp.max_datagram_size_bytes)
-      return bad("node_options: swim.mtu_bytes + 8 > udp.max_datagram_size_bytes");
+    if (swim.mtu_bytes + transport::udp_transport::max_overhead_bytes > udp.max_datagram_size_bytes)
+      return bad("node_options: swim.mtu_bytes + 48 > udp.max_datagram_size_bytes");
     if (tcp.security == transport::tcp_security::noise) {
       if (!member_seed) return bad("node_options.member_seed: needed for tcp.security = noise");
       for (const node_peer& p : peers)
         if (!p.member_key) return bad("node_options.peers: member_key needed for tcp.security = noise");
+    }
+    if (udp.security == transport::udp_security::sealed) {
+      if (!member_seed) return bad("node_options.member_seed: needed for udp.security = sealed");
+      for (const node_peer& p : peers)
+        if (!p.member_key) return bad("node_options.peers: member_key needed for udp.security = sealed");
     }
     raft::options with_id = raft;
     with_id.id = id;  // open() sets it the same way

@@ -148,7 +148,7 @@ TEST_CASE("node: Noise sessions between members keyed by their Ed25519 keys",
   CHECK(export_text().find("weft_transport_sent_bytes_total{peer=") == std::string::npos);
 }
 
-TEST_CASE("node: Noise needs this member's seed and every peer's key",
+TEST_CASE("node: Noise and sealed datagrams need this member's seed and every peer's key",
           "[runtime][node][noise]") {
   secure_pair<> c;
   auto no_seed = c.options_for(0);
@@ -161,6 +161,9 @@ TEST_CASE("node: Noise needs this member's seed and every peer's key",
   plaintext.tcp.security = transport::tcp_security::plaintext;
   plaintext.member_seed.reset();
   CHECK(plaintext.validate());
+  auto sealed_without_seed = plaintext;
+  sealed_without_seed.udp.security = transport::udp_security::sealed;
+  CHECK_FALSE(sealed_without_seed.validate());
 }
 
 TEST_CASE("node: Ed25519 SWIM admission from an admin's statements (secure_stack)",
@@ -176,6 +179,7 @@ TEST_CASE("node: Ed25519 SWIM admission from an admin's statements (secure_stack
     auto o = c.options_for(i);
     o.admin_public_key = admin_key;
     o.admission_statement = statement_for(admin, o.id, statement_key_of);
+    o.udp.security = transport::udp_security::sealed;  // as weftd runs it
     return o;
   };
   // A statement for another member's key is refused at open().
@@ -207,4 +211,10 @@ TEST_CASE("node: Ed25519 SWIM admission from an admin's statements (secure_stack
   const std::uint8_t value[] = {'s'};
   REQUIRE(c.run_until([&] { return c.nodes[c.leader()]->propose(byte_view(value)).has_value(); }));
   CHECK(c.run_until([&] { return c.sms[0].applied >= 1 && c.sms[1].applied >= 1; }));
+  // SWIM ran over sealed datagrams: received and opened, none refused.
+  for (int i = 0; i < 2; ++i) {
+    const auto& u = c.nodes[i]->udp_counters();
+    CHECK(u.datagrams_received > 0);
+    CHECK(u.dropped_unauthenticated + u.dropped_mode_mismatch + u.dropped_unknown_sender == 0);
+  }
 }

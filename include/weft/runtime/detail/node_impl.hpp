@@ -75,6 +75,12 @@ result<void> basic_node<Stack, SM>::open_transports() noexcept {
   if (options_.member_seed) {
     const auto signing = crypto::libsodium::ed25519::secret_key_from_seed(*options_.member_seed);
     tcp_.set_noise_identity({transport::noise_secret_key_from_ed25519(signing)});
+    // Peers refuse datagram sessions older than the last they saw from us, so the session
+    // must grow across restarts, even when data_dir was wiped: wall-clock microseconds.
+    const auto since_epoch = std::chrono::system_clock::now().time_since_epoch();
+    const auto session = std::chrono::duration_cast<std::chrono::microseconds>(since_epoch).count();
+    udp_.set_seal_identity({transport::noise_secret_key_from_ed25519(signing),
+                            static_cast<std::uint64_t>(session), nullptr, nullptr});
   }
   WEFT_TRY(tcp_.open(loop_, options_.raft_address, self, options_.tcp, &on_stream, &on_link, this));
   WEFT_TRY(udp_.open(loop_, options_.swim_address, self, options_.udp, &on_datagram, this));
@@ -84,7 +90,7 @@ result<void> basic_node<Stack, SM>::open_transports() noexcept {
       WEFT_TRY_ASSIGN(key, transport::noise_public_key_from_ed25519(*p.member_key));
     }
     WEFT_TRY(tcp_.set_peer(static_cast<transport::peer_id>(p.id), p.raft_address, key ? &*key : nullptr));
-    WEFT_TRY(udp_.set_peer(static_cast<transport::peer_id>(p.id), p.swim_address));
+    WEFT_TRY(udp_.set_peer(static_cast<transport::peer_id>(p.id), p.swim_address, key ? &*key : nullptr));
   }
   return ok();
 }
