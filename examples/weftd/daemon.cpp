@@ -306,6 +306,7 @@ bool daemon::start(std::string& problem) {
     if (cfg_.noise) o.peers.back().member_key = p.member_key;
   }
   o.tcp.security = cfg_.noise ? weft::transport::tcp_security::noise : weft::transport::tcp_security::plaintext;
+  o.udp.security = cfg_.noise ? weft::transport::udp_security::sealed : weft::transport::udp_security::plaintext;
   o.member_seed = cfg_.member_seed;
   o.admin_public_key = cfg_.admin_public_key;
   o.admission_statement = cfg_.admission_statement;
@@ -677,6 +678,7 @@ void daemon::push_status(bool force) {
 
 std::string daemon::metrics_text() {
   metrics_.connections.set(*open_connections);
+  if (node_) transport_metrics_.observe(node_->tcp_counters(), node_->udp_counters());
   std::string out;
   weft::telemetry::string_output sink(out);
   (void)weft::telemetry::write_exposition(sink, weft::telemetry::exposition::prometheus_0_0_4);

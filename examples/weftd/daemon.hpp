@@ -19,6 +19,7 @@
 
 #include "config.hpp"
 #include "kv.hpp"
+#include "transport_metrics.hpp"
 #include "weft/runtime/node.hpp"
 #include "weft/telemetry/metrics.hpp"
 
@@ -149,6 +150,7 @@ class daemon {
   std::int64_t steady_to_unix_ms_ = 0;
   bool stopping_ = false;
   daemon_metrics metrics_;
+  transport_metrics transport_metrics_;  // refusals and drops, taken at each scrape
 };
 
 }  // namespace weftd

@@ -1,6 +1,13 @@
 // /metrics of every member of a live cluster, after some traffic, passes
-// `promtool check metrics` (the Prometheus project's own linter).
+// `promtool check metrics` (the Prometheus project's own linter); datagrams from an older
+// wire version and in plaintext reach a member's SWIM port and show up as refusals by kind.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <fstream>
+#include <string>
 
 #include "cluster_harness.hpp"
 
@@ -21,6 +28,18 @@ TEST_CASE("cluster: /metrics passes promtool check metrics on every member", "[i
   weft_demo::http_client to_leader(c.find(leader)->http);
   for (int i = 0; i < 50; ++i) (void)to_leader.request("PUT", "/kv/m" + std::to_string(i % 5), "v", 3s);
   (void)to_leader.request("GET", "/kv/m1", {}, 3s);
+  // An older member's datagram (wire version 1) and a plaintext one to a sealing member.
+  const auto& target = c.members().front();
+  const int raw = ::socket(AF_INET, SOCK_DGRAM, 0);
+  REQUIRE(raw >= 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(target.swim.port);
+  to.sin_addr.s_addr = htonl(0x7f000001u);
+  for (const std::string& bytes : {std::string("WD\x01\x00\x00\x00\x00\x02ping", 12),
+                                   std::string("WD\x02\x00\x00\x00\x00\x02ping", 12)})
+    CHECK(::sendto(raw, bytes.data(), bytes.size(), 0, reinterpret_cast<const sockaddr*>(&to), sizeof to) == 12);
+  ::close(raw);
   weft_test::sleep_ms(300);
 
   for (const auto& m : c.members()) {
@@ -29,6 +48,10 @@ TEST_CASE("cluster: /metrics passes promtool check metrics on every member", "[i
     REQUIRE(r.outcome == weft_demo::transport_outcome::answered);
     REQUIRE(r.status == 200);
     CHECK(r.body.find("# TYPE ") != std::string::npos);
+    if (m.id == target.id) {
+      CHECK(r.body.find("weftd_transport_refusals_total{transport=\"udp\",kind=\"version\"} 1\n") != std::string::npos);
+      CHECK(r.body.find("weftd_transport_refusals_total{transport=\"udp\",kind=\"mode_mismatch\"} 1\n") != std::string::npos);
+    }
     const auto file = c.directory() / ("metrics-" + std::to_string(m.id) + ".txt");
     std::ofstream(file) << r.body;
     const auto out = c.directory() / ("promtool-" + std::to_string(m.id) + ".txt");
