@@ -4,8 +4,13 @@
 
 #include <unistd.h>
 
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <charconv>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 
 #include "dashboard_html.hpp"
@@ -76,10 +81,13 @@ class ws_session : public std::enable_shared_from_this<ws_session> {
   }
   ~ws_session() { --*connections_; }
 
-  void start(http::request<http::string_body> req) {
+  /// Accepts the upgrade request the HTTP session read (its bytes, kept here while Beast
+  /// parses them).
+  void start(std::string handshake) {
+    handshake_ = std::move(handshake);
     ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
     ws_.read_message_max(4096);
-    ws_.async_accept(req, [self = shared_from_this()](beast::error_code ec) {
+    ws_.async_accept(net::buffer(handshake_), [self = shared_from_this()](beast::error_code ec) {
       if (ec) return;
       self->daemon_.track_ws(self);
       self->push(self->daemon_.status_json());
@@ -130,6 +138,7 @@ class ws_session : public std::enable_shared_from_this<ws_session> {
 
   websocket::stream<beast::tcp_stream> ws_;
   daemon& daemon_;
+  std::string handshake_;
   beast::flat_buffer in_;
   std::string current_;
   std::string next_;
@@ -139,85 +148,213 @@ class ws_session : public std::enable_shared_from_this<ws_session> {
   std::shared_ptr<std::int64_t> connections_;
 };
 
+/// Beast's HTTP/1.1 parser, keeping only what weftd routes on: the method, target, body
+/// and X-Request-Id, in strings the connection reuses (no header map per request).
+class request_parser final : public http::basic_parser<true> {
+ public:
+  explicit request_parser(http_request& into) noexcept : into_(into) { into_.clear(); }
+
+ private:
+  void on_request_impl(http::verb method, beast::string_view, beast::string_view target, int version,
+                       beast::error_code&) override {
+    into_.method = method;
+    into_.target.assign(target.data(), target.size());
+    into_.version = static_cast<unsigned>(version);
+  }
+  void on_response_impl(int, beast::string_view, int, beast::error_code& ec) override {
+    ec = http::error::bad_version;  // never called for a request parser
+  }
+  void on_field_impl(http::field, beast::string_view name, beast::string_view value, beast::error_code&) override {
+    if (beast::iequals(name, "x-request-id")) into_.request_id.assign(value.data(), value.size());
+  }
+  void on_header_impl(beast::error_code&) override {}
+  void on_body_init_impl(const boost::optional<std::uint64_t>&, beast::error_code&) override {}
+  std::size_t on_body_impl(beast::string_view body, beast::error_code&) override {
+    into_.body.append(body.data(), body.size());  // bounded by body_limit
+    return body.size();
+  }
+  void on_chunk_header_impl(std::uint64_t, beast::string_view, beast::error_code&) override {}
+  std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view body, beast::error_code&) override {
+    into_.body.append(body.data(), body.size());
+    return body.size();
+  }
+  void on_finish_impl(beast::error_code&) override {}
+
+  http_request& into_;
+};
+
+/// One HTTP connection. Reads into a buffer it keeps, parses with request_parser, and
+/// writes each answer from a reused buffer straight to the socket from wherever it is
+/// given (a KV answer: from the commit callback), waiting on the socket only when it is
+/// full. No per-operation timers: the daemon's sweep closes connections past deadline().
 class http_session : public std::enable_shared_from_this<http_session> {
  public:
   http_session(tcp::socket&& socket, daemon& d)
-      : stream_(std::move(socket)), daemon_(d), connections_(d.open_connections) {
+      : socket_(std::move(socket)), daemon_(d), connections_(d.open_connections) {
     ++*connections_;
   }
   ~http_session() { --*connections_; }
 
-  void start() { read_header(); }
+  void start() {
+    beast::error_code ignored;
+    socket_.non_blocking(true, ignored);  // answers are sent directly with ::send
+    in_.resize(initial_buffer_bytes);
+    out_.reserve(initial_buffer_bytes);
+    next_request();
+  }
 
   /// Answers the request being served (once); then reads the next one (keep-alive).
-  void respond(unsigned status, std::string body, const char* content_type = "application/json") {
+  void respond(unsigned status, std::string_view body, std::string_view content_type = "application/json") {
     if (!awaiting_) return;
     awaiting_ = false;
     daemon_.metrics().http_requests.add(1);
-    res_ = {};
-    res_.version(version_);
-    res_.result(static_cast<http::status>(status));
-    res_.set(http::field::server, "weftd");
-    res_.set(http::field::content_type, content_type);
-    res_.set(http::field::access_control_allow_origin, "*");  // the dashboard reads every member
-    res_.keep_alive(keep_alive_ && !daemon_.stopping());
-    res_.body() = std::move(body);
-    res_.prepare_payload();
-    stream_.expires_after(std::chrono::milliseconds(daemon_.cfg().request_timeout_ms));
-    http::async_write(stream_, res_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-      if (ec || !self->res_.keep_alive()) return self->close();
-      self->read_header();
-    });
+    keep_alive_ = keep_alive_ && !daemon_.stopping();
+    format_response(status, body, content_type);
+    deadline_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(daemon_.cfg().request_timeout_ms);
+    send_response();
   }
   [[nodiscard]] bool awaiting() const noexcept { return awaiting_; }
+  /// When the connection is to be closed as a slow client (the daemon sweeps).
+  [[nodiscard]] std::chrono::steady_clock::time_point deadline() const noexcept { return deadline_; }
+  void time_out() {
+    daemon_.metrics().http_timeouts.add(1);
+    close();
+  }
 
  private:
-  void read_header() {
-    parser_.emplace();
-    parser_->header_limit(static_cast<std::uint32_t>(daemon_.cfg().max_header_bytes));
-    parser_->body_limit(static_cast<std::uint64_t>(daemon_.cfg().max_body_bytes));
-    stream_.expires_after(std::chrono::milliseconds(daemon_.cfg().idle_timeout_ms));
-    http::async_read_header(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-      if (ec) return self->on_error(ec);
-      self->stream_.expires_after(std::chrono::milliseconds(self->daemon_.cfg().request_timeout_ms));
-      http::async_read(self->stream_, self->buffer_, *self->parser_,
-                       [self](beast::error_code ec2, std::size_t) {
-                         if (ec2) return self->on_error(ec2);
-                         self->on_request();
-                       });
-    });
+  static constexpr std::size_t initial_buffer_bytes = 4096;
+
+  /// The parser is renewed (and request_ cleared) only when the next bytes are parsed: the
+  /// answer may be given while the daemon still holds views of request_.
+  void next_request() {
+    renew_parser_ = true;
+    message_begin_ = in_start_;
+    deadline_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(daemon_.cfg().idle_timeout_ms);
+    if (in_start_ < in_used_)  // pipelined bytes: parse them from the loop, not recursively
+      net::post(socket_.get_executor(), [self = shared_from_this()] { self->parse(); });
+    else read_more();
+  }
+
+  void read_more() {
+    if (in_.size() - in_used_ < initial_buffer_bytes / 2) {
+      const auto limit = static_cast<std::size_t>(daemon_.cfg().max_header_bytes + daemon_.cfg().max_body_bytes) +
+                         initial_buffer_bytes;
+      if (in_.size() >= limit) return on_error(http::error::buffer_overflow);
+      in_.resize(std::min(limit, in_.size() * 2));
+    }
+    socket_.async_read_some(net::buffer(in_.data() + in_used_, in_.size() - in_used_),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                              if (ec) return self->on_error(ec);
+                              if (self->in_start_ == self->message_begin_ && self->in_start_ == self->in_used_)
+                                self->deadline_ = std::chrono::steady_clock::now() +
+                                                  std::chrono::milliseconds(self->daemon_.cfg().request_timeout_ms);
+                              self->in_used_ += n;
+                              self->parse();
+                            });
+  }
+
+  void parse() {
+    if (renew_parser_) {
+      renew_parser_ = false;
+      parser_.emplace(request_);
+      parser_->header_limit(static_cast<std::uint32_t>(daemon_.cfg().max_header_bytes));
+      parser_->body_limit(static_cast<std::uint64_t>(daemon_.cfg().max_body_bytes));
+      parser_->eager(true);
+    }
+    while (!parser_->is_done()) {
+      beast::error_code ec;
+      const std::size_t used = parser_->put(net::buffer(in_.data() + in_start_, in_used_ - in_start_), ec);
+      in_start_ += used;
+      if (ec == http::error::need_more || (!ec && used == 0)) {
+        compact();
+        return read_more();
+      }
+      if (ec) return on_error(ec);
+    }
+    on_request();
+  }
+
+  /// Moves the unparsed bytes to the front of the buffer.
+  void compact() {
+    if (in_start_ == 0) return;
+    std::memmove(in_.data(), in_.data() + in_start_, in_used_ - in_start_);
+    message_begin_ = message_begin_ >= in_start_ ? message_begin_ - in_start_ : 0;
+    in_used_ -= in_start_;
+    in_start_ = 0;
   }
 
   void on_request() {
-    http::request<http::string_body> req = parser_->release();
-    version_ = req.version();
-    keep_alive_ = req.keep_alive();
+    keep_alive_ = parser_->keep_alive();
     awaiting_ = true;
-    if (websocket::is_upgrade(req) && req.target() == "/ws" && !daemon_.stopping()) {
+    deadline_ = std::chrono::steady_clock::time_point::max();  // the daemon times out KV answers
+    if (parser_->upgrade() && request_.target == "/ws" && !daemon_.stopping()) {
       awaiting_ = false;
       daemon_.metrics().http_requests.add(1);
-      auto ws = std::make_shared<ws_session>(stream_.release_socket(), daemon_);
-      ws->start(std::move(req));
+      std::string handshake(in_.data() + message_begin_, in_start_ - message_begin_);
+      auto ws = std::make_shared<ws_session>(std::move(socket_), daemon_);
+      ws->start(std::move(handshake));
       return;
     }
-    daemon_.handle(shared_from_this(), std::move(req));
+    if (in_start_ == in_used_) in_start_ = in_used_ = 0;  // the usual case: nothing pipelined
+    daemon_.handle(shared_from_this(), request_);
+  }
+
+  void format_response(unsigned status, std::string_view body, std::string_view content_type) {
+    char number[24];
+    const auto append_number = [&](std::uint64_t n) {
+      const auto r = std::to_chars(number, number + sizeof number, n);
+      out_.append(number, static_cast<std::size_t>(r.ptr - number));
+    };
+    out_.clear();
+    out_ += request_.version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+    append_number(status);
+    out_ += ' ';
+    const auto reason = http::obsolete_reason(static_cast<http::status>(status));
+    out_.append(reason.data(), reason.size());
+    out_ += "\r\nServer: weftd\r\nContent-Type: ";
+    out_ += content_type;
+    out_ += "\r\nAccess-Control-Allow-Origin: *\r\nContent-Length: ";  // the dashboard reads every member
+    append_number(body.size());
+    if (!keep_alive_) out_ += "\r\nConnection: close";
+    else if (request_.version == 10) out_ += "\r\nConnection: keep-alive";
+    out_ += "\r\n\r\n";
+    out_ += body;
+    out_at_ = 0;
+  }
+
+  /// Writes what the socket takes now; waits for room only when it is full.
+  void send_response() {
+    while (out_at_ < out_.size()) {
+      const ssize_t n = ::send(socket_.native_handle(), out_.data() + out_at_, out_.size() - out_at_, MSG_NOSIGNAL);
+      if (n > 0) {
+        out_at_ += static_cast<std::size_t>(n);
+      } else if (n < 0 && errno == EINTR) {
+        continue;
+      } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        socket_.async_wait(tcp::socket::wait_write, [self = shared_from_this()](beast::error_code ec) {
+          if (ec) return self->close();
+          self->send_response();
+        });
+        return;
+      } else {
+        return close();
+      }
+    }
+    if (!keep_alive_) return close();
+    next_request();
   }
 
   void on_error(beast::error_code ec) {
-    if (ec == http::error::end_of_stream || ec == net::error::eof || ec == net::error::connection_reset)
+    if (ec == http::error::end_of_stream || ec == net::error::eof || ec == net::error::connection_reset ||
+        ec == net::error::operation_aborted || ec == net::error::bad_descriptor)
       return close();
-    if (ec == beast::error::timeout) {
-      daemon_.metrics().http_timeouts.add(1);
-      return close();
-    }
-    if (ec == net::error::operation_aborted) return close();
     awaiting_ = true;
     keep_alive_ = false;
     if (ec == http::error::body_limit) {
       daemon_.metrics().http_oversize.add(1);
       return respond(413, R"({"error":"body too large"})");
     }
-    if (ec == http::error::header_limit) {
+    if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
       daemon_.metrics().http_oversize.add(1);
       return respond(431, R"({"error":"headers too large"})");
     }
@@ -226,16 +363,24 @@ class http_session : public std::enable_shared_from_this<http_session> {
   }
 
   void close() {
+    deadline_ = std::chrono::steady_clock::time_point::max();
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
   }
 
-  beast::tcp_stream stream_;
+  tcp::socket socket_;
   daemon& daemon_;
-  beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
-  http::response<http::string_body> res_;
-  unsigned version_ = 11;
+  std::string in_;             // received bytes: [in_start_, in_used_) not yet parsed
+  std::size_t in_start_ = 0;
+  std::size_t in_used_ = 0;
+  std::size_t message_begin_ = 0;  // where the request being parsed starts in in_
+  http_request request_;
+  std::optional<request_parser> parser_;
+  std::string out_;  // the answer being written: [out_at_, size) still to send
+  std::size_t out_at_ = 0;
+  std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
+  bool renew_parser_ = true;
   bool keep_alive_ = false;
   bool awaiting_ = false;
   std::shared_ptr<std::int64_t> connections_;
@@ -357,6 +502,7 @@ void daemon::on_timer() {
   if (node_) (void)loop_.run_once(weft::duration::zero());  // weft timers (reconnects)
   if (node_) note_leadership_change();
   sweep_deadlines();
+  if (++timer_turns_ % 10 == 0) sweep_slow_connections();
   push_status(false);
   timer_.expires_after(std::chrono::milliseconds(10));
   timer_.async_wait([this](beast::error_code e) { if (!e) on_timer(); });
@@ -371,10 +517,30 @@ void daemon::accept() {
         beast::error_code ignored;
         socket.close(ignored);
       } else {
-        std::make_shared<http_session>(std::move(socket), *this)->start();
+        auto session = std::make_shared<http_session>(std::move(socket), *this);
+        track_http(session);
+        session->start();
       }
     }
     accept();
+  });
+}
+
+void daemon::track_http(const std::shared_ptr<http_session>& session) {
+  if (http_sessions_.size() >= static_cast<std::size_t>(cfg_.max_connections))
+    std::erase_if(http_sessions_, [](const std::weak_ptr<http_session>& w) { return w.expired(); });
+  http_sessions_.push_back(session);
+}
+
+/// Closes connections whose request (or idle wait, or answer) is past its deadline: one
+/// scan every 100 ms instead of a timer per read and write.
+void daemon::sweep_slow_connections() {
+  const auto now = std::chrono::steady_clock::now();
+  std::erase_if(http_sessions_, [now](const std::weak_ptr<http_session>& w) {
+    const auto session = w.lock();
+    if (!session) return true;
+    if (session->deadline() <= now) session->time_out();
+    return false;
   });
 }
 
@@ -385,11 +551,11 @@ void daemon::track_ws(const std::shared_ptr<ws_session>& ws) {
 
 // ---- routing ------------------------------------------------------------------------------
 
-void daemon::handle(const std::shared_ptr<http_session>& session, http::request<http::string_body>&& req) {
-  const std::string target(req.target());
-  const auto method = req.method();
+void daemon::handle(const std::shared_ptr<http_session>& session, const http_request& req) {
+  const std::string_view target = req.target;
+  const auto method = req.method;
   if (stopping_) return session->respond(503, R"({"error":"shutting down"})");
-  if (target.rfind("/kv/", 0) == 0) return handle_kv(session, req, target.substr(4));
+  if (target.starts_with("/kv/")) return handle_kv(session, req, target.substr(4));
   if (target == "/status") {
     if (method != http::verb::get) return session->respond(405, R"({"error":"method not allowed"})");
     return session->respond(200, status_json());
@@ -412,32 +578,31 @@ void daemon::handle(const std::shared_ptr<http_session>& session, http::request<
   session->respond(404, R"({"error":"not found"})");
 }
 
-void daemon::handle_kv(const std::shared_ptr<http_session>& session, http::request<http::string_body>& req,
-                       const std::string& key) {
+void daemon::handle_kv(const std::shared_ptr<http_session>& session, const http_request& req,
+                       std::string_view key) {
   if (key.empty() || key.size() > kv_store::max_key_bytes)
     return session->respond(400, R"({"error":"key must be 1..1024 bytes"})");
-  const auto method = req.method();
+  const auto method = req.method;
   if (method == http::verb::get) return start_read(session, key);
   if (method != http::verb::put && method != http::verb::delete_)
     return session->respond(405, R"({"error":"method not allowed"})");
-  std::string request_id;
-  if (const auto it = req.find("X-Request-Id"); it != req.end()) request_id = std::string(it->value());
-  if (request_id.size() > 128) return session->respond(400, R"({"error":"X-Request-Id longer than 128 bytes"})");
-  if (request_id.empty()) request_id = next_request_id();
-  if (by_request_.count(request_id) != 0)
+  if (req.request_id.size() > 128) return session->respond(400, R"({"error":"X-Request-Id longer than 128 bytes"})");
+  const std::string generated = req.request_id.empty() ? next_request_id() : std::string();
+  const std::string_view request_id = req.request_id.empty() ? std::string_view(generated) : req.request_id;
+  if (by_request_.find(request_id) != by_request_.end())
     return session->respond(409, R"({"error":"a request with this X-Request-Id is in flight here"})");
   const kv_op op = method == http::verb::put ? kv_op::put : kv_op::del;
-  (void)propose_entry(session, op, key, method == http::verb::put ? req.body() : std::string(), request_id,
-                      kind::write);
+  (void)propose_entry(session, op, key, method == http::verb::put ? std::string_view(req.body) : std::string_view(),
+                      request_id, kind::write);
 }
 
-void daemon::start_read(const std::shared_ptr<http_session>& session, const std::string& key) {
+void daemon::start_read(const std::shared_ptr<http_session>& session, std::string_view key) {
   const auto now = std::chrono::steady_clock::now();
   const auto deadline = now + std::chrono::milliseconds(cfg_.request_timeout_ms);
   if (node_->status().role == weft::raft::role::leader && by_context_.size() < 4096) {
     const std::uint64_t context = next_context_++;
     if (node_->read_index(context)) {
-      by_context_.emplace(context, pending{session, kind::read, key, now, deadline});
+      by_context_.emplace(context, pending{session, kind::read, std::string(key), now, deadline});
       context_deadlines_.emplace_back(deadline, context);
       return;
     }
@@ -451,8 +616,8 @@ void daemon::start_read(const std::shared_ptr<http_session>& session, const std:
   }
 }
 
-bool daemon::propose_entry(const std::shared_ptr<http_session>& session, kv_op op, const std::string& key,
-                           const std::string& value, const std::string& request_id, kind what) {
+bool daemon::propose_entry(const std::shared_ptr<http_session>& session, kv_op op, std::string_view key,
+                           std::string_view value, std::string_view request_id, kind what) {
   if (by_request_.size() >= static_cast<std::size_t>(cfg_.max_pending_requests)) {
     metrics_.kv_refused.add(1);
     session->respond(503, R"({"error":"busy"})");
@@ -464,8 +629,8 @@ bool daemon::propose_entry(const std::shared_ptr<http_session>& session, kv_op o
   e.value = as_view(value);
   e.origin = cfg_.id;
   e.request_id = as_view(request_id);
-  std::vector<std::uint8_t> buffer(weft::wire::encoded_size(e));
-  auto bytes = weft::wire::encode(e, weft::mutable_byte_view(buffer));
+  entry_buffer_.resize(weft::wire::encoded_size(e));  // keeps its capacity between requests
+  auto bytes = weft::wire::encode(e, weft::mutable_byte_view(entry_buffer_));
   if (!bytes) {
     session->respond(500, R"({"error":"encoding failed"})");
     return false;
@@ -481,12 +646,12 @@ bool daemon::propose_entry(const std::shared_ptr<http_session>& session, kv_op o
   }
   const auto now = std::chrono::steady_clock::now();
   const auto deadline = now + std::chrono::milliseconds(cfg_.request_timeout_ms);
-  by_request_.emplace(request_id, pending{session, what, key, now, deadline});
-  request_deadlines_.emplace_back(deadline, request_id);
+  by_request_.emplace(std::string(request_id), pending{session, what, std::string(key), now, deadline});
+  request_deadlines_.emplace_back(deadline, std::string(request_id));
   return true;
 }
 
-void daemon::finish(pending& p, unsigned status, const std::string& body) {
+void daemon::finish(pending& p, unsigned status, std::string_view body) {
   if (p.session && p.session->awaiting()) p.session->respond(status, body);
   p.session.reset();
 }
@@ -509,7 +674,7 @@ void daemon::on_apply(weft::raft::index_t index, weft::byte_view payload) {
   // barrier was dropped on the way.
   if (!barrier_reads_.empty() && applied->origin == cfg_.id)
     fail_barrier_reads_before(own_sequence(applied->request_id), "read barrier lost in forwarding");
-  const auto it = by_request_.find(std::string(applied->request_id));
+  const auto it = by_request_.find(applied->request_id);
   if (it == by_request_.end()) return;
   pending& p = it->second;
   if (p.what == kind::read) {
@@ -519,7 +684,9 @@ void daemon::on_apply(weft::raft::index_t index, weft::byte_view payload) {
     metrics_.kv_writes.add(1);
     const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - p.started);
     metrics_.write_latency.record(static_cast<std::uint64_t>(ns.count()));
-    finish(p, 200, "{\"index\":" + std::to_string(index) + "}");
+    char body[40];
+    const int n = std::snprintf(body, sizeof body, "{\"index\":%llu}", static_cast<unsigned long long>(index));
+    finish(p, 200, std::string_view(body, static_cast<std::size_t>(n)));
   }
   by_request_.erase(it);
 }

@@ -35,6 +35,22 @@ class daemon;
 class http_session;
 class ws_session;
 
+/// What weftd routes an HTTP request on; one per connection, its strings reused.
+struct http_request {
+  http::verb method = http::verb::unknown;
+  unsigned version = 11;
+  std::string target;
+  std::string body;
+  std::string request_id;  // X-Request-Id, when given
+  void clear() noexcept {
+    method = http::verb::unknown;
+    version = 11;
+    target.clear();
+    body.clear();
+    request_id.clear();
+  }
+};
+
 /// The state machine the node drives: forwards to the daemon, which owns the KV store.
 struct daemon_sm {
   daemon* owner = nullptr;
@@ -75,8 +91,9 @@ class daemon {
   void shutdown();
 
   // ---- used by sessions ---------------------------------------------------------------
-  void handle(const std::shared_ptr<http_session>& session, http::request<http::string_body>&& req);
+  void handle(const std::shared_ptr<http_session>& session, const http_request& req);
   void track_ws(const std::shared_ptr<ws_session>& ws);
+  void track_http(const std::shared_ptr<http_session>& session);
   [[nodiscard]] const config& cfg() const noexcept { return cfg_; }
   [[nodiscard]] bool stopping() const noexcept { return stopping_; }
   [[nodiscard]] daemon_metrics& metrics() noexcept { return metrics_; }
@@ -107,16 +124,16 @@ class daemon {
   void on_timer();
   void sweep_deadlines();
   void push_status(bool force);
-  void handle_kv(const std::shared_ptr<http_session>& session, http::request<http::string_body>& req,
-                 const std::string& key);
-  void start_read(const std::shared_ptr<http_session>& session, const std::string& key);
-  bool propose_entry(const std::shared_ptr<http_session>& session, kv_op op, const std::string& key,
-                     const std::string& value, const std::string& request_id, kind what);
+  void handle_kv(const std::shared_ptr<http_session>& session, const http_request& req, std::string_view key);
+  void start_read(const std::shared_ptr<http_session>& session, std::string_view key);
+  bool propose_entry(const std::shared_ptr<http_session>& session, kv_op op, std::string_view key,
+                     std::string_view value, std::string_view request_id, kind what);
+  void sweep_slow_connections();
   void answer_read(pending& p);
   void fail_barrier_reads_before(std::uint64_t sequence, const char* why);
   void note_leadership_change();
   [[nodiscard]] std::uint64_t own_sequence(std::string_view request_id) const noexcept;
-  void finish(pending& p, unsigned status, const std::string& body);
+  void finish(pending& p, unsigned status, std::string_view body);
   std::string next_request_id();
   std::string metrics_text();
 
@@ -131,11 +148,14 @@ class daemon {
   std::optional<net::posix::stream_descriptor> epoll_;
   net::steady_timer timer_;
   net::steady_timer shutdown_timer_;
-  std::unordered_map<std::string, pending> by_request_;   // writes and barrier reads
+  std::unordered_map<std::string, pending, string_hash, std::equal_to<>> by_request_;  // writes, barrier reads
   std::unordered_map<std::uint64_t, pending> by_context_;  // ReadIndex reads
   std::deque<std::pair<std::chrono::steady_clock::time_point, std::string>> request_deadlines_;
   std::deque<std::pair<std::chrono::steady_clock::time_point, std::uint64_t>> context_deadlines_;
   std::vector<std::weak_ptr<ws_session>> sockets_;
+  std::vector<std::weak_ptr<http_session>> http_sessions_;  // swept for slow clients
+  std::vector<std::uint8_t> entry_buffer_;  // the proposal being encoded
+  unsigned timer_turns_ = 0;
   std::uint64_t next_context_ = 1;
   std::uint64_t request_counter_ = 0;
   /// Read barriers proposed here and not yet applied, by request counter (oldest first): a

@@ -5,12 +5,13 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
-#include <utility>
-#include <map>
+#include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "weft/core/bytes.hpp"
 #include "weft/runtime/snapshot_stream.hpp"
@@ -35,12 +36,23 @@ struct kv_entry {
   }
 };
 
-inline weft::byte_view as_view(const std::string& s) noexcept {
+inline weft::byte_view as_view(std::string_view s) noexcept {
   return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
 }
 inline std::string as_string(weft::byte_view v) { return {v.begin(), v.end()}; }
+inline std::string_view as_chars(weft::byte_view v) noexcept {
+  return {reinterpret_cast<const char*>(v.data()), v.size()};
+}
 
-/// What happened to one applied entry, for the daemon to answer its waiting request.
+/// Hashes std::string and std::string_view alike, so that lookups by a view into an
+/// entry's payload build no std::string.
+struct string_hash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+};
+
+/// What happened to one applied entry, for the daemon to answer its waiting request. The
+/// views point into the applied payload: valid until apply() returns to its caller's caller.
 struct applied_entry {
   std::uint64_t index = 0;
   kv_op op = kv_op::put;
@@ -54,8 +66,13 @@ class kv_store {
  public:
   static constexpr std::size_t max_remembered_requests = 100000;
   static constexpr std::size_t max_key_bytes = 1024;
+  using table = std::unordered_map<std::string, std::string, string_hash, std::equal_to<>>;
 
-  std::optional<std::string> get(const std::string& key) const {
+  kv_store() = default;
+  kv_store(const kv_store&) = delete;  // seen_ holds views into the store's own ring
+  kv_store& operator=(const kv_store&) = delete;
+
+  std::optional<std::string> get(std::string_view key) const {
     const auto it = data_.find(key);
     if (it == data_.end()) return std::nullopt;
     return it->second;
@@ -63,9 +80,12 @@ class kv_store {
   std::size_t size() const noexcept { return data_.size(); }
   std::uint64_t malformed() const noexcept { return malformed_; }
   std::uint64_t duplicates() const noexcept { return duplicates_; }
+  [[nodiscard]] const table& data() const noexcept { return data_; }
 
   /// Applies one committed entry; returns what the daemon needs to answer (nullopt when
-  /// the entry did not decode, which is counted).
+  /// the entry did not decode, which is counted). Overwriting a key reuses its value's
+  /// storage, and a remembered request id reuses the slot of the one it evicts, so a
+  /// steady stream of writes to known keys allocates only a hash node per request id.
   std::optional<applied_entry> apply(std::uint64_t index, weft::byte_view payload) {
     weft::wire::decode_limits limits;
     limits.max_depth = 2;
@@ -81,31 +101,24 @@ class kv_store {
     out.index = index;
     out.op = static_cast<kv_op>(e.op);
     out.origin = e.origin;
-    last_request_ = as_string(e.request_id);
-    last_key_ = as_string(e.key);
-    out.request_id = last_request_;
-    out.key = last_key_;
-    if (out.op != kv_op::read_barrier && !last_request_.empty()) {
-      if (seen_.count(last_request_) != 0) {
+    out.request_id = as_chars(e.request_id);
+    out.key = as_chars(e.key);
+    if (out.op != kv_op::read_barrier && !out.request_id.empty()) {
+      if (seen_.find(out.request_id) != seen_.end()) {
         ++duplicates_;
         out.duplicate = true;
         return out;
       }
-      seen_.emplace(last_request_, index);
-      order_.emplace_back(last_request_, index);
-      if (order_.size() > max_remembered_requests) {
-        seen_.erase(order_.front().first);
-        order_.pop_front();
-      }
+      remember(out.request_id, index);
     }
-    if (out.op == kv_op::put) data_[last_key_] = as_string(e.value);
-    else if (out.op == kv_op::del) data_.erase(last_key_);
+    if (out.op == kv_op::put) put(out.key, as_chars(e.value));
+    else if (out.op == kv_op::del) erase(out.key);
     return out;
   }
 
-  /// Writes "wkv1", the pairs (u64 count, then u32 length + key, u32 length + value each),
-  /// then the remembered request ids oldest first (u64 count, then u32 length + id, u64
-  /// index each); integers little-endian.
+  /// Writes "wkv1", the pairs (u64 count, then u32 length + key, u32 length + value each,
+  /// in no particular order), then the remembered request ids oldest first (u64 count, then
+  /// u32 length + id, u64 index each); integers little-endian.
   weft::result<void> save(weft::runtime::snapshot_writer& out) const noexcept {
     WEFT_TRY(out.write_u32(snapshot_magic));
     WEFT_TRY(out.write_u64(data_.size()));
@@ -113,8 +126,9 @@ class kv_store {
       WEFT_TRY(write_string(out, key));
       WEFT_TRY(write_string(out, value));
     }
-    WEFT_TRY(out.write_u64(order_.size()));
-    for (const auto& [id, index] : order_) {  // no table lookups: a snapshot walks 100,000
+    WEFT_TRY(out.write_u64(remembered_.size()));
+    for (std::size_t i = 0; i < remembered_.size(); ++i) {  // oldest first; no lookups
+      const auto& [id, index] = remembered_[(oldest_ + i) % remembered_.size()];
       WEFT_TRY(write_string(out, id));
       WEFT_TRY(out.write_u64(index));
     }
@@ -129,35 +143,63 @@ class kv_store {
     };
     WEFT_TRY_ASSIGN(const std::uint32_t magic, in.read_u32());
     if (magic != snapshot_magic) return malformed("kv snapshot: magic");
-    std::map<std::string, std::string> data;
+    table data;
     WEFT_TRY_ASSIGN(const std::uint64_t pairs, in.read_u64());
     if (pairs > in.remaining() / 8) return malformed("kv snapshot: pair count");
+    data.reserve(static_cast<std::size_t>(pairs));
     for (std::uint64_t i = 0; i < pairs; ++i) {
       std::string key, value;
       WEFT_TRY(read_string(in, key));
       WEFT_TRY(read_string(in, value));
-      data.emplace_hint(data.end(), std::move(key), std::move(value));
+      data.insert_or_assign(std::move(key), std::move(value));
     }
-    std::unordered_map<std::string, std::uint64_t> seen;
-    std::deque<std::pair<std::string, std::uint64_t>> order;
     WEFT_TRY_ASSIGN(const std::uint64_t ids, in.read_u64());
     if (ids > in.remaining() / 12 || ids > max_remembered_requests) return malformed("kv snapshot: id count");
-    for (std::uint64_t i = 0; i < ids; ++i) {
-      std::string id;
+    std::vector<std::pair<std::string, std::uint64_t>> remembered;
+    remembered.reserve(max_remembered_requests);  // the views in seen_ never move
+    remembered.resize(static_cast<std::size_t>(ids));
+    for (auto& [id, index] : remembered) {
       WEFT_TRY(read_string(in, id));
-      WEFT_TRY_ASSIGN(const std::uint64_t index, in.read_u64());
-      seen.emplace(id, index);
-      order.emplace_back(std::move(id), index);
+      WEFT_TRY_ASSIGN(index, in.read_u64());
     }
     if (in.remaining() != 0) return malformed("kv snapshot: trailing bytes");
     data_ = std::move(data);
-    seen_ = std::move(seen);
-    order_ = std::move(order);
+    remembered_ = std::move(remembered);
+    oldest_ = 0;
+    seen_.clear();
+    for (const auto& [id, index] : remembered_) seen_.insert_or_assign(std::string_view(id), index);
     return weft::ok();
   }
 
  private:
   static constexpr std::uint32_t snapshot_magic = 0x31766b77;  // "wkv1" little-endian
+
+  void put(std::string_view key, std::string_view value) {
+    const auto it = data_.find(key);
+    if (it != data_.end()) it->second.assign(value);  // same-size values: no allocation
+    else data_.emplace(std::string(key), std::string(value));
+  }
+  void erase(std::string_view key) {
+    const auto it = data_.find(key);
+    if (it != data_.end()) data_.erase(it);
+  }
+
+  /// Adds a request id, evicting the oldest beyond max_remembered_requests; seen_ holds
+  /// views of the ring's strings (reserved whole, so they never move): an id is stored once.
+  void remember(std::string_view id, std::uint64_t index) {
+    if (remembered_.size() < max_remembered_requests) {
+      remembered_.reserve(max_remembered_requests);  // once: the views in seen_ never move
+      remembered_.emplace_back(std::string(id), index);
+      seen_.emplace(std::string_view(remembered_.back().first), index);
+      return;
+    }
+    auto& [slot_id, slot_index] = remembered_[oldest_];
+    seen_.erase(std::string_view(slot_id));
+    slot_id.assign(id);
+    slot_index = index;
+    seen_.emplace(std::string_view(slot_id), index);
+    oldest_ = (oldest_ + 1) % remembered_.size();
+  }
 
   static weft::result<void> write_string(weft::runtime::snapshot_writer& out, const std::string& s) noexcept {
     WEFT_TRY(out.write_u32(static_cast<std::uint32_t>(s.size())));
@@ -171,11 +213,11 @@ class kv_store {
     return in.read(weft::mutable_byte_view(reinterpret_cast<std::uint8_t*>(s.data()), size));
   }
 
-  std::map<std::string, std::string> data_;
-  std::unordered_map<std::string, std::uint64_t> seen_;
-  std::deque<std::pair<std::string, std::uint64_t>> order_;  // request id, index, oldest first
-  std::string last_request_;
-  std::string last_key_;
+  table data_;
+  // Remembered request ids: a ring, oldest at oldest_ once full (before that, in order).
+  std::vector<std::pair<std::string, std::uint64_t>> remembered_;
+  std::size_t oldest_ = 0;
+  std::unordered_map<std::string_view, std::uint64_t> seen_;  // views into remembered_
   std::uint64_t malformed_ = 0;
   std::uint64_t duplicates_ = 0;
 };
