@@ -47,6 +47,10 @@ struct raft_sim_options {
   // The planted bug tests use to show the swarm finds lost writes: the WAL never syncs, so
   // a crash loses entries the member already acknowledged.
   bool bug_skip_sync = false;
+  // Every this often (0: never) the current leader is asked, at random, to transfer its
+  // leadership to another member or to change the membership one step: add a learner,
+  // promote it, or remove a voter (a removed member comes back later as a learner).
+  std::int64_t reconfigure_interval_ns = 0;
 };
 
 namespace detail {
@@ -96,6 +100,7 @@ class raft_sim_cluster {
  public:
   raft_sim_cluster(std::uint64_t seed, const sim::run_options& run, const raft_sim_options& o)
       : options_(o),
+        reconfigure_random_(seed ^ 0x5265636f6e666967ull),
         world_({.seed = seed, .nodes = run.nodes, .max_pending_events = 1u << 16}),
         net_(world_, {.max_datagram_size_bytes = 2048,
                       .max_message_size_bytes = 2048,
@@ -129,6 +134,8 @@ class raft_sim_cluster {
     client_kind_ = kind ? *kind : 0;
     kind = world_.event_kind("wal_synced", "", "");
     sync_kind_ = kind ? *kind : 0;
+    kind = world_.event_kind("reconfigure", "", "");
+    reconfigure_kind_ = kind ? *kind : 0;
     scratch_.resize(4096);
     send_buffer_.resize(2048);
   }
@@ -138,6 +145,7 @@ class raft_sim_cluster {
     for (sim::node_id n = 0; n < world_.node_count(); ++n) start_member(n, true);
     if (auto started = nemesis_->start(); !started)
       return failed(std::string(started.error().message()));
+    schedule_reconfigure();
     world_.run_until(time_point_from_ns(options_.active_ns));
     stopping_ = true;
     nemesis_->stop();
@@ -181,6 +189,11 @@ class raft_sim_cluster {
     return possible_losses_;
   }
   [[nodiscard]] std::uint64_t crashes_mid_write() const noexcept { return crashes_mid_write_; }
+  /// Leadership transfers and one-step membership changes a leader accepted, and
+  /// configuration entries that committed (reconfigure_interval_ns).
+  [[nodiscard]] std::uint64_t transfers_accepted() const noexcept { return transfers_accepted_; }
+  [[nodiscard]] std::uint64_t config_changes_accepted() const noexcept { return config_changes_accepted_; }
+  [[nodiscard]] std::uint64_t config_entries_committed() const noexcept { return config_entries_committed_; }
   /// Writes the simulated disks tore at a crash (a sector-aligned prefix kept).
   [[nodiscard]] std::uint64_t torn_disk_writes() const noexcept {
     std::uint64_t torn = 0;
@@ -406,6 +419,7 @@ class raft_sim_cluster {
     m.applied = e.index;
     auto [it, inserted] = oracle_.emplace(e.index, std::make_pair(e.term, std::vector<std::uint8_t>(
                                                                               e.payload.begin(), e.payload.end())));
+    if (inserted && e.type == raft::entry_type::config) ++config_entries_committed_;
     if (!inserted && (it->second.first != e.term ||
                       !std::equal(e.payload.begin(), e.payload.end(), it->second.second.begin(),
                                   it->second.second.end())))
@@ -446,6 +460,48 @@ class raft_sim_cluster {
         violation("leader lacks a committed entry: term, index", c.term(), index);
         break;
       }
+  }
+
+  // ---- membership changes and leadership transfers ------------------------------------
+  // A world-level event (it survives crashes) with its own random stream, so turning it on
+  // leaves the fault and client streams of a seed as they were.
+  void schedule_reconfigure() {
+    if (options_.reconfigure_interval_ns <= 0 || stopping_) return;
+    sim::event e;
+    e.at_ns = world_.now_ns() + options_.reconfigure_interval_ns;
+    e.fn = &raft_sim_cluster::reconfigure_thunk;
+    e.context = this;
+    e.kind = reconfigure_kind_;
+    (void)world_.schedule(e);
+  }
+  static void reconfigure_thunk(void* context, const sim::event&) noexcept {
+    auto* self = static_cast<raft_sim_cluster*>(context);
+    self->reconfigure();
+    self->schedule_reconfigure();
+  }
+  void reconfigure() {
+    sim::node_id leader = sim::no_node;
+    for (sim::node_id n = 0; n < members_.size(); ++n) {
+      const auto& core = members_[n].core;
+      if (core && core->current_role() == raft::role::leader &&
+          (leader == sim::no_node || core->term() > members_[leader].core->term()))
+        leader = n;
+    }
+    if (leader == sim::no_node) return;
+    const raft::node_id target = 1 + uniform_below(reconfigure_random_, members_.size());
+    if (target == leader + 1u) return;
+    raft::core& c = *members_[leader].core;
+    if (uniform_below(reconfigure_random_, 2) == 0) {
+      if (c.transfer_leadership(target)) ++transfers_accepted_;
+    } else {
+      const raft::member* m = c.config().find(target);
+      const raft::change_kind kind = m == nullptr ? raft::change_kind::add_learner
+                                     : m->role == raft::member_role::learner
+                                         ? raft::change_kind::promote_learner
+                                         : raft::change_kind::remove;
+      if (c.change_membership(kind, target)) ++config_changes_accepted_;
+    }
+    process(leader);
   }
 
   // ---- clients ------------------------------------------------------------------------
@@ -511,6 +567,7 @@ class raft_sim_cluster {
   }
 
   raft_sim_options options_;
+  xoshiro256 reconfigure_random_;
   sim::world world_;
   sim::network net_;
   sim::fault_mix mix_{};
@@ -535,10 +592,14 @@ class raft_sim_cluster {
   std::uint64_t torn_tails_ = 0;
   std::uint64_t possible_losses_ = 0;
   std::uint64_t crashes_mid_write_ = 0;  // crashes with a batch written but not yet synced
+  std::uint64_t transfers_accepted_ = 0;
+  std::uint64_t config_changes_accepted_ = 0;
+  std::uint64_t config_entries_committed_ = 0;
   bool stopping_ = false;
   std::uint16_t tick_kind_ = 0;
   std::uint16_t client_kind_ = 0;
   std::uint16_t sync_kind_ = 0;
+  std::uint16_t reconfigure_kind_ = 0;
 };
 
 inline sim::outcome run_raft_sim(std::uint64_t seed, const sim::run_options& run) {
