@@ -42,7 +42,7 @@ struct connected {
 
 /// Runs the three handshake frames; the responder's and initiator's second frames carry
 /// payloads (where an admission statement would go).
-connected handshake(ls::random_source& random, wc::noise_session_options options = {}) {
+connected connected_pair(ls::random_source& random, wc::noise_session_options options = {}) {
   connected c{make(wc::noise_role::initiator, random, options),
               make(wc::noise_role::responder, random, options)};
   std::vector<std::uint8_t> frame(70000), payload(70000);
@@ -74,7 +74,7 @@ std::vector<std::uint8_t> seal(session& s, std::string_view text) {
 
 TEST_CASE("noise session: handshake over frames, then traffic both ways", "[crypto][noise]") {
   ls::random_source random;
-  auto c = handshake(random, {.rekey_interval_frames = 3});
+  auto c = connected_pair(random, {.rekey_interval_frames = 3});
   CHECK(c.initiator.handshake().handshake_hash() == c.responder.handshake().handshake_hash());
   std::vector<std::uint8_t> payload(256);
   for (int i = 0; i < 10; ++i) {  // crosses three rekeys per direction
@@ -111,7 +111,7 @@ TEST_CASE("noise session: handshake over frames, then traffic both ways", "[cryp
 TEST_CASE("noise session: tampered, replayed and reordered frames are refused",
           "[crypto][noise]") {
   ls::random_source random;
-  auto c = handshake(random);
+  auto c = connected_pair(random);
   std::vector<std::uint8_t> payload(256);
   const auto first = seal(c.initiator, "first");
   const auto second = seal(c.initiator, "second");
@@ -147,7 +147,7 @@ TEST_CASE("noise session: sizes, order of calls and options", "[crypto][noise]")
   CHECK_FALSE(session::create({.rekey_interval_frames = 0}, wc::noise_role::initiator,
                               wc::generate_secret<32>(random), wc::generate_secret<32>(random), {}));
 
-  auto c = handshake(random, {.max_frame_body_bytes = 512});
+  auto c = connected_pair(random, {.max_frame_body_bytes = 512});
   std::vector<std::uint8_t> big(c.initiator.max_payload_bytes() + 1), frame(1024), payload(1024);
   CHECK(c.initiator.seal(big, frame).error().is(E::noise_message_too_large));
   big.pop_back();

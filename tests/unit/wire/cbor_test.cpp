@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "hex_bytes.hpp"
 #include "weft/wire/cbor.hpp"
 #include "weft/wire/cbor_value.hpp"
 #include "weft/wire/diagnostic.hpp"
@@ -19,11 +20,7 @@ using wire::cbor_errc;
 
 namespace {
 
-std::vector<std::uint8_t> hex(std::string_view text) {
-  std::vector<std::uint8_t> out(text.size() / 2);
-  REQUIRE(weft::from_hex(text, out));
-  return out;
-}
+using weft_test::hex;
 
 std::string one_to_25() {
   std::string s = "[";

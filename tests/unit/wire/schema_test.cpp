@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "hex_bytes.hpp"
 #include "weft/core/static_vector.hpp"
 #include "weft/wire/schema.hpp"
 
@@ -15,11 +16,7 @@ namespace wire = weft::wire;
 
 namespace {
 
-std::vector<std::uint8_t> hex(std::string_view text) {
-  std::vector<std::uint8_t> out(text.size() / 2);
-  REQUIRE(weft::from_hex(text, out));
-  return out;
-}
+using weft_test::hex;
 
 template <class T>
 std::string encode_hex(const T& value) {
