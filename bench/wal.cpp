@@ -5,6 +5,7 @@
 // Usage: bench_wal [directory (default /tmp)] [seconds per cell and system (default 1)]
 //                  [--rounds N (default 5)] [--fallocate (segments fallocated, not zeroed ahead)]
 //                  [--zero-fill (segments written with zeros when created, before timing)]
+//                  [--no-markers (weft writes no sync-marker record after each sync)]
 //                  [--cell SIZExBATCH (one cell only, e.g. 1024x256, for perf/strace)]
 //                  [--only NAME (one system only: weft, sqlite, rocksdb, raw)]
 // A plain harness (no Google Benchmark loop). Each cell runs its systems in N interleaved
@@ -44,6 +45,7 @@ namespace {
 using clock_type = std::chrono::steady_clock;
 bool fallocate_only = false;
 bool zero_fill_segments = false;
+bool no_sync_markers = false;
 
 struct cell {
   double appends_per_second = 0;
@@ -112,6 +114,7 @@ cell run_weft(const std::string& base, std::size_t record, std::size_t batch, do
     o.max_entries = std::size_t{1} << 22;
     if (fallocate_only) o.zero_ahead_bytes = 0;
     if (zero_fill_segments) o.preallocation = weft::storage::preallocation_mode::zero_fill;
+    if (no_sync_markers) o.sync_markers = false;
     weft::storage::wal<weft::storage::posix_file_system> log(fs, o);
     weft::storage::recovery_report report;
     if (!log.open(report)) return {};
@@ -271,6 +274,7 @@ int main(int argc, char** argv) {
     } else if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc) only_system = argv[++i];
     else if (std::strcmp(argv[i], "--fallocate") == 0) fallocate_only = true;
     else if (std::strcmp(argv[i], "--zero-fill") == 0) zero_fill_segments = true;
+    else if (std::strcmp(argv[i], "--no-markers") == 0) no_sync_markers = true;
     else if (positional++ == 0) base = argv[i];
     else seconds = std::atof(argv[i]);
   }
