@@ -242,6 +242,9 @@ class http_session : public std::enable_shared_from_this<http_session> {
       if (in_.size() >= limit) return on_error(http::error::buffer_overflow);
       in_.resize(std::min(limit, in_.size() * 2));
     }
+    // async_read_some, not async_wait + recv: Asio re-arms a non-speculative wait with an
+    // epoll_ctl each time (measured: one per request), while its speculative read fails
+    // with EAGAIN for only ~13% of requests.
     socket_.async_read_some(net::buffer(in_.data() + in_used_, in_.size() - in_used_),
                             [self = shared_from_this()](beast::error_code ec, std::size_t n) {
                               if (ec) return self->on_error(ec);
