@@ -6,7 +6,9 @@
 #include <algorithm>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <queue>
+#include <type_traits>
 #include <vector>
 
 #include "weft/membership/swim/swim.hpp"
@@ -50,9 +52,11 @@ inline test_admission_scheme member_scheme(std::size_t index) {
   return test_admission_scheme(1000 + index);
 }
 
-/// Builds core `index` (id index+1, address index+1) admitted by the test anchor.
+/// Builds core `index` (id index+1, address index+1) admitted by the test anchor; with
+/// `claims`, its member claims are kept in that store (shared with other cores).
 inline core make_core(const options& o, std::size_t index, std::uint64_t seed,
-                      std::uint64_t incarnation = 1, address addr = 0) {
+                      std::uint64_t incarnation = 1, address addr = 0,
+                      claim_store* claims = nullptr) {
   const test_admission_scheme anchor(anchor_seed);
   const auto scheme = member_scheme(index);
   identity self;
@@ -62,7 +66,7 @@ inline core make_core(const options& o, std::size_t index, std::uint64_t seed,
   self.admitter = anchor_id_base;
   self.admission = *admit(anchor, self.id, scheme.public_key());
   const byte_view anchors[] = {anchor.public_key()};
-  auto c = core::create(o, self, scheme, xoshiro256(seed * 7919 + index), anchors);
+  auto c = core::create(o, self, scheme, xoshiro256(seed * 7919 + index), anchors, claims);
   return std::move(*c);
 }
 
@@ -77,13 +81,21 @@ struct in_flight {
   }
 };
 
-/// Builds the test-scheme cores of `cluster`.
+/// Builds the test-scheme cores of `cluster`, in the cluster's shared claim store unless
+/// `own_stores` (each core its own store, as on real nodes: the results must not differ).
 struct test_core_maker {
+  bool own_stores = false;
   core operator()(const options& o, std::size_t index, std::uint64_t seed,
-                  std::uint64_t incarnation, address addr) const {
-    return make_core(o, index, seed, incarnation, addr);
+                  std::uint64_t incarnation, address addr, claim_store* claims) const {
+    return make_core(o, index, seed, incarnation, addr, own_stores ? nullptr : claims);
   }
 };
+
+/// The shared claim store of a cluster of n: every core's alive claim and the suspect,
+/// dead and leave claims in circulation, with room for many distinct accusations.
+inline std::uint32_t shared_claim_capacity(std::size_t n) {
+  return static_cast<std::uint32_t>(std::min<std::size_t>((n + 4) * 64 + 4096, 1u << 26));
+}
 
 /// The network over cores of type Core, each built by Maker(options, index, seed,
 /// incarnation, address); `cluster` is the one over test-scheme cores.
@@ -97,6 +109,7 @@ class basic_cluster {
   basic_cluster(std::size_t n, const options& o, std::uint64_t seed, bool full_tables = true,
                 std::size_t view = 0, Maker maker = {})
       : maker_(std::move(maker)), rng_(seed) {
+    claim_pool = std::make_unique<claim_store>(shared_claim_capacity(n));
     cores.reserve(n + 4);
     for (std::size_t i = 0; i < n; ++i) add_core(o, seed);
     for (auto& c : cores) (void)c.bootstrap(now);
@@ -111,7 +124,7 @@ class basic_cluster {
   std::size_t add_core(const options& o, std::uint64_t seed, std::uint64_t incarnation = 1,
                        address addr = 0) {
     const std::size_t index = cores.size();
-    cores.push_back(maker_(o, index, seed, incarnation, addr));
+    cores.push_back(make(o, index, seed, incarnation, addr));
     crashed.push_back(false);
     paused.push_back(false);
     map_address(cores.back().address_of(cores.back().id()), index);
@@ -136,6 +149,9 @@ class basic_cluster {
     }
   }
 
+  // One store for the member claims of every core (declared before the cores: they give
+  // their claims back to it when they go). Makers that take no store ignore it.
+  std::unique_ptr<claim_store> claim_pool;
   std::vector<Core> cores;
   std::vector<bool> crashed, paused;
   time_point now{};
@@ -151,7 +167,7 @@ class basic_cluster {
   /// Replaces core `index` by a fresh process (new incarnation, maybe a new address).
   void restart(std::size_t index, const options& o, std::uint64_t seed, std::uint64_t incarnation,
                address addr) {
-    cores[index] = maker_(o, index, seed, incarnation, addr);
+    cores[index] = make(o, index, seed, incarnation, addr);
     crashed[index] = false;
     paused[index] = false;
     map_address(addr, index);
@@ -187,6 +203,15 @@ class basic_cluster {
 
  private:
   static constexpr std::size_t npos = ~std::size_t{0};
+
+  Core make(const options& o, std::size_t index, std::uint64_t seed, std::uint64_t incarnation,
+            address addr) {
+    if constexpr (std::is_invocable_v<const Maker&, const options&, std::size_t, std::uint64_t,
+                                      std::uint64_t, address, claim_store*>)
+      return maker_(o, index, seed, incarnation, addr, claim_pool.get());
+    else
+      return maker_(o, index, seed, incarnation, addr);
+  }
 
   void introduce_partial_views(std::size_t view) {
     const std::size_t n = cores.size();

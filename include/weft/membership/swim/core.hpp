@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -19,6 +20,7 @@
 #include "weft/core/result.hpp"
 #include "weft/core/time.hpp"
 #include "weft/membership/swim/admission.hpp"
+#include "weft/membership/swim/claim_store.hpp"
 #include "weft/membership/swim/errors.hpp"
 #include "weft/membership/swim/lifecycle.hpp"
 #include "weft/membership/swim/messages.hpp"
@@ -102,6 +104,9 @@ struct counters {
   std::uint64_t late_responses = 0, stalls = 0, refutations_relayed = 0, suspect_pings = 0;
   std::uint64_t incarnation_persist_failures = 0;
   std::uint64_t stream_probes_sent = 0, stream_probe_acks = 0;  // fallback probes; acked in time
+  // Suspicions started while options::max_suspects were already tracked: they run at the
+  // longest timeout, without counting confirmations.
+  std::uint64_t suspicions_untracked = 0;
   std::array<std::uint64_t, swim_errc_count> refused{};  // by swim_errc
   [[nodiscard]] std::uint64_t refused_by(swim_errc c) const noexcept {
     return refused[static_cast<std::size_t>(c)];
@@ -156,9 +161,12 @@ class basic_core {
 
   /// Validates `opts`, allocates every table and queue once, and signs the first alive
   /// claim. `anchors` are the trust anchors' public keys (at most max_anchors).
+  /// `shared_claims`: a claim store shared with other cores in the same process (a
+  /// simulation); it must outlive the core. Null: the core allocates its own.
   [[nodiscard]] static result<basic_core> create(const options& opts, const identity& self,
                                                  Scheme signer, Random random,
-                                                 std::span<const byte_view> anchors) noexcept {
+                                                 std::span<const byte_view> anchors,
+                                                 claim_store* shared_claims = nullptr) noexcept {
     WEFT_TRY(opts.validate());
     if (opts.mtu_bytes < min_mtu_bytes(opts.max_payload_bytes))
       return error(core_errc::invalid_options,
@@ -167,7 +175,7 @@ class basic_core {
       return error(core_errc::invalid_argument, "swim: 1..max_anchors trust anchors");
     if (self.id == 0 || self.id >= anchor_id_base)
       return error(core_errc::invalid_argument, "swim: node id");
-    basic_core c(opts, self, std::move(signer), std::move(random));
+    basic_core c(opts, self, std::move(signer), std::move(random), shared_claims);
     for (byte_view a : anchors) {
       if (a.size() != Scheme::public_key_bytes)
         return error(core_errc::invalid_argument, "swim: anchor key size");
@@ -224,9 +232,14 @@ class basic_core {
     c.from = self_.id;
     c.incarnation = me.incarnation;
     WEFT_TRY(sign_claim(c));
+    const claim_store::handle h = claims_store_->acquire(c);
+    if (h == claim_store::none) return refuse(swim_errc::member_table_full);
     auto r = guard_.apply(me.state, me.incarnation, member_event::leave, c.incarnation);
-    if (!r) return refuse(static_cast<swim_errc>(r.error().code()));
-    me.down_claim = c;
+    if (!r) {
+      claims_store_->release(h);
+      return refuse(static_cast<swim_errc>(r.error().code()));
+    }
+    replace_claim(me.down_claim, h);
     enqueue_claim(c);
     set_timer(self_slot_, timer_kind::leave_done, now + ms(opts_.leave_propagate_ms));
     return ok();
@@ -242,7 +255,7 @@ class basic_core {
   /// The admission epoch held for `id` (0 when unknown).
   [[nodiscard]] std::uint64_t admission_epoch_of(node_id id) const noexcept {
     const std::uint32_t* s = find_slot(id);
-    return s == nullptr ? 0 : members_[*s].alive_claim.admission_epoch;
+    return s == nullptr ? 0 : alive_claim_of(members_[*s]).admission_epoch;
   }
 
   /// Hands a signed claim (e.g. from configuration) to the core: it is authenticated and
@@ -415,7 +428,7 @@ class basic_core {
   }
   /// This member's current signed alive claim (to seed other members' tables).
   [[nodiscard]] const member_claim& self_claim() const noexcept {
-    return members_[self_slot_].alive_claim;
+    return alive_claim_of(members_[self_slot_]);
   }
   /// The n in the protocol's log n terms: live members, or options::cluster_size_hint
   /// when the table holds only a partial view of a larger cluster.
@@ -447,22 +460,58 @@ class basic_core {
   enum class timer_kind : std::uint8_t { none, suspicion, leave_done, reap };
   static constexpr std::uint32_t no_slot = 0xffffffffu;
 
+  /// Dense: with full views a simulation holds n^2 of these. The claims live in the claim
+  /// store; what only a suspect needs lives in suspicions_.
   struct member_record {
     node_id id = 0;
-    address addr = 0;
-    member_state state = member_state::absent;
     std::uint64_t incarnation = 0;
-    member_claim alive_claim;
-    member_claim down_claim;
-    timer_kind timer = timer_kind::none;
-    std::uint32_t timer_pos = no_slot;
     time_point deadline{};
+    time_point window_start{};
+    address addr = 0;
+    claim_store::handle alive_claim = claim_store::none;
+    claim_store::handle down_claim = claim_store::none;  // the last suspect/dead/leave claim
+    std::uint32_t suspicion = no_slot;                   // index into suspicions_
+    std::uint32_t timer_pos = no_slot;
+    std::uint32_t packets_in_window = 0;
+    member_state state = member_state::absent;
+    timer_kind timer = timer_kind::none;
+    bool in_use = false;
+  };
+  static_assert(sizeof(member_record) <= 64, "member_record is kept dense (n^2 in a simulation)");
+  /// A suspicion being confirmed (Lifeguard): only suspects have one.
+  struct suspicion_record {
     time_point suspect_since{};
     std::uint32_t confirmation_count = 0;
     std::array<node_id, max_confirmers> confirmers{};
-    time_point window_start{};
-    std::uint32_t packets_in_window = 0;
-    bool in_use = false;
+  };
+  /// The records. With a shared store they give their claims back when the core goes away
+  /// or is replaced; an owned store goes away with them.
+  struct record_table : std::vector<member_record> {
+    claim_store* shared = nullptr;
+    record_table() = default;
+    record_table(const record_table&) = delete;
+    record_table& operator=(const record_table&) = delete;
+    record_table(record_table&& o) noexcept
+        : std::vector<member_record>(std::move(o)), shared(o.shared) {
+      o.clear();
+    }
+    record_table& operator=(record_table&& o) noexcept {
+      if (this == &o) return *this;
+      release_all();
+      std::vector<member_record>::operator=(std::move(o));
+      shared = o.shared;
+      o.clear();
+      return *this;
+    }
+    ~record_table() { release_all(); }
+    void release_all() noexcept {
+      if (shared != nullptr)
+        for (member_record& m : *this) {
+          shared->release(m.alive_claim);
+          shared->release(m.down_claim);
+        }
+      this->clear();
+    }
   };
   struct queued_claim {
     member_claim claim;
@@ -502,10 +551,21 @@ class basic_core {
     std::uint32_t responses = 0;
   };
 
-  basic_core(const options& opts, const identity& self, Scheme signer, Random random) noexcept
+  basic_core(const options& opts, const identity& self, Scheme signer, Random random,
+             claim_store* shared_claims) noexcept
       : opts_(opts), self_(self), signer_(std::move(signer)), random_(std::move(random)),
         guard_(opts.max_incarnation_jump) {
+    if (shared_claims == nullptr) {
+      // Two claims per record at most, plus one while a record's claim is replaced.
+      own_claims_ = std::make_unique<claim_store>(opts.max_members * 2 + 2);
+      shared_claims = own_claims_.get();
+    }
+    claims_store_ = shared_claims;
+    members_.shared = own_claims_ ? nullptr : shared_claims;
     members_.resize(opts.max_members);
+    suspicions_.resize(opts.max_suspects);
+    free_suspicions_.reserve(opts.max_suspects);
+    for (std::uint32_t i = opts.max_suspects; i-- > 0;) free_suspicions_.push_back(i);
     index_.assign(std::size_t{opts.max_members} * 2, no_slot);
     free_.reserve(opts.max_members);
     for (std::uint32_t i = opts.max_members; i-- > 0;) free_.push_back(i);
@@ -561,6 +621,23 @@ class basic_core {
     }
     return nullptr;
   }
+  [[nodiscard]] const member_claim& alive_claim_of(const member_record& m) const noexcept {
+    return m.alive_claim == claim_store::none ? no_claim_ : claims_store_->get(m.alive_claim);
+  }
+  [[nodiscard]] const member_claim& down_claim_of(const member_record& m) const noexcept {
+    return m.down_claim == claim_store::none ? no_claim_ : claims_store_->get(m.down_claim);
+  }
+  /// `next` is already acquired: it replaces what `held` referred to.
+  void replace_claim(claim_store::handle& held, claim_store::handle next) noexcept {
+    claims_store_->release(held);
+    held = next;
+  }
+  /// A member that is no longer suspect gives its suspicion entry back.
+  void settle_suspicion(member_record& m) noexcept {
+    if (m.state == member_state::suspect || m.suspicion == no_slot) return;
+    free_suspicions_.push_back(m.suspicion);
+    m.suspicion = no_slot;
+  }
   [[nodiscard]] member_record* find(node_id id) noexcept {
     const std::uint32_t* s = find_slot(id);
     return s == nullptr ? nullptr : &members_[*s];
@@ -608,6 +685,9 @@ class basic_core {
     }
     m.in_use = false;
     m.state = member_state::absent;
+    settle_suspicion(m);
+    replace_claim(m.alive_claim, claim_store::none);
+    replace_claim(m.down_claim, claim_store::none);
     free_.push_back(slot);
     --used_slots_;
   }
@@ -666,11 +746,17 @@ class basic_core {
       c.incarnation = m.incarnation;
       c.from = self_.id;
       if (!sign_claim(c)) return;
+      const claim_store::handle h = claims_store_->acquire(c);
+      if (h == claim_store::none) return;
       const member_state before = m.state;
       auto r = guard_.apply(m.state, m.incarnation, member_event::suspicion_timeout, 0);
-      if (!r) return;
+      if (!r) {
+        claims_store_->release(h);
+        return;
+      }
       note_state_change(before, m.state);
-      m.down_claim = c;
+      settle_suspicion(m);
+      replace_claim(m.down_claim, h);
       ++counters_.dead_verdicts;
       enqueue_claim(c);
       notify(notification_kind::member_failed, m);
@@ -723,7 +809,9 @@ class basic_core {
     c.admission_epoch = self_.admission_epoch;
     c.admission = self_.admission;
     WEFT_TRY(sign_claim(c));
-    me.alive_claim = c;
+    const claim_store::handle h = claims_store_->acquire(c);
+    if (h == claim_store::none) return error(swim_errc::member_table_full, "swim: claim store");
+    replace_claim(me.alive_claim, h);
     return ok();
   }
   result<void> become_alive(time_point now) noexcept {
@@ -733,7 +821,7 @@ class basic_core {
     auto r = guard_.apply(me.state, me.incarnation, member_event::alive, me.incarnation);
     if (!r) return refuse(static_cast<swim_errc>(r.error().code()));
     note_state_change(before, me.state);
-    enqueue_claim(me.alive_claim);
+    enqueue_claim(alive_claim_of(me));
     notify(notification_kind::joined_cluster, me);
     (void)now;
     return ok();
@@ -758,7 +846,7 @@ class basic_core {
     if (!sign_self_alive(next)) return;
     ++counters_.refutations;
     bump_awareness(1);
-    enqueue_claim(me.alive_claim);
+    enqueue_claim(alive_claim_of(me));
   }
   /// We did not run for a while (a GC pause, a stopped VM): whatever we missed, others may
   /// be suspecting us and our own probe has no answer to count. Drop the probe instead of
@@ -816,7 +904,7 @@ class basic_core {
     member_record* m = find(admitter);
     if (m == nullptr || m->state == member_state::dead || m->state == member_state::left)
       return nullptr;
-    return &m->alive_claim.key;
+    return &alive_claim_of(*m).key;
   }
   result<void> verify_admission(const member_claim& c) noexcept {
     const blob<max_public_key_bytes>* k = admitter_key(c.admitter);
@@ -837,9 +925,9 @@ class basic_core {
     const member_record* signer =
         c.kind == item_kind::leave ? subject : (c.from == self_.id ? &members_[self_slot_]
                                                                    : find_const(c.from));
-    if (signer == nullptr || signer->alive_claim.key.size == 0)
+    if (signer == nullptr || alive_claim_of(*signer).key.size == 0)
       return error(swim_errc::unknown_member, "swim: accuser unknown");
-    if (!verify_claim(c, signer->alive_claim.key.view()))
+    if (!verify_claim(c, alive_claim_of(*signer).key.view()))
       return error(swim_errc::bad_signature, "swim: claim");
     return ok();
   }
@@ -854,8 +942,8 @@ class basic_core {
   result<void> check_admission(const member_claim& c, const member_record* subject) noexcept {
     if (c.admission_epoch < admission_floor_)
       return error(swim_errc::superseded_admission, "swim: revoked admission epoch");
-    if (subject == nullptr || subject->alive_claim.key.size == 0) return verify_admission(c);
-    const member_claim& held = subject->alive_claim;
+    if (subject == nullptr || alive_claim_of(*subject).key.size == 0) return verify_admission(c);
+    const member_claim& held = alive_claim_of(*subject);
     if (c.admission_epoch < held.admission_epoch)
       return error(swim_errc::superseded_admission, "swim: superseded admission");
     if (c.admission_epoch > held.admission_epoch) return verify_admission(c);
@@ -868,12 +956,13 @@ class basic_core {
   result<void> complete_compact(member_claim& c) const noexcept {
     const member_record* held =
         c.subject == self_.id ? &members_[self_slot_] : find_const(c.subject);
-    if (held == nullptr || held->alive_claim.key.size == 0 ||
-        held->alive_claim.admission_epoch != c.admission_epoch ||
-        held->alive_claim.admitter != c.admitter)
+    if (held == nullptr) return error(swim_errc::unknown_member, "swim: compact claim");
+    const member_claim& alive = alive_claim_of(*held);
+    if (alive.key.size == 0 || alive.admission_epoch != c.admission_epoch ||
+        alive.admitter != c.admitter)
       return error(swim_errc::unknown_member, "swim: compact claim about a member not held");
-    c.key = held->alive_claim.key;
-    c.admission = held->alive_claim.admission;
+    c.key = alive.key;
+    c.admission = alive.admission;
     return ok();
   }
 
@@ -922,17 +1011,26 @@ class basic_core {
       else ++counters_.forged;
       return refuse(code);
     }
+    const claim_store::handle h = claims_store_->acquire(c);
+    if (h == claim_store::none) return refuse(swim_errc::member_table_full);
     if (m == nullptr) {
       auto slot = insert(c.subject);
-      if (!slot) return refuse(swim_errc::member_table_full);
+      if (!slot) {
+        claims_store_->release(h);
+        return refuse(swim_errc::member_table_full);
+      }
       m = &members_[*slot];
     }
     const member_state before = m->state;
     const std::uint64_t before_inc = m->incarnation;
     auto r = guard_.apply(m->state, m->incarnation, event_of(c.kind), c.incarnation);
-    if (!r) return refuse(static_cast<swim_errc>(r.error().code()));
+    if (!r) {
+      claims_store_->release(h);
+      return refuse(static_cast<swim_errc>(r.error().code()));
+    }
     note_state_change(before, m->state);
-    const bool changed = apply_effects(now, *m, c, *r, before, before_inc);
+    settle_suspicion(*m);
+    const bool changed = apply_effects(now, *m, c, h, *r, before, before_inc);
     if (relay && changed) enqueue_claim(c);
     return ok();
   }
@@ -950,7 +1048,7 @@ class basic_core {
     }
     if (c.kind == item_kind::leave) return ok();
     const member_record* accuser = find_const(c.from);
-    if (accuser == nullptr || !verify_claim(c, accuser->alive_claim.key.view())) {
+    if (accuser == nullptr || !verify_claim(c, alive_claim_of(*accuser).key.view())) {
       ++counters_.forged;
       return refuse(swim_errc::bad_signature);
     }
@@ -962,15 +1060,16 @@ class basic_core {
     return ok();
   }
   /// Side effects of an applied transition. Returns whether the claim is news to relay.
+  /// `h` is the store's handle for `c`, which the record now keeps (or gives back).
   bool apply_effects(time_point now, member_record& m, const member_claim& c,
-                     const transition_result& r, member_state before,
+                     claim_store::handle h, const transition_result& r, member_state before,
                      std::uint64_t before_inc) noexcept {
     const std::uint32_t slot = *find_slot(m.id);
     switch (c.kind) {
       case item_kind::alive: {
         const bool moved = m.addr != c.addr && before != member_state::absent;
         m.addr = c.addr;
-        m.alive_claim = c;
+        replace_claim(m.alive_claim, h);
         cancel_timer(slot);
         if (moved) ++counters_.address_changes;
         notification_kind k = notification_kind::member_updated;
@@ -982,22 +1081,24 @@ class basic_core {
         return true;
       }
       case item_kind::suspect: {
-        if (before == member_state::suspect && before_inc == c.incarnation)
+        if (before == member_state::suspect && before_inc == c.incarnation) {
+          claims_store_->release(h);  // the first accuser's claim stays the one relayed
           return confirm_suspicion(now, m, c.from);
-        m.down_claim = c;
+        }
+        replace_claim(m.down_claim, h);
         start_suspicion(now, slot, c.from);
         notify(notification_kind::member_suspected, m);
         return true;
       }
       case item_kind::dead: {
-        m.down_claim = c;
+        replace_claim(m.down_claim, h);
         ++counters_.dead_verdicts;
         notify(notification_kind::member_failed, m);
         set_timer(slot, timer_kind::reap, now + ms(opts_.dead_retention_ms));
         return true;
       }
       default: {  // leave
-        m.down_claim = c;
+        replace_claim(m.down_claim, h);
         notify(notification_kind::member_leaving, m);
         set_timer(slot, timer_kind::leave_done, now + ms(opts_.leave_propagate_ms));
         return true;
@@ -1011,19 +1112,30 @@ class basic_core {
   void start_suspicion(time_point now, std::uint32_t slot, node_id accuser) noexcept {
     member_record& m = members_[slot];
     ++counters_.suspicions_started;
-    m.suspect_since = now;
-    m.confirmation_count = 0;
-    m.confirmers[0] = accuser;
+    if (m.suspicion == no_slot && !free_suspicions_.empty()) {
+      m.suspicion = free_suspicions_.back();
+      free_suspicions_.pop_back();
+    }
+    if (m.suspicion == no_slot) {
+      ++counters_.suspicions_untracked;  // no confirmations: the longest timeout stays
+    } else {
+      suspicion_record& s = suspicions_[m.suspicion];
+      s = suspicion_record{};
+      s.suspect_since = now;
+      s.confirmers[0] = accuser;
+    }
     set_timer(slot, timer_kind::suspicion, now + suspicion_timeout(0));
   }
   bool confirm_suspicion(time_point now, member_record& m, node_id accuser) noexcept {
+    if (m.suspicion == no_slot) return false;
+    suspicion_record& s = suspicions_[m.suspicion];
     const std::uint32_t k = expected_confirmations();
-    if (m.confirmation_count >= k || m.confirmation_count + 1 >= max_confirmers) return false;
-    for (std::uint32_t i = 0; i <= m.confirmation_count; ++i)
-      if (m.confirmers[i] == accuser) return false;
-    m.confirmers[++m.confirmation_count] = accuser;
+    if (s.confirmation_count >= k || s.confirmation_count + 1 >= max_confirmers) return false;
+    for (std::uint32_t i = 0; i <= s.confirmation_count; ++i)
+      if (s.confirmers[i] == accuser) return false;
+    s.confirmers[++s.confirmation_count] = accuser;
     ++counters_.confirmations;
-    const time_point at = m.suspect_since + suspicion_timeout(m.confirmation_count);
+    const time_point at = s.suspect_since + suspicion_timeout(s.confirmation_count);
     if (m.timer == timer_kind::suspicion) m.deadline = std::max(at, now);
     return true;
   }
@@ -1032,11 +1144,11 @@ class basic_core {
   /// Someone still spreads a suspicion we know was refuted: spread the refutation again
   /// (unless a claim about that member is already queued), so laggards hear it in time.
   void relay_refutation(const member_record& m) noexcept {
-    if (m.alive_claim.signature.size == 0 || !is_live(m.state)) return;
+    if (alive_claim_of(m).signature.size == 0 || !is_live(m.state)) return;
     for (const auto& q : claims_)
       if (q.claim.subject == m.id) return;
     ++counters_.refutations_relayed;
-    enqueue_claim(m.alive_claim);
+    enqueue_claim(alive_claim_of(m));
   }
   void enqueue_claim(const member_claim& c) noexcept {
     for (auto& q : claims_) {
@@ -1135,7 +1247,7 @@ class basic_core {
     std::uint32_t count = 0;
     if (buddy != 0) {  // Lifeguard buddy system: tell a suspect it is suspected
       const member_record* b = find_const(buddy);
-      if (b != nullptr && b->state == member_state::suspect && encode_claim(items, b->down_claim))
+      if (b != nullptr && b->state == member_state::suspect && encode_claim(items, down_claim_of(*b)))
         ++count;
     }
     // An alive claim larger than a whole packet (Ed25519 at a small MTU) goes compact:
@@ -1200,8 +1312,8 @@ class basic_core {
     WEFT_TRY(encode_array_head(w, entries));
     for (const std::uint32_t slot : push_pull_slots_) {
       const member_record& m = members_[slot];
-      if (!encode_claim(w, m.alive_claim)) return refuse(swim_errc::message_too_large);
-      if (carries_down_claim(m) && !encode_claim(w, m.down_claim))
+      if (!encode_claim(w, alive_claim_of(m))) return refuse(swim_errc::message_too_large);
+      if (carries_down_claim(m) && !encode_claim(w, down_claim_of(m)))
         return refuse(swim_errc::message_too_large);
     }
     stream_used_ += w.size();
@@ -1223,17 +1335,18 @@ class basic_core {
            peek_item_.claim.subject == item_.claim.subject;
   }
   [[nodiscard]] static bool carries_down_claim(const member_record& m) noexcept {
-    return m.state != member_state::alive && m.state != member_state::joining;
+    return m.state != member_state::alive && m.state != member_state::joining &&
+           m.down_claim != claim_store::none;
   }
   /// The encoded size of a member's claims in a push-pull, or 0 when it has none to send.
   [[nodiscard]] std::size_t push_pull_bytes(const member_record& m) noexcept {
-    if (!m.in_use || m.alive_claim.signature.size == 0) return 0;
+    if (!m.in_use || alive_claim_of(m).signature.size == 0) return 0;
     byte_writer trial(claim_scratch_);
-    if (!encode_claim(trial, m.alive_claim)) return 0;
+    if (!encode_claim(trial, alive_claim_of(m))) return 0;
     std::size_t size = trial.size();
     if (carries_down_claim(m)) {
       byte_writer down(claim_scratch_);
-      if (!encode_claim(down, m.down_claim)) return 0;
+      if (!encode_claim(down, down_claim_of(m))) return 0;
       size += down.size();
     }
     return size;
@@ -1576,9 +1689,9 @@ class basic_core {
     }
     if (p.payload.size > opts_.max_payload_bytes) return refuse(swim_errc::payload_too_large);
     const member_record* origin = find_const(p.origin);
-    if (origin == nullptr || origin->alive_claim.key.size == 0)
+    if (origin == nullptr || alive_claim_of(*origin).key.size == 0)
       return refuse(swim_errc::unknown_member);
-    if (!verify_payload(p, origin->alive_claim.key.view())) {
+    if (!verify_payload(p, alive_claim_of(*origin).key.view())) {
       ++counters_.forged;
       return refuse(swim_errc::bad_signature);
     }
@@ -1706,7 +1819,12 @@ class basic_core {
   std::array<blob<max_public_key_bytes>, max_anchors> anchors_{};
   std::size_t anchor_count_ = 0;
 
-  std::vector<member_record> members_;
+  static inline const member_claim no_claim_{};  // what a record without a claim reads
+  std::unique_ptr<claim_store> own_claims_;      // null when a shared store was given
+  claim_store* claims_store_ = nullptr;
+  record_table members_;                         // after own_claims_: destroyed before it
+  std::vector<suspicion_record> suspicions_;     // options::max_suspects
+  std::vector<std::uint32_t> free_suspicions_;
   std::vector<std::uint32_t> index_;
   std::vector<std::uint32_t> free_;
   std::vector<std::uint32_t> probe_order_;

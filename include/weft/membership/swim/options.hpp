@@ -62,6 +62,9 @@ struct options {
   // (a sender id is not authenticated: the shared budget above still caps id rotation).
   std::uint32_t max_packets_per_unknown_sender_per_period = 16;
   std::uint32_t max_unknown_senders = 64;
+  // Suspects whose confirmations are counted (Lifeguard); a suspicion started beyond this
+  // runs at the longest timeout (counters::suspicions_untracked).
+  std::uint32_t max_suspects = 64;
   std::uint32_t max_recent_events = 256;         // dedupe window for events and queries
   std::uint32_t max_coalesced_events = 64;
   std::uint32_t max_pending_queries = 16;
@@ -93,7 +96,7 @@ struct options {
         max_recent_events == 0 || max_coalesced_events == 0 || max_pending_queries == 0 ||
         max_responses_per_query == 0 || max_incarnation_jump == 0 ||
         max_push_pull_members == 0 || max_packets_per_unknown_sender_per_period == 0 ||
-        max_unknown_senders == 0)
+        max_unknown_senders == 0 || max_suspects == 0)
       return bad("swim: every limit must be positive (max_items_per_packet <= 255)");
     if (max_stream_message_bytes < mtu_bytes) return bad("swim: stream limit below the MTU");
     return ok();
