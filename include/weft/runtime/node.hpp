@@ -344,6 +344,18 @@ class basic_node {
   /// Starts a ReadIndex read (leader only); sm.read_ready(context) fires once it may be served.
   [[nodiscard]] result<void> read_index(std::uint64_t context) noexcept;
 
+  /// Key rotation: member `id` now holds `member_key` (Ed25519). Its Noise links re-handshake
+  /// (connections the old key proved are closed) and its datagrams are sealed with the new
+  /// pair keys, so the old key is refused on TCP and UDP from now on.
+  [[nodiscard]] result<void> set_member_key(std::uint64_t id,
+                                            const std::array<std::uint8_t, 32>& member_key) noexcept;
+  /// Revocation: SWIM refuses alive claims admitted for an epoch below `epoch` (after the
+  /// admin re-issued every statement at `epoch` or above). One member's re-issued statement
+  /// at a higher epoch supersedes its older ones without this.
+  void revoke_admissions_below(std::uint64_t epoch) noexcept {
+    if (swim_) swim_->revoke_admissions_below(epoch);
+  }
+
   /// Test hook: drop every Raft and SWIM message in and out while isolated.
   void set_isolated(bool isolated) noexcept { isolated_ = isolated; }
 

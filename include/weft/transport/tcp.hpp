@@ -380,6 +380,9 @@ inline result<void> tcp_transport::set_peer(peer_id id, ipv4_endpoint at,
       if (link->state != link_state::idle && link->state != link_state::backoff)
         drop_link(*link);  // reconnect to the new address, or prove the new key
     }
+    if (new_key)  // a rotated key: connections the old key proved must not keep talking
+      for (inbound& conn : inbound_)
+        if (conn.socket.valid() && conn.peer == link) close_inbound(conn);
     return ok();
   }
   if (secure() && key == nullptr) return error(transport_errc::missing_key, "tcp set_peer");

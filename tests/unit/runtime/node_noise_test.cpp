@@ -36,10 +36,10 @@ std::array<std::uint8_t, 32> public_key_of(std::uint64_t id) {
 
 /// An admin-signed statement admitting member `id` with the key of seed_of(id).
 std::vector<std::uint8_t> statement_for(const swim::admission_authority& admin, std::uint64_t id,
-                                        std::uint64_t key_of) {
+                                        std::uint64_t key_of, std::uint64_t epoch = 1) {
   std::array<std::uint8_t, swim::max_signed_admission_bytes> out{}, scratch{};
   const auto key = public_key_of(key_of);
-  auto issued = admin.issue(id, key, 1, out, scratch);
+  auto issued = admin.issue(id, key, epoch, out, scratch);
   REQUIRE(issued);
   return {issued->begin(), issued->end()};
 }
@@ -217,4 +217,31 @@ TEST_CASE("node: Ed25519 SWIM admission from an admin's statements (secure_stack
     CHECK(u.datagrams_received > 0);
     CHECK(u.dropped_unauthenticated + u.dropped_mode_mismatch + u.dropped_unknown_sender == 0);
   }
+
+  // Key rotation: member 2 comes back with a new key (seed_of(3)) and an epoch-2 statement.
+  // Until member 1 learns the key, the pair cannot talk on UDP or TCP; then the new key takes over.
+  c.nodes[1].reset();
+  auto rotated = options_with(1, 3);
+  rotated.member_seed = seed_of(3);
+  rotated.admission_statement = statement_for(admin, 2, 3, 2);
+  c.nodes[1] = std::make_unique<secure_node>(c.loop, c.sms[1]);
+  REQUIRE(c.nodes[1]->open(rotated));
+  // Member 1 still seals for the old key (member 2 cannot open it) and refuses member 2's
+  // Noise handshakes (the key is not the one it holds for 2).
+  const auto& refused_udp = c.nodes[1]->udp_counters().dropped_unauthenticated;
+  const auto& refused_tcp = c.nodes[0]->tcp_counters().refused_wrong_key;
+  REQUIRE(c.run_until([&] { return refused_udp > 0 && refused_tcp > 0; }));
+  REQUIRE(c.nodes[0]->set_member_key(2, public_key_of(3)));
+  c.nodes[0]->revoke_admissions_below(2);
+  CHECK(c.nodes[0]->set_member_key(9, public_key_of(3)).error().is(transport::transport_errc::unknown_peer));
+  const std::uint8_t after[] = {'r'};
+  REQUIRE(c.run_until([&] {
+    const int l = c.leader();
+    return l >= 0 && c.nodes[l]->propose(byte_view(after)).has_value();
+  }));
+  CHECK(c.run_until([&] { return c.sms[0].applied >= 2 && c.sms[1].applied >= 2; }));
+  CHECK(c.run_until([&] {
+    const auto members = c.nodes[0]->members();
+    return !members.empty() && members[0].swim_state == swim::member_state::alive;
+  }));
 }

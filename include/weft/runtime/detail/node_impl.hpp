@@ -96,6 +96,20 @@ result<void> basic_node<Stack, SM>::open_transports() noexcept {
 }
 
 template <class Stack, class SM>
+result<void> basic_node<Stack, SM>::set_member_key(std::uint64_t id,
+                                                   const std::array<std::uint8_t, 32>& member_key) noexcept {
+  const auto peer = std::find_if(options_.peers.begin(), options_.peers.end(),
+                                 [id](const node_peer& p) { return p.id == id; });
+  if (peer == options_.peers.end()) return error(transport::transport_errc::unknown_peer, "node: set_member_key");
+  WEFT_TRY_ASSIGN(const transport::noise_public_key key, transport::noise_public_key_from_ed25519(member_key));
+  const auto to = static_cast<transport::peer_id>(id);
+  WEFT_TRY(tcp_.set_peer(to, peer->raft_address, &key));
+  WEFT_TRY(udp_.set_peer(to, peer->swim_address, &key));
+  peer->member_key = member_key;
+  return ok();
+}
+
+template <class Stack, class SM>
 result<void> basic_node<Stack, SM>::open_storage() noexcept {
   const std::string& dir = options_.data_dir;
   if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
