@@ -279,6 +279,19 @@ TEST_CASE("Noise TCP: a replayed sealed frame is refused", "[transport][tcp][noi
   CHECK(f.b.counters().refused_replayed == 1);
 }
 
+TEST_CASE("Noise TCP: a rotated peer key closes the connections the old key proved",
+          "[transport][tcp][noise]") {
+  raw_peer_fixture f;
+  send_all(f.fd, sealed_message(*f.s, "before"));
+  run_until(f.loop, [&] { return f.mb.received.size() == 1; });
+  REQUIRE(f.mb.received == std::vector<std::string>{"before"});
+  const identity rotated(3);
+  REQUIRE(f.b.set_peer(1, *ipv4_endpoint::parse("127.0.0.1:9"), &rotated.noise_public));
+  std::uint8_t byte = 0;
+  CHECK(pump_and_recv(f.loop, f.fd, &byte, 1) == 0);  // closed by the transport
+  CHECK(f.mb.received.size() == 1);
+}
+
 TEST_CASE("Noise TCP: a reconnection runs a new handshake", "[transport][tcp][noise]") {
   weft::runtime::event_loop loop;
   REQUIRE(loop.init());
