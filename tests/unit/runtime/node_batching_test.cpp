@@ -13,7 +13,7 @@ namespace {
 
 using namespace weft;
 using node_type = runtime::node<weft_test::counting_sm>;
-using cluster = weft_test::loopback_cluster<node_type, weft_test::counting_sm, 3>;
+using batching_cluster = weft_test::loopback_cluster<node_type, weft_test::counting_sm, 3>;
 
 /// Slow heartbeats, so that the messages counted below are the replication of the batch.
 void quiet_heartbeats(runtime::node_options& o) {
@@ -22,7 +22,7 @@ void quiet_heartbeats(runtime::node_options& o) {
   o.raft.election_timeout_ticks_max = 400;
 }
 
-bool all_applied(cluster& c, std::size_t count) {
+bool every_member_applied(batching_cluster& c, std::size_t count) {
   for (const auto& sm : c.sms)
     if (sm.applied < count) return false;
   return true;
@@ -32,7 +32,7 @@ bool all_applied(cluster& c, std::size_t count) {
 
 TEST_CASE("node: proposals of one turn leave as one append per follower, acknowledged once",
           "[runtime][node]") {
-  cluster c;
+  batching_cluster c;
   c.adjust_options = quiet_heartbeats;
   for (int i = 0; i < 3; ++i) c.start(i);
   REQUIRE(c.run_until([&] { return c.leader() >= 0; }));
@@ -51,7 +51,7 @@ TEST_CASE("node: proposals of one turn leave as one append per follower, acknowl
   constexpr std::size_t proposals = 200;  // below raft.max_entries_per_message (256)
   const std::string payload(256, 'v');
   for (std::size_t i = 0; i < proposals; ++i) REQUIRE(leader.propose(as_bytes(payload)));
-  REQUIRE(c.run_until([&] { return all_applied(c, proposals); }));
+  REQUIRE(c.run_until([&] { return every_member_applied(c, proposals); }));
 
   // One append per follower carries the batch; the commit that follows travels in one more
   // (or in a heartbeat). One message per proposal would be 2 x 200.

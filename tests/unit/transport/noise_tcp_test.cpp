@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "transport_fixture.hpp"
 #include "weft/transport/tcp.hpp"
 
 namespace {
@@ -22,23 +23,24 @@ using weft::transport::tcp_transport;
 namespace wc = weft::crypto;
 using ed25519 = wc::libsodium::ed25519;
 
-struct member {
-  explicit member(tcp_transport* t) : transport(t) {}
+struct noise_member {
+  explicit noise_member(tcp_transport* t) : transport(t) {}
   tcp_transport* transport;
   std::vector<std::string> received;
   std::vector<weft::telemetry::trace_context> traces;  // one per message (zero when none)
   int ups = 0;
 };
-void on_message(void* c, peer_id, weft::byte_view payload) noexcept {
-  auto* m = static_cast<member*>(c);
+void on_noise_message(void* c, peer_id, weft::byte_view payload) noexcept {
+  auto* m = static_cast<noise_member*>(c);
   m->received.emplace_back(weft::as_chars(payload));
   const auto* trace = m->transport->received_trace();
   m->traces.push_back(trace != nullptr ? *trace : weft::telemetry::trace_context{});
 }
-void on_link(void* c, peer_id, bool up) noexcept {
-  if (up) ++static_cast<member*>(c)->ups;
+void on_noise_link(void* c, peer_id, bool up) noexcept {
+  if (up) ++static_cast<noise_member*>(c)->ups;
 }
-const ipv4_endpoint loopback_any = *ipv4_endpoint::parse("127.0.0.1:0");
+using weft_test::loopback_any;
+using weft_test::run_until;
 
 /// A member identity from a fixed Ed25519 seed (one key for admission and Noise).
 struct identity {
@@ -61,13 +63,6 @@ weft::transport::tcp_options noise_options() {
   return o;
 }
 
-template <class Done>
-void run_until(weft::runtime::event_loop& loop, Done done) {
-  const auto start = loop.now();
-  while (!done() && loop.now() - start < weft::seconds(10))
-    REQUIRE(loop.run_once(weft::milliseconds(10)));
-}
-
 /// Blocking helpers for a hand-driven initiator on a raw socket.
 int connect_raw(ipv4_endpoint to) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -88,14 +83,14 @@ ssize_t pump_and_recv(weft::runtime::event_loop& loop, int fd, std::uint8_t* out
   return -1;
 }
 
-using session = wc::noise_session<weft::transport::tcp_noise_suite>;
+using raw_session = wc::noise_session<weft::transport::tcp_noise_suite>;
 
 /// Completes the XX handshake as member `self_id` holding `who`; returns the session.
-session raw_handshake(weft::runtime::event_loop& loop, int fd, const identity& who,
+raw_session raw_handshake(weft::runtime::event_loop& loop, int fd, const identity& who,
                       peer_id self_id) {
   weft::transport::noise_secret_key ephemeral;
   ephemeral.expose_mutable()[0] = 7;  // any fixed scalar serves a test
-  auto s = session::create({}, wc::noise_role::initiator, who.noise().static_key,
+  auto s = raw_session::create({}, wc::noise_role::initiator, who.noise().static_key,
                            std::move(ephemeral), weft::as_bytes(tcp_transport::noise_prologue));
   REQUIRE(s);
   std::vector<std::uint8_t> frame(70000), payload(70000);
@@ -118,7 +113,7 @@ session raw_handshake(weft::runtime::event_loop& loop, int fd, const identity& w
 }
 
 /// One weft frame holding `text`, sealed into one Noise frame.
-std::vector<std::uint8_t> sealed_message(session& s, const std::string& text) {
+std::vector<std::uint8_t> sealed_message(raw_session& s, const std::string& text) {
   std::vector<std::uint8_t> plain(weft::wire::frame_header_size_bytes + text.size());
   REQUIRE(weft::wire::encode_frame(weft::as_bytes(text), weft::mutable_byte_view(plain)));
   std::vector<std::uint8_t> sealed(plain.size() + 64);
@@ -134,14 +129,14 @@ struct raw_peer_fixture {
   weft::runtime::event_loop loop;
   const identity ia{1}, ib{2};
   tcp_transport b;
-  member mb{&b};
+  noise_member mb{&b};
   int fd = -1;
-  std::optional<session> s;
+  std::optional<raw_session> s;
 
   raw_peer_fixture() {
     REQUIRE(loop.init());
     b.set_noise_identity(ib.noise());
-    REQUIRE(b.open(loop, loopback_any, 2, noise_options(), &on_message, &on_link, &mb));
+    REQUIRE(b.open(loop, loopback_any, 2, noise_options(), &on_noise_message, &on_noise_link, &mb));
     REQUIRE(b.set_peer(1, *ipv4_endpoint::parse("127.0.0.1:9"), &ia.noise_public));
     fd = connect_raw(b.local_endpoint());
     s.emplace(raw_handshake(loop, fd, ia, 1));
@@ -160,11 +155,11 @@ TEST_CASE("Noise TCP: handshake, then messages both ways, large ones across seal
   REQUIRE(loop.init());
   const identity ia(1), ib(2);
   tcp_transport a, b;
-  member ma(&a), mb(&b);
+  noise_member ma(&a), mb(&b);
   a.set_noise_identity(ia.noise());
   b.set_noise_identity(ib.noise());
-  REQUIRE(a.open(loop, loopback_any, 1, noise_options(), &on_message, &on_link, &ma));
-  REQUIRE(b.open(loop, loopback_any, 2, noise_options(), &on_message, &on_link, &mb));
+  REQUIRE(a.open(loop, loopback_any, 1, noise_options(), &on_noise_message, &on_noise_link, &ma));
+  REQUIRE(b.open(loop, loopback_any, 2, noise_options(), &on_noise_message, &on_noise_link, &mb));
   REQUIRE(a.set_peer(2, b.local_endpoint(), &ib.noise_public));
   REQUIRE(b.set_peer(1, a.local_endpoint(), &ia.noise_public));
   // Without a key a Noise transport takes no new peer.
@@ -204,11 +199,11 @@ TEST_CASE("Noise TCP: a peer whose key is not the one in the table is refused",
   REQUIRE(loop.init());
   const identity ia(1), ib(2), impostor(3);
   tcp_transport a, b;
-  member ma(&a), mb(&b);
+  noise_member ma(&a), mb(&b);
   a.set_noise_identity(impostor.noise());  // claims to be member 1 with another key
   b.set_noise_identity(ib.noise());
-  REQUIRE(a.open(loop, loopback_any, 1, noise_options(), &on_message, &on_link, &ma));
-  REQUIRE(b.open(loop, loopback_any, 2, noise_options(), &on_message, &on_link, &mb));
+  REQUIRE(a.open(loop, loopback_any, 1, noise_options(), &on_noise_message, &on_noise_link, &ma));
+  REQUIRE(b.open(loop, loopback_any, 2, noise_options(), &on_noise_message, &on_noise_link, &mb));
   REQUIRE(a.set_peer(2, b.local_endpoint(), &ib.noise_public));
   REQUIRE(b.set_peer(1, a.local_endpoint(), &ia.noise_public));
   run_until(loop, [&] {
@@ -235,10 +230,10 @@ TEST_CASE("Noise TCP: a plaintext peer is refused by a Noise listener",
   REQUIRE(loop.init());
   const identity ia(1), ib(2);
   tcp_transport a, b;
-  member ma(&a), mb(&b);
+  noise_member ma(&a), mb(&b);
   b.set_noise_identity(ib.noise());
-  REQUIRE(a.open(loop, loopback_any, 1, {}, &on_message, &on_link, &ma));
-  REQUIRE(b.open(loop, loopback_any, 2, noise_options(), &on_message, &on_link, &mb));
+  REQUIRE(a.open(loop, loopback_any, 1, {}, &on_noise_message, &on_noise_link, &ma));
+  REQUIRE(b.open(loop, loopback_any, 2, noise_options(), &on_noise_message, &on_noise_link, &mb));
   REQUIRE(a.set_peer(2, b.local_endpoint()));
   REQUIRE(b.set_peer(1, a.local_endpoint(), &ia.noise_public));
   REQUIRE(a.send_message(2, weft::as_bytes("in the clear")));
@@ -247,8 +242,8 @@ TEST_CASE("Noise TCP: a plaintext peer is refused by a Noise listener",
   CHECK(mb.received.empty());
   // And a Noise transport cannot open without its static key.
   tcp_transport c;
-  member mc(&c);
-  CHECK(c.open(loop, loopback_any, 3, noise_options(), &on_message, &on_link, &mc)
+  noise_member mc(&c);
+  CHECK(c.open(loop, loopback_any, 3, noise_options(), &on_noise_message, &on_noise_link, &mc)
             .error().is(weft::transport::transport_errc::missing_key));
 }
 
@@ -297,15 +292,15 @@ TEST_CASE("Noise TCP: a reconnection runs a new handshake", "[transport][tcp][no
   REQUIRE(loop.init());
   const identity ia(1), ib(2);
   tcp_transport a;
-  member ma(&a);
+  noise_member ma(&a);
   a.set_noise_identity(ia.noise());
-  REQUIRE(a.open(loop, loopback_any, 1, noise_options(), &on_message, &on_link, &ma));
+  REQUIRE(a.open(loop, loopback_any, 1, noise_options(), &on_noise_message, &on_noise_link, &ma));
   ipv4_endpoint b_address;
   {
     tcp_transport b;
-    member mb(&b);
+    noise_member mb(&b);
     b.set_noise_identity(ib.noise());
-    REQUIRE(b.open(loop, loopback_any, 2, noise_options(), &on_message, &on_link, &mb));
+    REQUIRE(b.open(loop, loopback_any, 2, noise_options(), &on_noise_message, &on_noise_link, &mb));
     REQUIRE(b.set_peer(1, a.local_endpoint(), &ia.noise_public));
     b_address = b.local_endpoint();
     REQUIRE(a.set_peer(2, b_address, &ib.noise_public));
@@ -314,9 +309,9 @@ TEST_CASE("Noise TCP: a reconnection runs a new handshake", "[transport][tcp][no
     REQUIRE(mb.received == std::vector<std::string>{"before"});
   }
   tcp_transport b2;
-  member mb2(&b2);
+  noise_member mb2(&b2);
   b2.set_noise_identity(ib.noise());
-  REQUIRE(b2.open(loop, b_address, 2, noise_options(), &on_message, &on_link, &mb2));
+  REQUIRE(b2.open(loop, b_address, 2, noise_options(), &on_noise_message, &on_noise_link, &mb2));
   REQUIRE(b2.set_peer(1, a.local_endpoint(), &ia.noise_public));
   run_until(loop, [&] {
     if (mb2.received.empty()) (void)a.send_message(2, weft::as_bytes("after"));
@@ -336,12 +331,12 @@ TEST_CASE("TCP carries a sender's trace context to the receiving handler",
     REQUIRE(loop.init());
     const identity ia(1), ib(2);
     tcp_transport a, b;
-    member ma(&a), mb(&b);
+    noise_member ma(&a), mb(&b);
     auto options = secure ? noise_options() : weft::transport::tcp_options{};
     a.set_noise_identity(ia.noise());
     b.set_noise_identity(ib.noise());
-    REQUIRE(a.open(loop, loopback_any, 1, options, &on_message, &on_link, &ma));
-    REQUIRE(b.open(loop, loopback_any, 2, options, &on_message, &on_link, &mb));
+    REQUIRE(a.open(loop, loopback_any, 1, options, &on_noise_message, &on_noise_link, &ma));
+    REQUIRE(b.open(loop, loopback_any, 2, options, &on_noise_message, &on_noise_link, &mb));
     REQUIRE(a.set_peer(2, b.local_endpoint(), &ib.noise_public));
     REQUIRE(b.set_peer(1, a.local_endpoint(), &ia.noise_public));
     weft::xoshiro256 random(42);
@@ -370,11 +365,11 @@ TEST_CASE("TCP closes an inbound connection that never identifies itself",
     REQUIRE(loop.init());
     const identity ib(2);
     tcp_transport b;
-    member mb(&b);
+    noise_member mb(&b);
     auto options = secure ? noise_options() : weft::transport::tcp_options{};
     options.handshake_timeout = weft::milliseconds(50);
     b.set_noise_identity(ib.noise());
-    REQUIRE(b.open(loop, loopback_any, 2, options, &on_message, &on_link, &mb));
+    REQUIRE(b.open(loop, loopback_any, 2, options, &on_noise_message, &on_noise_link, &mb));
     const int silent = connect_raw(b.local_endpoint());  // connects, then says nothing
     std::uint8_t byte = 0;
     CHECK(pump_and_recv(loop, silent, &byte, 1) == 0);  // closed by the transport

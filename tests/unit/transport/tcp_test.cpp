@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "transport_fixture.hpp"
 #include "weft/transport/tcp.hpp"
 
 namespace {
@@ -12,38 +13,33 @@ using weft::transport::ipv4_endpoint;
 using weft::transport::peer_id;
 using weft::transport::tcp_transport;
 
-struct member {
+struct link_member {
   std::vector<std::string> received;
   std::vector<peer_id> senders;
   int ups = 0;
   int downs = 0;
 };
-void on_message(void* c, peer_id from, weft::byte_view payload) noexcept {
-  auto* m = static_cast<member*>(c);
+void record_message(void* c, peer_id from, weft::byte_view payload) noexcept {
+  auto* m = static_cast<link_member*>(c);
   m->received.emplace_back(weft::as_chars(payload));
   m->senders.push_back(from);
 }
-void on_link(void* c, peer_id, bool up) noexcept {
-  auto* m = static_cast<member*>(c);
+void record_link(void* c, peer_id, bool up) noexcept {
+  auto* m = static_cast<link_member*>(c);
   (up ? m->ups : m->downs) += 1;
 }
-const ipv4_endpoint loopback_any = *ipv4_endpoint::parse("127.0.0.1:0");
+using weft_test::loopback_any;
+using weft_test::run_until;
 
-template <class Done>
-void run_until(weft::runtime::event_loop& loop, Done done) {
-  const auto start = loop.now();
-  while (!done() && loop.now() - start < weft::seconds(10))
-    REQUIRE(loop.run_once(weft::milliseconds(10)));
-}
 }  // namespace
 
 TEST_CASE("TCP delivers many messages in order with their sender", "[transport][tcp]") {
   weft::runtime::event_loop loop;
   REQUIRE(loop.init());
-  member ma, mb;
+  link_member ma, mb;
   tcp_transport a, b;
-  REQUIRE(a.open(loop, loopback_any, 1, {}, &on_message, &on_link, &ma));
-  REQUIRE(b.open(loop, loopback_any, 2, {}, &on_message, &on_link, &mb));
+  REQUIRE(a.open(loop, loopback_any, 1, {}, &record_message, &record_link, &ma));
+  REQUIRE(b.open(loop, loopback_any, 2, {}, &record_message, &record_link, &mb));
   REQUIRE(a.set_peer(2, b.local_endpoint()));
   REQUIRE(b.set_peer(1, a.local_endpoint()));
   constexpr int count = 5000;
@@ -73,12 +69,12 @@ TEST_CASE("TCP delivers many messages in order with their sender", "[transport][
 TEST_CASE("TCP applies backpressure and refuses oversize messages", "[transport][tcp]") {
   weft::runtime::event_loop loop;
   REQUIRE(loop.init());
-  member ma;
+  link_member ma;
   tcp_transport a;
   weft::transport::tcp_options options;
   options.max_message_size_bytes = 1000;
   options.send_queue_capacity_bytes = 4096;
-  REQUIRE(a.open(loop, loopback_any, 1, options, &on_message, &on_link, &ma));
+  REQUIRE(a.open(loop, loopback_any, 1, options, &record_message, &record_link, &ma));
   // A peer that never accepts: its address is a closed port, so nothing drains the queue.
   REQUIRE(a.set_peer(2, *ipv4_endpoint::parse("127.0.0.1:1")));
   const std::string chunk(900, 'q');
@@ -105,10 +101,10 @@ TEST_CASE("TCP applies backpressure and refuses oversize messages", "[transport]
 TEST_CASE("TCP cork holds sends and uncork writes a peer's frames in one send", "[transport][tcp]") {
   weft::runtime::event_loop loop;
   REQUIRE(loop.init());
-  member ma, mb;
+  link_member ma, mb;
   tcp_transport a, b;
-  REQUIRE(a.open(loop, loopback_any, 1, {}, &on_message, &on_link, &ma));
-  REQUIRE(b.open(loop, loopback_any, 2, {}, &on_message, &on_link, &mb));
+  REQUIRE(a.open(loop, loopback_any, 1, {}, &record_message, &record_link, &ma));
+  REQUIRE(b.open(loop, loopback_any, 2, {}, &record_message, &record_link, &mb));
   REQUIRE(a.set_peer(2, b.local_endpoint()));
   REQUIRE(b.set_peer(1, a.local_endpoint()));
   REQUIRE(a.send_message(2, weft::as_bytes("first")));
@@ -137,13 +133,13 @@ TEST_CASE("TCP cork holds sends and uncork writes a peer's frames in one send", 
 TEST_CASE("TCP reconnects after the peer restarts", "[transport][tcp]") {
   weft::runtime::event_loop loop;
   REQUIRE(loop.init());
-  member ma, mb1, mb2;
+  link_member ma, mb1, mb2;
   tcp_transport a;
-  REQUIRE(a.open(loop, loopback_any, 1, {}, &on_message, &on_link, &ma));
+  REQUIRE(a.open(loop, loopback_any, 1, {}, &record_message, &record_link, &ma));
   ipv4_endpoint b_address;
   {
     tcp_transport b;
-    REQUIRE(b.open(loop, loopback_any, 2, {}, &on_message, &on_link, &mb1));
+    REQUIRE(b.open(loop, loopback_any, 2, {}, &record_message, &record_link, &mb1));
     REQUIRE(b.set_peer(1, a.local_endpoint()));
     b_address = b.local_endpoint();
     REQUIRE(a.set_peer(2, b_address));
@@ -152,7 +148,7 @@ TEST_CASE("TCP reconnects after the peer restarts", "[transport][tcp]") {
     REQUIRE(mb1.received == std::vector<std::string>{"before"});
   }  // b goes away
   tcp_transport b2;
-  REQUIRE(b2.open(loop, b_address, 2, {}, &on_message, &on_link, &mb2));
+  REQUIRE(b2.open(loop, b_address, 2, {}, &record_message, &record_link, &mb2));
   REQUIRE(b2.set_peer(1, a.local_endpoint()));
   // Keep sending until one arrives on the new incarnation: the first sends may hit the
   // dead connection (dropped and counted) before a reconnect.
@@ -169,9 +165,9 @@ TEST_CASE("TCP reconnects after the peer restarts", "[transport][tcp]") {
 TEST_CASE("TCP refuses strangers and corrupt frames", "[transport][tcp]") {
   weft::runtime::event_loop loop;
   REQUIRE(loop.init());
-  member mb;
+  link_member mb;
   tcp_transport b;
-  REQUIRE(b.open(loop, loopback_any, 2, {}, &on_message, &on_link, &mb));
+  REQUIRE(b.open(loop, loopback_any, 2, {}, &record_message, &record_link, &mb));
   REQUIRE(b.set_peer(1, *ipv4_endpoint::parse("127.0.0.1:9")));
   const auto connect_raw = [&] {
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "transport_fixture.hpp"
 #include "weft/transport/udp.hpp"
 
 namespace {
@@ -23,7 +24,7 @@ void deliver(void* c, weft::transport::peer_id from, weft::transport::ipv4_endpo
   box->senders.push_back(from);
   box->known.push_back(known_peer);
 }
-const auto loopback_any = *weft::transport::ipv4_endpoint::parse("127.0.0.1:0");
+using weft_test::loopback_any;
 }  // namespace
 
 TEST_CASE("ipv4 endpoints parse strictly", "[transport][socket]") {
