@@ -25,7 +25,7 @@ class claim_store {
   static constexpr handle none = 0xffffffffu;
 
   /// Allocates every entry now: acquire() and release() never allocate.
-  explicit claim_store(std::uint32_t capacity) {
+  explicit claim_store(std::uint32_t capacity) noexcept {
     entries_.resize(capacity);
     buckets_.assign(std::size_t{capacity} + 1, none);
     free_.reserve(capacity);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "weft/membership/swim/admission.hpp"
+#include "weft/membership/swim/claim_store.hpp"
 #include "weft/membership/swim/core.hpp"
 #include "weft/membership/swim/errors.hpp"
 #include "weft/membership/swim/lifecycle.hpp"
