@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "swim_harness.hpp"
+#include "swim_packets.hpp"
 #include "weft/membership/swim/swim.hpp"
 
 #if __has_include(<sodium.h>)
@@ -65,18 +66,7 @@ struct ed_core_maker {
 using ed_cluster = swim_test::basic_cluster<ed_core, ed_core_maker>;
 
 /// One gossip datagram from `sender` carrying `claims`.
-std::vector<std::uint8_t> gossip_packet(node_id sender, const std::vector<member_claim>& claims) {
-  std::vector<std::uint8_t> buf(4096);
-  byte_writer w(buf);
-  packet_header h;
-  h.kind = packet_kind::gossip;
-  h.sender = sender;
-  REQUIRE(encode_header(w, h));
-  REQUIRE(encode_array_head(w, claims.size()));
-  for (const auto& c : claims) REQUIRE(encode_claim(w, c));
-  buf.resize(w.size());
-  return buf;
-}
+using swim_test::gossip_packet;
 
 /// The alive claim member `subject` signs with `key` at `incarnation`, carrying the admin's
 /// statement for that key at `epoch` (issued through the admission gate, as weftd does).

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "swim_harness.hpp"
+#include "swim_packets.hpp"
 
 using namespace swim_test;
 
@@ -27,19 +28,6 @@ void count_into(cluster& c, tally& t) {
     if (n.kind == notification_kind::member_suspected) ++t.suspected;
     if (n.address_changed) ++t.updated_moved;
   };
-}
-
-std::vector<std::uint8_t> gossip_packet(node_id sender, const std::vector<member_claim>& claims) {
-  std::vector<std::uint8_t> buf(4096);
-  byte_writer w(buf);
-  packet_header h;
-  h.kind = packet_kind::gossip;
-  h.sender = sender;
-  REQUIRE(encode_header(w, h));
-  REQUIRE(encode_array_head(w, claims.size()));
-  for (const auto& c : claims) REQUIRE(encode_claim(w, c));
-  buf.resize(w.size());
-  return buf;
 }
 
 member_claim signed_claim(member_claim c, const test_admission_scheme& by) {
