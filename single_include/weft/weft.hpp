@@ -5645,6 +5645,7 @@ WEFT_END
 //   16 u64 sequence (1, 2, 3... across segments) | 24 u64 synced_through (the highest
 //   sequence known durable when this record was written) | 32 u64 index | 40 u64 term
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -5727,22 +5728,109 @@ inline header_verdict decode_segment_header(byte_view in, segment_header& h) noe
   return header_verdict::ok;
 }
 
-/// Writes a record (header, payload, zero padding) at `out`; returns its total size.
-inline std::size_t encode_record(const record_header& h, byte_view payload,
-                                 std::uint8_t* out) noexcept {
+/// Writes a record (header, payload, zero padding) at `out` with both checksums left zero;
+/// returns its total size. seal_records() fills the checksums in, a batch at a time.
+inline std::size_t encode_record_unsealed(const record_header& h, byte_view payload,
+                                          std::uint8_t* out) noexcept {
   const std::size_t padded = padded_size(payload.size());
+  store_le<std::uint32_t>(out, 0);
   store_le<std::uint32_t>(out + 4, static_cast<std::uint32_t>(payload.size()));
   out[8] = static_cast<std::uint8_t>(h.type);
   out[9] = out[10] = out[11] = 0;
-  store_le<std::uint32_t>(out + 12, crc32c_mask(crc32c(payload)));
+  store_le<std::uint32_t>(out + 12, 0);
   store_le<std::uint64_t>(out + 16, h.sequence);
   store_le<std::uint64_t>(out + 24, h.synced_through);
   store_le<std::uint64_t>(out + 32, h.index);
   store_le<std::uint64_t>(out + 40, h.term);
-  store_le<std::uint32_t>(out, crc32c_mask(crc32c(byte_view(out + 4, record_header_size - 4))));
   if (!payload.empty()) std::memcpy(out + record_header_size, payload.data(), payload.size());
   std::memset(out + record_header_size + payload.size(), 0, padded - payload.size());
   return record_header_size + padded;
+}
+
+#if WEFT_CRC32C_X86
+// Three CRC registers advanced over `n` bytes of three buffers in one loop: the crc32
+// instruction has a latency of 3 cycles and a throughput of 1, so one stream leaves two
+// thirds of it idle.
+__attribute__((target("sse4.2"))) inline void crc32c_update_three_sse42(
+    std::uint32_t reg[3], const std::uint8_t* const in[3], std::size_t n) noexcept {
+  std::uint64_t a = reg[0];
+  std::uint64_t b = reg[1];
+  std::uint64_t c = reg[2];
+  for (std::size_t at = 0; at + 8 <= n; at += 8) {
+    std::uint64_t wa;
+    std::uint64_t wb;
+    std::uint64_t wc;
+    std::memcpy(&wa, in[0] + at, 8);
+    std::memcpy(&wb, in[1] + at, 8);
+    std::memcpy(&wc, in[2] + at, 8);
+    a = _mm_crc32_u64(a, wa);
+    b = _mm_crc32_u64(b, wb);
+    c = _mm_crc32_u64(c, wc);
+  }
+  reg[0] = static_cast<std::uint32_t>(a);
+  reg[1] = static_cast<std::uint32_t>(b);
+  reg[2] = static_cast<std::uint32_t>(c);
+}
+#endif
+
+/// CRC-32C of three buffers at once (the same values as crc32c() of each).
+inline void crc32c_of_three(const byte_view (&in)[3], std::uint32_t (&out)[3]) noexcept {
+  std::size_t common = 0;
+#if WEFT_CRC32C_X86
+  if (::weft::detail::cpu_has_sse42()) {
+    common = std::min({in[0].size(), in[1].size(), in[2].size()}) / 8 * 8;
+    std::uint32_t reg[3] = {~0u, ~0u, ~0u};
+    const std::uint8_t* const starts[3] = {in[0].data(), in[1].data(), in[2].data()};
+    crc32c_update_three_sse42(reg, starts, common);
+    for (int k = 0; k < 3; ++k) out[k] = ~reg[k];
+  }
+#endif
+  if (common == 0) {
+    for (int k = 0; k < 3; ++k) out[k] = crc32c(in[k]);
+    return;
+  }
+  for (int k = 0; k < 3; ++k) out[k] = crc32c_extend(out[k], in[k].subspan(common));
+}
+
+/// Fills in both checksums of the `count` (1-3) records (from encode_record_unsealed) at
+/// `records[k]`: first the payload CRCs, then the header CRCs that cover them.
+inline void seal_three(std::uint8_t* const (&records)[3], std::size_t count) noexcept {
+  byte_view payloads[3] = {};
+  for (std::size_t k = 0; k < count; ++k)
+    payloads[k] = byte_view(records[k] + record_header_size, load_le<std::uint32_t>(records[k] + 4));
+  std::uint32_t crcs[3];
+  crc32c_of_three(payloads, crcs);
+  byte_view headers[3] = {};
+  for (std::size_t k = 0; k < count; ++k) {
+    store_le<std::uint32_t>(records[k] + 12, crc32c_mask(crcs[k]));
+    headers[k] = byte_view(records[k] + 4, record_header_size - 4);
+  }
+  crc32c_of_three(headers, crcs);
+  for (std::size_t k = 0; k < count; ++k) store_le<std::uint32_t>(records[k], crc32c_mask(crcs[k]));
+}
+
+/// Fills in the checksums of the whole records (from encode_record_unsealed) that fill
+/// [data, data + size).
+inline void seal_records(std::uint8_t* data, std::size_t size) noexcept {
+  std::uint8_t* group[3] = {};
+  std::size_t count = 0;
+  for (std::size_t at = 0; at + record_header_size <= size;) {
+    group[count++] = data + at;
+    at += record_size(load_le<std::uint32_t>(data + at + 4));
+    if (count == 3) {
+      seal_three(group, count);
+      count = 0;
+    }
+  }
+  if (count > 0) seal_three(group, count);
+}
+
+/// Writes a record (header, payload, zero padding) at `out`; returns its total size.
+inline std::size_t encode_record(const record_header& h, byte_view payload,
+                                 std::uint8_t* out) noexcept {
+  const std::size_t size = encode_record_unsealed(h, payload, out);
+  seal_records(out, size);
+  return size;
 }
 
 /// Decodes and checks a record header alone. False when the checksum, the type or the
@@ -5942,8 +6030,7 @@ class wal {
     if (index != last_index() + 1) return error(storage_errc::index_mismatch, "wal: append");
     if (live() == options_.max_entries) return error(storage_errc::log_full, "wal: max_entries");
     if (entries_.size() == options_.max_entries) squeeze();
-    const detail::record_header h{0, detail::record_type::entry, 0, 0, 0, index, term};
-    WEFT_TRY_ASSIGN(const location where, emit(h, payload));
+    WEFT_TRY_ASSIGN(const location where, emit(detail::record_type::entry, index, term, payload));
     entries_.push_back({term, where.segment, where.offset, static_cast<std::uint32_t>(payload.size())});
     ++stats_.appends;
     written_.last_index = last_index();
@@ -5956,8 +6043,7 @@ class wal {
     WEFT_TRY(writable());
     if (from_index < first_ || from_index > last_index() + 1)
       return error(storage_errc::out_of_range, "wal: truncate_suffix");
-    const detail::record_header h{0, detail::record_type::truncate, 0, 0, 0, from_index, 0};
-    WEFT_TRY(emit(h, {}));
+    WEFT_TRY(emit(detail::record_type::truncate, from_index, 0, {}));
     entries_.resize(head_ + static_cast<std::size_t>(from_index - first_));
     written_.last_index = last_index();
     if (options_.sync == sync_policy::every_append) return sync();
@@ -5969,8 +6055,7 @@ class wal {
   [[nodiscard]] result<void> compact_prefix(std::uint64_t new_first_index) noexcept {
     WEFT_TRY(writable());
     if (new_first_index <= first_) return ok();
-    const detail::record_header h{0, detail::record_type::compact, 0, 0, 0, new_first_index, 0};
-    WEFT_TRY(emit(h, {}));
+    WEFT_TRY(emit(detail::record_type::compact, new_first_index, 0, {}));
     drop_before(new_first_index);
     written_.last_index = last_index();
     return remove_dead_segments();
@@ -6071,8 +6156,7 @@ class wal {
   [[nodiscard]] result<void> write_sync_marker() noexcept {
     if (!options_.sync_markers || options_.sync == sync_policy::never) return ok();
     if (write_offset_ + detail::record_size(0) > current().header.segment_size) return ok();
-    const detail::record_header h{0, detail::record_type::sync_marker, 0, 0, 0, last_index(), 0};
-    WEFT_TRY(emit(h, {}));
+    WEFT_TRY(emit(detail::record_type::sync_marker, last_index(), 0, {}));
     marker_sequence_ = written_.sequence;
     ++stats_.sync_markers;
     return flush();
@@ -6090,23 +6174,28 @@ class wal {
   }
 
   // Encodes one record into the group-commit buffer, rolling to a new segment first when
-  // it would not fit. Nothing reaches the file until flush().
-  [[nodiscard]] result<location> emit(detail::record_header h, byte_view payload) noexcept {
+  // it would not fit. Nothing reaches the file until flush(), which also checksums the
+  // buffered records (three at a time: see detail::seal_records).
+  // (Scalar arguments: a header struct passed by value went through the stack, and its
+  // byte-wide type field stalled the wide loads that copied it, on every append.)
+  [[nodiscard]] result<location> emit(detail::record_type type, std::uint64_t index,
+                                      std::uint64_t term, byte_view payload) noexcept {
     const std::size_t size = detail::record_size(payload.size());
     if (write_offset_ + size > current().header.segment_size) WEFT_TRY(roll());
     if (buffered_ + size > write_buffer_.size()) WEFT_TRY(flush());
-    h.sequence = written_.sequence + 1;
-    h.synced_through = durable_.sequence;
-    detail::encode_record(h, payload, write_buffer_.data() + buffered_);
+    const std::uint64_t sequence = written_.sequence + 1;
+    detail::encode_record_unsealed({0, type, 0, sequence, durable_.sequence, index, term}, payload,
+                                   write_buffer_.data() + buffered_);
     const location where{current().number, static_cast<std::uint32_t>(write_offset_)};
     buffered_ += size;
     write_offset_ += size;
-    written_.sequence = h.sequence;
+    written_.sequence = sequence;
     return where;
   }
 
   [[nodiscard]] result<void> flush() noexcept {
     if (buffered_ == 0) return ok();
+    detail::seal_records(write_buffer_.data(), buffered_);
     const std::size_t zeros = zeros_to_append();
     std::memset(write_buffer_.data() + buffered_, 0, zeros);
     const byte_view bytes(write_buffer_.data(), buffered_ + zeros);
@@ -7535,222 +7624,14 @@ static_assert(admission_scheme<test_admission_scheme>,
 }  // namespace swim
 WEFT_END
 // ---- end weft/membership/swim/admission.hpp
-// ---- begin weft/membership/swim/core.hpp
-// weft/membership/swim/core.hpp - the pure SWIM + Lifeguard core: no I/O, no clock reads,
-// randomness injected. Inputs: tick(now), step(now, from, datagram), step_stream(...) and
-// user calls; outputs: sends() (datagrams and stream messages) and notifications(), valid
-// until clear_outputs(). Every member change goes through the lifecycle table.
+// ---- begin weft/membership/swim/claim_store.hpp
+// weft/membership/swim/claim_store.hpp - signed member claims kept once, reached by handle
+// from member records; refcounted, deduplicated by content, sized at construction.
 
-#include <algorithm>
-#include <array>
-#include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <span>
 #include <vector>
 
-// ---- begin weft/membership/swim/lifecycle.hpp
-// weft/membership/swim/lifecycle.hpp - the member lifecycle as one explicit transition
-// table. Every change to a member record goes through lifecycle_guard::apply(); a cell
-// that refuses answers with a typed swim_errc and is counted, never applied.
-//
-//   absent --join--> joining --alive--> alive <--suspect/alive(refute)--> suspect
-//   alive/suspect --dead (or suspicion_timeout for suspect)--> dead
-//   alive/suspect --leave--> leaving --leave_done--> left
-//   dead/left --alive or join with a higher incarnation--> alive / joining (rejoined)
-//
-// Incarnation numbers order all claims: each cell names the incarnation a claim needs
-// relative to the one held (any, at least, strictly greater).
-
-#include <array>
-#include <cstddef>
-#include <cstdint>
-#include <string_view>
-
-
-WEFT_BEGIN
-namespace swim {
-
-enum class member_state : std::uint8_t { absent, joining, alive, suspect, dead, leaving, left };
-inline constexpr std::size_t member_state_count = 7;
-
-enum class member_event : std::uint8_t {
-  join,               // an admitted member announces itself (or we start joining)
-  alive,              // a claim "member is alive at incarnation i"
-  suspect,            // a claim "member is suspected at incarnation i"
-  dead,               // a claim "member is dead at incarnation i" (from another member)
-  suspicion_timeout,  // our own suspicion timer for the member ran out
-  leave,              // the member announces a graceful leave at incarnation i
-  leave_done,         // the leave has been disseminated: the member is gone
-};
-inline constexpr std::size_t member_event_count = 7;
-
-/// What incarnation a claim needs, relative to the one held.
-enum class incarnation_rule : std::uint8_t { any, at_least, greater };
-
-/// One cell of the table: either a target state and its incarnation rule, or a refusal.
-struct transition_cell {
-  member_state next;
-  incarnation_rule needs;
-  swim_errc refusal;  // ok when the cell is a legal transition
-};
-
-constexpr std::string_view to_string(member_state s) noexcept {
-  switch (s) {
-    case member_state::absent: return "absent";
-    case member_state::joining: return "joining";
-    case member_state::alive: return "alive";
-    case member_state::suspect: return "suspect";
-    case member_state::dead: return "dead";
-    case member_state::leaving: return "leaving";
-    case member_state::left: return "left";
-  }
-  return "?";
-}
-
-constexpr std::string_view to_string(member_event e) noexcept {
-  switch (e) {
-    case member_event::join: return "join";
-    case member_event::alive: return "alive";
-    case member_event::suspect: return "suspect";
-    case member_event::dead: return "dead";
-    case member_event::suspicion_timeout: return "suspicion_timeout";
-    case member_event::leave: return "leave";
-    case member_event::leave_done: return "leave_done";
-  }
-  return "?";
-}
-
-namespace detail {
-constexpr transition_cell go(member_state next, incarnation_rule needs) noexcept {
-  return {next, needs, swim_errc::ok};
-}
-constexpr transition_cell no(swim_errc why) noexcept {
-  return {member_state::absent, incarnation_rule::any, why};
-}
-using S = member_state;
-using R = incarnation_rule;
-using E = swim_errc;
-}  // namespace detail
-
-/// THE table: rows are member_state, columns are member_event, in declaration order.
-inline constexpr std::array<std::array<transition_cell, member_event_count>, member_state_count>
-    lifecycle_table = [] {
-      using namespace detail;
-      const auto illegal = no(E::illegal_transition);
-      const auto unknown = no(E::unknown_member);
-      const auto known = no(E::already_member);
-      const auto redundant = no(E::redundant_claim);
-      std::array<std::array<transition_cell, member_event_count>, member_state_count> t{};
-      //        join                    alive                   suspect
-      //        dead                    suspicion_timeout       leave
-      //        leave_done
-      t[0] = {go(S::joining, R::any), go(S::alive, R::any), unknown,  // absent
-              unknown, unknown, unknown,
-              unknown};
-      t[1] = {known, go(S::alive, R::at_least), illegal,  // joining
-              go(S::dead, R::at_least), illegal, illegal,
-              illegal};
-      t[2] = {known, go(S::alive, R::greater), go(S::suspect, R::at_least),  // alive
-              go(S::dead, R::at_least), illegal, go(S::leaving, R::at_least),
-              illegal};
-      t[3] = {known, go(S::alive, R::greater), go(S::suspect, R::at_least),  // suspect
-              go(S::dead, R::at_least), go(S::dead, R::any), go(S::leaving, R::at_least),
-              illegal};
-      t[4] = {go(S::joining, R::greater), go(S::alive, R::greater), illegal,  // dead
-              redundant, illegal, illegal,
-              illegal};
-      t[5] = {known, illegal, illegal,  // leaving
-              go(S::dead, R::at_least), illegal, redundant,
-              go(S::left, R::any)};
-      t[6] = {go(S::joining, R::greater), go(S::alive, R::greater), illegal,  // left
-              redundant, illegal, redundant,
-              redundant};
-      return t;
-    }();
-
-constexpr const transition_cell& cell(member_state s, member_event e) noexcept {
-  return lifecycle_table[static_cast<std::size_t>(s)][static_cast<std::size_t>(e)];
-}
-
-/// The outcome of a legal transition.
-struct transition_result {
-  member_state next;
-  std::uint64_t incarnation;  // the incarnation the record holds afterwards
-  bool state_changed;         // next != the state before
-  bool incarnation_changed;
-  bool rejoined;              // dead/left -> joining/alive under a higher incarnation
-};
-
-/// Decides (without applying) what `event` with incarnation `claimed` does to a member in
-/// `state` holding incarnation `held`. A claim more than `max_jump` ahead of a known
-/// member's incarnation is impossible (a forged or corrupted number, not a restart).
-constexpr result<transition_result> decide(member_state state, std::uint64_t held,
-                                           member_event event, std::uint64_t claimed,
-                                           std::uint64_t max_jump) noexcept {
-  const transition_cell& c = cell(state, event);
-  if (c.refusal != swim_errc::ok) return error(c.refusal, "swim lifecycle");
-  const bool known = state != member_state::absent;
-  if (c.needs != incarnation_rule::any) {
-    if (known && claimed > held && claimed - held > max_jump)
-      return error(swim_errc::impossible_incarnation, "swim lifecycle");
-    const bool fresh = c.needs == incarnation_rule::greater ? claimed > held : claimed >= held;
-    if (known && !fresh) return error(swim_errc::stale_incarnation, "swim lifecycle");
-  }
-  const std::uint64_t next_inc =
-      (!known || (c.needs != incarnation_rule::any && claimed > held)) ? claimed : held;
-  const bool terminal = state == member_state::dead || state == member_state::left;
-  return transition_result{c.next, next_inc, c.next != state, next_inc != held,
-                           terminal && (c.next == member_state::alive ||
-                                        c.next == member_state::joining)};
-}
-
-/// Counts applied transitions and every refusal by code. The core owns one.
-class lifecycle_guard {
- public:
-  constexpr explicit lifecycle_guard(std::uint64_t max_jump) noexcept : max_jump_(max_jump) {}
-
-  /// Applies `event` to (state, incarnation) in place when legal; otherwise leaves both
-  /// untouched, counts the refusal and returns it.
-  constexpr result<transition_result> apply(member_state& state, std::uint64_t& incarnation,
-                                            member_event event,
-                                            std::uint64_t claimed) noexcept {
-    auto r = decide(state, incarnation, event, claimed, max_jump_);
-    if (!r) {
-      ++refused_[r.error().code()];
-      ++refused_total_;
-      return r;
-    }
-    state = r->next;
-    incarnation = r->incarnation;
-    ++applied_;
-    return r;
-  }
-
-  /// Counts a refusal found by decide() before apply() was called (the core checks a
-  /// claim against the table before it spends a signature verification on it).
-  constexpr void count_refusal(swim_errc code) noexcept {
-    ++refused_[static_cast<std::size_t>(code)];
-    ++refused_total_;
-  }
-
-  [[nodiscard]] constexpr std::uint64_t applied() const noexcept { return applied_; }
-  [[nodiscard]] constexpr std::uint64_t refused_total() const noexcept { return refused_total_; }
-  [[nodiscard]] constexpr std::uint64_t refused(swim_errc code) const noexcept {
-    return refused_[static_cast<std::size_t>(code)];
-  }
-  [[nodiscard]] constexpr std::uint64_t max_jump() const noexcept { return max_jump_; }
-
- private:
-  std::uint64_t max_jump_;
-  std::uint64_t applied_ = 0;
-  std::uint64_t refused_total_ = 0;
-  std::array<std::uint64_t, swim_errc_count> refused_{};
-};
-
-}  // namespace swim
-WEFT_END
-// ---- end weft/membership/swim/lifecycle.hpp
 // ---- begin weft/membership/swim/messages.hpp
 // weft/membership/swim/messages.hpp - the SWIM wire schema (version 1) as plain structs and
 // a deterministic CBOR (RFC 8949 section 4.2) encoding written with weft::wire's
@@ -8239,6 +8120,318 @@ constexpr std::uint64_t header_fields(packet_kind k) noexcept {
 }  // namespace swim
 WEFT_END
 // ---- end weft/membership/swim/messages.hpp
+
+WEFT_BEGIN
+namespace swim {
+
+/// A member record keeps only a handle to its alive claim (and to its last suspect, dead or
+/// leave claim): a claim with key, admission and signature is about 220 bytes, and the same
+/// claim about a member is held by every member that knows it. A core owns a store of
+/// 2 * max_members + 2 claims, which can never fill (a record refers to at most two); a
+/// simulation of many cores in one process passes one store to all of them (single-threaded,
+/// so no locking), and then acquire() may find it full: the caller refuses the claim.
+class claim_store {
+ public:
+  using handle = std::uint32_t;
+  static constexpr handle none = 0xffffffffu;
+
+  /// Allocates every entry now: acquire() and release() never allocate.
+  explicit claim_store(std::uint32_t capacity) noexcept {
+    entries_.resize(capacity);
+    buckets_.assign(std::size_t{capacity} + 1, none);
+    free_.reserve(capacity);
+    for (std::uint32_t i = capacity; i-- > 0;) free_.push_back(i);
+  }
+
+  /// A handle to a claim equal to `c`, shared with earlier holders (one more reference), or
+  /// none when the store is full.
+  [[nodiscard]] handle acquire(const member_claim& c) noexcept {
+    std::uint32_t& head = buckets_[bucket_of(c)];
+    for (handle h = head; h != none; h = entries_[h].next) {
+      if (same_claim(entries_[h].claim, c)) {
+        ++entries_[h].refs;
+        return h;
+      }
+    }
+    if (free_.empty()) return none;
+    const handle h = free_.back();
+    free_.pop_back();
+    entries_[h].claim = c;
+    entries_[h].refs = 1;
+    entries_[h].next = head;
+    head = h;
+    ++used_;
+    return h;
+  }
+
+  /// Drops one reference; the last one frees the entry. `none` is ignored.
+  void release(handle h) noexcept {
+    if (h == none || entries_[h].refs == 0) return;
+    if (--entries_[h].refs != 0) return;
+    std::uint32_t* link = &buckets_[bucket_of(entries_[h].claim)];
+    while (*link != h) link = &entries_[*link].next;
+    *link = entries_[h].next;
+    free_.push_back(h);
+    --used_;
+  }
+
+  /// The claim behind `h`, which stays where it is until its last reference is released.
+  [[nodiscard]] const member_claim& get(handle h) const noexcept { return entries_[h].claim; }
+  [[nodiscard]] std::uint32_t references(handle h) const noexcept { return entries_[h].refs; }
+  [[nodiscard]] std::size_t size() const noexcept { return used_; }
+  [[nodiscard]] std::size_t capacity() const noexcept { return entries_.size(); }
+
+ private:
+  struct entry {
+    member_claim claim;
+    std::uint32_t refs = 0;
+    handle next = none;  // the next entry in the same bucket
+  };
+
+  [[nodiscard]] std::size_t bucket_of(const member_claim& c) const noexcept {
+    std::uint64_t z = c.subject * 0x9e3779b97f4a7c15ull;
+    z ^= (c.incarnation + static_cast<std::uint64_t>(c.kind)) * 0xbf58476d1ce4e5b9ull;
+    z ^= c.from * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    return static_cast<std::size_t>(z % buckets_.size());
+  }
+  template <std::size_t N>
+  static bool same_blob(const blob<N>& a, const blob<N>& b) noexcept {
+    return a.size == b.size && equal_bytes(a.view(), b.view());
+  }
+  static bool same_claim(const member_claim& a, const member_claim& b) noexcept {
+    return a.kind == b.kind && a.subject == b.subject && a.incarnation == b.incarnation &&
+           a.from == b.from && a.addr == b.addr && a.admitter == b.admitter &&
+           a.admission_epoch == b.admission_epoch && same_blob(a.signature, b.signature) &&
+           same_blob(a.key, b.key) && same_blob(a.admission, b.admission);
+  }
+
+  std::vector<entry> entries_;
+  std::vector<handle> buckets_;
+  std::vector<handle> free_;
+  std::size_t used_ = 0;
+};
+
+}  // namespace swim
+WEFT_END
+// ---- end weft/membership/swim/claim_store.hpp
+// ---- begin weft/membership/swim/core.hpp
+// weft/membership/swim/core.hpp - the pure SWIM + Lifeguard core: no I/O, no clock reads,
+// randomness injected. Inputs: tick(now), step(now, from, datagram), step_stream(...) and
+// user calls; outputs: sends() (datagrams and stream messages) and notifications(), valid
+// until clear_outputs(). Every member change goes through the lifecycle table.
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+// ---- begin weft/membership/swim/lifecycle.hpp
+// weft/membership/swim/lifecycle.hpp - the member lifecycle as one explicit transition
+// table. Every change to a member record goes through lifecycle_guard::apply(); a cell
+// that refuses answers with a typed swim_errc and is counted, never applied.
+//
+//   absent --join--> joining --alive--> alive <--suspect/alive(refute)--> suspect
+//   alive/suspect --dead (or suspicion_timeout for suspect)--> dead
+//   alive/suspect --leave--> leaving --leave_done--> left
+//   dead/left --alive or join with a higher incarnation--> alive / joining (rejoined)
+//
+// Incarnation numbers order all claims: each cell names the incarnation a claim needs
+// relative to the one held (any, at least, strictly greater).
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+
+WEFT_BEGIN
+namespace swim {
+
+enum class member_state : std::uint8_t { absent, joining, alive, suspect, dead, leaving, left };
+inline constexpr std::size_t member_state_count = 7;
+
+enum class member_event : std::uint8_t {
+  join,               // an admitted member announces itself (or we start joining)
+  alive,              // a claim "member is alive at incarnation i"
+  suspect,            // a claim "member is suspected at incarnation i"
+  dead,               // a claim "member is dead at incarnation i" (from another member)
+  suspicion_timeout,  // our own suspicion timer for the member ran out
+  leave,              // the member announces a graceful leave at incarnation i
+  leave_done,         // the leave has been disseminated: the member is gone
+};
+inline constexpr std::size_t member_event_count = 7;
+
+/// What incarnation a claim needs, relative to the one held.
+enum class incarnation_rule : std::uint8_t { any, at_least, greater };
+
+/// One cell of the table: either a target state and its incarnation rule, or a refusal.
+struct transition_cell {
+  member_state next;
+  incarnation_rule needs;
+  swim_errc refusal;  // ok when the cell is a legal transition
+};
+
+constexpr std::string_view to_string(member_state s) noexcept {
+  switch (s) {
+    case member_state::absent: return "absent";
+    case member_state::joining: return "joining";
+    case member_state::alive: return "alive";
+    case member_state::suspect: return "suspect";
+    case member_state::dead: return "dead";
+    case member_state::leaving: return "leaving";
+    case member_state::left: return "left";
+  }
+  return "?";
+}
+
+constexpr std::string_view to_string(member_event e) noexcept {
+  switch (e) {
+    case member_event::join: return "join";
+    case member_event::alive: return "alive";
+    case member_event::suspect: return "suspect";
+    case member_event::dead: return "dead";
+    case member_event::suspicion_timeout: return "suspicion_timeout";
+    case member_event::leave: return "leave";
+    case member_event::leave_done: return "leave_done";
+  }
+  return "?";
+}
+
+namespace detail {
+constexpr transition_cell go(member_state next, incarnation_rule needs) noexcept {
+  return {next, needs, swim_errc::ok};
+}
+constexpr transition_cell no(swim_errc why) noexcept {
+  return {member_state::absent, incarnation_rule::any, why};
+}
+using S = member_state;
+using R = incarnation_rule;
+using E = swim_errc;
+}  // namespace detail
+
+/// THE table: rows are member_state, columns are member_event, in declaration order.
+inline constexpr std::array<std::array<transition_cell, member_event_count>, member_state_count>
+    lifecycle_table = [] {
+      using namespace detail;
+      const auto illegal = no(E::illegal_transition);
+      const auto unknown = no(E::unknown_member);
+      const auto known = no(E::already_member);
+      const auto redundant = no(E::redundant_claim);
+      std::array<std::array<transition_cell, member_event_count>, member_state_count> t{};
+      //        join                    alive                   suspect
+      //        dead                    suspicion_timeout       leave
+      //        leave_done
+      t[0] = {go(S::joining, R::any), go(S::alive, R::any), unknown,  // absent
+              unknown, unknown, unknown,
+              unknown};
+      t[1] = {known, go(S::alive, R::at_least), illegal,  // joining
+              go(S::dead, R::at_least), illegal, illegal,
+              illegal};
+      t[2] = {known, go(S::alive, R::greater), go(S::suspect, R::at_least),  // alive
+              go(S::dead, R::at_least), illegal, go(S::leaving, R::at_least),
+              illegal};
+      t[3] = {known, go(S::alive, R::greater), go(S::suspect, R::at_least),  // suspect
+              go(S::dead, R::at_least), go(S::dead, R::any), go(S::leaving, R::at_least),
+              illegal};
+      t[4] = {go(S::joining, R::greater), go(S::alive, R::greater), illegal,  // dead
+              redundant, illegal, illegal,
+              illegal};
+      t[5] = {known, illegal, illegal,  // leaving
+              go(S::dead, R::at_least), illegal, redundant,
+              go(S::left, R::any)};
+      t[6] = {go(S::joining, R::greater), go(S::alive, R::greater), illegal,  // left
+              redundant, illegal, redundant,
+              redundant};
+      return t;
+    }();
+
+constexpr const transition_cell& cell(member_state s, member_event e) noexcept {
+  return lifecycle_table[static_cast<std::size_t>(s)][static_cast<std::size_t>(e)];
+}
+
+/// The outcome of a legal transition.
+struct transition_result {
+  member_state next;
+  std::uint64_t incarnation;  // the incarnation the record holds afterwards
+  bool state_changed;         // next != the state before
+  bool incarnation_changed;
+  bool rejoined;              // dead/left -> joining/alive under a higher incarnation
+};
+
+/// Decides (without applying) what `event` with incarnation `claimed` does to a member in
+/// `state` holding incarnation `held`. A claim more than `max_jump` ahead of a known
+/// member's incarnation is impossible (a forged or corrupted number, not a restart).
+constexpr result<transition_result> decide(member_state state, std::uint64_t held,
+                                           member_event event, std::uint64_t claimed,
+                                           std::uint64_t max_jump) noexcept {
+  const transition_cell& c = cell(state, event);
+  if (c.refusal != swim_errc::ok) return error(c.refusal, "swim lifecycle");
+  const bool known = state != member_state::absent;
+  if (c.needs != incarnation_rule::any) {
+    if (known && claimed > held && claimed - held > max_jump)
+      return error(swim_errc::impossible_incarnation, "swim lifecycle");
+    const bool fresh = c.needs == incarnation_rule::greater ? claimed > held : claimed >= held;
+    if (known && !fresh) return error(swim_errc::stale_incarnation, "swim lifecycle");
+  }
+  const std::uint64_t next_inc =
+      (!known || (c.needs != incarnation_rule::any && claimed > held)) ? claimed : held;
+  const bool terminal = state == member_state::dead || state == member_state::left;
+  return transition_result{c.next, next_inc, c.next != state, next_inc != held,
+                           terminal && (c.next == member_state::alive ||
+                                        c.next == member_state::joining)};
+}
+
+/// Counts applied transitions and every refusal by code. The core owns one.
+class lifecycle_guard {
+ public:
+  constexpr explicit lifecycle_guard(std::uint64_t max_jump) noexcept : max_jump_(max_jump) {}
+
+  /// Applies `event` to (state, incarnation) in place when legal; otherwise leaves both
+  /// untouched, counts the refusal and returns it.
+  constexpr result<transition_result> apply(member_state& state, std::uint64_t& incarnation,
+                                            member_event event,
+                                            std::uint64_t claimed) noexcept {
+    auto r = decide(state, incarnation, event, claimed, max_jump_);
+    if (!r) {
+      ++refused_[r.error().code()];
+      ++refused_total_;
+      return r;
+    }
+    state = r->next;
+    incarnation = r->incarnation;
+    ++applied_;
+    return r;
+  }
+
+  /// Counts a refusal found by decide() before apply() was called (the core checks a
+  /// claim against the table before it spends a signature verification on it).
+  constexpr void count_refusal(swim_errc code) noexcept {
+    ++refused_[static_cast<std::size_t>(code)];
+    ++refused_total_;
+  }
+
+  [[nodiscard]] constexpr std::uint64_t applied() const noexcept { return applied_; }
+  [[nodiscard]] constexpr std::uint64_t refused_total() const noexcept { return refused_total_; }
+  [[nodiscard]] constexpr std::uint64_t refused(swim_errc code) const noexcept {
+    return refused_[static_cast<std::size_t>(code)];
+  }
+  [[nodiscard]] constexpr std::uint64_t max_jump() const noexcept { return max_jump_; }
+
+ private:
+  std::uint64_t max_jump_;
+  std::uint64_t applied_ = 0;
+  std::uint64_t refused_total_ = 0;
+  std::array<std::uint64_t, swim_errc_count> refused_{};
+};
+
+}  // namespace swim
+WEFT_END
+// ---- end weft/membership/swim/lifecycle.hpp
 // ---- begin weft/membership/swim/options.hpp
 // weft/membership/swim/options.hpp - every SWIM/Lifeguard knob and limit, units last.
 // Defaults follow hashicorp/memberlist's LAN profile.
@@ -8259,6 +8452,9 @@ struct options {
   std::uint32_t suspicion_multiplier = 4;        // min timeout = mult * log10(n) * interval
   std::uint32_t suspicion_max_timeout_multiplier = 6;  // max timeout = this * min timeout
   std::int64_t stall_threshold_ms = 2500;        // a gap between ticks this long is a stall
+  // With the indirect probes, also ping the target over the stream transport (memberlist's
+  // TCP fallback): a lost datagram path is then not taken for a dead member.
+  bool stream_probe_fallback = true;
   // Dissemination.
   std::int64_t gossip_interval_ms = 200;
   std::uint32_t gossip_fanout = 3;
@@ -8296,6 +8492,9 @@ struct options {
   // (a sender id is not authenticated: the shared budget above still caps id rotation).
   std::uint32_t max_packets_per_unknown_sender_per_period = 16;
   std::uint32_t max_unknown_senders = 64;
+  // Suspects whose confirmations are counted (Lifeguard); a suspicion started beyond this
+  // runs at the longest timeout (counters::suspicions_untracked).
+  std::uint32_t max_suspects = 64;
   std::uint32_t max_recent_events = 256;         // dedupe window for events and queries
   std::uint32_t max_coalesced_events = 64;
   std::uint32_t max_pending_queries = 16;
@@ -8327,7 +8526,7 @@ struct options {
         max_recent_events == 0 || max_coalesced_events == 0 || max_pending_queries == 0 ||
         max_responses_per_query == 0 || max_incarnation_jump == 0 ||
         max_push_pull_members == 0 || max_packets_per_unknown_sender_per_period == 0 ||
-        max_unknown_senders == 0)
+        max_unknown_senders == 0 || max_suspects == 0)
       return bad("swim: every limit must be positive (max_items_per_packet <= 255)");
     if (max_stream_message_bytes < mtu_bytes) return bad("swim: stream limit below the MTU");
     return ok();
@@ -8415,6 +8614,10 @@ struct counters {
   std::uint64_t broadcasts_dropped = 0, sends_dropped = 0, notifications_dropped = 0;
   std::uint64_t late_responses = 0, stalls = 0, refutations_relayed = 0, suspect_pings = 0;
   std::uint64_t incarnation_persist_failures = 0;
+  std::uint64_t stream_probes_sent = 0, stream_probe_acks = 0;  // fallback probes; acked in time
+  // Suspicions started while options::max_suspects were already tracked: they run at the
+  // longest timeout, without counting confirmations.
+  std::uint64_t suspicions_untracked = 0;
   std::array<std::uint64_t, swim_errc_count> refused{};  // by swim_errc
   [[nodiscard]] std::uint64_t refused_by(swim_errc c) const noexcept {
     return refused[static_cast<std::size_t>(c)];
@@ -8469,9 +8672,12 @@ class basic_core {
 
   /// Validates `opts`, allocates every table and queue once, and signs the first alive
   /// claim. `anchors` are the trust anchors' public keys (at most max_anchors).
+  /// `shared_claims`: a claim store shared with other cores in the same process (a
+  /// simulation); it must outlive the core. Null: the core allocates its own.
   [[nodiscard]] static result<basic_core> create(const options& opts, const identity& self,
                                                  Scheme signer, Random random,
-                                                 std::span<const byte_view> anchors) noexcept {
+                                                 std::span<const byte_view> anchors,
+                                                 claim_store* shared_claims = nullptr) noexcept {
     WEFT_TRY(opts.validate());
     if (opts.mtu_bytes < min_mtu_bytes(opts.max_payload_bytes))
       return error(core_errc::invalid_options,
@@ -8480,7 +8686,7 @@ class basic_core {
       return error(core_errc::invalid_argument, "swim: 1..max_anchors trust anchors");
     if (self.id == 0 || self.id >= anchor_id_base)
       return error(core_errc::invalid_argument, "swim: node id");
-    basic_core c(opts, self, std::move(signer), std::move(random));
+    basic_core c(opts, self, std::move(signer), std::move(random), shared_claims);
     for (byte_view a : anchors) {
       if (a.size() != Scheme::public_key_bytes)
         return error(core_errc::invalid_argument, "swim: anchor key size");
@@ -8537,9 +8743,14 @@ class basic_core {
     c.from = self_.id;
     c.incarnation = me.incarnation;
     WEFT_TRY(sign_claim(c));
+    const claim_store::handle h = claims_store_->acquire(c);
+    if (h == claim_store::none) return refuse(swim_errc::member_table_full);
     auto r = guard_.apply(me.state, me.incarnation, member_event::leave, c.incarnation);
-    if (!r) return refuse(static_cast<swim_errc>(r.error().code()));
-    me.down_claim = c;
+    if (!r) {
+      claims_store_->release(h);
+      return refuse(static_cast<swim_errc>(r.error().code()));
+    }
+    replace_claim(me.down_claim, h);
     enqueue_claim(c);
     set_timer(self_slot_, timer_kind::leave_done, now + ms(opts_.leave_propagate_ms));
     return ok();
@@ -8555,7 +8766,7 @@ class basic_core {
   /// The admission epoch held for `id` (0 when unknown).
   [[nodiscard]] std::uint64_t admission_epoch_of(node_id id) const noexcept {
     const std::uint32_t* s = find_slot(id);
-    return s == nullptr ? 0 : members_[*s].alive_claim.admission_epoch;
+    return s == nullptr ? 0 : alive_claim_of(members_[*s]).admission_epoch;
   }
 
   /// Hands a signed claim (e.g. from configuration) to the core: it is authenticated and
@@ -8591,12 +8802,15 @@ class basic_core {
     byte_reader r(message);
     auto items = decode_header(r, header_, std::uint64_t{opts_.max_members} * 2);
     if (!items) return refuse_error(items.error());
+    if (header_.kind == packet_kind::ping || header_.kind == packet_kind::ack)
+      return handle_stream_probe(now, from, *items, r);
     if (header_.kind != packet_kind::push_pull) return refuse(swim_errc::malformed_message);
     const bool is_reply = header_.seq != 0;
     for (std::uint64_t i = 0; i < *items; ++i) {
       auto d = decode_item(r, item_);
       if (!d) return refuse_error(d.error());
       if (!is_member_claim(item_.kind)) return refuse(swim_errc::malformed_message);
+      if (i + 1 < *items && reaped_member_claims(r)) continue;
       (void)handle_claim(now, item_.claim, true);
     }
     if (!is_reply) return send_push_pull(from, true);
@@ -8725,7 +8939,7 @@ class basic_core {
   }
   /// This member's current signed alive claim (to seed other members' tables).
   [[nodiscard]] const member_claim& self_claim() const noexcept {
-    return members_[self_slot_].alive_claim;
+    return alive_claim_of(members_[self_slot_]);
   }
   /// The n in the protocol's log n terms: live members, or options::cluster_size_hint
   /// when the table holds only a partial view of a larger cluster.
@@ -8757,22 +8971,58 @@ class basic_core {
   enum class timer_kind : std::uint8_t { none, suspicion, leave_done, reap };
   static constexpr std::uint32_t no_slot = 0xffffffffu;
 
+  /// Dense: with full views a simulation holds n^2 of these. The claims live in the claim
+  /// store; what only a suspect needs lives in suspicions_.
   struct member_record {
     node_id id = 0;
-    address addr = 0;
-    member_state state = member_state::absent;
     std::uint64_t incarnation = 0;
-    member_claim alive_claim;
-    member_claim down_claim;
-    timer_kind timer = timer_kind::none;
-    std::uint32_t timer_pos = no_slot;
     time_point deadline{};
+    time_point window_start{};
+    address addr = 0;
+    claim_store::handle alive_claim = claim_store::none;
+    claim_store::handle down_claim = claim_store::none;  // the last suspect/dead/leave claim
+    std::uint32_t suspicion = no_slot;                   // index into suspicions_
+    std::uint32_t timer_pos = no_slot;
+    std::uint32_t packets_in_window = 0;
+    member_state state = member_state::absent;
+    timer_kind timer = timer_kind::none;
+    bool in_use = false;
+  };
+  static_assert(sizeof(member_record) <= 64, "member_record is kept dense (n^2 in a simulation)");
+  /// A suspicion being confirmed (Lifeguard): only suspects have one.
+  struct suspicion_record {
     time_point suspect_since{};
     std::uint32_t confirmation_count = 0;
     std::array<node_id, max_confirmers> confirmers{};
-    time_point window_start{};
-    std::uint32_t packets_in_window = 0;
-    bool in_use = false;
+  };
+  /// The records. With a shared store they give their claims back when the core goes away
+  /// or is replaced; an owned store goes away with them.
+  struct record_table : std::vector<member_record> {
+    claim_store* shared = nullptr;
+    record_table() = default;
+    record_table(const record_table&) = delete;
+    record_table& operator=(const record_table&) = delete;
+    record_table(record_table&& o) noexcept
+        : std::vector<member_record>(std::move(o)), shared(o.shared) {
+      o.clear();
+    }
+    record_table& operator=(record_table&& o) noexcept {
+      if (this == &o) return *this;
+      release_all();
+      std::vector<member_record>::operator=(std::move(o));
+      shared = o.shared;
+      o.clear();
+      return *this;
+    }
+    ~record_table() { release_all(); }
+    void release_all() noexcept {
+      if (shared != nullptr)
+        for (member_record& m : *this) {
+          shared->release(m.alive_claim);
+          shared->release(m.down_claim);
+        }
+      this->clear();
+    }
   };
   struct queued_claim {
     member_claim claim;
@@ -8812,10 +9062,21 @@ class basic_core {
     std::uint32_t responses = 0;
   };
 
-  basic_core(const options& opts, const identity& self, Scheme signer, Random random) noexcept
+  basic_core(const options& opts, const identity& self, Scheme signer, Random random,
+             claim_store* shared_claims) noexcept
       : opts_(opts), self_(self), signer_(std::move(signer)), random_(std::move(random)),
         guard_(opts.max_incarnation_jump) {
+    if (shared_claims == nullptr) {
+      // Two claims per record at most, plus one while a record's claim is replaced.
+      own_claims_ = std::make_unique<claim_store>(opts.max_members * 2 + 2);
+      shared_claims = own_claims_.get();
+    }
+    claims_store_ = shared_claims;
+    members_.shared = own_claims_ ? nullptr : shared_claims;
     members_.resize(opts.max_members);
+    suspicions_.resize(opts.max_suspects);
+    free_suspicions_.reserve(opts.max_suspects);
+    for (std::uint32_t i = opts.max_suspects; i-- > 0;) free_suspicions_.push_back(i);
     index_.assign(std::size_t{opts.max_members} * 2, no_slot);
     free_.reserve(opts.max_members);
     for (std::uint32_t i = opts.max_members; i-- > 0;) free_.push_back(i);
@@ -8871,6 +9132,23 @@ class basic_core {
     }
     return nullptr;
   }
+  [[nodiscard]] const member_claim& alive_claim_of(const member_record& m) const noexcept {
+    return m.alive_claim == claim_store::none ? no_claim_ : claims_store_->get(m.alive_claim);
+  }
+  [[nodiscard]] const member_claim& down_claim_of(const member_record& m) const noexcept {
+    return m.down_claim == claim_store::none ? no_claim_ : claims_store_->get(m.down_claim);
+  }
+  /// `next` is already acquired: it replaces what `held` referred to.
+  void replace_claim(claim_store::handle& held, claim_store::handle next) noexcept {
+    claims_store_->release(held);
+    held = next;
+  }
+  /// A member that is no longer suspect gives its suspicion entry back.
+  void settle_suspicion(member_record& m) noexcept {
+    if (m.state == member_state::suspect || m.suspicion == no_slot) return;
+    free_suspicions_.push_back(m.suspicion);
+    m.suspicion = no_slot;
+  }
   [[nodiscard]] member_record* find(node_id id) noexcept {
     const std::uint32_t* s = find_slot(id);
     return s == nullptr ? nullptr : &members_[*s];
@@ -8918,6 +9196,9 @@ class basic_core {
     }
     m.in_use = false;
     m.state = member_state::absent;
+    settle_suspicion(m);
+    replace_claim(m.alive_claim, claim_store::none);
+    replace_claim(m.down_claim, claim_store::none);
     free_.push_back(slot);
     --used_slots_;
   }
@@ -8976,11 +9257,17 @@ class basic_core {
       c.incarnation = m.incarnation;
       c.from = self_.id;
       if (!sign_claim(c)) return;
+      const claim_store::handle h = claims_store_->acquire(c);
+      if (h == claim_store::none) return;
       const member_state before = m.state;
       auto r = guard_.apply(m.state, m.incarnation, member_event::suspicion_timeout, 0);
-      if (!r) return;
+      if (!r) {
+        claims_store_->release(h);
+        return;
+      }
       note_state_change(before, m.state);
-      m.down_claim = c;
+      settle_suspicion(m);
+      replace_claim(m.down_claim, h);
       ++counters_.dead_verdicts;
       enqueue_claim(c);
       notify(notification_kind::member_failed, m);
@@ -9033,7 +9320,9 @@ class basic_core {
     c.admission_epoch = self_.admission_epoch;
     c.admission = self_.admission;
     WEFT_TRY(sign_claim(c));
-    me.alive_claim = c;
+    const claim_store::handle h = claims_store_->acquire(c);
+    if (h == claim_store::none) return error(swim_errc::member_table_full, "swim: claim store");
+    replace_claim(me.alive_claim, h);
     return ok();
   }
   result<void> become_alive(time_point now) noexcept {
@@ -9043,7 +9332,7 @@ class basic_core {
     auto r = guard_.apply(me.state, me.incarnation, member_event::alive, me.incarnation);
     if (!r) return refuse(static_cast<swim_errc>(r.error().code()));
     note_state_change(before, me.state);
-    enqueue_claim(me.alive_claim);
+    enqueue_claim(alive_claim_of(me));
     notify(notification_kind::joined_cluster, me);
     (void)now;
     return ok();
@@ -9068,7 +9357,7 @@ class basic_core {
     if (!sign_self_alive(next)) return;
     ++counters_.refutations;
     bump_awareness(1);
-    enqueue_claim(me.alive_claim);
+    enqueue_claim(alive_claim_of(me));
   }
   /// We did not run for a while (a GC pause, a stopped VM): whatever we missed, others may
   /// be suspecting us and our own probe has no answer to count. Drop the probe instead of
@@ -9126,7 +9415,7 @@ class basic_core {
     member_record* m = find(admitter);
     if (m == nullptr || m->state == member_state::dead || m->state == member_state::left)
       return nullptr;
-    return &m->alive_claim.key;
+    return &alive_claim_of(*m).key;
   }
   result<void> verify_admission(const member_claim& c) noexcept {
     const blob<max_public_key_bytes>* k = admitter_key(c.admitter);
@@ -9147,9 +9436,9 @@ class basic_core {
     const member_record* signer =
         c.kind == item_kind::leave ? subject : (c.from == self_.id ? &members_[self_slot_]
                                                                    : find_const(c.from));
-    if (signer == nullptr || signer->alive_claim.key.size == 0)
+    if (signer == nullptr || alive_claim_of(*signer).key.size == 0)
       return error(swim_errc::unknown_member, "swim: accuser unknown");
-    if (!verify_claim(c, signer->alive_claim.key.view()))
+    if (!verify_claim(c, alive_claim_of(*signer).key.view()))
       return error(swim_errc::bad_signature, "swim: claim");
     return ok();
   }
@@ -9164,8 +9453,8 @@ class basic_core {
   result<void> check_admission(const member_claim& c, const member_record* subject) noexcept {
     if (c.admission_epoch < admission_floor_)
       return error(swim_errc::superseded_admission, "swim: revoked admission epoch");
-    if (subject == nullptr || subject->alive_claim.key.size == 0) return verify_admission(c);
-    const member_claim& held = subject->alive_claim;
+    if (subject == nullptr || alive_claim_of(*subject).key.size == 0) return verify_admission(c);
+    const member_claim& held = alive_claim_of(*subject);
     if (c.admission_epoch < held.admission_epoch)
       return error(swim_errc::superseded_admission, "swim: superseded admission");
     if (c.admission_epoch > held.admission_epoch) return verify_admission(c);
@@ -9178,12 +9467,13 @@ class basic_core {
   result<void> complete_compact(member_claim& c) const noexcept {
     const member_record* held =
         c.subject == self_.id ? &members_[self_slot_] : find_const(c.subject);
-    if (held == nullptr || held->alive_claim.key.size == 0 ||
-        held->alive_claim.admission_epoch != c.admission_epoch ||
-        held->alive_claim.admitter != c.admitter)
+    if (held == nullptr) return error(swim_errc::unknown_member, "swim: compact claim");
+    const member_claim& alive = alive_claim_of(*held);
+    if (alive.key.size == 0 || alive.admission_epoch != c.admission_epoch ||
+        alive.admitter != c.admitter)
       return error(swim_errc::unknown_member, "swim: compact claim about a member not held");
-    c.key = held->alive_claim.key;
-    c.admission = held->alive_claim.admission;
+    c.key = alive.key;
+    c.admission = alive.admission;
     return ok();
   }
 
@@ -9232,17 +9522,26 @@ class basic_core {
       else ++counters_.forged;
       return refuse(code);
     }
+    const claim_store::handle h = claims_store_->acquire(c);
+    if (h == claim_store::none) return refuse(swim_errc::member_table_full);
     if (m == nullptr) {
       auto slot = insert(c.subject);
-      if (!slot) return refuse(swim_errc::member_table_full);
+      if (!slot) {
+        claims_store_->release(h);
+        return refuse(swim_errc::member_table_full);
+      }
       m = &members_[*slot];
     }
     const member_state before = m->state;
     const std::uint64_t before_inc = m->incarnation;
     auto r = guard_.apply(m->state, m->incarnation, event_of(c.kind), c.incarnation);
-    if (!r) return refuse(static_cast<swim_errc>(r.error().code()));
+    if (!r) {
+      claims_store_->release(h);
+      return refuse(static_cast<swim_errc>(r.error().code()));
+    }
     note_state_change(before, m->state);
-    const bool changed = apply_effects(now, *m, c, *r, before, before_inc);
+    settle_suspicion(*m);
+    const bool changed = apply_effects(now, *m, c, h, *r, before, before_inc);
     if (relay && changed) enqueue_claim(c);
     return ok();
   }
@@ -9260,7 +9559,7 @@ class basic_core {
     }
     if (c.kind == item_kind::leave) return ok();
     const member_record* accuser = find_const(c.from);
-    if (accuser == nullptr || !verify_claim(c, accuser->alive_claim.key.view())) {
+    if (accuser == nullptr || !verify_claim(c, alive_claim_of(*accuser).key.view())) {
       ++counters_.forged;
       return refuse(swim_errc::bad_signature);
     }
@@ -9272,15 +9571,16 @@ class basic_core {
     return ok();
   }
   /// Side effects of an applied transition. Returns whether the claim is news to relay.
+  /// `h` is the store's handle for `c`, which the record now keeps (or gives back).
   bool apply_effects(time_point now, member_record& m, const member_claim& c,
-                     const transition_result& r, member_state before,
+                     claim_store::handle h, const transition_result& r, member_state before,
                      std::uint64_t before_inc) noexcept {
     const std::uint32_t slot = *find_slot(m.id);
     switch (c.kind) {
       case item_kind::alive: {
         const bool moved = m.addr != c.addr && before != member_state::absent;
         m.addr = c.addr;
-        m.alive_claim = c;
+        replace_claim(m.alive_claim, h);
         cancel_timer(slot);
         if (moved) ++counters_.address_changes;
         notification_kind k = notification_kind::member_updated;
@@ -9292,22 +9592,24 @@ class basic_core {
         return true;
       }
       case item_kind::suspect: {
-        if (before == member_state::suspect && before_inc == c.incarnation)
+        if (before == member_state::suspect && before_inc == c.incarnation) {
+          claims_store_->release(h);  // the first accuser's claim stays the one relayed
           return confirm_suspicion(now, m, c.from);
-        m.down_claim = c;
+        }
+        replace_claim(m.down_claim, h);
         start_suspicion(now, slot, c.from);
         notify(notification_kind::member_suspected, m);
         return true;
       }
       case item_kind::dead: {
-        m.down_claim = c;
+        replace_claim(m.down_claim, h);
         ++counters_.dead_verdicts;
         notify(notification_kind::member_failed, m);
         set_timer(slot, timer_kind::reap, now + ms(opts_.dead_retention_ms));
         return true;
       }
       default: {  // leave
-        m.down_claim = c;
+        replace_claim(m.down_claim, h);
         notify(notification_kind::member_leaving, m);
         set_timer(slot, timer_kind::leave_done, now + ms(opts_.leave_propagate_ms));
         return true;
@@ -9321,19 +9623,30 @@ class basic_core {
   void start_suspicion(time_point now, std::uint32_t slot, node_id accuser) noexcept {
     member_record& m = members_[slot];
     ++counters_.suspicions_started;
-    m.suspect_since = now;
-    m.confirmation_count = 0;
-    m.confirmers[0] = accuser;
+    if (m.suspicion == no_slot && !free_suspicions_.empty()) {
+      m.suspicion = free_suspicions_.back();
+      free_suspicions_.pop_back();
+    }
+    if (m.suspicion == no_slot) {
+      ++counters_.suspicions_untracked;  // no confirmations: the longest timeout stays
+    } else {
+      suspicion_record& s = suspicions_[m.suspicion];
+      s = suspicion_record{};
+      s.suspect_since = now;
+      s.confirmers[0] = accuser;
+    }
     set_timer(slot, timer_kind::suspicion, now + suspicion_timeout(0));
   }
   bool confirm_suspicion(time_point now, member_record& m, node_id accuser) noexcept {
+    if (m.suspicion == no_slot) return false;
+    suspicion_record& s = suspicions_[m.suspicion];
     const std::uint32_t k = expected_confirmations();
-    if (m.confirmation_count >= k || m.confirmation_count + 1 >= max_confirmers) return false;
-    for (std::uint32_t i = 0; i <= m.confirmation_count; ++i)
-      if (m.confirmers[i] == accuser) return false;
-    m.confirmers[++m.confirmation_count] = accuser;
+    if (s.confirmation_count >= k || s.confirmation_count + 1 >= max_confirmers) return false;
+    for (std::uint32_t i = 0; i <= s.confirmation_count; ++i)
+      if (s.confirmers[i] == accuser) return false;
+    s.confirmers[++s.confirmation_count] = accuser;
     ++counters_.confirmations;
-    const time_point at = m.suspect_since + suspicion_timeout(m.confirmation_count);
+    const time_point at = s.suspect_since + suspicion_timeout(s.confirmation_count);
     if (m.timer == timer_kind::suspicion) m.deadline = std::max(at, now);
     return true;
   }
@@ -9342,11 +9655,11 @@ class basic_core {
   /// Someone still spreads a suspicion we know was refuted: spread the refutation again
   /// (unless a claim about that member is already queued), so laggards hear it in time.
   void relay_refutation(const member_record& m) noexcept {
-    if (m.alive_claim.signature.size == 0 || !is_live(m.state)) return;
+    if (alive_claim_of(m).signature.size == 0 || !is_live(m.state)) return;
     for (const auto& q : claims_)
       if (q.claim.subject == m.id) return;
     ++counters_.refutations_relayed;
-    enqueue_claim(m.alive_claim);
+    enqueue_claim(alive_claim_of(m));
   }
   void enqueue_claim(const member_claim& c) noexcept {
     for (auto& q : claims_) {
@@ -9445,7 +9758,7 @@ class basic_core {
     std::uint32_t count = 0;
     if (buddy != 0) {  // Lifeguard buddy system: tell a suspect it is suspected
       const member_record* b = find_const(buddy);
-      if (b != nullptr && b->state == member_state::suspect && encode_claim(items, b->down_claim))
+      if (b != nullptr && b->state == member_state::suspect && encode_claim(items, down_claim_of(*b)))
         ++count;
     }
     // An alive claim larger than a whole packet (Ed25519 at a small MTU) goes compact:
@@ -9510,8 +9823,8 @@ class basic_core {
     WEFT_TRY(encode_array_head(w, entries));
     for (const std::uint32_t slot : push_pull_slots_) {
       const member_record& m = members_[slot];
-      if (!encode_claim(w, m.alive_claim)) return refuse(swim_errc::message_too_large);
-      if (carries_down_claim(m) && !encode_claim(w, m.down_claim))
+      if (!encode_claim(w, alive_claim_of(m))) return refuse(swim_errc::message_too_large);
+      if (carries_down_claim(m) && !encode_claim(w, down_claim_of(m)))
         return refuse(swim_errc::message_too_large);
     }
     stream_used_ += w.size();
@@ -9520,18 +9833,31 @@ class basic_core {
     counters_.stream_bytes_sent += w.size();
     return ok();
   }
+  /// True when item_ is the alive claim of a member we do not hold and the next claim in
+  /// the push-pull declares it dead or leaving: like memberlist, we do not learn members
+  /// only to bury them (a member that reaped a dead record would otherwise take it back
+  /// from the next push-pull and declare it dead a second time). The next claim is then
+  /// refused as unknown_member.
+  [[nodiscard]] bool reaped_member_claims(const byte_reader& r) noexcept {
+    if (item_.kind != item_kind::alive || find_const(item_.claim.subject) != nullptr) return false;
+    byte_reader ahead = r;
+    if (!decode_item(ahead, peek_item_)) return false;
+    return (peek_item_.kind == item_kind::dead || peek_item_.kind == item_kind::leave) &&
+           peek_item_.claim.subject == item_.claim.subject;
+  }
   [[nodiscard]] static bool carries_down_claim(const member_record& m) noexcept {
-    return m.state != member_state::alive && m.state != member_state::joining;
+    return m.state != member_state::alive && m.state != member_state::joining &&
+           m.down_claim != claim_store::none;
   }
   /// The encoded size of a member's claims in a push-pull, or 0 when it has none to send.
   [[nodiscard]] std::size_t push_pull_bytes(const member_record& m) noexcept {
-    if (!m.in_use || m.alive_claim.signature.size == 0) return 0;
+    if (!m.in_use || alive_claim_of(m).signature.size == 0) return 0;
     byte_writer trial(claim_scratch_);
-    if (!encode_claim(trial, m.alive_claim)) return 0;
+    if (!encode_claim(trial, alive_claim_of(m))) return 0;
     std::size_t size = trial.size();
     if (carries_down_claim(m)) {
       byte_writer down(claim_scratch_);
-      if (!encode_claim(down, m.down_claim)) return 0;
+      if (!encode_claim(down, down_claim_of(m))) return 0;
       size += down.size();
     }
     return size;
@@ -9657,6 +9983,54 @@ class basic_core {
         ++probe_.expected_nacks;
       }
     }
+    send_stream_probe(*target);
+  }
+  /// memberlist's fallback probe: the target also gets a ping over the stream transport,
+  /// so a lost datagram path (loss, a filtered port) is not taken for a dead member.
+  /// It carries no items: it only decides whether the probe failed.
+  void send_stream_probe(const member_record& target) noexcept {
+    if (!opts_.stream_probe_fallback) return;
+    packet_header h{};
+    h.kind = packet_kind::ping;
+    h.sender = self_.id;
+    h.seq = probe_.seq;
+    h.target = target.id;
+    if (send_stream_control(target.addr, h)) ++counters_.stream_probes_sent;
+  }
+  /// A stream message without items (a fallback ping or its ack), written into the
+  /// datagram arena: it is no larger than a packet head.
+  result<void> send_stream_control(address to, const packet_header& h) noexcept {
+    if (sends_.size() >= opts_.max_outgoing_datagrams + opts_.max_outgoing_streams ||
+        datagram_used_ + opts_.mtu_bytes > datagram_arena_.size()) {
+      ++counters_.sends_dropped;
+      return refuse(swim_errc::queue_full);
+    }
+    byte_writer w(mutable_byte_view(datagram_arena_.data() + datagram_used_, opts_.mtu_bytes));
+    WEFT_TRY(encode_header(w, h));
+    WEFT_TRY(encode_array_head(w, 0));
+    datagram_used_ += w.size();
+    sends_.push_back(outgoing{to, channel::stream, w.written()});
+    ++counters_.streams_sent;
+    counters_.stream_bytes_sent += w.size();
+    return ok();
+  }
+  /// A fallback ping (answered with an ack over the stream) or the ack of ours.
+  result<void> handle_stream_probe(time_point now, address from, std::uint64_t items,
+                                   const byte_reader& r) noexcept {
+    if (items != 0 || !r.empty()) return refuse(swim_errc::malformed_message);
+    if (header_.sender == self_.id) return refuse(swim_errc::malformed_message);
+    WEFT_TRY(admit_sender(now, header_.sender));
+    if (header_.kind == packet_kind::ack) {
+      if (probe_.active && header_.seq == probe_.seq && !probe_.acked)
+        ++counters_.stream_probe_acks;
+      return handle_ack(header_.seq);
+    }
+    if (header_.target != self_.id) return refuse(swim_errc::unknown_member);
+    packet_header h{};
+    h.kind = packet_kind::ack;
+    h.sender = self_.id;
+    h.seq = header_.seq;
+    return send_stream_control(from, h);
   }
   void probe_failed(time_point now) noexcept {
     ++counters_.probe_failures;
@@ -9826,9 +10200,9 @@ class basic_core {
     }
     if (p.payload.size > opts_.max_payload_bytes) return refuse(swim_errc::payload_too_large);
     const member_record* origin = find_const(p.origin);
-    if (origin == nullptr || origin->alive_claim.key.size == 0)
+    if (origin == nullptr || alive_claim_of(*origin).key.size == 0)
       return refuse(swim_errc::unknown_member);
-    if (!verify_payload(p, origin->alive_claim.key.view())) {
+    if (!verify_payload(p, alive_claim_of(*origin).key.view())) {
       ++counters_.forged;
       return refuse(swim_errc::bad_signature);
     }
@@ -9956,7 +10330,12 @@ class basic_core {
   std::array<blob<max_public_key_bytes>, max_anchors> anchors_{};
   std::size_t anchor_count_ = 0;
 
-  std::vector<member_record> members_;
+  static inline const member_claim no_claim_{};  // what a record without a claim reads
+  std::unique_ptr<claim_store> own_claims_;      // null when a shared store was given
+  claim_store* claims_store_ = nullptr;
+  record_table members_;                         // after own_claims_: destroyed before it
+  std::vector<suspicion_record> suspicions_;     // options::max_suspects
+  std::vector<std::uint32_t> free_suspicions_;
   std::vector<std::uint32_t> index_;
   std::vector<std::uint32_t> free_;
   std::vector<std::uint32_t> probe_order_;
@@ -9995,6 +10374,7 @@ class basic_core {
 
   packet_header header_{};
   gossip_item item_{};
+  gossip_item peek_item_{};        // the next push-pull item, read ahead
   member_claim completed_{};         // a compact claim put back together
   std::uint64_t admission_floor_ = 0;  // revoke_admissions_below()
   std::uint64_t packets_built_ = 0;  // alternates who packs first when the share is too small
@@ -15566,6 +15946,10 @@ struct raft_sim_options {
   // The planted bug tests use to show the swarm finds lost writes: the WAL never syncs, so
   // a crash loses entries the member already acknowledged.
   bool bug_skip_sync = false;
+  // Every this often (0: never) the current leader is asked, at random, to transfer its
+  // leadership to another member or to change the membership one step: add a learner,
+  // promote it, or remove a voter (a removed member comes back later as a learner).
+  std::int64_t reconfigure_interval_ns = 0;
 };
 
 namespace detail {
@@ -15615,6 +15999,7 @@ class raft_sim_cluster {
  public:
   raft_sim_cluster(std::uint64_t seed, const sim::run_options& run, const raft_sim_options& o)
       : options_(o),
+        reconfigure_random_(seed ^ 0x5265636f6e666967ull),
         world_({.seed = seed, .nodes = run.nodes, .max_pending_events = 1u << 16}),
         net_(world_, {.max_datagram_size_bytes = 2048,
                       .max_message_size_bytes = 2048,
@@ -15648,6 +16033,8 @@ class raft_sim_cluster {
     client_kind_ = kind ? *kind : 0;
     kind = world_.event_kind("wal_synced", "", "");
     sync_kind_ = kind ? *kind : 0;
+    kind = world_.event_kind("reconfigure", "", "");
+    reconfigure_kind_ = kind ? *kind : 0;
     scratch_.resize(4096);
     send_buffer_.resize(2048);
   }
@@ -15657,6 +16044,7 @@ class raft_sim_cluster {
     for (sim::node_id n = 0; n < world_.node_count(); ++n) start_member(n, true);
     if (auto started = nemesis_->start(); !started)
       return failed(std::string(started.error().message()));
+    schedule_reconfigure();
     world_.run_until(time_point_from_ns(options_.active_ns));
     stopping_ = true;
     nemesis_->stop();
@@ -15700,6 +16088,11 @@ class raft_sim_cluster {
     return possible_losses_;
   }
   [[nodiscard]] std::uint64_t crashes_mid_write() const noexcept { return crashes_mid_write_; }
+  /// Leadership transfers and one-step membership changes a leader accepted, and
+  /// configuration entries that committed (reconfigure_interval_ns).
+  [[nodiscard]] std::uint64_t transfers_accepted() const noexcept { return transfers_accepted_; }
+  [[nodiscard]] std::uint64_t config_changes_accepted() const noexcept { return config_changes_accepted_; }
+  [[nodiscard]] std::uint64_t config_entries_committed() const noexcept { return config_entries_committed_; }
   /// Writes the simulated disks tore at a crash (a sector-aligned prefix kept).
   [[nodiscard]] std::uint64_t torn_disk_writes() const noexcept {
     std::uint64_t torn = 0;
@@ -15925,6 +16318,7 @@ class raft_sim_cluster {
     m.applied = e.index;
     auto [it, inserted] = oracle_.emplace(e.index, std::make_pair(e.term, std::vector<std::uint8_t>(
                                                                               e.payload.begin(), e.payload.end())));
+    if (inserted && e.type == raft::entry_type::config) ++config_entries_committed_;
     if (!inserted && (it->second.first != e.term ||
                       !std::equal(e.payload.begin(), e.payload.end(), it->second.second.begin(),
                                   it->second.second.end())))
@@ -15965,6 +16359,48 @@ class raft_sim_cluster {
         violation("leader lacks a committed entry: term, index", c.term(), index);
         break;
       }
+  }
+
+  // ---- membership changes and leadership transfers ------------------------------------
+  // A world-level event (it survives crashes) with its own random stream, so turning it on
+  // leaves the fault and client streams of a seed as they were.
+  void schedule_reconfigure() {
+    if (options_.reconfigure_interval_ns <= 0 || stopping_) return;
+    sim::event e;
+    e.at_ns = world_.now_ns() + options_.reconfigure_interval_ns;
+    e.fn = &raft_sim_cluster::reconfigure_thunk;
+    e.context = this;
+    e.kind = reconfigure_kind_;
+    (void)world_.schedule(e);
+  }
+  static void reconfigure_thunk(void* context, const sim::event&) noexcept {
+    auto* self = static_cast<raft_sim_cluster*>(context);
+    self->reconfigure();
+    self->schedule_reconfigure();
+  }
+  void reconfigure() {
+    sim::node_id leader = sim::no_node;
+    for (sim::node_id n = 0; n < members_.size(); ++n) {
+      const auto& core = members_[n].core;
+      if (core && core->current_role() == raft::role::leader &&
+          (leader == sim::no_node || core->term() > members_[leader].core->term()))
+        leader = n;
+    }
+    if (leader == sim::no_node) return;
+    const raft::node_id target = 1 + uniform_below(reconfigure_random_, members_.size());
+    if (target == leader + 1u) return;
+    raft::core& c = *members_[leader].core;
+    if (uniform_below(reconfigure_random_, 2) == 0) {
+      if (c.transfer_leadership(target)) ++transfers_accepted_;
+    } else {
+      const raft::member* m = c.config().find(target);
+      const raft::change_kind kind = m == nullptr ? raft::change_kind::add_learner
+                                     : m->role == raft::member_role::learner
+                                         ? raft::change_kind::promote_learner
+                                         : raft::change_kind::remove;
+      if (c.change_membership(kind, target)) ++config_changes_accepted_;
+    }
+    process(leader);
   }
 
   // ---- clients ------------------------------------------------------------------------
@@ -16030,6 +16466,7 @@ class raft_sim_cluster {
   }
 
   raft_sim_options options_;
+  xoshiro256 reconfigure_random_;
   sim::world world_;
   sim::network net_;
   sim::fault_mix mix_{};
@@ -16054,10 +16491,14 @@ class raft_sim_cluster {
   std::uint64_t torn_tails_ = 0;
   std::uint64_t possible_losses_ = 0;
   std::uint64_t crashes_mid_write_ = 0;  // crashes with a batch written but not yet synced
+  std::uint64_t transfers_accepted_ = 0;
+  std::uint64_t config_changes_accepted_ = 0;
+  std::uint64_t config_entries_committed_ = 0;
   bool stopping_ = false;
   std::uint16_t tick_kind_ = 0;
   std::uint16_t client_kind_ = 0;
   std::uint16_t sync_kind_ = 0;
+  std::uint16_t reconfigure_kind_ = 0;
 };
 
 inline sim::outcome run_raft_sim(std::uint64_t seed, const sim::run_options& run) {
@@ -18652,10 +19093,14 @@ inline constexpr metric_info wal_written_bytes_info{
     "weft_wal_written_bytes", "Bytes appended to the WAL", "bytes"};
 inline constexpr metric_info wal_torn_tail_repairs_info{
     "weft_wal_torn_tail_repairs", "Torn or corrupt WAL tails truncated during recovery"};
+inline constexpr metric_info wal_possible_acknowledged_loss_info{
+    "weft_wal_possible_acknowledged_loss",
+    "WAL recoveries that cut off a tail whose first record was written whole and damaged later"};
 
 inline histogram wal_fsync_duration{wal_fsync_duration_info};
 inline counter wal_written_bytes{wal_written_bytes_info};
 inline counter wal_torn_tail_repairs{wal_torn_tail_repairs_info};
+inline counter wal_possible_acknowledged_loss{wal_possible_acknowledged_loss_info};
 
 // --- membership (weft::swim) -------------------------------------------------------------
 inline constexpr metric_info swim_health_score_info{
