@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -159,7 +160,8 @@ void read_security(const toml::table& root, const std::string& config_path, conf
   if (n == nullptr) throw failure{"config: [security] table is missing (admin_public_key, member_seed_file, statement_file: weft admit)"};
   if (!n->is_table()) fail("security", *n, "must be a table");
   const toml::table& t = *n->as_table();
-  check_keys(t, "security.", {"transport", "member_seed_file", "admin_public_key", "statement_file"});
+  check_keys(t, "security.",
+             {"transport", "member_seed_file", "admin_public_key", "statement_file", "revoked_below_epoch"});
   if (const toml::node* mode = t.get("transport")) {
     const auto value = mode->value<std::string>();
     if (!mode->is_string() || (*value != "noise" && *value != "plaintext"))
@@ -182,6 +184,8 @@ void read_security(const toml::table& root, const std::string& config_path, conf
   auto decoded = weft::from_hex(*statement, c.admission_statement);
   if (!decoded || *decoded != c.admission_statement.size())
     fail("security.statement_file", *t.get("statement_file"), "must hold a statement in hex (weft admit member)");
+  c.revoked_below_epoch = static_cast<std::uint64_t>(
+      integer(t, "security.", "revoked_below_epoch", 0, 0, std::numeric_limits<std::int64_t>::max()));
 }
 
 void read_tunables(const toml::table& root, config& c) {

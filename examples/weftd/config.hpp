@@ -14,6 +14,7 @@ struct peer_config {
   std::string swim_address;
   std::string http_address;
   std::array<std::uint8_t, 32> member_key{};  // Ed25519 public key (security.transport = "noise")
+  bool operator==(const peer_config&) const = default;
 };
 
 struct config {
@@ -45,8 +46,11 @@ struct config {
   std::array<std::uint8_t, 32> member_seed{};  // read from member_seed_file
   std::array<std::uint8_t, 32> admin_public_key{};  // SWIM admission trust anchor
   std::vector<std::uint8_t> admission_statement;    // read from statement_file
+  std::uint64_t revoked_below_epoch = 0;  // SWIM refuses admissions of a lower epoch
   // [debug]
   bool test_hooks = false;
+
+  bool operator==(const config&) const = default;
 };
 
 /// Reads and validates `path`. On failure returns false and sets `problem` to one line

@@ -11,6 +11,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <iostream>
 
 #include "dashboard_html.hpp"
@@ -471,6 +472,7 @@ bool daemon::start(std::string& problem) {
     problem = "node: " + std::string(r.error().message()) + " (" + r.error().where() + ")";
     return false;
   }
+  if (cfg_.revoked_below_epoch > 0) node_->revoke_admissions_below(cfg_.revoked_below_epoch);
   const ipv4_endpoint h = *ipv4_endpoint::parse(cfg_.http_address);
   beast::error_code ec;
   const tcp::endpoint at(net::ip::address_v4(h.address), h.port);
@@ -504,6 +506,7 @@ void daemon::arm_epoll() {
 void daemon::on_timer() {
   if (node_) (void)loop_.run_once(weft::duration::zero());  // weft timers (reconnects)
   if (node_) note_leadership_change();
+  if (node_ && !barrier_reads_.empty()) sweep_lost_barriers();
   sweep_deadlines();
   if (++timer_turns_ % 10 == 0) sweep_slow_connections();
   push_status(false);
@@ -626,6 +629,22 @@ bool daemon::propose_entry(const std::shared_ptr<http_session>& session, kv_op o
     session->respond(503, R"({"error":"busy"})");
     return false;
   }
+  unsigned status = 0;
+  std::string_view body;
+  if (!encode_and_propose(op, key, value, request_id, status, body)) {
+    session->respond(status, body);
+    return false;
+  }
+  const auto now = std::chrono::steady_clock::now();
+  const auto deadline = now + std::chrono::milliseconds(cfg_.request_timeout_ms);
+  by_request_.emplace(std::string(request_id), pending{session, what, std::string(key), now, deadline, 0,
+                                                       now + barrier_patience(), false});
+  request_deadlines_.emplace_back(deadline, std::string(request_id));
+  return true;
+}
+
+bool daemon::encode_and_propose(kv_op op, std::string_view key, std::string_view value,
+                                std::string_view request_id, unsigned& status, std::string_view& body) {
   kv_entry e;
   e.op = static_cast<std::uint8_t>(op);
   e.key = as_view(key);
@@ -635,23 +654,78 @@ bool daemon::propose_entry(const std::shared_ptr<http_session>& session, kv_op o
   entry_buffer_.resize(weft::wire::encoded_size(e));  // keeps its capacity between requests
   auto bytes = weft::wire::encode(e, weft::mutable_byte_view(entry_buffer_));
   if (!bytes) {
-    session->respond(500, R"({"error":"encoding failed"})");
+    status = 500;
+    body = R"({"error":"encoding failed"})";
     return false;
   }
   auto proposed = node_->propose(*bytes);
-  if (!proposed) {
-    metrics_.kv_refused.add(1);
-    const weft::error& err = proposed.error();
-    if (err.is(weft::raft::raft_errc::not_leader)) session->respond(503, R"({"error":"no leader"})");
-    else if (err.is(weft::raft::raft_errc::entry_too_large)) session->respond(413, R"({"error":"entry too large"})");
-    else session->respond(503, R"({"error":"busy"})");
-    return false;
-  }
+  if (proposed) return true;
+  metrics_.kv_refused.add(1);
+  const weft::error& err = proposed.error();
+  status = err.is(weft::raft::raft_errc::entry_too_large) ? 413 : 503;
+  if (err.is(weft::raft::raft_errc::not_leader)) body = R"({"error":"no leader"})";
+  else if (status == 413) body = R"({"error":"entry too large"})";
+  else body = R"({"error":"busy"})";
+  return false;
+}
+
+/// How long a read barrier may go unapplied before it counts as lost: an election timeout.
+/// A forwarded proposal is fire-and-forget (a message lost on the way, or dropped by the
+/// leader, is told to no one), and a live leader commits one within a few heartbeats.
+std::chrono::milliseconds daemon::barrier_patience() const noexcept {
+  return std::chrono::milliseconds(cfg_.election_ticks_min * cfg_.tick_ms);
+}
+
+/// Barriers are proposed in sequence order with the same patience, so the oldest is due
+/// first. A barrier past its patience is re-issued once under a new request id (the read
+/// started before it, so its apply still orders the read); past it again, the read is
+/// refused (503, retry) instead of waiting for request_timeout_ms.
+void daemon::sweep_lost_barriers() {
   const auto now = std::chrono::steady_clock::now();
-  const auto deadline = now + std::chrono::milliseconds(cfg_.request_timeout_ms);
-  by_request_.emplace(std::string(request_id), pending{session, what, std::string(key), now, deadline});
-  request_deadlines_.emplace_back(deadline, std::string(request_id));
-  return true;
+  while (!barrier_reads_.empty()) {
+    const auto oldest = barrier_reads_.begin();
+    const auto it = by_request_.find(oldest->second);
+    if (it == by_request_.end()) {
+      barrier_reads_.erase(oldest);
+      continue;
+    }
+    pending& p = it->second;
+    if (p.barrier_retry_at > now) return;
+    // No time for another try (request_timeout_ms below two patiences): the deadline sweep
+    // answers it, and those behind it, proposed later, are due no earlier.
+    if (!p.barrier_reissued && now + barrier_patience() >= p.deadline) return;
+    if (p.barrier_reissued) {
+      const weft::raft::node_id leader = node_->status().leader;
+      finish(p, 503, "{\"error\":\"read barrier lost\",\"leader\":" +
+                         (leader != 0 ? std::to_string(leader) : std::string("null")) + "}");
+      by_request_.erase(it);
+      barrier_reads_.erase(oldest);
+      continue;
+    }
+    reissue_barrier(oldest);
+  }
+}
+
+void daemon::reissue_barrier(std::map<std::uint64_t, std::string>::iterator at) {
+  auto node = by_request_.extract(at->second);
+  barrier_reads_.erase(at);
+  const std::string request_id = next_request_id();
+  unsigned status = 0;
+  std::string_view body;
+  if (!encode_and_propose(kv_op::read_barrier, node.mapped().key, {}, request_id, status, body)) {
+    finish(node.mapped(), status, body);
+    return;
+  }
+  pending& p = node.mapped();
+  p.sequence = request_counter_;
+  p.barrier_reissued = true;
+  p.barrier_retry_at = std::chrono::steady_clock::now() + barrier_patience();
+  // Its entry in request_deadlines_ names the old id and is skipped: the refusal in
+  // sweep_lost_barriers comes before the deadline.
+  node.key() = request_id;
+  by_request_.insert(std::move(node));
+  barrier_reads_.emplace(request_counter_, request_id);
+  metrics_.kv_barriers_reissued.add(1);
 }
 
 void daemon::finish(pending& p, unsigned status, std::string_view body) {
@@ -848,6 +922,7 @@ void daemon::push_status(bool force) {
 
 std::string daemon::metrics_text() {
   metrics_.connections.set(*open_connections);
+  metrics_.kv_pending.set(static_cast<std::int64_t>(by_request_.size() + by_context_.size()));
   if (node_) transport_metrics_.observe(node_->tcp_counters(), node_->udp_counters());
   std::string out;
   weft::telemetry::string_output sink(out);
@@ -887,6 +962,69 @@ void daemon::shutdown() {
     if (node_) node_->close();  // flushes and syncs the WAL
     io_.stop();
   });
+}
+
+// ---- reload (SIGHUP) ----------------------------------------------------------------------
+
+namespace {
+
+/// Why `next` cannot replace `running` without a restart (peers added, removed, renumbered
+/// or moved), or empty.
+std::string peers_changed(const config& running, const config& next) {
+  if (next.peers.size() != running.peers.size())
+    return "config: peers: " + std::to_string(next.peers.size()) + " peers where " +
+           std::to_string(running.peers.size()) + " run: adding or removing peers needs a restart";
+  for (std::size_t i = 0; i < next.peers.size(); ++i) {
+    const peer_config& a = running.peers[i];
+    const peer_config& b = next.peers[i];
+    if (a.id != b.id || a.raft_address != b.raft_address || a.swim_address != b.swim_address ||
+        a.http_address != b.http_address)
+      return "config: peers[" + std::to_string(i) + "]: id and addresses change only at a restart";
+  }
+  return {};
+}
+
+}  // namespace
+
+/// Only what the node can change while running is applied: peers' member_key (Noise and
+/// sealed UDP re-key: set_member_key) and a raised security.revoked_below_epoch. The new
+/// keys are all checked before any is applied, so a refused reload changes nothing.
+bool daemon::reload(const std::string& path, std::string& problem) {
+  config next;
+  if (!load_config(path, next, problem)) return false;
+  if (problem = peers_changed(cfg_, next); !problem.empty()) return false;
+  if (next.revoked_below_epoch < cfg_.revoked_below_epoch) {
+    problem = "config: security.revoked_below_epoch = " + std::to_string(next.revoked_below_epoch) +
+              ": cannot be lowered while running (it is " + std::to_string(cfg_.revoked_below_epoch) + ")";
+    return false;
+  }
+  std::vector<std::size_t> rekeyed;
+  for (std::size_t i = 0; i < next.peers.size(); ++i) {
+    if (next.peers[i].member_key == cfg_.peers[i].member_key) continue;
+    if (cfg_.noise && !weft::transport::noise_public_key_from_ed25519(next.peers[i].member_key)) {
+      problem = "config: peers[" + std::to_string(i) + "].member_key: not a valid Ed25519 public key";
+      return false;
+    }
+    rekeyed.push_back(i);
+  }
+  for (const std::size_t i : rekeyed) {
+    if (cfg_.noise) {
+      if (auto r = node_->set_member_key(next.peers[i].id, next.peers[i].member_key); !r) {
+        problem = "config: peers[" + std::to_string(i) + "].member_key: " + std::string(r.error().message());
+        return false;
+      }
+    }
+    cfg_.peers[i].member_key = next.peers[i].member_key;
+  }
+  if (next.revoked_below_epoch > cfg_.revoked_below_epoch) {
+    node_->revoke_admissions_below(next.revoked_below_epoch);
+    cfg_.revoked_below_epoch = next.revoked_below_epoch;
+  }
+  std::cerr << "weftd: member " << cfg_.id << " reloaded " << path << ": " << rekeyed.size()
+            << " peer key(s) changed, admissions below epoch " << cfg_.revoked_below_epoch << " refused";
+  if (!(next == cfg_)) std::cerr << "; other changed settings take effect at the next restart";
+  std::cerr << "\n";
+  return true;
 }
 
 // ---- the program ---------------------------------------------------------------------------
@@ -929,11 +1067,21 @@ int run(int argc, char** argv) {
     std::cerr << "error: " << problem << "\n";
     return 1;
   }
+  boost::asio::signal_set hangups(io, SIGHUP);
+  std::function<void(const boost::system::error_code&, int)> on_hangup =
+      [&](const boost::system::error_code& ec, int) {
+        if (ec || d.stopping()) return;
+        std::string why;
+        if (!d.reload(path, why)) std::cerr << "error: " << why << " (reload refused; the running config stays)\n";
+        hangups.async_wait(on_hangup);
+      };
+  hangups.async_wait(on_hangup);
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   boost::asio::steady_timer guard(io);
   signals.async_wait([&](const boost::system::error_code& ec, int) {
     if (ec) return;
     std::cerr << "weftd: member " << cfg.id << " shutting down\n";
+    hangups.cancel();
     d.shutdown();
     guard.expires_after(std::chrono::seconds(2));  // the bound, whatever is still running
     guard.async_wait([&](const boost::system::error_code& e) { if (!e) io.stop(); });

@@ -74,8 +74,10 @@ struct daemon_metrics {
   weft::telemetry::counter kv_writes{{"weftd_kv_writes", "Writes (PUT, DELETE) confirmed after commit and apply"}};
   weft::telemetry::counter kv_reads{{"weftd_kv_reads", "Linearizable reads answered"}};
   weft::telemetry::counter kv_unknown{{"weftd_kv_unknown_outcomes", "Writes answered 504 outcome unknown"}};
+  weft::telemetry::counter kv_barriers_reissued{{"weftd_kv_read_barriers_reissued", "Read barriers re-issued after an election timeout unapplied (lost on the way)"}};
   weft::telemetry::counter kv_refused{{"weftd_kv_refused", "KV requests refused before proposing (no leader, busy, shutting down)"}};
   weft::telemetry::histogram write_latency{{"weftd_kv_write_latency_seconds", "Write latency from request to apply", "seconds", {}, 1e-9}};
+  weft::telemetry::gauge kv_pending{{"weftd_kv_requests_pending", "KV requests waiting for commit, apply or a read index"}};
   weft::telemetry::gauge connections{{"weftd_http_connections", "Open HTTP and WebSocket connections"}};
 };
 
@@ -89,6 +91,9 @@ class daemon {
   bool start(std::string& problem);
   /// Graceful shutdown (SIGINT/SIGTERM): see docs/weftd.md.
   void shutdown();
+  /// SIGHUP: re-reads `path` and applies changed peer keys and security.revoked_below_epoch;
+  /// a bad file is refused (false, `problem` names the key) and the running config stays.
+  bool reload(const std::string& path, std::string& problem);
 
   // ---- used by sessions ---------------------------------------------------------------
   void handle(const std::shared_ptr<http_session>& session, const http_request& req);
@@ -117,6 +122,8 @@ class daemon {
     std::chrono::steady_clock::time_point started;
     std::chrono::steady_clock::time_point deadline;
     std::uint64_t sequence = 0;  // a read barrier's request counter (next_request_id)
+    std::chrono::steady_clock::time_point barrier_retry_at{};  // re-issue, then refuse (read barriers)
+    bool barrier_reissued = false;
   };
 
   void accept();
@@ -128,6 +135,12 @@ class daemon {
   void start_read(const std::shared_ptr<http_session>& session, std::string_view key);
   bool propose_entry(const std::shared_ptr<http_session>& session, kv_op op, std::string_view key,
                      std::string_view value, std::string_view request_id, kind what);
+  /// Encodes and proposes one entry; on failure the status and body to answer.
+  bool encode_and_propose(kv_op op, std::string_view key, std::string_view value, std::string_view request_id,
+                          unsigned& status, std::string_view& body);
+  void sweep_lost_barriers();
+  void reissue_barrier(std::map<std::uint64_t, std::string>::iterator at);
+  [[nodiscard]] std::chrono::milliseconds barrier_patience() const noexcept;
   void sweep_slow_connections();
   void answer_read(pending& p);
   void fail_barrier_reads_before(std::uint64_t sequence, const char* why);
