@@ -96,10 +96,8 @@ options options_for(std::uint32_t n, std::uint32_t view) {
   return view == 0 ? sim_options(n) : partial_view_options(n, view);
 }
 
-/// Periods until 99% of the other members hear that one member is leaving.
-double dissemination_periods(std::uint32_t n, std::uint64_t seed, std::uint32_t view = 0) {
-  cluster c(n, options_for(n, view), seed, true, view);
-  c.run_for(3s);
+/// Member 1 leaves; periods until 99% of the others have heard it (-1 if not within `limit`).
+double periods_until_99_percent_heard_a_leave(cluster& c, std::uint32_t n, duration limit) {
   std::size_t heard = 0;
   double t99 = -1;
   const time_point start = c.now;
@@ -110,8 +108,15 @@ double dissemination_periods(std::uint32_t n, std::uint64_t seed, std::uint32_t 
   };
   REQUIRE(c.cores[0].leave(c.now));
   c.drain(0);
-  c.run_for(30s, 20ms);
+  c.run_for(limit, 20ms);
   return t99;
+}
+
+/// Periods until 99% of the other members hear that one member is leaving.
+double dissemination_periods(std::uint32_t n, std::uint64_t seed, std::uint32_t view = 0) {
+  cluster c(n, options_for(n, view), seed, true, view);
+  c.run_for(3s);
+  return periods_until_99_percent_heard_a_leave(c, n, 30s);
 }
 
 struct traffic {
@@ -302,17 +307,7 @@ TEST_CASE("swim full: full views at 10000 members", "[.full][swim]") {
               n, static_cast<double>(c.datagrams - d0) / per,
               static_cast<double>(c.datagram_bytes - b0) / per,
               static_cast<double>(c.stream_bytes - s0) / per);
-  std::size_t heard = 0;
-  double t99 = -1;
-  const time_point start = c.now;
-  const std::size_t need = static_cast<std::size_t>(std::ceil(0.99 * (n - 1)));
-  c.on_note = [&](std::size_t i, const notification& e) {
-    if (e.kind != notification_kind::member_leaving || i == 0 || e.member != 1) return;
-    if (++heard == need) t99 = seconds_between(start, c.now) / period_s;
-  };
-  REQUIRE(c.cores[0].leave(c.now));
-  c.drain(0);
-  c.run_for(15s, 20ms);
+  const double t99 = periods_until_99_percent_heard_a_leave(c, n, 15s);
   std::printf("dissemination n=%u full views: 99%% after %.2f periods (log2 n = %.1f)\n", n,
               t99, std::log2(n));
   std::uint64_t refused_full = 0;
