@@ -21,6 +21,14 @@ using ed25519 = weft::crypto::libsodium::ed25519;
 
 constexpr int batch = 64;
 
+/// Member `index`'s fixed Ed25519 key (seed filled with index + 1): one key for both
+/// transports' security, as weftd uses it.
+ed25519::secret_key member_key(std::uint8_t index) {
+  std::array<std::uint8_t, 32> seed{};
+  seed.fill(static_cast<std::uint8_t>(index + 1));
+  return ed25519::secret_key_from_seed(seed);
+}
+
 struct pair_of_transports {
   weft::runtime::event_loop loop;
   wt::tcp_transport a, b;
@@ -36,9 +44,7 @@ struct pair_of_transports {
     o.security = noise ? wt::tcp_security::noise : wt::tcp_security::plaintext;
     std::array<wt::noise_public_key, 2> keys{};
     for (std::uint8_t i = 0; i < 2; ++i) {
-      std::array<std::uint8_t, 32> seed{};
-      seed.fill(static_cast<std::uint8_t>(i + 1));
-      const auto sk = ed25519::secret_key_from_seed(seed);
+      const auto sk = member_key(i);
       keys[i] = *wt::noise_public_key_from_ed25519(ed25519::public_key_of(sk));
       (i == 0 ? a : b).set_noise_identity({wt::noise_secret_key_from_ed25519(sk)});
     }
@@ -95,9 +101,7 @@ struct pair_of_udp_transports {
     o.security = sealed ? wt::udp_security::sealed : wt::udp_security::plaintext;
     std::array<wt::noise_public_key, 2> keys{};
     for (std::uint8_t i = 0; i < 2; ++i) {
-      std::array<std::uint8_t, 32> seed{};
-      seed.fill(static_cast<std::uint8_t>(i + 1));
-      const auto sk = ed25519::secret_key_from_seed(seed);
+      const auto sk = member_key(i);
       keys[i] = *wt::noise_public_key_from_ed25519(ed25519::public_key_of(sk));
       (i == 0 ? a : b).set_seal_identity({wt::noise_secret_key_from_ed25519(sk), 1, nullptr, nullptr});
     }
