@@ -291,6 +291,38 @@ level_result run_level(const weft_demo::endpoint& leader, std::size_t clients, d
   return r;
 }
 
+/// The sum of every sample of one metric in a Prometheus text page (all label sets of
+/// `name`, which must be followed by '{' or ' '); 0 when absent.
+double metric_sum(const std::string& page, std::string_view name) {
+  double sum = 0;
+  std::istringstream lines(page);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.size() <= name.size() || line.compare(0, name.size(), name) != 0) continue;
+    const char next = line[name.size()];
+    if (next != '{' && next != ' ') continue;
+    const auto space = line.rfind(' ');
+    if (space != std::string::npos) sum += std::strtod(line.c_str() + space + 1, nullptr);
+  }
+  return sum;
+}
+
+/// What the leader's /metrics says about its write path: fsyncs, time in fsync and Raft
+/// messages sent, so a level's rate can be split into batches and waiting.
+struct leader_metrics {
+  double fsyncs = 0, fsync_seconds = 0, messages_sent = 0;
+};
+
+leader_metrics scrape_leader(const weft_demo::endpoint& leader) {
+  weft_demo::http_client client(leader);
+  const auto r = client.request("GET", "/metrics", {}, std::chrono::milliseconds(2000));
+  leader_metrics m;
+  if (r.outcome != weft_demo::transport_outcome::answered || r.status != 200) return m;
+  m.fsyncs = metric_sum(r.body, "weft_wal_fsync_duration_seconds_count");
+  m.fsync_seconds = metric_sum(r.body, "weft_wal_fsync_duration_seconds_sum");
+  m.messages_sent = metric_sum(r.body, "weft_transport_sent_messages_total");
+  return m;
+}
+
 std::string default_weftd() {
   std::error_code ec;
   const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
@@ -356,12 +388,15 @@ int main(int argc, char** argv) {
   std::printf("%8s %10s %8s %8s %8s %7s %10s %10s %10s %10s %11s %9s %9s\n", "clients", "writes/s", "p50 ms", "p99 ms",
               "max ms", "errors", "leader cpu", "follow cpu", "client cpu", "leader us/w", "client us/w", "leader MiB",
               "follow MiB");
+  std::vector<std::pair<std::size_t, std::string>> write_paths;  // per level, printed after the table
   for (std::size_t n : levels) {
+    const leader_metrics leader_before = scrape_leader(c.find(leader)->http);
     std::vector<process_sample> before;
     for (const auto& m : c.members()) before.push_back(sample_process(m.pid));
     const double client_before = own_cpu_seconds();
     const auto r = run_level(c.find(leader)->http, n, seconds, blocking);
     const double client_cpu = (own_cpu_seconds() - client_before) / r.seconds;
+    const leader_metrics leader_after = scrape_leader(c.find(leader)->http);
     double leader_cpu = 0, follower_cpu = 0, leader_rss = 0, follower_rss = 0;
     for (std::size_t i = 0; i < c.members().size(); ++i) {
       const process_sample after = sample_process(c.members()[i].pid);
@@ -379,6 +414,13 @@ int main(int argc, char** argv) {
                 rate, r.p50_ms, r.p99_ms, r.max_ms, static_cast<unsigned long long>(r.errors), 100 * leader_cpu,
                 100 * follower_cpu, 100 * client_cpu, rate > 0 ? leader_cpu * 1e6 / rate : 0.0,
                 rate > 0 ? client_cpu * 1e6 / rate : 0.0, leader_rss, follower_rss);
+    const double fsyncs = leader_after.fsyncs - leader_before.fsyncs;
+    char path_line[160];
+    std::snprintf(path_line, sizeof path_line, "%8zu %12.0f %14.1f %12.0f%% %14.2f", r.clients, fsyncs / r.seconds,
+                  fsyncs > 0 ? static_cast<double>(r.ok) / fsyncs : 0.0,
+                  100 * (leader_after.fsync_seconds - leader_before.fsync_seconds) / r.seconds,
+                  r.ok > 0 ? (leader_after.messages_sent - leader_before.messages_sent) / static_cast<double>(r.ok) : 0.0);
+    write_paths.emplace_back(r.clients, path_line);
     if (r.errors != 0) {
       std::printf("%8s errors by status (0: no answer in 5 s, -1: connection broken):", "");
       for (const auto& [status, count] : r.error_statuses)
@@ -389,6 +431,11 @@ int main(int argc, char** argv) {
   }
   std::printf("\n(cpu: share of one core over the level; follow: the busier follower; client: this process, all its\n"
               "client threads; us/w: CPU microseconds per acknowledged write; MiB: resident memory at the level's end)\n");
+  std::printf("\nThe leader's write path (its /metrics before and after each level):\n%8s %12s %14s %13s %14s\n",
+              "clients", "fsyncs/s", "writes/fsync", "in fsync", "msgs/write");
+  for (const auto& [clients, line] : write_paths) std::printf("%s\n", line.c_str());
+  std::printf("(in fsync: share of wall time the leader spent in WAL fsync; msgs/write: transport messages the leader\n"
+              "sent, Raft and SWIM, per acknowledged write)\n");
   c.stop_all();
   return 0;
 }
