@@ -141,6 +141,7 @@ class basic_core {
     index_t match = 0;
     index_t next = 1;
     index_t commit_sent = 0;
+    std::uint64_t commit_owed_tick = 0;  // tick when commit_ first passed commit_sent
     index_t follower_commit = 0;
     index_t match_at_heartbeat = 0;
     progress_state state = progress_state::probe;
@@ -185,6 +186,7 @@ class basic_core {
   [[nodiscard]] int tally(bool pre) const noexcept;  // 1 won, -1 lost, 0 pending
   // replication
   void handle_append(const message& m) noexcept;
+  [[nodiscard]] bool merge_append_ack(const message& m, index_t log_index) noexcept;
   void handle_append_response(const message& m) noexcept;
   [[nodiscard]] progress* note_follower_reply(const message& m) noexcept;
   void handle_heartbeat(const message& m) noexcept;
@@ -192,6 +194,7 @@ class basic_core {
   void handle_propose(const message& m) noexcept;
   void flush_replication() noexcept;
   void send_append(progress& pr, bool allow_empty) noexcept;
+  [[nodiscard]] bool commit_due(const progress& pr) const noexcept;
   void send_heartbeats(std::uint64_t round) noexcept;
   void maybe_commit() noexcept;
   void set_commit(index_t commit) noexcept;
@@ -283,6 +286,10 @@ class basic_core {
   outbox send_now_;
   outbox send_after_;
   message discarded_{};  // target of emit() when the outbox is full
+  /// The slot in send_after_ of this ready's accepting append response, if any: a second
+  /// append accepted in the same ready updates it instead of answering again.
+  std::size_t ack_slot_ = no_ack_slot;
+  static constexpr std::size_t no_ack_slot = ~std::size_t{0};
   std::vector<pending_read> pending_reads_;
   std::vector<follower_read> follower_reads_;
   std::vector<read_state> read_states_;

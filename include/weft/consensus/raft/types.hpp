@@ -239,6 +239,7 @@ struct counters {
   std::uint64_t snapshots_sent = 0;
   std::uint64_t snapshots_installed = 0;
   std::uint64_t follower_reads_refused = 0;  // refused by the leader or expired unanswered
+  std::uint64_t append_responses_merged = 0;  // appends answered by an earlier answer of a ready
 };
 
 /// Every limit of a core. Ticks are the driver's tick() calls.
@@ -247,6 +248,12 @@ struct options {
   std::uint32_t election_timeout_ticks_min = 10;
   std::uint32_t election_timeout_ticks_max = 20;
   std::uint32_t heartbeat_interval_ticks = 1;
+  /// When the commit index advances and a follower has no new entries to receive, the
+  /// leader waits up to this many ticks before telling it in an entry-less append: under
+  /// load the next append (or heartbeat) carries the new commit anyway, and a commit-only
+  /// append and its answer cost as much as the append itself. 0 sends it at once. Only
+  /// followers' apply waits for it; the leader's commit and answers never do.
+  std::uint32_t commit_only_delay_ticks = 1;
   /// Leases are valid for election_timeout_ticks_min minus this bound, to cover tick-rate
   /// drift between members' clocks.
   std::uint32_t lease_clock_drift_bound_ticks = 2;
@@ -282,6 +289,8 @@ struct options {
       return bad("election_timeout_ticks_max < min");
     if (heartbeat_interval_ticks == 0 || heartbeat_interval_ticks >= election_timeout_ticks_min)
       return bad("heartbeat_interval_ticks must be in [1, election_timeout_ticks_min)");
+    if (commit_only_delay_ticks >= election_timeout_ticks_min)
+      return bad("commit_only_delay_ticks must be below election_timeout_ticks_min");
     if (lease_reads && lease_clock_drift_bound_ticks + 1 >= election_timeout_ticks_min)
       return bad("lease_clock_drift_bound_ticks leaves no lease");
     if (lease_reads && !check_quorum) return bad("lease_reads needs check_quorum");

@@ -20,7 +20,7 @@ bool basic_core<Random>::has_ready() const noexcept {
     for (const progress& pr : progress_) {
       if (pr.state == progress_state::probe && pr.probe_sent) continue;
       if (pr.next <= log_.last_index() && !inflight_full(pr)) return true;
-      if (pr.commit_sent < commit_ && pr.state != progress_state::snapshot) return true;
+      if (pr.state != progress_state::snapshot && commit_due(pr)) return true;
     }
   }
   return false;
@@ -72,6 +72,7 @@ void basic_core<Random>::advance() noexcept {
   applied_ = std::max(applied_, ready_committed_last_);
   send_now_.count = 0;
   send_after_.count = 0;
+  ack_slot_ = no_ack_slot;
   read_states_.clear();
   chunks_.clear();
   forward_refs_.clear();
@@ -150,6 +151,10 @@ void basic_core<Random>::answer_read_request(node_id to, std::uint64_t context, 
   r.round = context;
   r.log_index = index;
   r.reject = reject;
+  // The follower serves the read once it applied `index`: tell it the commit now rather
+  // than after commit_only_delay_ticks (the append leaves before this answer: send_now).
+  progress* pr = reject ? nullptr : find_progress(to);
+  if (pr != nullptr && pr->commit_sent < index && pr->match >= index) send_append(*pr, true);
 }
 
 template <random_source Random>

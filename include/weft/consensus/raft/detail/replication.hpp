@@ -149,6 +149,8 @@ void basic_core<Random>::handle_append(const message& m) noexcept {
     return;
   }
   const auto reply = [&](index_t log_index, bool reject) {
+    if (!reject && merge_append_ack(m, log_index)) return;
+    if (!reject) ack_slot_ = send_after_.count;
     message& r = emit(message_type::append_response, m.from);
     r.round = m.round;
     r.stamp_tick = m.stamp_tick;
@@ -182,6 +184,24 @@ void basic_core<Random>::handle_append(const message& m) noexcept {
   }
   set_commit(std::max(commit_, std::min(m.commit, last_new)));
   reply(last_new, false);
+}
+
+// Several appends accepted from one leader in one ready get one answer: the highest match
+// says all the others do (log matching), and the leader takes the maximum of round, stamp
+// and commit from any answer. The answer leaves only once this ready's entries are durable,
+// which covers the higher match too.
+template <random_source Random>
+bool basic_core<Random>::merge_append_ack(const message& m, index_t log_index) noexcept {
+  if (ack_slot_ >= send_after_.count) return false;
+  message& r = send_after_.slots[ack_slot_];
+  if (r.type != message_type::append_response || r.to != m.from || r.term != term_ || r.reject)
+    return false;
+  r.log_index = std::max(r.log_index, log_index);
+  r.round = std::max(r.round, m.round);
+  r.stamp_tick = std::max(r.stamp_tick, m.stamp_tick);
+  r.commit = commit_;
+  ++counters_.append_responses_merged;
+  return true;
 }
 
 // What every append or heartbeat response tells the leader: the follower is alive, how far
@@ -271,6 +291,8 @@ void basic_core<Random>::send_heartbeats(std::uint64_t round) noexcept {
   for (progress& pr : progress_) {
     message& m = emit(message_type::heartbeat, pr.id);
     m.commit = std::min(pr.match, commit_);
+    // A heartbeat carrying the whole commit index stands for the commit-only append.
+    if (m.commit == commit_) pr.commit_sent = std::max(pr.commit_sent, commit_);
     m.round = round;
     m.stamp_tick = ticks_;
   }
@@ -298,7 +320,7 @@ void basic_core<Random>::send_append(progress& pr, bool allow_empty) noexcept {
       bytes += size;
       ++count;
     }
-    if (count == 0 && !(allow_empty || pr.commit_sent < commit_)) return;
+    if (count == 0 && !(allow_empty || commit_due(pr))) return;
     message& m = emit(message_type::append, pr.id);
     m.log_index = pr.next - 1;
     m.log_term = log_.term_at(m.log_index);
@@ -313,6 +335,15 @@ void basic_core<Random>::send_append(progress& pr, bool allow_empty) noexcept {
     inflight_add(pr, pr.next - 1, bytes);
     allow_empty = false;
   } while (pr.next <= log_.last_index());
+}
+
+// An entry-less append that only carries a new commit index waits commit_only_delay_ticks
+// for an append with entries (or a heartbeat) to carry it instead. A removed leader tells
+// the commit at once: it steps down only once the new voters acknowledged it.
+template <random_source Random>
+bool basic_core<Random>::commit_due(const progress& pr) const noexcept {
+  if (pr.commit_sent >= commit_) return false;
+  return removed_leader_ || ticks_ - pr.commit_owed_tick >= opts_.commit_only_delay_ticks;
 }
 
 template <random_source Random>
@@ -382,6 +413,10 @@ void basic_core<Random>::set_commit(index_t commit) noexcept {
     auto decoded = decode_configuration(log_.at(i).payload);
     if (decoded) apply_configuration(*decoded, i);
     else ++counters_.ignored_config_entries;
+  }
+  if (role_ == role::leader) {
+    for (progress& pr : progress_)
+      if (pr.commit_sent >= commit_) pr.commit_owed_tick = ticks_;  // owed from now on
   }
   commit_ = commit;
   if (role_ == role::leader && config_.joint() && config_index_ <= commit_ &&
