@@ -1231,13 +1231,22 @@ class basic_core {
     }
   }
 
-  /// Encodes header + piggybacked items (the buddy claim first) into one datagram.
-  result<void> send_packet(address to, const packet_header& h, node_id buddy) noexcept {
+  /// Room for one more queued send of at most `size_bytes`, written at `used` into an
+  /// arena of `arena_bytes`: every send checks both limits, and a full queue or arena is
+  /// the same counted refusal whatever the send.
+  result<void> check_send_room(std::size_t used, std::size_t size_bytes,
+                               std::size_t arena_bytes) noexcept {
     if (sends_.size() >= opts_.max_outgoing_datagrams + opts_.max_outgoing_streams ||
-        datagram_used_ + opts_.mtu_bytes > datagram_arena_.size()) {
+        used + size_bytes > arena_bytes) {
       ++counters_.sends_dropped;
       return refuse(swim_errc::queue_full);
     }
+    return ok();
+  }
+
+  /// Encodes header + piggybacked items (the buddy claim first) into one datagram.
+  result<void> send_packet(address to, const packet_header& h, node_id buddy) noexcept {
+    WEFT_TRY(check_send_room(datagram_used_, opts_.mtu_bytes, datagram_arena_.size()));
     byte_writer w(mutable_byte_view(datagram_arena_.data() + datagram_used_, opts_.mtu_bytes));
     WEFT_TRY(encode_header(w, h));
     const std::size_t head_room = array_head_size(opts_.max_items_per_packet);
@@ -1296,11 +1305,7 @@ class basic_core {
   }
 
   result<void> send_push_pull(address to, bool is_reply) noexcept {
-    if (sends_.size() >= opts_.max_outgoing_datagrams + opts_.max_outgoing_streams ||
-        stream_used_ + opts_.max_stream_message_bytes > stream_arena_.size()) {
-      ++counters_.sends_dropped;
-      return refuse(swim_errc::queue_full);
-    }
+    WEFT_TRY(check_send_room(stream_used_, opts_.max_stream_message_bytes, stream_arena_.size()));
     const std::uint64_t entries = plan_push_pull();
     byte_writer w(mutable_byte_view(stream_arena_.data() + stream_used_,
                                     opts_.max_stream_message_bytes));
@@ -1489,11 +1494,7 @@ class basic_core {
   /// A stream message without items (a fallback ping or its ack), written into the
   /// datagram arena: it is no larger than a packet head.
   result<void> send_stream_control(address to, const packet_header& h) noexcept {
-    if (sends_.size() >= opts_.max_outgoing_datagrams + opts_.max_outgoing_streams ||
-        datagram_used_ + opts_.mtu_bytes > datagram_arena_.size()) {
-      ++counters_.sends_dropped;
-      return refuse(swim_errc::queue_full);
-    }
+    WEFT_TRY(check_send_room(datagram_used_, opts_.mtu_bytes, datagram_arena_.size()));
     byte_writer w(mutable_byte_view(datagram_arena_.data() + datagram_used_, opts_.mtu_bytes));
     WEFT_TRY(encode_header(w, h));
     WEFT_TRY(encode_array_head(w, 0));
