@@ -21,8 +21,15 @@ class transport_metrics {
   transport_metrics() {
     using tcp = weft::transport::tcp_counters;
     using udp = weft::transport::udp_counters;
-    // Noise refusals by kind, then the plaintext hello path (bad hello, other wire version,
-    // a non-member or a full table all close the connection as inbound_refused).
+    // Connections refused before they identified, by kind (both modes): an old binary
+    // still deployed, a non-member, too few slots. Not their total inbound_refused: a sum
+    // over kinds would count each refusal twice.
+    add_tcp("table_full", &tcp::refused_table_full);
+    add_tcp("resources", &tcp::refused_resources);
+    add_tcp("bad_hello", &tcp::refused_bad_hello);
+    add_tcp("wire_version", &tcp::refused_wire_version);
+    add_tcp("unknown_member", &tcp::refused_unknown_member);
+    // Noise refusals by kind.
     add_tcp("handshake", &tcp::refused_handshake);
     add_tcp("wrong_key", &tcp::refused_wrong_key);
     add_tcp("handshake_timeout", &tcp::handshake_timeouts);
@@ -32,7 +39,6 @@ class transport_metrics {
     add_tcp("out_of_order", &tcp::refused_out_of_order);
     add_tcp("oversized", &tcp::refused_oversized);
     add_tcp("malformed_sealed", &tcp::refused_malformed_sealed);
-    add_tcp("inbound_refused", &tcp::inbound_refused);
     add_tcp("malformed_frame", &tcp::malformed_frames);
     add_udp("malformed", &udp::dropped_malformed);
     add_udp("version", &udp::dropped_version);

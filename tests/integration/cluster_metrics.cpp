@@ -1,9 +1,11 @@
 // /metrics of every member of a live cluster, after some traffic, passes
 // `promtool check metrics` (the Prometheus project's own linter); datagrams from an older
-// wire version and in plaintext reach a member's SWIM port and show up as refusals by kind.
+// wire version and in plaintext reach a member's SWIM port, and a Noise handshake of another
+// wire version its Raft port; they show up as refusals by kind.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -40,6 +42,21 @@ TEST_CASE("cluster: /metrics passes promtool check metrics on every member", "[i
                                    std::string("WD\x02\x00\x00\x00\x00\x02ping", 12)})
     CHECK(::sendto(raw, bytes.data(), bytes.size(), 0, reinterpret_cast<const sockaddr*>(&to), sizeof to) == 12);
   ::close(raw);
+  // Noise message 1 of a member speaking wire version 9: u16 length, ephemeral key, version
+  // marker "WS" 9. Refused before any answer: the member closes the connection.
+  const int stream = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(stream >= 0);
+  to.sin_port = htons(target.raft.port);
+  REQUIRE(::connect(stream, reinterpret_cast<const sockaddr*>(&to), sizeof to) == 0);
+  std::string message_1{0, 35};
+  message_1.append(32, '\x09');
+  message_1.append("WS\x09", 3);
+  CHECK(::send(stream, message_1.data(), message_1.size(), MSG_NOSIGNAL) == 37);
+  char byte = 0;
+  const timeval wait{3, 0};
+  (void)::setsockopt(stream, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
+  CHECK(::recv(stream, &byte, 1, 0) == 0);
+  ::close(stream);
   weft_test::sleep_ms(300);
 
   for (const auto& m : c.members()) {
@@ -51,6 +68,14 @@ TEST_CASE("cluster: /metrics passes promtool check metrics on every member", "[i
     if (m.id == target.id) {
       CHECK(r.body.find("weftd_transport_refusals_total{transport=\"udp\",kind=\"version\"} 1\n") != std::string::npos);
       CHECK(r.body.find("weftd_transport_refusals_total{transport=\"udp\",kind=\"mode_mismatch\"} 1\n") != std::string::npos);
+      CHECK(r.body.find("weftd_transport_refusals_total{transport=\"tcp\",kind=\"wire_version\"} 1\n") != std::string::npos);
+      CHECK(r.body.find("weftd_transport_refusals_total{transport=\"tcp\",kind=\"handshake\"} 0\n") != std::string::npos);
+    }
+    // Every refusal kind of a connection that never identified is a series of its own.
+    for (const char* kind : {"table_full", "resources", "bad_hello", "wire_version", "unknown_member"}) {
+      CAPTURE(kind);
+      CHECK(r.body.find("weftd_transport_refusals_total{transport=\"tcp\",kind=\"" + std::string(kind) + "\"}") !=
+            std::string::npos);
     }
     const auto file = c.directory() / ("metrics-" + std::to_string(m.id) + ".txt");
     std::ofstream(file) << r.body;

@@ -8,7 +8,8 @@
 // Plaintext: an outbound connection starts with a hello frame ("WS", version, sender
 // peer_id); inbound connections whose hello names no known peer are refused and counted.
 // Noise (tcp_options::security): the connecting side is the Noise initiator; the XX
-// handshake runs first (message 2 carries the responder's hello, message 3 the
+// handshake runs first (message 1 carries a cleartext version marker that the responder
+// checks before answering; message 2 carries the responder's hello, message 3 the
 // initiator's, both encrypted and bound to the sender's static key), and each side checks
 // that the other's static key is the one its key table holds for the member id the hello
 // claims. Only then is the link up. The frame stream is then cut into sealed Noise frames
@@ -122,11 +123,20 @@ struct tcp_counters {
   std::uint64_t disconnects = 0;
   std::uint64_t messages_dropped_on_disconnect = 0;
   std::uint64_t inbound_accepted = 0;
-  std::uint64_t inbound_refused = 0;    // table full, bad hello, unknown peer
+  // Connections refused before they identified, by kind (both modes), so an operator tells
+  // an old binary still deployed (wire_version) from a non-member (unknown_member) from too
+  // few slots (table_full). inbound_refused is their total on inbound connections; a Noise
+  // responder's hello (message 2) refused on our outbound link counts in its kind only.
+  std::uint64_t inbound_refused = 0;
+  std::uint64_t refused_table_full = 0;      // every max_inbound_connections slot was taken
+  std::uint64_t refused_resources = 0;       // a slot's buffers or its epoll watch failed
+  std::uint64_t refused_bad_hello = 0;       // the first frame (Noise: message 2, 3) is no hello
+  std::uint64_t refused_wire_version = 0;    // a hello or Noise version marker of another version
+  std::uint64_t refused_unknown_member = 0;  // a hello naming an id the peer table lacks
   std::uint64_t malformed_frames = 0;   // bad checksum or oversize: the connection is closed
   // Noise sessions (each refusal closes the connection).
   std::uint64_t handshakes_completed = 0;     // both directions counted where they finish
-  std::uint64_t refused_handshake = 0;        // bad handshake message, hello or version
+  std::uint64_t refused_handshake = 0;        // bad handshake message or version marker
   std::uint64_t refused_wrong_key = 0;        // static key not the one held for the claimed id
   std::uint64_t handshake_timeouts = 0;       // outbound handshakes not done in time
   std::uint64_t inbound_timeouts = 0;         // inbound connections that never identified
@@ -154,6 +164,11 @@ class tcp_transport {
  public:
   static constexpr std::uint8_t wire_version = 1;
   static constexpr std::size_t hello_size_bytes = 7;
+  /// Noise message 1's payload, "WS" and the wire version: cleartext (no key exists yet)
+  /// but mixed into the handshake hash, so a peer of another version is refused as such
+  /// before any DH runs, and a forged marker fails the handshake. Message 1 without a
+  /// payload comes from a build before markers, which spoke version 1.
+  static constexpr std::size_t version_marker_size_bytes = 3;
   /// Mixed into every handshake: both sides must run this protocol and wire version.
   static constexpr std::string_view noise_prologue = "weft/tcp/noise/v1";
 
@@ -277,7 +292,15 @@ class tcp_transport {
   [[nodiscard]] bool answer_handshake(inbound& conn, byte_view payload) noexcept;
   [[nodiscard]] bool deliver(inbound& conn, byte_view payload) noexcept;
   [[nodiscard]] result<session_type> new_session(crypto::noise_role role) noexcept;
-  [[nodiscard]] outbound* check_hello(byte_view hello) noexcept;
+  enum class hello_verdict : std::uint8_t { member, malformed, other_version, unknown_member };
+  struct hello_check {
+    hello_verdict verdict;
+    outbound* peer;  // the table entry of the member the hello names (verdict member)
+  };
+  [[nodiscard]] hello_check check_hello(byte_view hello) noexcept;
+  void refuse_inbound(std::uint64_t tcp_counters::*kind) noexcept;
+  [[nodiscard]] bool refuse_hello(hello_verdict verdict) noexcept;
+  [[nodiscard]] bool check_version_marker(byte_view payload) noexcept;
   void count_session_refusal(const error& e, bool handshake) noexcept;
 
   static void on_outbound_event(void* context, std::uint32_t events) noexcept;
@@ -534,15 +557,17 @@ inline result<tcp_transport::session_type> tcp_transport::new_session(
                               std::move(ephemeral), as_bytes(noise_prologue));
 }
 
-/// Noise, initiator: message 1 (no payload), then wait for the responder's message 2
+/// Noise, initiator: message 1 (our version marker), then wait for the responder's message 2
 /// within handshake_timeout.
 inline result<void> tcp_transport::start_handshake(outbound& link) noexcept {
   WEFT_TRY_ASSIGN(auto session, new_session(crypto::noise_role::initiator));
   link.session.emplace(std::move(session));
+  const std::uint8_t marker[version_marker_size_bytes] = {'W', 'S', wire_version};
   WEFT_TRY_ASSIGN(link.sealed_tail,
-                  link.session->write_handshake({}, mutable_byte_view(
-                      link.sealed.get(), crypto::noise_frame_header_bytes +
-                                             crypto::noise_max_message_size_bytes)));
+                  link.session->write_handshake(
+                      byte_view(marker, sizeof marker),
+                      mutable_byte_view(link.sealed.get(), crypto::noise_frame_header_bytes +
+                                                               crypto::noise_max_message_size_bytes)));
   link.sealed_head = 0;
   link.state = link_state::handshaking;
   auto deadline = loop_->add_timer(options_.handshake_timeout, &on_retry_timer, &link);
@@ -559,12 +584,43 @@ inline result<void> tcp_transport::watch_handshake(outbound& link) noexcept {
   return loop_->modify(link.socket.get(), unsent ? EPOLLIN | EPOLLOUT : EPOLLIN);
 }
 
-/// A hello (ours or the peer's) names a table member; returns its entry or null.
-inline tcp_transport::outbound* tcp_transport::check_hello(byte_view hello) noexcept {
-  if (hello.size() != hello_size_bytes || hello[0] != 'W' || hello[1] != 'S' ||
-      hello[2] != wire_version)
-    return nullptr;
-  return find(load_be<std::uint32_t>(hello.data() + 3));
+/// Whether a hello ("WS", wire version, member id) names a table member, and if not why.
+inline tcp_transport::hello_check tcp_transport::check_hello(byte_view hello) noexcept {
+  if (hello.size() != hello_size_bytes || hello[0] != 'W' || hello[1] != 'S')
+    return {hello_verdict::malformed, nullptr};
+  if (hello[2] != wire_version) return {hello_verdict::other_version, nullptr};
+  outbound* peer = find(load_be<std::uint32_t>(hello.data() + 3));
+  return {peer != nullptr ? hello_verdict::member : hello_verdict::unknown_member, peer};
+}
+
+inline void tcp_transport::refuse_inbound(std::uint64_t tcp_counters::*kind) noexcept {
+  ++(counters_.*kind);
+  ++counters_.inbound_refused;
+}
+
+/// Counts an inbound hello that names no member by why; false (the connection closes).
+inline bool tcp_transport::refuse_hello(hello_verdict verdict) noexcept {
+  switch (verdict) {
+    case hello_verdict::other_version: refuse_inbound(&tcp_counters::refused_wire_version); break;
+    case hello_verdict::unknown_member: refuse_inbound(&tcp_counters::refused_unknown_member); break;
+    case hello_verdict::malformed:
+    case hello_verdict::member: refuse_inbound(&tcp_counters::refused_bad_hello); break;
+  }
+  return false;
+}
+
+/// Noise, responder: message 1's payload is our version marker, or empty (a build before
+/// markers, version 1); another version is refused before message 2 costs any DH.
+inline bool tcp_transport::check_version_marker(byte_view payload) noexcept {
+  static_assert(wire_version == 1, "an empty marker means version 1: keep accepting it only then");
+  if (payload.empty()) return true;
+  if (payload.size() == version_marker_size_bytes && payload[0] == 'W' && payload[1] == 'S') {
+    if (payload[2] == wire_version) return true;
+    refuse_inbound(&tcp_counters::refused_wire_version);
+    return false;
+  }
+  ++counters_.refused_handshake;
+  return false;
 }
 
 /// Noise, initiator: message 2 proves the responder's key; message 3 proves ours.
@@ -596,9 +652,15 @@ inline void tcp_transport::read_handshake_reply(outbound& link) noexcept {
     drop_link(link);
     return;
   }
-  if (check_hello(byte_view(opened_.data(), *hello)) != &link ||
-      !equal_bytes(link.session->handshake().remote_static(), *link.key)) {
-    ++counters_.refused_wrong_key;
+  const hello_check answer = check_hello(byte_view(opened_.data(), *hello));
+  if (answer.verdict == hello_verdict::other_version || answer.verdict == hello_verdict::malformed) {
+    ++(answer.verdict == hello_verdict::other_version ? counters_.refused_wire_version
+                                                      : counters_.refused_bad_hello);
+    drop_link(link);
+    return;
+  }
+  if (answer.peer != &link || !equal_bytes(link.session->handshake().remote_static(), *link.key)) {
+    ++counters_.refused_wrong_key;  // the address we dialled answered as someone else
     drop_link(link);
     return;
   }
@@ -777,7 +839,7 @@ inline void tcp_transport::on_listen_event(void* context, std::uint32_t) noexcep
     auto slot = std::find_if(self.inbound_.begin(), self.inbound_.end(),
                              [](const inbound& c) { return !c.socket.valid(); });
     if (slot == self.inbound_.end()) {
-      ++self.counters_.inbound_refused;
+      self.refuse_inbound(&tcp_counters::refused_table_full);
       continue;  // closed by socket_fd's destructor
     }
     const std::size_t storage_size =
@@ -789,7 +851,7 @@ inline void tcp_transport::on_listen_event(void* context, std::uint32_t) noexcep
       if (created) session.emplace(std::move(*created));
     }
     if (!slot->storage || (self.secure() && !session)) {
-      ++self.counters_.inbound_refused;
+      self.refuse_inbound(&tcp_counters::refused_resources);
       slot->storage.reset();
       continue;
     }
@@ -799,7 +861,7 @@ inline void tcp_transport::on_listen_event(void* context, std::uint32_t) noexcep
     slot->peer = nullptr;
     slot->session = std::move(session);
     if (!self.loop_->watch(fd, EPOLLIN, &on_inbound_event, &*slot)) {
-      ++self.counters_.inbound_refused;
+      self.refuse_inbound(&tcp_counters::refused_resources);
       slot->storage.reset();
       slot->decoder.reset();
       slot->session.reset();
@@ -909,6 +971,7 @@ inline bool tcp_transport::consume_sealed(inbound& conn, byte_view bytes,
 /// that the initiator's static key is the one held for the member its hello names.
 inline bool tcp_transport::answer_handshake(inbound& conn, byte_view payload) noexcept {
   if (conn.session->handshake_due()) {
+    if (!check_version_marker(payload)) return false;
     std::uint8_t mine[hello_size_bytes] = {'W', 'S', wire_version, 0, 0, 0, 0};
     store_be<std::uint32_t>(mine + 3, self_);
     std::uint8_t reply[256];  // message 2: 32 + 48 + 7 + 16 bytes, plus the length prefix
@@ -925,9 +988,10 @@ inline bool tcp_transport::answer_handshake(inbound& conn, byte_view payload) no
     ++counters_.refused_handshake;
     return false;
   }
-  outbound* peer = check_hello(payload);
-  if (peer == nullptr || !peer->key ||
-      !equal_bytes(conn.session->remote_static(), *peer->key)) {
+  const hello_check hello = check_hello(payload);
+  if (hello.verdict != hello_verdict::member) return refuse_hello(hello.verdict);
+  outbound* peer = hello.peer;
+  if (!peer->key || !equal_bytes(conn.session->remote_static(), *peer->key)) {
     ++counters_.refused_wrong_key;
     return false;
   }
@@ -948,13 +1012,10 @@ inline void tcp_transport::count_session_refusal(const error& e, bool handshake)
 
 inline bool tcp_transport::deliver(inbound& conn, byte_view payload) noexcept {
   if (!conn.from) {  // plaintext: the first frame must be a hello from a known peer
-    outbound* peer = check_hello(payload);
-    if (peer == nullptr) {
-      ++counters_.inbound_refused;
-      return false;
-    }
-    conn.from = peer->id;
-    conn.peer = peer;
+    const hello_check hello = check_hello(payload);
+    if (hello.verdict != hello_verdict::member) return refuse_hello(hello.verdict);
+    conn.from = hello.peer->id;
+    conn.peer = hello.peer;
     return true;
   }
   ++counters_.messages_received;

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "tcp_refusals.hpp"
 #include "transport_fixture.hpp"
 #include "weft/transport/tcp.hpp"
 
@@ -85,31 +86,55 @@ ssize_t pump_and_recv(weft::runtime::event_loop& loop, int fd, std::uint8_t* out
 
 using raw_session = wc::noise_session<weft::transport::tcp_noise_suite>;
 
-/// Completes the XX handshake as member `self_id` holding `who`; returns the session.
-raw_session raw_handshake(weft::runtime::event_loop& loop, int fd, const identity& who,
-                      peer_id self_id) {
+/// A raw initiator's session, before message 1.
+raw_session raw_initiator(const identity& who) {
   weft::transport::noise_secret_key ephemeral;
   ephemeral.expose_mutable()[0] = 7;  // any fixed scalar serves a test
   auto s = raw_session::create({}, wc::noise_role::initiator, who.noise().static_key,
                            std::move(ephemeral), weft::as_bytes(tcp_transport::noise_prologue));
   REQUIRE(s);
-  std::vector<std::uint8_t> frame(70000), payload(70000);
-  auto m1 = s->write_handshake({}, frame);
+  return std::move(*s);
+}
+
+/// Sends message 1 carrying `marker` (the version marker, or anything a test wants).
+void send_message_1(int fd, raw_session& s, weft::byte_view marker) {
+  std::vector<std::uint8_t> frame(256);
+  auto m1 = s.write_handshake(marker, frame);
   REQUIRE(m1);
   send_all(fd, weft::byte_view(frame.data(), *m1));
-  while (!s->frame_buffered()) {
+}
+
+std::vector<std::uint8_t> noise_hello(std::uint8_t version, peer_id from) {
+  std::vector<std::uint8_t> hello{'W', 'S', version, 0, 0, 0, 0};
+  weft::store_be<std::uint32_t>(hello.data() + 3, from);
+  return hello;
+}
+
+/// Completes the XX handshake holding `who`: message 1 carries `marker`, message 3 `hello`.
+raw_session raw_handshake_with(weft::runtime::event_loop& loop, int fd, const identity& who,
+                               weft::byte_view marker, weft::byte_view hello) {
+  raw_session s = raw_initiator(who);
+  send_message_1(fd, s, marker);
+  std::vector<std::uint8_t> frame(70000), payload(70000);
+  while (!s.frame_buffered()) {
     const ssize_t n = pump_and_recv(loop, fd, frame.data(), frame.size());
     REQUIRE(n > 0);
-    REQUIRE(s->feed(weft::byte_view(frame.data(), static_cast<std::size_t>(n))));
+    REQUIRE(s.feed(weft::byte_view(frame.data(), static_cast<std::size_t>(n))));
   }
-  REQUIRE(s->next_frame(payload));
-  std::uint8_t hello[7] = {'W', 'S', tcp_transport::wire_version, 0, 0, 0, 0};
-  weft::store_be<std::uint32_t>(hello + 3, self_id);
-  auto m3 = s->write_handshake(weft::byte_view(hello, 7), frame);
+  REQUIRE(s.next_frame(payload));
+  auto m3 = s.write_handshake(hello, frame);
   REQUIRE(m3);
-  REQUIRE(s->established());
+  REQUIRE(s.established());
   send_all(fd, weft::byte_view(frame.data(), *m3));
-  return std::move(*s);
+  return s;
+}
+
+/// Completes the XX handshake as member `self_id` holding `who`, with message 1 as a build
+/// before version markers sends it (empty); returns the session.
+raw_session raw_handshake(weft::runtime::event_loop& loop, int fd, const identity& who,
+                      peer_id self_id) {
+  return raw_handshake_with(loop, fd, who, {},
+                            noise_hello(tcp_transport::wire_version, self_id));
 }
 
 /// One weft frame holding `text`, sealed into one Noise frame.
@@ -122,6 +147,37 @@ std::vector<std::uint8_t> sealed_message(raw_session& s, const std::string& text
   sealed.resize(*n);
   return sealed;
 }
+
+/// Member 2 listening with Noise, member 1 (key ia) in its table at an address never dialled.
+struct noise_listener {
+  weft::runtime::event_loop loop;
+  const identity ia{1}, ib{2};
+  tcp_transport b;
+  noise_member mb{&b};
+
+  noise_listener() {
+    REQUIRE(loop.init());
+    b.set_noise_identity(ib.noise());
+    REQUIRE(b.open(loop, loopback_any, 2, noise_options(), &on_noise_message, &on_noise_link, &mb));
+    REQUIRE(b.set_peer(1, *ipv4_endpoint::parse("127.0.0.1:9"), &ia.noise_public));
+  }
+  /// True once the transport closed `fd`.
+  bool closed(int fd) {
+    std::uint8_t byte = 0;
+    return pump_and_recv(loop, fd, &byte, 1) == 0;
+  }
+  /// A raw initiator holding `who` completes the handshake with `marker` and `hello`, then
+  /// waits for the close; returns the refusal counters that moved.
+  std::vector<std::string> refusals_after_handshake(const identity& who, weft::byte_view marker,
+                                                    weft::byte_view hello) {
+    const auto before = b.counters();
+    const int fd = connect_raw(b.local_endpoint());
+    (void)raw_handshake_with(loop, fd, who, marker, hello);
+    CHECK(closed(fd));
+    ::close(fd);
+    return weft_test::tcp_refusals_moved(before, b.counters());
+  }
+};
 
 /// Member 2 (a Noise transport) and member 1 driven by hand on a raw socket, handshake done:
 /// the setup of the tampered- and replayed-frame cases.
@@ -377,4 +433,82 @@ TEST_CASE("TCP closes an inbound connection that never identifies itself",
     CHECK(b.counters().inbound_accepted == 1);
     ::close(silent);
   }
+}
+
+// Each refusal moves its own kind (and the inbound_refused total for the kinds it sums),
+// and no other counter.
+TEST_CASE("Noise TCP: message 1 of another wire version is refused as refused_wire_version",
+          "[transport][tcp][noise]") {
+  noise_listener l;
+  const std::uint8_t older[] = {'W', 'S', static_cast<std::uint8_t>(tcp_transport::wire_version + 1)};
+  const auto before = l.b.counters();
+  const int fd = connect_raw(l.b.local_endpoint());
+  raw_session s = raw_initiator(l.ia);
+  send_message_1(fd, s, weft::byte_view(older, sizeof older));
+  CHECK(l.closed(fd));  // refused before message 2: no answer at all
+  ::close(fd);
+  CHECK(weft_test::tcp_refusals_moved(before, l.b.counters()) ==
+        std::vector<std::string>{"inbound_refused +1", "refused_wire_version +1"});
+  CHECK(l.b.counters().handshakes_completed == 0);
+}
+
+TEST_CASE("Noise TCP: message 1 with a payload that is no version marker is refused_handshake",
+          "[transport][tcp][noise]") {
+  noise_listener l;
+  const std::uint8_t junk[] = {'W', 'X', tcp_transport::wire_version};
+  const auto before = l.b.counters();
+  const int fd = connect_raw(l.b.local_endpoint());
+  raw_session s = raw_initiator(l.ia);
+  send_message_1(fd, s, weft::byte_view(junk, sizeof junk));
+  CHECK(l.closed(fd));
+  ::close(fd);
+  CHECK(weft_test::tcp_refusals_moved(before, l.b.counters()) ==
+        std::vector<std::string>{"refused_handshake +1"});
+}
+
+TEST_CASE("Noise TCP: message 1 with our marker, or none (builds before markers), completes",
+          "[transport][tcp][noise]") {
+  noise_listener l;
+  const std::uint8_t ours[] = {'W', 'S', tcp_transport::wire_version};
+  for (const weft::byte_view marker : {weft::byte_view(ours, sizeof ours), weft::byte_view{}}) {
+    CAPTURE(marker.size());
+    const auto before = l.b.counters();
+    const std::size_t received = l.mb.received.size();
+    const int fd = connect_raw(l.b.local_endpoint());
+    raw_session s = raw_handshake_with(l.loop, fd, l.ia, marker,
+                                       noise_hello(tcp_transport::wire_version, 1));
+    send_all(fd, sealed_message(s, "in"));
+    run_until(l.loop, [&] { return l.mb.received.size() == received + 1; });
+    CHECK(l.mb.received.size() == received + 1);
+    CHECK(weft_test::tcp_refusals_moved(before, l.b.counters()).empty());
+    ::close(fd);
+  }
+}
+
+TEST_CASE("Noise TCP: a handshake whose hello names a non-member is refused_unknown_member",
+          "[transport][tcp][noise]") {
+  noise_listener l;
+  const identity stranger(5);
+  const std::uint8_t ours[] = {'W', 'S', tcp_transport::wire_version};
+  CHECK(l.refusals_after_handshake(stranger, weft::byte_view(ours, sizeof ours),
+                                   noise_hello(tcp_transport::wire_version, 7)) ==
+        std::vector<std::string>{"inbound_refused +1", "refused_unknown_member +1"});
+  // A member id with another key stays a key mismatch.
+  CHECK(l.refusals_after_handshake(stranger, weft::byte_view(ours, sizeof ours),
+                                   noise_hello(tcp_transport::wire_version, 1)) ==
+        std::vector<std::string>{"refused_wrong_key +1"});
+}
+
+TEST_CASE("Noise TCP: a message 3 hello that is malformed or of another version is refused",
+          "[transport][tcp][noise]") {
+  noise_listener l;
+  const std::uint8_t ours[] = {'W', 'S', tcp_transport::wire_version};
+  const std::uint8_t short_hello[] = {'W', 'S', tcp_transport::wire_version};
+  CHECK(l.refusals_after_handshake(l.ia, weft::byte_view(ours, sizeof ours),
+                                   weft::byte_view(short_hello, sizeof short_hello)) ==
+        std::vector<std::string>{"inbound_refused +1", "refused_bad_hello +1"});
+  const auto other = static_cast<std::uint8_t>(tcp_transport::wire_version + 1);
+  CHECK(l.refusals_after_handshake(l.ia, weft::byte_view(ours, sizeof ours), noise_hello(other, 1)) ==
+        std::vector<std::string>{"inbound_refused +1", "refused_wire_version +1"});
+  CHECK(l.mb.received.empty());
 }

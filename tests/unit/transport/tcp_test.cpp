@@ -1,10 +1,13 @@
 #include <catch2/catch.hpp>
 
+#include <poll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <string>
 #include <vector>
 
+#include "tcp_refusals.hpp"
 #include "transport_fixture.hpp"
 #include "weft/transport/tcp.hpp"
 
@@ -30,6 +33,61 @@ void record_link(void* c, peer_id, bool up) noexcept {
 }
 using weft_test::loopback_any;
 using weft_test::run_until;
+
+std::string plaintext_hello(std::uint8_t version, peer_id from) {
+  std::string hello{'W', 'S', static_cast<char>(version), 0, 0, 0, 0};
+  weft::store_be<std::uint32_t>(reinterpret_cast<std::uint8_t*>(hello.data()) + 3, from);
+  return hello;
+}
+
+void plaintext_send_frame(int fd, const std::string& payload, bool corrupt = false) {
+  std::vector<std::uint8_t> buffer(payload.size() + weft::wire::frame_header_size_bytes);
+  REQUIRE(weft::wire::encode_frame(weft::as_bytes(payload), buffer));
+  if (corrupt) buffer.back() ^= 1;
+  REQUIRE(::send(fd, buffer.data(), buffer.size(), MSG_NOSIGNAL) ==
+          static_cast<ssize_t>(buffer.size()));
+}
+
+/// True once the transport closed `fd` (bounded: false after about a second of loop turns).
+bool plaintext_closed_by_peer(weft::runtime::event_loop& loop, int fd) {
+  for (int i = 0; i < 500; ++i) {
+    REQUIRE(loop.run_once(weft::milliseconds(2)));
+    pollfd p{fd, POLLIN, 0};
+    std::uint8_t byte = 0;
+    if (::poll(&p, 1, 0) == 1) return ::recv(fd, &byte, 1, 0) <= 0;
+  }
+  return false;
+}
+
+/// Member 2 listening in plaintext, with member 1 in its table (at an address never dialled).
+struct plaintext_listener {
+  weft::runtime::event_loop loop;
+  link_member member;
+  tcp_transport b;
+
+  explicit plaintext_listener(std::size_t max_inbound_connections = 8) {
+    REQUIRE(loop.init());
+    weft::transport::tcp_options options;
+    options.max_inbound_connections = max_inbound_connections;
+    REQUIRE(b.open(loop, loopback_any, 2, options, &record_message, &record_link, &member));
+    REQUIRE(b.set_peer(1, *ipv4_endpoint::parse("127.0.0.1:9")));
+  }
+  int connect_raw() const {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    const sockaddr_in sa = b.local_endpoint().to_sockaddr();
+    REQUIRE(::connect(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) == 0);
+    return fd;
+  }
+  /// Connects, sends `first` as the first frame, waits for the close; what was counted.
+  std::vector<std::string> refusals_after_first_frame(const std::string& first) {
+    const auto before = b.counters();
+    const int fd = connect_raw();
+    plaintext_send_frame(fd, first);
+    CHECK(plaintext_closed_by_peer(loop, fd));
+    ::close(fd);
+    return weft_test::tcp_refusals_moved(before, b.counters());
+  }
+};
 
 }  // namespace
 
@@ -163,44 +221,71 @@ TEST_CASE("TCP reconnects after the peer restarts", "[transport][tcp]") {
 }
 
 TEST_CASE("TCP refuses strangers and corrupt frames", "[transport][tcp]") {
-  weft::runtime::event_loop loop;
-  REQUIRE(loop.init());
-  link_member mb;
-  tcp_transport b;
-  REQUIRE(b.open(loop, loopback_any, 2, {}, &record_message, &record_link, &mb));
-  REQUIRE(b.set_peer(1, *ipv4_endpoint::parse("127.0.0.1:9")));
-  const auto connect_raw = [&] {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    const sockaddr_in sa = b.local_endpoint().to_sockaddr();
-    REQUIRE(::connect(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) == 0);
-    return fd;
-  };
-  const auto send_frame = [](int fd, const std::string& payload, bool corrupt) {
-    std::vector<std::uint8_t> buffer(payload.size() + 8);
-    auto frame = weft::wire::encode_frame(weft::as_bytes(payload), buffer);
-    REQUIRE(frame);
-    if (corrupt) buffer.back() ^= 1;
-    REQUIRE(::send(fd, buffer.data(), buffer.size(), 0) == static_cast<ssize_t>(buffer.size()));
-  };
-  const std::string hello_from_1("WS\x01\x00\x00\x00\x01", 7);
-  const std::string hello_from_7("WS\x01\x00\x00\x00\x07", 7);
-
-  const int stranger = connect_raw();
-  send_frame(stranger, hello_from_7, false);
-  const int corrupt = connect_raw();
-  send_frame(corrupt, hello_from_1, false);
-  send_frame(corrupt, "tampered", true);
-  const int honest = connect_raw();
-  send_frame(honest, hello_from_1, false);
-  send_frame(honest, "hello there", false);
-  run_until(loop, [&] {
-    return b.counters().inbound_refused >= 1 && b.counters().malformed_frames >= 1 &&
-           !mb.received.empty();
+  plaintext_listener l;
+  const int stranger = l.connect_raw();
+  plaintext_send_frame(stranger, plaintext_hello(1, 7));
+  const int corrupt = l.connect_raw();
+  plaintext_send_frame(corrupt, plaintext_hello(1, 1));
+  plaintext_send_frame(corrupt, "tampered", true);
+  const int honest = l.connect_raw();
+  plaintext_send_frame(honest, plaintext_hello(1, 1));
+  plaintext_send_frame(honest, "hello there");
+  run_until(l.loop, [&] {
+    return l.b.counters().inbound_refused >= 1 && l.b.counters().malformed_frames >= 1 &&
+           !l.member.received.empty();
   });
-  CHECK(b.counters().inbound_refused == 1);
-  CHECK(b.counters().malformed_frames == 1);
-  CHECK(mb.received == std::vector<std::string>{"hello there"});
+  CHECK(l.b.counters().inbound_refused == 1);
+  CHECK(l.b.counters().malformed_frames == 1);
+  CHECK(l.member.received == std::vector<std::string>{"hello there"});
   ::close(stranger);
   ::close(corrupt);
   ::close(honest);
+}
+
+// Each refusal moves its own kind and the inbound_refused total, and no other counter.
+TEST_CASE("TCP counts a first frame that is no hello as refused_bad_hello", "[transport][tcp]") {
+  plaintext_listener l;
+  CHECK(l.refusals_after_first_frame("hello") ==
+        std::vector<std::string>{"inbound_refused +1", "refused_bad_hello +1"});
+  CHECK(l.refusals_after_first_frame(std::string("XS\x01\x00\x00\x00\x01", 7)) ==
+        std::vector<std::string>{"inbound_refused +1", "refused_bad_hello +1"});
+}
+
+TEST_CASE("TCP counts a hello of another wire version as refused_wire_version", "[transport][tcp]") {
+  plaintext_listener l;
+  const auto other = static_cast<std::uint8_t>(tcp_transport::wire_version + 1);
+  CHECK(l.refusals_after_first_frame(plaintext_hello(other, 1)) ==
+        std::vector<std::string>{"inbound_refused +1", "refused_wire_version +1"});
+  CHECK(l.member.received.empty());
+}
+
+TEST_CASE("TCP counts a hello from a non-member as refused_unknown_member", "[transport][tcp]") {
+  plaintext_listener l;
+  CHECK(l.refusals_after_first_frame(plaintext_hello(tcp_transport::wire_version, 7)) ==
+        std::vector<std::string>{"inbound_refused +1", "refused_unknown_member +1"});
+  // The member's own hello passes: nothing is refused and its message arrives.
+  const int member = l.connect_raw();
+  plaintext_send_frame(member, plaintext_hello(tcp_transport::wire_version, 1));
+  plaintext_send_frame(member, "from a member");
+  const auto before = l.b.counters();
+  run_until(l.loop, [&] { return !l.member.received.empty(); });
+  CHECK(l.member.received == std::vector<std::string>{"from a member"});
+  CHECK(weft_test::tcp_refusals_moved(before, l.b.counters()).empty());
+  ::close(member);
+}
+
+TEST_CASE("TCP counts a connection beyond max_inbound_connections as refused_table_full",
+          "[transport][tcp]") {
+  plaintext_listener l(1);
+  const int holder = l.connect_raw();  // takes the only slot without saying anything
+  run_until(l.loop, [&] { return l.b.counters().inbound_accepted == 1; });
+  REQUIRE(l.b.counters().inbound_accepted == 1);
+  const auto before = l.b.counters();
+  const int extra = l.connect_raw();
+  CHECK(plaintext_closed_by_peer(l.loop, extra));
+  CHECK(weft_test::tcp_refusals_moved(before, l.b.counters()) ==
+        std::vector<std::string>{"inbound_refused +1", "refused_table_full +1"});
+  CHECK(l.b.counters().inbound_accepted == 1);
+  ::close(extra);
+  ::close(holder);
 }
