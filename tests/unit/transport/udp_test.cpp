@@ -264,3 +264,80 @@ TEST_CASE("sealed UDP delivers between members and drops tampered, replayed, for
   CHECK(box_b.payloads == std::vector<std::string>{"secret ping", "back"});
   CHECK(b.counters().datagrams_received == 2);
 }
+
+namespace {
+/// The receive-side counters of a UDP transport by name: a datagram must move exactly one
+/// of them (a drop kind, or datagrams_received - with from_unknown_peer beside it when the
+/// sender is not in the table).
+std::vector<std::string> udp_receive_counters_moved(const weft::transport::udp_counters& before,
+                                                    const weft::transport::udp_counters& after) {
+  using c = weft::transport::udp_counters;
+  static const std::pair<const char*, std::uint64_t c::*> fields[] = {
+      {"datagrams_received", &c::datagrams_received},
+      {"from_unknown_peer", &c::from_unknown_peer},
+      {"dropped_malformed", &c::dropped_malformed},
+      {"dropped_version", &c::dropped_version},
+      {"dropped_oversize", &c::dropped_oversize},
+      {"dropped_mode_mismatch", &c::dropped_mode_mismatch},
+      {"dropped_unknown_sender", &c::dropped_unknown_sender},
+      {"dropped_unauthenticated", &c::dropped_unauthenticated},
+      {"dropped_replayed", &c::dropped_replayed},
+      {"dropped_stale_session", &c::dropped_stale_session},
+  };
+  std::vector<std::string> moved;
+  for (const auto& [name, field] : fields)
+    if (after.*field != before.*field)
+      moved.push_back(std::string(name) + " +" + std::to_string(after.*field - before.*field));
+  return moved;
+}
+
+std::string plaintext_datagram(std::uint8_t version, std::uint8_t flags, std::uint8_t sender,
+                               const std::string& payload) {
+  return std::string{'W', 'D', static_cast<char>(version), static_cast<char>(flags), 0, 0, 0,
+                     static_cast<char>(sender)} + payload;
+}
+}  // namespace
+
+TEST_CASE("plaintext UDP: each datagram is delivered or dropped under exactly one counter",
+          "[transport][udp]") {
+  weft::runtime::event_loop loop;
+  REQUIRE(loop.init());
+  inbox box;
+  weft::transport::udp_transport a;
+  weft::transport::udp_options small;
+  small.max_datagram_size_bytes = 64;
+  REQUIRE(a.open(loop, loopback_any, 1, small, &deliver, &box));
+  REQUIRE(a.set_peer(2, a.local_endpoint()));
+  wire_tap tap;
+  const std::uint8_t v = weft::transport::udp_transport::wire_version;
+  struct sample {
+    const char* what;
+    std::string bytes;
+    std::vector<std::string> moved;
+  };
+  const std::vector<sample> samples{
+      {"empty", "", {"dropped_malformed +1"}},
+      {"shorter than a header", plaintext_datagram(v, 0, 2, "").substr(0, 7), {"dropped_malformed +1"}},
+      {"wrong magic", "XD" + plaintext_datagram(v, 0, 2, "hi").substr(2), {"dropped_malformed +1"}},
+      {"older version", plaintext_datagram(static_cast<std::uint8_t>(v - 1), 0, 2, "old"), {"dropped_version +1"}},
+      {"newer version", plaintext_datagram(static_cast<std::uint8_t>(v + 1), 0, 2, "new"), {"dropped_version +1"}},
+      {"sealed flag", plaintext_datagram(v, 1, 2, std::string(40, 's')), {"dropped_mode_mismatch +1"}},
+      {"one byte over the limit", plaintext_datagram(v, 0, 2, std::string(64 - 8 + 1, 'o')), {"dropped_oversize +1"}},
+      {"exactly the limit", plaintext_datagram(v, 0, 2, std::string(64 - 8, 'e')), {"datagrams_received +1"}},
+      {"a member", plaintext_datagram(v, 0, 2, "member"), {"datagrams_received +1"}},
+      {"a stranger", plaintext_datagram(v, 0, 9, "stranger"),
+       {"datagrams_received +1", "from_unknown_peer +1"}},
+  };
+  for (const sample& s : samples) {
+    CAPTURE(s.what);
+    const auto before = a.counters();
+    tap.inject(a.local_endpoint(), s.bytes);
+    pump_until(loop, a, handled(before) + 1);
+    CHECK(udp_receive_counters_moved(before, a.counters()) == s.moved);
+  }
+  // Only the three admitted datagrams reached the handler; the stranger flagged unknown.
+  REQUIRE(box.payloads.size() == 3);
+  CHECK(box.payloads[1] == "member");
+  CHECK(box.senders[2] == 9);
+  CHECK(box.known == std::vector<bool>{true, true, false});
+}
