@@ -316,6 +316,26 @@ TEST_CASE("raft commit delay: a removed leader tells the commit at once and hand
   CHECK(c.violations.empty());
 }
 
+TEST_CASE("raft commit delay: a due commit behind a full inflight window leaves no ready spinning",
+          "[raft][replication][commit_delay]") {
+  cluster c(3, 137);
+  const node_id l = c.elect();
+  REQUIRE(l != 0);
+  tick_and_settle(c, 3);
+  const node_id silent = some_follower(c, l);
+  c.cut[{l, silent}] = true;  // its appends are lost: its window fills, the other commits
+  for (int batch = 0; batch < 6; ++batch) {
+    REQUIRE(c.node(l).propose(bytes_of(label("f", static_cast<std::uint64_t>(batch)))).has_value());
+    c.settle();
+  }
+  REQUIRE(c.node(l).commit_index() == c.node(l).last_index());
+  REQUIRE(c.node(silent).commit_index() < c.node(l).commit_index());
+  c.node(l).tick();  // the commit-only append to `silent` is due, but its window is full
+  c.process(l);
+  CHECK(!c.node(l).has_ready());
+  CHECK(c.violations.empty());
+}
+
 TEST_CASE("raft commit delay: options refuse a delay of an election timeout or more",
           "[raft][commit_delay]") {
   options o = default_options(1);

@@ -20,7 +20,9 @@ bool basic_core<Random>::has_ready() const noexcept {
     for (const progress& pr : progress_) {
       if (pr.state == progress_state::probe && pr.probe_sent) continue;
       if (pr.next <= log_.last_index() && !inflight_full(pr)) return true;
-      if (pr.state != progress_state::snapshot && commit_due(pr)) return true;
+      // A full window holds the commit-only append back too (send_append): no spinning.
+      const bool window_full = pr.state == progress_state::replicate && inflight_full(pr);
+      if (pr.state != progress_state::snapshot && !window_full && commit_due(pr)) return true;
     }
   }
   return false;
