@@ -13,6 +13,7 @@
 #include <cstring>
 #include <functional>
 #include <iostream>
+#include <random>
 
 #include "dashboard_html.hpp"
 #include "weft/telemetry/prometheus.hpp"
@@ -62,6 +63,12 @@ const char* swim_name(weft::swim::member_state s) {
     case weft::swim::member_state::left: return "left";
   }
   return "unknown";
+}
+
+/// Keys weftd's hash tables, so that clients cannot choose ids or keys that collide.
+std::uint64_t process_hash_seed() {
+  std::random_device device;
+  return (std::uint64_t{device()} << 32) ^ device();
 }
 
 std::int64_t unix_ms_now() {
@@ -431,7 +438,14 @@ weft::result<void> daemon_sm::load_snapshot(weft::runtime::snapshot_reader& in) 
 // ---- daemon -------------------------------------------------------------------------------
 
 daemon::daemon(net::io_context& io, const config& cfg, std::string dashboard)
-    : io_(io), cfg_(cfg), dashboard_(std::move(dashboard)), acceptor_(io), timer_(io), shutdown_timer_(io) {
+    : io_(io),
+      cfg_(cfg),
+      dashboard_(std::move(dashboard)),
+      kv_(process_hash_seed()),
+      acceptor_(io),
+      timer_(io),
+      shutdown_timer_(io),
+      pending_(static_cast<std::size_t>(cfg.max_pending_requests) + max_read_index_reads, process_hash_seed()) {
   sm_.owner = this;
   boot_tag_ = "n" + std::to_string(cfg_.id) + "." + std::to_string(unix_ms_now()) + ".";
   const auto steady_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -506,7 +520,7 @@ void daemon::arm_epoll() {
 void daemon::on_timer() {
   if (node_) (void)loop_.run_once(weft::duration::zero());  // weft timers (reconnects)
   if (node_) note_leadership_change();
-  if (node_ && !barrier_reads_.empty()) sweep_lost_barriers();
+  if (node_) sweep_lost_barriers();
   sweep_deadlines();
   if (++timer_turns_ % 10 == 0) sweep_slow_connections();
   push_status(false);
@@ -592,10 +606,11 @@ void daemon::handle_kv(const std::shared_ptr<http_session>& session, const http_
   if (method == http::verb::get) return start_read(session, key);
   if (method != http::verb::put && method != http::verb::delete_)
     return session->respond(405, R"({"error":"method not allowed"})");
-  if (req.request_id.size() > 128) return session->respond(400, R"({"error":"X-Request-Id longer than 128 bytes"})");
-  const std::string generated = req.request_id.empty() ? next_request_id() : std::string();
-  const std::string_view request_id = req.request_id.empty() ? std::string_view(generated) : req.request_id;
-  if (by_request_.find(request_id) != by_request_.end())
+  if (req.request_id.size() > pending_requests::max_request_id_bytes)
+    return session->respond(400, R"({"error":"X-Request-Id longer than 128 bytes"})");
+  request_id_buffer generated;
+  const std::string_view request_id = req.request_id.empty() ? next_request_id(generated) : req.request_id;
+  if (pending_.find(request_id) != pending_requests::none)
     return session->respond(409, R"({"error":"a request with this X-Request-Id is in flight here"})");
   const kv_op op = method == http::verb::put ? kv_op::put : kv_op::del;
   (void)propose_entry(session, op, key, method == http::verb::put ? std::string_view(req.body) : std::string_view(),
@@ -605,42 +620,50 @@ void daemon::handle_kv(const std::shared_ptr<http_session>& session, const http_
 void daemon::start_read(const std::shared_ptr<http_session>& session, std::string_view key) {
   const auto now = std::chrono::steady_clock::now();
   const auto deadline = now + std::chrono::milliseconds(cfg_.request_timeout_ms);
-  if (node_->status().role == weft::raft::role::leader && by_context_.size() < 4096) {
-    const std::uint64_t context = next_context_++;
-    if (node_->read_index(context)) {
-      by_context_.emplace(context, pending{session, kind::read, std::string(key), now, deadline});
-      context_deadlines_.emplace_back(deadline, context);
-      return;
+  if (node_->status().role == weft::raft::role::leader && read_index_pending_ < max_read_index_reads) {
+    const std::uint32_t slot = pending_.add({}, kind::read, session, now, deadline);
+    if (slot != pending_requests::none) {
+      pending_.at(slot).key.assign(key);  // before read_index: ready may be told at once
+      ++read_index_pending_;
+      if (node_->read_index(pending_.context_of(slot))) return;
+      --read_index_pending_;
+      pending_.remove(slot);
     }
   }
   // A follower (or a leader that cannot serve ReadIndex yet) orders the read through the
-  // log: a barrier entry, answered when applied here (or refused early: barrier_reads_).
-  const std::string request_id = next_request_id();
-  if (propose_entry(session, kv_op::read_barrier, key, {}, request_id, kind::read)) {
-    by_request_.find(request_id)->second.sequence = request_counter_;
-    barrier_reads_.emplace(request_counter_, request_id);
-  }
+  // log: a barrier entry, answered when applied here (or refused early: the barrier list).
+  request_id_buffer id;
+  const std::string_view request_id = next_request_id(id);
+  const std::uint32_t slot = propose_entry(session, kv_op::read_barrier, key, {}, request_id, kind::read);
+  if (slot == pending_requests::none) return;
+  pending_.at(slot).key.assign(key);
+  pending_.push_barrier(slot, request_counter_);
 }
 
-bool daemon::propose_entry(const std::shared_ptr<http_session>& session, kv_op op, std::string_view key,
-                           std::string_view value, std::string_view request_id, kind what) {
-  if (by_request_.size() >= static_cast<std::size_t>(cfg_.max_pending_requests)) {
+std::uint32_t daemon::propose_entry(const std::shared_ptr<http_session>& session, kv_op op, std::string_view key,
+                                    std::string_view value, std::string_view request_id, kind what) {
+  if (proposed_pending_ >= static_cast<std::size_t>(cfg_.max_pending_requests)) {
     metrics_.kv_refused.add(1);
     session->respond(503, R"({"error":"busy"})");
-    return false;
+    return pending_requests::none;
   }
   unsigned status = 0;
   std::string_view body;
   if (!encode_and_propose(op, key, value, request_id, status, body)) {
     session->respond(status, body);
-    return false;
+    return pending_requests::none;
   }
   const auto now = std::chrono::steady_clock::now();
   const auto deadline = now + std::chrono::milliseconds(cfg_.request_timeout_ms);
-  by_request_.emplace(std::string(request_id), pending{session, what, std::string(key), now, deadline, 0,
-                                                       now + barrier_patience(), false});
-  request_deadlines_.emplace_back(deadline, std::string(request_id));
-  return true;
+  const std::uint32_t slot = pending_.add(request_id, what, session, now, deadline);
+  if (slot == pending_requests::none) {  // not expected: room was checked above
+    metrics_.kv_unknown.add(1);
+    session->respond(504, R"({"outcome":"unknown"})");
+    return slot;
+  }
+  pending_.at(slot).barrier_retry_at = now + barrier_patience();
+  ++proposed_pending_;
+  return slot;
 }
 
 bool daemon::encode_and_propose(kv_op op, std::string_view key, std::string_view value,
@@ -682,65 +705,64 @@ std::chrono::milliseconds daemon::barrier_patience() const noexcept {
 /// refused (503, retry) instead of waiting for request_timeout_ms.
 void daemon::sweep_lost_barriers() {
   const auto now = std::chrono::steady_clock::now();
-  while (!barrier_reads_.empty()) {
-    const auto oldest = barrier_reads_.begin();
-    const auto it = by_request_.find(oldest->second);
-    if (it == by_request_.end()) {
-      barrier_reads_.erase(oldest);
-      continue;
-    }
-    pending& p = it->second;
+  for (std::uint32_t slot = pending_.oldest_barrier(); slot != pending_requests::none;
+       slot = pending_.oldest_barrier()) {
+    const pending& p = pending_.at(slot);
     if (p.barrier_retry_at > now) return;
     // No time for another try (request_timeout_ms below two patiences): the deadline sweep
     // answers it, and those behind it, proposed later, are due no earlier.
     if (!p.barrier_reissued && now + barrier_patience() >= p.deadline) return;
-    if (p.barrier_reissued) {
-      const weft::raft::node_id leader = node_->status().leader;
-      finish(p, 503, "{\"error\":\"read barrier lost\",\"leader\":" +
-                         (leader != 0 ? std::to_string(leader) : std::string("null")) + "}");
-      by_request_.erase(it);
-      barrier_reads_.erase(oldest);
-      continue;
-    }
-    reissue_barrier(oldest);
+    if (p.barrier_reissued) refuse_with_leader(slot, "read barrier lost");
+    else reissue_barrier(slot);
   }
 }
 
-void daemon::reissue_barrier(std::map<std::uint64_t, std::string>::iterator at) {
-  auto node = by_request_.extract(at->second);
-  barrier_reads_.erase(at);
-  const std::string request_id = next_request_id();
+/// Proposes the barrier again under a new request id; it moves to the back of the barrier
+/// list and keeps its slot and deadline.
+void daemon::reissue_barrier(std::uint32_t slot) {
+  request_id_buffer id;
+  const std::string_view request_id = next_request_id(id);
   unsigned status = 0;
   std::string_view body;
-  if (!encode_and_propose(kv_op::read_barrier, node.mapped().key, {}, request_id, status, body)) {
-    finish(node.mapped(), status, body);
-    return;
-  }
-  pending& p = node.mapped();
-  p.sequence = request_counter_;
+  if (!encode_and_propose(kv_op::read_barrier, pending_.at(slot).key, {}, request_id, status, body))
+    return finish(slot, status, body);
+  pending_.rename(slot, request_id);
+  pending_.push_barrier(slot, request_counter_);
+  pending& p = pending_.at(slot);
   p.barrier_reissued = true;
   p.barrier_retry_at = std::chrono::steady_clock::now() + barrier_patience();
-  // Its entry in request_deadlines_ names the old id and is skipped: the refusal in
-  // sweep_lost_barriers comes before the deadline.
-  node.key() = request_id;
-  by_request_.insert(std::move(node));
-  barrier_reads_.emplace(request_counter_, request_id);
   metrics_.kv_barriers_reissued.add(1);
 }
 
-void daemon::finish(pending& p, unsigned status, std::string_view body) {
+void daemon::finish(std::uint32_t slot, unsigned status, std::string_view body) {
+  pending& p = pending_.at(slot);
   if (p.session && p.session->awaiting()) p.session->respond(status, body);
-  p.session.reset();
+  if (p.request_id().empty()) --read_index_pending_;
+  else --proposed_pending_;
+  pending_.remove(slot);
 }
 
-void daemon::answer_read(pending& p) {
+/// 503 with the leader this member knows of, for a read the client should retry.
+void daemon::refuse_with_leader(std::uint32_t slot, std::string_view why) {
+  const weft::raft::node_id leader = node_->status().leader;
+  char body[128];
+  const int n = leader != 0 ? std::snprintf(body, sizeof body, "{\"error\":\"%.*s\",\"leader\":%llu}",
+                                            static_cast<int>(why.size()), why.data(),
+                                            static_cast<unsigned long long>(leader))
+                            : std::snprintf(body, sizeof body, "{\"error\":\"%.*s\",\"leader\":null}",
+                                            static_cast<int>(why.size()), why.data());
+  finish(slot, 503, std::string_view(body, static_cast<std::size_t>(n)));
+}
+
+void daemon::answer_read(std::uint32_t slot) {
   metrics_.kv_reads.add(1);
-  const auto value = kv_.get(p.key);
+  pending& p = pending_.at(slot);
   if (p.session && p.session->awaiting()) {
+    const auto value = kv_.get(p.key);
     if (value) p.session->respond(200, *value, "application/octet-stream");
     else p.session->respond(404, R"({"error":"not found"})");
   }
-  p.session.reset();
+  finish(slot, 200, {});  // answered above: frees the slot
 }
 
 void daemon::on_apply(weft::raft::index_t index, weft::byte_view payload) {
@@ -749,23 +771,18 @@ void daemon::on_apply(weft::raft::index_t index, weft::byte_view payload) {
   // Entries proposed here reach the log in proposal order (directly, or forwarded over one
   // connection to one leader): an own entry applied before an older barrier means that
   // barrier was dropped on the way.
-  if (!barrier_reads_.empty() && applied->origin == cfg_.id)
+  if (pending_.oldest_barrier() != pending_requests::none && applied->origin == cfg_.id)
     fail_barrier_reads_before(own_sequence(applied->request_id), "read barrier lost in forwarding");
-  const auto it = by_request_.find(applied->request_id);
-  if (it == by_request_.end()) return;
-  pending& p = it->second;
-  if (p.what == kind::read) {
-    barrier_reads_.erase(p.sequence);
-    answer_read(p);
-  } else {
-    metrics_.kv_writes.add(1);
-    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - p.started);
-    metrics_.write_latency.record(static_cast<std::uint64_t>(ns.count()));
-    char body[40];
-    const int n = std::snprintf(body, sizeof body, "{\"index\":%llu}", static_cast<unsigned long long>(index));
-    finish(p, 200, std::string_view(body, static_cast<std::size_t>(n)));
-  }
-  by_request_.erase(it);
+  const std::uint32_t slot = pending_.find(applied->request_id);
+  if (slot == pending_requests::none) return;
+  if (pending_.at(slot).what == kind::read) return answer_read(slot);
+  metrics_.kv_writes.add(1);
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() -
+                                                                        pending_.at(slot).started);
+  metrics_.write_latency.record(static_cast<std::uint64_t>(ns.count()));
+  char body[40];
+  const int n = std::snprintf(body, sizeof body, "{\"index\":%llu}", static_cast<unsigned long long>(index));
+  finish(slot, 200, std::string_view(body, static_cast<std::size_t>(n)));
 }
 
 /// The request counter of an id next_request_id() made in this process, else 0.
@@ -782,16 +799,9 @@ std::uint64_t daemon::own_sequence(std::string_view request_id) const noexcept {
 /// Answers 503 to every waiting read barrier older than `sequence`: reads have no effect,
 /// so refusing one that might still be applied later only costs the client a retry.
 void daemon::fail_barrier_reads_before(std::uint64_t sequence, const char* why) {
-  while (!barrier_reads_.empty() && barrier_reads_.begin()->first < sequence) {
-    const auto it = by_request_.find(barrier_reads_.begin()->second);
-    barrier_reads_.erase(barrier_reads_.begin());
-    if (it == by_request_.end() || it->second.what != kind::read) continue;
-    const weft::raft::node_id leader = node_->status().leader;
-    finish(it->second, 503,
-           std::string("{\"error\":\"") + why + "\",\"leader\":" +
-               (leader != 0 ? std::to_string(leader) : std::string("null")) + "}");
-    by_request_.erase(it);
-  }
+  for (std::uint32_t slot = pending_.oldest_barrier();
+       slot != pending_requests::none && pending_.at(slot).sequence < sequence; slot = pending_.oldest_barrier())
+    refuse_with_leader(slot, why);
 }
 
 /// A new term or leader: a barrier proposed before it may have been dropped with the old
@@ -801,54 +811,43 @@ void daemon::note_leadership_change() {
   if (s.term == seen_term_ && s.leader == seen_leader_ && !s.failed) return;
   seen_term_ = s.term;
   seen_leader_ = s.leader;
-  if (!barrier_reads_.empty()) fail_barrier_reads_before(~std::uint64_t{0}, "leadership changed");
+  fail_barrier_reads_before(~std::uint64_t{0}, "leadership changed");
 }
 
 void daemon::on_read_ready(std::uint64_t context) {
-  const auto it = by_context_.find(context);
-  if (it == by_context_.end()) return;
-  answer_read(it->second);
-  by_context_.erase(it);
+  const std::uint32_t slot = pending_.slot_of_context(context);
+  if (slot != pending_requests::none) answer_read(slot);
 }
 
 /// The read was taken while this member led, and it stopped leading before a quorum
 /// confirmed it: answer now (the client retries at the leader) instead of at the deadline.
 void daemon::on_read_failed(std::uint64_t context) {
-  const auto it = by_context_.find(context);
-  if (it == by_context_.end()) return;
-  const weft::raft::node_id leader = node_->status().leader;
-  finish(it->second, 503,
-         "{\"error\":\"leadership lost\",\"leader\":" + (leader != 0 ? std::to_string(leader) : std::string("null")) + "}");
-  by_context_.erase(it);
+  const std::uint32_t slot = pending_.slot_of_context(context);
+  if (slot != pending_requests::none) refuse_with_leader(slot, "leadership lost");
 }
 
+/// Every request waits request_timeout_ms from when it was added, so the oldest is the
+/// soonest due; a re-issued barrier keeps its place and its deadline.
 void daemon::sweep_deadlines() {
   const auto now = std::chrono::steady_clock::now();
-  while (!request_deadlines_.empty() && request_deadlines_.front().first <= now) {
-    const auto it = by_request_.find(request_deadlines_.front().second);
-    if (it != by_request_.end() && it->second.deadline <= now) {
-      if (it->second.what == kind::write) {
-        metrics_.kv_unknown.add(1);
-        finish(it->second, 504, R"({"outcome":"unknown"})");
-      } else {
-        barrier_reads_.erase(it->second.sequence);
-        finish(it->second, 504, R"({"error":"read timed out"})");
-      }
-      by_request_.erase(it);
+  for (std::uint32_t slot = pending_.oldest(); slot != pending_requests::none && pending_.at(slot).deadline <= now;
+       slot = pending_.oldest()) {
+    if (pending_.at(slot).what == kind::write) {
+      metrics_.kv_unknown.add(1);
+      finish(slot, 504, R"({"outcome":"unknown"})");
+    } else {
+      finish(slot, 504, R"({"error":"read timed out"})");
     }
-    request_deadlines_.pop_front();
-  }
-  while (!context_deadlines_.empty() && context_deadlines_.front().first <= now) {
-    const auto it = by_context_.find(context_deadlines_.front().second);
-    if (it != by_context_.end()) {
-      finish(it->second, 504, R"({"error":"read timed out"})");
-      by_context_.erase(it);
-    }
-    context_deadlines_.pop_front();
   }
 }
 
-std::string daemon::next_request_id() { return boot_tag_ + std::to_string(++request_counter_); }
+/// boot_tag_ and the next request counter, formatted into `into`.
+std::string_view daemon::next_request_id(request_id_buffer& into) noexcept {
+  const std::size_t tag = std::min(boot_tag_.size(), sizeof into.bytes - 20);
+  std::memcpy(into.bytes, boot_tag_.data(), tag);
+  const auto r = std::to_chars(into.bytes + tag, into.bytes + sizeof into.bytes, ++request_counter_);
+  return {into.bytes, static_cast<std::size_t>(r.ptr - into.bytes)};
+}
 
 // ---- status, metrics, WebSocket -----------------------------------------------------------
 
@@ -922,7 +921,7 @@ void daemon::push_status(bool force) {
 
 std::string daemon::metrics_text() {
   metrics_.connections.set(*open_connections);
-  metrics_.kv_pending.set(static_cast<std::int64_t>(by_request_.size() + by_context_.size()));
+  metrics_.kv_pending.set(static_cast<std::int64_t>(pending_.size()));
   if (node_) transport_metrics_.observe(node_->tcp_counters(), node_->udp_counters());
   std::string out;
   weft::telemetry::string_output sink(out);
@@ -940,18 +939,14 @@ void daemon::shutdown() {
   stopping_ = true;
   beast::error_code ignored;
   acceptor_.close(ignored);
-  for (auto& [id, p] : by_request_) {
-    if (p.what == kind::write) {
+  pending_.for_each([this](std::uint32_t slot) {
+    if (pending_.at(slot).what == kind::write) {
       metrics_.kv_unknown.add(1);
-      finish(p, 504, R"({"outcome":"unknown"})");
+      finish(slot, 504, R"({"outcome":"unknown"})");
     } else {
-      finish(p, 503, R"({"error":"shutting down"})");
+      finish(slot, 503, R"({"error":"shutting down"})");
     }
-  }
-  by_request_.clear();
-  barrier_reads_.clear();
-  for (auto& [context, p] : by_context_) finish(p, 503, R"({"error":"shutting down"})");
-  by_context_.clear();
+  });
   if (node_) (void)node_->leave();
   shutdown_timer_.expires_after(std::chrono::milliseconds(300));
   shutdown_timer_.async_wait([this](beast::error_code) {

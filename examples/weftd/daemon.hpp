@@ -9,16 +9,14 @@
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "config.hpp"
 #include "kv.hpp"
+#include "pending.hpp"
 #include "transport_metrics.hpp"
 #include "weft/runtime/node.hpp"
 #include "weft/telemetry/metrics.hpp"
@@ -114,16 +112,13 @@ class daemon {
   [[nodiscard]] kv_store& store() noexcept { return kv_; }
 
  private:
-  enum class kind : std::uint8_t { write, read };
-  struct pending {
-    std::shared_ptr<http_session> session;  // keeps the connection open while waiting
-    kind what = kind::write;
-    std::string key;
-    std::chrono::steady_clock::time_point started;
-    std::chrono::steady_clock::time_point deadline;
-    std::uint64_t sequence = 0;  // a read barrier's request counter (next_request_id)
-    std::chrono::steady_clock::time_point barrier_retry_at{};  // re-issue, then refuse (read barriers)
-    bool barrier_reissued = false;
+  using kind = pending_kind;
+  using pending_requests = pending_table<http_session>;
+  using pending = pending_requests::request;
+  static constexpr std::size_t max_read_index_reads = 4096;  // node_options::raft.max_pending_reads
+  /// A request id this member makes: boot tag (at most ~37 bytes) and request counter.
+  struct request_id_buffer {
+    char bytes[64];
   };
 
   void accept();
@@ -133,21 +128,24 @@ class daemon {
   void push_status(bool force);
   void handle_kv(const std::shared_ptr<http_session>& session, const http_request& req, std::string_view key);
   void start_read(const std::shared_ptr<http_session>& session, std::string_view key);
-  bool propose_entry(const std::shared_ptr<http_session>& session, kv_op op, std::string_view key,
-                     std::string_view value, std::string_view request_id, kind what);
+  /// The slot of the request now waiting, or none (answered already).
+  std::uint32_t propose_entry(const std::shared_ptr<http_session>& session, kv_op op, std::string_view key,
+                              std::string_view value, std::string_view request_id, kind what);
   /// Encodes and proposes one entry; on failure the status and body to answer.
   bool encode_and_propose(kv_op op, std::string_view key, std::string_view value, std::string_view request_id,
                           unsigned& status, std::string_view& body);
   void sweep_lost_barriers();
-  void reissue_barrier(std::map<std::uint64_t, std::string>::iterator at);
+  void reissue_barrier(std::uint32_t slot);
   [[nodiscard]] std::chrono::milliseconds barrier_patience() const noexcept;
   void sweep_slow_connections();
-  void answer_read(pending& p);
+  void answer_read(std::uint32_t slot);
   void fail_barrier_reads_before(std::uint64_t sequence, const char* why);
+  void refuse_with_leader(std::uint32_t slot, std::string_view why);
   void note_leadership_change();
   [[nodiscard]] std::uint64_t own_sequence(std::string_view request_id) const noexcept;
-  void finish(pending& p, unsigned status, std::string_view body);
-  std::string next_request_id();
+  /// Answers the request in `slot` (if its connection still waits) and frees the slot.
+  void finish(std::uint32_t slot, unsigned status, std::string_view body);
+  std::string_view next_request_id(request_id_buffer& into) noexcept;
   std::string metrics_text();
 
   net::io_context& io_;
@@ -161,20 +159,19 @@ class daemon {
   std::optional<net::posix::stream_descriptor> epoll_;
   net::steady_timer timer_;
   net::steady_timer shutdown_timer_;
-  std::unordered_map<std::string, pending, string_hash, std::equal_to<>> by_request_;  // writes, barrier reads
-  std::unordered_map<std::uint64_t, pending> by_context_;  // ReadIndex reads
-  std::deque<std::pair<std::chrono::steady_clock::time_point, std::string>> request_deadlines_;
-  std::deque<std::pair<std::chrono::steady_clock::time_point, std::uint64_t>> context_deadlines_;
+  /// Writes and read barriers (by request id; at most max_pending_requests) and ReadIndex
+  /// reads (by context; at most max_read_index_reads), with their deadlines and, for read
+  /// barriers, their request counters: proposed here and not yet applied, oldest first. A
+  /// later own entry applied first, or a leader change, means the barrier is lost or may be,
+  /// and a read is safe to refuse at once (the client retries) instead of at the timeout.
+  pending_requests pending_;
+  std::size_t proposed_pending_ = 0;   // writes and read barriers in pending_
+  std::size_t read_index_pending_ = 0;  // ReadIndex reads in pending_
   std::vector<std::weak_ptr<ws_session>> sockets_;
   std::vector<std::weak_ptr<http_session>> http_sessions_;  // swept for slow clients
   std::vector<std::uint8_t> entry_buffer_;  // the proposal being encoded
   unsigned timer_turns_ = 0;
-  std::uint64_t next_context_ = 1;
   std::uint64_t request_counter_ = 0;
-  /// Read barriers proposed here and not yet applied, by request counter (oldest first): a
-  /// later own entry applied first, or a leader change, means the barrier is lost or may
-  /// be, and a read is safe to refuse at once (the client retries) instead of at the timeout.
-  std::map<std::uint64_t, std::string> barrier_reads_;
   weft::raft::term_t seen_term_ = 0;
   weft::raft::node_id seen_leader_ = 0;
   std::string boot_tag_;

@@ -6,7 +6,6 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -44,13 +43,6 @@ inline std::string as_string(weft::byte_view v) { return {v.begin(), v.end()}; }
 inline std::string_view as_chars(weft::byte_view v) noexcept {
   return {reinterpret_cast<const char*>(v.data()), v.size()};
 }
-
-/// Hashes std::string and std::string_view alike, so that lookups by a view into an
-/// entry's payload build no std::string.
-struct string_hash {
-  using is_transparent = void;
-  std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
-};
 
 /// What happened to one applied entry, for the daemon to answer its waiting request. The
 /// views point into the applied payload: valid until apply() returns to its caller's caller.
