@@ -86,15 +86,20 @@ TEST_CASE("cluster: /metrics passes promtool check metrics on every member", "[i
     CHECK(::sendto(raw, bytes.data(), bytes.size(), 0, reinterpret_cast<const sockaddr*>(&to), sizeof to) == 12);
   ::close(raw);
   // Noise message 1 of a member speaking wire version 9: u16 length, ephemeral key, version
-  // marker "WS" 9. Refused before any answer: the member closes the connection.
+  // marker "WS" 9. Refused before message 2: the member answers with its own marker in a
+  // 3-byte frame and closes the connection.
   const int stream = connect_with_timeout(target.raft.port);
   REQUIRE(stream >= 0);
   std::string message_1{0, 35};
   message_1.append(32, '\x09');
   message_1.append("WS\x09", 3);
   CHECK(::send(stream, message_1.data(), message_1.size(), MSG_NOSIGNAL) == 37);
-  char byte = 0;
-  CHECK(::recv(stream, &byte, 1, 0) == 0);
+  std::string answer;
+  char chunk[64];
+  ssize_t got = 0;
+  while ((got = ::recv(stream, chunk, sizeof chunk, 0)) > 0) answer.append(chunk, static_cast<std::size_t>(got));
+  CHECK(got == 0);  // closed by the member
+  CHECK(answer == std::string{0, 3, 'W', 'S', static_cast<char>(weft::transport::tcp_transport::wire_version)});
   ::close(stream);
   // A Noise peer whose hello names id 99, which no member's config lists.
   const int stranger = connect_with_timeout(target.raft.port);

@@ -167,7 +167,9 @@ class tcp_transport {
   /// Noise message 1's payload, "WS" and the wire version: cleartext (no key exists yet)
   /// but mixed into the handshake hash, so a peer of another version is refused as such
   /// before any DH runs, and a forged marker fails the handshake. Message 1 without a
-  /// payload comes from a build before markers, which spoke version 1.
+  /// payload comes from a build before markers, which spoke version 1. A responder that
+  /// refuses the version answers with its own marker in a Noise-length frame (too short to
+  /// be a message 2) before it closes, so the initiator counts the version too.
   static constexpr std::size_t version_marker_size_bytes = 3;
   /// Mixed into every handshake: both sides must run this protocol and wire version.
   static constexpr std::string_view noise_prologue = "weft/tcp/noise/v1";
@@ -256,6 +258,7 @@ class tcp_transport {
     std::unique_ptr<std::uint8_t[]> sealed;  // one sealed or handshake frame in [sealed_head, sealed_tail)
     std::size_t sealed_head = 0;
     std::size_t sealed_tail = 0;
+    bool reply_started = false;  // bytes of the responder's answer to message 1 have come
     peer_traffic traffic{};
   };
   struct inbound {
@@ -300,7 +303,8 @@ class tcp_transport {
   [[nodiscard]] hello_check check_hello(byte_view hello) noexcept;
   void refuse_inbound(std::uint64_t tcp_counters::*kind) noexcept;
   [[nodiscard]] bool refuse_hello(hello_verdict verdict) noexcept;
-  [[nodiscard]] bool check_version_marker(byte_view payload) noexcept;
+  [[nodiscard]] bool check_version_marker(inbound& conn, byte_view payload) noexcept;
+  [[nodiscard]] static bool is_version_refusal(byte_view reply) noexcept;
   void count_session_refusal(const error& e, bool handshake) noexcept;
 
   static void on_outbound_event(void* context, std::uint32_t events) noexcept;
@@ -569,6 +573,7 @@ inline result<void> tcp_transport::start_handshake(outbound& link) noexcept {
                       mutable_byte_view(link.sealed.get(), crypto::noise_frame_header_bytes +
                                                                crypto::noise_max_message_size_bytes)));
   link.sealed_head = 0;
+  link.reply_started = false;
   link.state = link_state::handshaking;
   auto deadline = loop_->add_timer(options_.handshake_timeout, &on_retry_timer, &link);
   if (!deadline) return deadline.error();
@@ -610,17 +615,27 @@ inline bool tcp_transport::refuse_hello(hello_verdict verdict) noexcept {
 }
 
 /// Noise, responder: message 1's payload is our version marker, or empty (a build before
-/// markers, version 1); another version is refused before message 2 costs any DH.
-inline bool tcp_transport::check_version_marker(byte_view payload) noexcept {
+/// markers, version 1); another version is refused before message 2 costs any DH, and told
+/// our version (best effort: the connection closes either way).
+inline bool tcp_transport::check_version_marker(inbound& conn, byte_view payload) noexcept {
   static_assert(wire_version == 1, "an empty marker means version 1: keep accepting it only then");
   if (payload.empty()) return true;
   if (payload.size() == version_marker_size_bytes && payload[0] == 'W' && payload[1] == 'S') {
     if (payload[2] == wire_version) return true;
     refuse_inbound(&tcp_counters::refused_wire_version);
+    const std::uint8_t refusal[] = {0, version_marker_size_bytes, 'W', 'S', wire_version};
+    (void)::send(conn.socket.get(), refusal, sizeof refusal, MSG_NOSIGNAL | MSG_DONTWAIT);
     return false;
   }
   ++counters_.refused_handshake;
   return false;
+}
+
+/// A responder's answer that is its version marker in a 3-byte frame: it refused ours.
+inline bool tcp_transport::is_version_refusal(byte_view reply) noexcept {
+  return reply.size() >= crypto::noise_frame_header_bytes + version_marker_size_bytes &&
+         reply[0] == 0 && reply[1] == version_marker_size_bytes && reply[2] == 'W' &&
+         reply[3] == 'S' && reply[4] != wire_version;
 }
 
 /// Noise, initiator: message 2 proves the responder's key; message 3 proves ours.
@@ -634,6 +649,13 @@ inline void tcp_transport::read_handshake_reply(outbound& link) noexcept {
     return;
   }
   const byte_view got(chunk, static_cast<std::size_t>(n));
+  const bool first_bytes = !link.reply_started;
+  link.reply_started = true;
+  if (first_bytes && is_version_refusal(got)) {
+    ++counters_.refused_wire_version;
+    drop_link(link);
+    return;
+  }
   auto taken = link.session->feed(got);
   if (!taken) {
     count_session_refusal(taken.error(), true);
@@ -971,7 +993,7 @@ inline bool tcp_transport::consume_sealed(inbound& conn, byte_view bytes,
 /// that the initiator's static key is the one held for the member its hello names.
 inline bool tcp_transport::answer_handshake(inbound& conn, byte_view payload) noexcept {
   if (conn.session->handshake_due()) {
-    if (!check_version_marker(payload)) return false;
+    if (!check_version_marker(conn, payload)) return false;
     std::uint8_t mine[hello_size_bytes] = {'W', 'S', wire_version, 0, 0, 0, 0};
     store_be<std::uint32_t>(mine + 3, self_);
     std::uint8_t reply[256];  // message 2: 32 + 48 + 7 + 16 bytes, plus the length prefix

@@ -445,7 +445,12 @@ TEST_CASE("Noise TCP: message 1 of another wire version is refused as refused_wi
   const int fd = connect_raw(l.b.local_endpoint());
   raw_session s = raw_initiator(l.ia);
   send_message_1(fd, s, weft::byte_view(older, sizeof older));
-  CHECK(l.closed(fd));  // refused before message 2: no answer at all
+  // Refused before message 2: the answer is our version marker in a 3-byte frame, then EOF.
+  std::uint8_t answer[16] = {};
+  REQUIRE(pump_and_recv(l.loop, fd, answer, sizeof answer) == 5);
+  const std::uint8_t expected[] = {0, 3, 'W', 'S', tcp_transport::wire_version};
+  CHECK(weft::equal_bytes(weft::byte_view(answer, 5), weft::byte_view(expected, 5)));
+  CHECK(l.closed(fd));
   ::close(fd);
   CHECK(weft_test::tcp_refusals_moved(before, l.b.counters()) ==
         std::vector<std::string>{"inbound_refused +1", "refused_wire_version +1"});
@@ -511,4 +516,59 @@ TEST_CASE("Noise TCP: a message 3 hello that is malformed or of another version 
   CHECK(l.refusals_after_handshake(l.ia, weft::byte_view(ours, sizeof ours), noise_hello(other, 1)) ==
         std::vector<std::string>{"inbound_refused +1", "refused_wire_version +1"});
   CHECK(l.mb.received.empty());
+}
+
+TEST_CASE("Noise TCP: a responder that refuses our version is counted as refused_wire_version",
+          "[transport][tcp][noise]") {
+  weft::runtime::event_loop loop;
+  REQUIRE(loop.init());
+  const identity ia(1), ib(2);
+  tcp_transport a;
+  noise_member ma(&a);
+  a.set_noise_identity(ia.noise());
+  REQUIRE(a.open(loop, loopback_any, 1, noise_options(), &on_noise_message, &on_noise_link, &ma));
+  // Member 2 is a raw listener standing in for a member of another wire version.
+  const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+  const sockaddr_in any = loopback_any.to_sockaddr();
+  REQUIRE(::bind(listener, reinterpret_cast<const sockaddr*>(&any), sizeof any) == 0);
+  REQUIRE(::listen(listener, 4) == 0);
+  sockaddr_in bound{};
+  socklen_t size = sizeof bound;
+  REQUIRE(::getsockname(listener, reinterpret_cast<sockaddr*>(&bound), &size) == 0);
+  REQUIRE(a.set_peer(2, ipv4_endpoint::from_sockaddr(bound), &ib.noise_public));
+  REQUIRE(a.send_message(2, weft::as_bytes("hello?")));
+  int fd = -1;
+  run_until(loop, [&] {
+    pollfd p{listener, POLLIN, 0};
+    if (::poll(&p, 1, 0) == 1) fd = ::accept(listener, nullptr, nullptr);
+    return fd >= 0;
+  });
+  REQUIRE(fd >= 0);
+  // Message 1 carries our marker after the length and the ephemeral key.
+  std::uint8_t message_1[37] = {};
+  std::size_t got = 0;
+  run_until(loop, [&] {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 0) == 1) {
+      const ssize_t n = ::recv(fd, message_1 + got, sizeof message_1 - got, 0);
+      REQUIRE(n > 0);
+      got += static_cast<std::size_t>(n);
+    }
+    return got == sizeof message_1;
+  });
+  REQUIRE(got == sizeof message_1);
+  CHECK(message_1[0] == 0);
+  CHECK(message_1[1] == 35);
+  CHECK(message_1[34] == 'W');
+  CHECK(message_1[35] == 'S');
+  CHECK(message_1[36] == tcp_transport::wire_version);
+  const auto before = a.counters();
+  const std::uint8_t refusal[] = {0, 3, 'W', 'S', static_cast<std::uint8_t>(tcp_transport::wire_version + 1)};
+  send_all(fd, weft::byte_view(refusal, sizeof refusal));
+  ::close(fd);
+  run_until(loop, [&] { return a.counters().refused_wire_version > before.refused_wire_version; });
+  CHECK(weft_test::tcp_refusals_moved(before, a.counters()) ==
+        std::vector<std::string>{"refused_wire_version +1"});
+  CHECK_FALSE(a.connected(2));
+  ::close(listener);
 }
