@@ -119,6 +119,13 @@ struct wal_stats {
   std::uint64_t zero_ahead_bytes = 0;  // zeros written ahead of the records (fallocated segments)
 };
 
+/// What a sync on another thread will make durable (wal::write_for_sync).
+struct wal_sync_ticket {
+  file_handle file{};          // value 0: no sync needed
+  log_position position{};     // durable once `file` is synced
+  std::uint64_t bytes = 0;     // record bytes the sync covers
+};
+
 template <class FS>
 class wal {
   static_assert(file_system<FS>, "wal<FS>: FS must model weft::storage::file_system; "
@@ -208,6 +215,51 @@ class wal {
     last_batch_bytes_ = std::exchange(flushed_since_sync_, 0);
     WEFT_TRY(write_sync_marker());
     return durable_;
+  }
+
+  /// Sync off this thread (docs/storage.md, "syncing on another thread"), first half: hands
+  /// every buffered record to the OS and names the file whose sync makes them durable,
+  /// without syncing. Another thread may then call the file system's sync(ticket.file)
+  /// while this WAL keeps appending: the file stays open until roll() seals it, which calls
+  /// the seal hook (set_seal_hook) first so that thread can finish. A ticket with file value
+  /// 0 needs no sync (nothing new, or a policy other than on_sync, already applied).
+  [[nodiscard]] result<wal_sync_ticket> write_for_sync() noexcept {
+    WEFT_TRY(writable());
+    if (options_.sync != sync_policy::on_sync) {
+      WEFT_TRY_ASSIGN(const log_position done, sync());
+      return wal_sync_ticket{{}, done, 0};
+    }
+    WEFT_TRY(flush());
+    if (written_.sequence == durable_.sequence || written_.sequence == marker_sequence_ ||
+        written_.sequence == ticketed_sequence_)
+      return wal_sync_ticket{{}, durable_, 0};
+    ticketed_sequence_ = written_.sequence;
+    last_batch_bytes_ = std::exchange(flushed_since_sync_, 0);
+    return wal_sync_ticket{current().handle, written_, last_batch_bytes_};
+  }
+
+  /// Second half, back on this thread: `outcome` is what sync(ticket.file) returned. On
+  /// success everything the ticket names is durable (a sync covers every write before it,
+  /// so tickets may be completed out of turn or skipped for a later one); on failure the
+  /// WAL is poisoned (the OS may have dropped the dirty pages). Returns the durable position.
+  [[nodiscard]] result<log_position> complete_sync(const wal_sync_ticket& ticket,
+                                                   const result<void>& outcome) noexcept {
+    WEFT_TRY(writable());
+    if (!outcome) return poison(outcome.error());
+    if (ticket.file.value == 0 || ticket.position.sequence <= durable_.sequence) return durable_;
+    ++stats_.syncs;
+    durable_ = ticket.position;
+    // The marker proves the ticket's records durable; records written after the ticket
+    // precede it in the file, and it claims no more than durable_ (its synced_through).
+    WEFT_TRY(write_sync_marker());
+    return durable_;
+  }
+
+  /// Called at the start of every segment roll, before the current segment (which an
+  /// outstanding wal_sync_ticket may name) is synced and closed.
+  void set_seal_hook(void (*hook)(void* context) noexcept, void* context) noexcept {
+    seal_hook_ = hook;
+    seal_hook_context_ = context;
   }
 
   [[nodiscard]] result<std::uint64_t> term_at(std::uint64_t index) const noexcept {
@@ -376,6 +428,7 @@ class wal {
   [[nodiscard]] result<void> roll() noexcept {
     if (segments_.size() == options_.max_segments)
       return error(storage_errc::log_full, "wal: max_segments; compact first");
+    if (seal_hook_ != nullptr) seal_hook_(seal_hook_context_);
     WEFT_TRY(flush());
     if (options_.sync != sync_policy::never) {
       if (auto synced = fs_.sync(current().handle); !synced) return poison(synced.error());
@@ -578,6 +631,9 @@ class wal {
   std::uint64_t flushed_since_sync_ = 0;  // record bytes handed to the OS since the last sync
   std::uint64_t last_batch_bytes_ = 0;    // record bytes the last sync covered
   std::uint64_t marker_sequence_ = 0;  // sequence of the latest sync marker (0: none)
+  std::uint64_t ticketed_sequence_ = 0;  // written_.sequence at the last write_for_sync ticket
+  void (*seal_hook_)(void*) noexcept = nullptr;
+  void* seal_hook_context_ = nullptr;
   std::uint64_t window_offset_ = 0;  // file bytes held in read_buffer_ while scanning
   std::size_t window_size_ = 0;
   file_handle window_handle_{};
@@ -624,6 +680,7 @@ result<void> wal<FS>::open(recovery_report& report) noexcept {
   first_ = options_.first_index;
   written_ = durable_ = {};
   marker_sequence_ = 0;
+  ticketed_sequence_ = 0;
   zeroed_through_ = 0;
   flushed_since_sync_ = last_batch_bytes_ = 0;
   auto recovered = recover(report);

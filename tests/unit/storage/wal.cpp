@@ -672,3 +672,61 @@ TEST_CASE("wal format: a batch sealed three records at a time carries each recor
     }
   }
 }
+
+TEST_CASE("wal: a sync split for another thread (write_for_sync, complete_sync) acknowledges only "
+          "what its ticket covers", "[storage][wal]") {
+  mem_fs fs;
+  st::wal_options o = small_options();
+  o.segment_size_bytes = 1 << 20;
+  o.write_buffer_size_bytes = 1 << 16;
+  st::wal<mem_fs> log(fs, o);
+  st::recovery_report report;
+  REQUIRE(log.open(report));
+  const int syncs_before = fs.syncs;
+  for (std::uint64_t i = 1; i <= 10; ++i) REQUIRE(log.append(i, 1, weft::as_bytes("first")));
+  auto first = log.write_for_sync();
+  REQUIRE(first);
+  CHECK(first->file.value != 0);
+  CHECK(first->position.last_index == 10);
+  CHECK(log.durable().last_index == 0);  // written, not durable
+  CHECK(fs.syncs == syncs_before);       // and not synced here
+  for (std::uint64_t i = 11; i <= 20; ++i) REQUIRE(log.append(i, 1, weft::as_bytes("second")));
+  auto second = log.write_for_sync();
+  REQUIRE(second);
+  CHECK(second->position.last_index == 20);
+  auto nothing_new = log.write_for_sync();
+  REQUIRE(nothing_new);
+  CHECK(nothing_new->file.value == 0);
+  // The later ticket's sync covers the earlier one; the earlier one completing late changes nothing.
+  REQUIRE(fs.sync(second->file));
+  auto durable = log.complete_sync(*second, weft::ok());
+  REQUIRE(durable);
+  CHECK(durable->last_index == 20);
+  auto late = log.complete_sync(*first, weft::ok());
+  REQUIRE(late);
+  CHECK(late->last_index == 20);
+  // A failed sync is never acknowledged and poisons the log.
+  REQUIRE(log.append(21, 1, weft::as_bytes("unsure")));
+  auto third = log.write_for_sync();
+  REQUIRE(third);
+  const weft::result<void> failed = weft::error(st::fs_errc::io_error, "test");
+  CHECK(log.complete_sync(*third, failed).error() == st::fs_errc::io_error);
+  CHECK(log.durable().last_index == 20);
+  CHECK(log.append(22, 1, weft::as_bytes("x")).error() == st::storage_errc::poisoned);
+}
+
+TEST_CASE("wal: every segment roll calls the seal hook first", "[storage][wal]") {
+  mem_fs fs;
+  st::wal<mem_fs> log(fs, small_options());
+  st::recovery_report report;
+  REQUIRE(log.open(report));
+  int seals = 0;
+  log.set_seal_hook([](void* context) noexcept { ++*static_cast<int*>(context); }, &seals);
+  const std::string big(900, 'r');
+  for (std::uint64_t i = 1; i <= 40; ++i) {
+    REQUIRE(log.append(i, 1, weft::as_bytes(big)));
+    REQUIRE(log.write_for_sync());
+  }
+  CHECK(log.stats().segments_created > 1);
+  CHECK(static_cast<std::uint64_t>(seals) == log.stats().segments_created - 1);
+}
