@@ -30,6 +30,7 @@
 #include "weft/core/time.hpp"
 #include "weft/membership/swim/sodium_admission.hpp"
 #include "weft/membership/swim/swim.hpp"
+#include "weft/runtime/detail/storage_thread.hpp"
 #include "weft/runtime/errors.hpp"
 #include "weft/runtime/event_loop.hpp"
 #include "weft/runtime/snapshot_stream.hpp"
@@ -112,6 +113,18 @@ struct node_options {
   std::uint64_t snapshot_interval_bytes = 16u << 20;
   std::size_t snapshot_buffer_size_bytes = 64u << 10;  // save/load/stream buffer, each
   storage::snapshot_options snapshot{};
+  // The storage thread (docs/runtime.md, "Storage thread"): each batch's WAL records are
+  // written on the loop and synced on a thread of their own while the loop goes on; the
+  // batch's send_after_persist messages and persisted() wait, in order, for that sync.
+  // false: every batch syncs on the loop thread (targets without threads, A/B measurement).
+  bool storage_thread = true;
+  std::uint32_t max_batches_awaiting_sync = 1024;     // beyond: the loop waits for the thread
+  std::uint32_t max_messages_awaiting_sync = 4096;    // held send_after_persist messages
+  std::size_t message_bytes_awaiting_sync = 1u << 20;  // their encoded bytes
+  // With the storage thread, a local snapshot is saved into memory on the loop (up to this
+  // size; kept between snapshots) and written, synced and installed by a thread; a larger
+  // one, or any without the storage thread, is written on the loop. 0: always on the loop.
+  std::size_t max_snapshot_image_bytes = 256u << 20;
 
   [[nodiscard]] result<void> validate() const noexcept {
     const auto bad = [](const char* where) { return result<void>(error(core_errc::invalid_options, where)); };
@@ -124,6 +137,8 @@ struct node_options {
     if (tick_ms == 0 || tick_ms > 10000) return bad("node_options.tick_ms outside [1, 10000]");
     if (max_ready_rounds_per_wake == 0 || max_pending_reads == 0 || swim_join_retry_ms <= 0)
       return bad("node_options: zero limit");
+    if (max_batches_awaiting_sync == 0 || max_messages_awaiting_sync == 0 || message_bytes_awaiting_sync < 4096)
+      return bad("node_options: max_batches_awaiting_sync, max_messages_awaiting_sync or message_bytes_awaiting_sync");
     if (snapshot_interval_entries == 0 || snapshot_interval_bytes == 0 || snapshot_buffer_size_bytes < 64)
       return bad("node_options: snapshot_interval_entries, snapshot_interval_bytes or snapshot_buffer_size_bytes");
     if (snapshot_interval_entries + raft.max_uncommitted_entries > raft.max_log_entries_in_memory)
@@ -395,17 +410,32 @@ class basic_node {
   [[nodiscard]] result<void> open_fds() noexcept;
   [[nodiscard]] result<std::uint64_t> next_incarnation() noexcept;
   [[nodiscard]] bool will_block(const raft::ready_batch::persist_part& part) const noexcept;
+  [[nodiscard]] result<void> persist_in_turn(const raft::ready_batch& rb) noexcept;
+  [[nodiscard]] result<void> persist_on_thread(const raft::ready_batch& rb) noexcept;
+  [[nodiscard]] bool needs_loop_persist(const raft::ready_batch& rb) const noexcept;
+  [[nodiscard]] result<void> hold_after_persist(std::span<const raft::message> messages) noexcept;
+  [[nodiscard]] result<void> release_synced() noexcept;
+  [[nodiscard]] result<void> wait_for_syncs() noexcept;
   [[nodiscard]] result<void> persist(const raft::ready_batch::persist_part& part) noexcept;
   [[nodiscard]] result<void> persist_entries(const raft::entry_range& entries) noexcept;
+  [[nodiscard]] result<std::uint64_t> append_entries(const raft::entry_range& entries) noexcept;
   [[nodiscard]] result<void> persist_snapshot_chunk(const raft::snapshot_chunk& chunk) noexcept;
   [[nodiscard]] result<void> load_snapshot(const storage::snapshot_meta& meta) noexcept;
   [[nodiscard]] result<void> align_wal_with_snapshot(raft::index_t index, raft::term_t term) noexcept;
   [[nodiscard]] result<void> take_snapshot() noexcept;
+  [[nodiscard]] result<void> save_snapshot_image() noexcept;
+  [[nodiscard]] result<void> compact_to_snapshot(raft::index_t index, const storage::snapshot_meta& meta) noexcept;
+  [[nodiscard]] result<void> finish_snapshot_write() noexcept;
+  [[nodiscard]] result<void> wait_for_snapshot_write() noexcept;
+  static void write_snapshot_image(void* context) noexcept;
+  static void on_snapshot_written(void* context, std::uint32_t) noexcept;
   void maybe_snapshot() noexcept;
   void note_read_states(std::span<const raft::read_state> states) noexcept;
   void fail_awaited_reads() noexcept;
   void apply(const raft::entry_range& committed) noexcept;
   void send_raft(const raft::message& m) noexcept;
+  [[nodiscard]] byte_view encode_raft(const raft::message& m) noexcept;
+  void send_frame(transport::peer_id to, byte_view frame) noexcept;
   [[nodiscard]] bool fill_snapshot_chunk(const raft::message& m, raft::message& filled) noexcept;
   void flush_swim() noexcept;
   void note_leadership() noexcept;
@@ -419,6 +449,8 @@ class basic_node {
   static void on_tick(void* context, std::uint32_t) noexcept;
   static void on_wake(void* context, std::uint32_t) noexcept;
   static void on_deferred(void* context) noexcept;
+  static void on_synced(void* context, std::uint32_t) noexcept;
+  static void on_wal_seal(void* context) noexcept;
   static void on_stream(void* context, transport::peer_id from, byte_view payload) noexcept;
   static void on_link(void*, transport::peer_id, bool) noexcept {}
   static void on_datagram(void* context, transport::peer_id from, transport::ipv4_endpoint,
@@ -433,6 +465,8 @@ class basic_node {
   typename Stack::file_system wal_fs_{};
   std::optional<storage::file_stable_store<typename Stack::file_system>> stable_;
   std::optional<storage::wal<typename Stack::file_system>> wal_;
+  detail::sync_worker<typename Stack::file_system> sync_worker_;  // runs the WAL's syncs
+  detail::held_batches held_;  // batches written, waiting for their sync (loop thread only)
   storage::recovery_report wal_recovery_{};
   typename Stack::file_system snapshot_fs_{};
   std::optional<storage::file_snapshot_store<typename Stack::file_system>> snapshots_;
@@ -440,6 +474,18 @@ class basic_node {
   std::vector<std::uint8_t> chunk_buffer_;     // one outgoing install-snapshot chunk
   std::uint64_t bytes_since_snapshot_ = 0;
   bool receiving_snapshot_ = false;  // a leader's snapshot is being written to the store
+  // A local snapshot written by snapshot_worker_: while true the worker owns snapshots_,
+  // snapshot_image_ and snapshot_job_ (the loop reads the job only after take_finished()).
+  bool snapshot_writing_ = false;
+  detail::job_worker snapshot_worker_;
+  std::vector<std::uint8_t> snapshot_image_;
+  struct {
+    raft::index_t index = 0;
+    raft::term_t term = 0;
+    storage::snapshot_meta meta{};
+    bool failed = false;
+    error failure{};
+  } snapshot_job_;
   std::optional<core_type> core_;
   std::optional<swim_type> swim_;
   typename Stack::stream_transport tcp_{};

@@ -26,6 +26,13 @@ result<void> basic_node<Stack, SM>::open(const node_options& options) noexcept {
   for (const node_peer& p : options_.peers) members_.push_back(member_status{p.id});
   WEFT_TRY(open_storage());
   WEFT_TRY(recover_core());
+  if (options_.storage_thread) {
+    held_.allocate(options_.max_batches_awaiting_sync, options_.max_messages_awaiting_sync,
+                   options_.message_bytes_awaiting_sync);
+    WEFT_TRY(sync_worker_.start(wal_fs_));
+    wal_->set_seal_hook(&on_wal_seal, this);
+    if (options_.max_snapshot_image_bytes != 0) WEFT_TRY(snapshot_worker_.start());
+  }
   WEFT_TRY(open_transports());
   WEFT_TRY(open_membership());
   WEFT_TRY(open_fds());
@@ -54,6 +61,24 @@ void basic_node<Stack, SM>::close() noexcept {
   }
   loop_.cancel_deferred(this);
   process_deferred_ = false;
+  if (snapshot_worker_.running()) {
+    if (open_ && !failed_) {
+      if (auto written = wait_for_snapshot_write(); !written) fail(written.error());
+    }
+    (void)loop_.unwatch(snapshot_worker_.completion_fd());
+    snapshot_worker_.stop();  // a write already started ends first
+    snapshot_writing_ = false;
+  }
+  if (sync_worker_.running()) {
+    // Shutdown drains: the queued batches are synced and their acknowledgements leave.
+    if (open_ && !failed_) {
+      if (auto drained = wait_for_syncs(); !drained) fail(drained.error());
+      tcp_.uncork();
+    }
+    (void)loop_.unwatch(sync_worker_.completion_fd());
+    sync_worker_.stop();  // finishes a sync already asked for: the WAL then owns its files
+    held_.clear();
+  }
   tcp_.close();
   udp_.close();
   if (wal_ && wal_->is_open()) (void)wal_->close();  // flushes and syncs
@@ -270,6 +295,9 @@ result<void> basic_node<Stack, SM>::open_fds() noexcept {
     return error(runtime_errc::system_error, "node: timerfd_settime");
   WEFT_TRY(loop_.watch(tick_fd_, EPOLLIN, &on_tick, this));
   WEFT_TRY(loop_.watch(wake_fd_, EPOLLIN, &on_wake, this));
+  if (sync_worker_.running()) WEFT_TRY(loop_.watch(sync_worker_.completion_fd(), EPOLLIN, &on_synced, this));
+  if (snapshot_worker_.running())
+    WEFT_TRY(loop_.watch(snapshot_worker_.completion_fd(), EPOLLIN, &on_snapshot_written, this));
   return ok();
 }
 
@@ -328,19 +356,20 @@ void basic_node<Stack, SM>::process() noexcept {
   in_process_ = true;
   // Every message of this turn to one peer leaves in one send (tcp_transport::cork).
   tcp_.cork();
-  for (std::uint32_t round = 0; round < options_.max_ready_rounds_per_wake && core_->has_ready(); ++round) {
+  if (auto released = release_synced(); !released) fail(released.error());
+  if (!failed_) {
+    if (auto written = finish_snapshot_write(); !written) fail(written.error());
+  }
+  for (std::uint32_t round = 0;
+       !failed_ && round < options_.max_ready_rounds_per_wake && core_->has_ready(); ++round) {
     const raft::ready_batch rb = core_->ready();
     for (const raft::message& m : rb.send_now) send_raft(m);
-    if (will_block(rb.must_persist)) {
-      tcp_.uncork();  // the appends leave now: followers write while this member syncs
-      tcp_.cork();
-    }
-    if (auto done = persist(rb.must_persist); !done) {
+    auto done = needs_loop_persist(rb) ? persist_in_turn(rb) : persist_on_thread(rb);
+    if (!done) {
       core_->advance();
       fail(done.error());
       break;
     }
-    for (const raft::message& m : rb.send_after_persist) send_raft(m);
     apply(rb.committed);
     note_read_states(rb.read_states);
     if (rb.snapshot_to_restore != nullptr) {
@@ -377,6 +406,112 @@ void basic_node<Stack, SM>::process() noexcept {
   if (core_->has_ready()) wake();  // the round bound was hit: continue on the next turn
 }
 
+/// Batches that change term or vote, carry snapshot chunks or restore a snapshot are rare
+/// and persist on the loop, after every earlier batch's sync (the messages they release,
+/// votes among them, depend on all of it). Without the storage thread every batch does.
+template <class Stack, class SM>
+bool basic_node<Stack, SM>::needs_loop_persist(const raft::ready_batch& rb) const noexcept {
+  const raft::ready_batch::persist_part& part = rb.must_persist;
+  const bool vote_changed = part.hard_state_changed &&
+                            (part.state.term != saved_state_.term || part.state.vote != saved_state_.vote);
+  return !sync_worker_.running() || vote_changed || !part.snapshot_chunks.empty() ||
+         rb.snapshot_to_restore != nullptr;
+}
+
+/// Synchronous persistence: durable on return, then send_after_persist leaves.
+template <class Stack, class SM>
+result<void> basic_node<Stack, SM>::persist_in_turn(const raft::ready_batch& rb) noexcept {
+  WEFT_TRY(wait_for_syncs());
+  if (!rb.must_persist.snapshot_chunks.empty() || rb.snapshot_to_restore != nullptr)
+    WEFT_TRY(wait_for_snapshot_write());  // the snapshot store is the writer thread's until then
+  if (will_block(rb.must_persist)) {
+    tcp_.uncork();  // the appends leave now: followers write while this member syncs
+    tcp_.cork();
+  }
+  WEFT_TRY(persist(rb.must_persist));
+  for (const raft::message& m : rb.send_after_persist) send_raft(m);
+  return ok();
+}
+
+/// The batch's records are written to the WAL here (so the entries' views may end at
+/// advance()) and synced by the storage thread; its send_after_persist messages and
+/// persisted() wait in held_ for that sync and every earlier one (docs/raft.md).
+template <class Stack, class SM>
+result<void> basic_node<Stack, SM>::persist_on_thread(const raft::ready_batch& rb) noexcept {
+  const raft::entry_range& entries = rb.must_persist.entries;
+  if (entries.empty()) {
+    if (held_.empty()) {
+      for (const raft::message& m : rb.send_after_persist) send_raft(m);  // nothing to wait for
+      return ok();
+    }
+    if (rb.send_after_persist.empty()) return ok();
+  }
+  if (held_.batches_full()) WEFT_TRY(wait_for_syncs());
+  detail::held_batches::batch b;  // entry-less: sequence 0, released right after the one before
+  bool needs_sync = false;
+  if (!entries.empty()) {
+    WEFT_TRY(append_entries(entries));
+    WEFT_TRY_ASSIGN(const storage::wal_sync_ticket ticket, wal_->write_for_sync());
+    needs_sync = ticket.file.value != 0;
+    if (needs_sync) sync_worker_.request(ticket);
+    const raft::entry_ref last = entries.at(entries.size() - 1);
+    b = {ticket.position.sequence, last.index, last.term, true, 0};
+  }
+  held_.push_batch(b);
+  WEFT_TRY(hold_after_persist(rb.send_after_persist));
+  if (!needs_sync) return release_synced();  // durable already (another sync policy)
+  return ok();
+}
+
+/// Encodes the newest held batch's messages into held_; when held_ is full, waits for every
+/// sync (which releases all held batches, this one included) and sends the rest at once.
+template <class Stack, class SM>
+result<void> basic_node<Stack, SM>::hold_after_persist(std::span<const raft::message> messages) noexcept {
+  bool released = false;
+  for (const raft::message& m : messages) {
+    const byte_view frame = encode_raft(m);
+    if (frame.empty()) continue;
+    const auto to = static_cast<transport::peer_id>(m.to);
+    if (!released && held_.push_message(to, frame)) continue;
+    if (!released) {
+      WEFT_TRY(wait_for_syncs());
+      released = true;
+    }
+    send_frame(to, frame);
+  }
+  return ok();
+}
+
+/// Takes what the storage thread finished (the WAL records it durable), then releases the
+/// held batches it covers, oldest first: their messages leave and persisted() is reported.
+template <class Stack, class SM>
+result<void> basic_node<Stack, SM>::release_synced() noexcept {
+  if (!sync_worker_.running()) return ok();
+  typename detail::sync_worker<typename Stack::file_system>::completion done;
+  if (sync_worker_.take_completion(done)) {
+    counters_.wal_syncs += done.syncs;
+    if (done.syncs != 0)
+      telemetry_.on_fsync(done.sync_ns / static_cast<std::int64_t>(done.syncs), done.bytes);
+    const result<void> outcome = done.failed ? result<void>(done.failure) : result<void>(ok());
+    WEFT_TRY(wal_->complete_sync(done.ticket, outcome));
+  }
+  const std::uint64_t durable = wal_->durable().sequence;
+  while (!held_.empty() && held_.oldest().sequence <= durable) {
+    const detail::held_batches::batch b = held_.oldest();
+    held_.release_oldest([this](transport::peer_id to, byte_view frame) noexcept { send_frame(to, frame); });
+    if (b.has_entries) core_->persisted(b.last_index, b.last_term);
+  }
+  return ok();
+}
+
+/// Waits until the storage thread has synced everything asked of it, then releases.
+template <class Stack, class SM>
+result<void> basic_node<Stack, SM>::wait_for_syncs() noexcept {
+  if (!sync_worker_.running()) return ok();
+  sync_worker_.wait_idle();
+  return release_synced();
+}
+
 /// True when persist(part) will write and sync something.
 template <class Stack, class SM>
 bool basic_node<Stack, SM>::will_block(const raft::ready_batch::persist_part& part) const noexcept {
@@ -404,6 +539,19 @@ result<void> basic_node<Stack, SM>::persist(const raft::ready_batch::persist_par
 template <class Stack, class SM>
 result<void> basic_node<Stack, SM>::persist_entries(const raft::entry_range& entries) noexcept {
   if (entries.empty()) return ok();
+  WEFT_TRY_ASSIGN(const std::uint64_t bytes, append_entries(entries));
+  const raft::entry_ref last = entries.at(entries.size() - 1);
+  const time_point before = now();
+  WEFT_TRY(wal_->sync());
+  ++counters_.wal_syncs;
+  telemetry_.on_fsync(to_ns(now() - before), bytes);
+  core_->persisted(last.index, last.term);
+  return ok();
+}
+
+/// Appends the entries to the WAL (a conflicting suffix truncated first); returns the bytes.
+template <class Stack, class SM>
+result<std::uint64_t> basic_node<Stack, SM>::append_entries(const raft::entry_range& entries) noexcept {
   const raft::index_t first = entries.at(0).index;
   if (first <= wal_->last_index()) WEFT_TRY(wal_->truncate_suffix(first));
   else if (first > wal_->last_index() + 1) WEFT_TRY(wal_->compact_prefix(first));  // after a snapshot
@@ -418,12 +566,7 @@ result<void> basic_node<Stack, SM>::persist_entries(const raft::entry_range& ent
     WEFT_TRY(wal_->append(last.index, last.term, byte_view(record_buffer_.data(), last.payload.size() + 1)));
     bytes += last.payload.size() + 1;
   }
-  const time_point before = now();
-  WEFT_TRY(wal_->sync());
-  ++counters_.wal_syncs;
-  telemetry_.on_fsync(to_ns(now() - before), bytes);
-  core_->persisted(last.index, last.term);
-  return ok();
+  return bytes;
 }
 
 template <class Stack, class SM>
@@ -488,20 +631,33 @@ template <class Stack, class SM>
 void basic_node<Stack, SM>::maybe_snapshot() noexcept {
   const raft::index_t applied = core_->applied_index();
   const raft::index_t last_snapshot = core_->snapshot().index;
-  if (applied <= last_snapshot || receiving_snapshot_) return;  // one file written at a time
+  if (applied <= last_snapshot || receiving_snapshot_ || snapshot_writing_) return;  // one file at a time
   if (applied - last_snapshot < options_.snapshot_interval_entries &&
       bytes_since_snapshot_ < options_.snapshot_interval_bytes)
     return;
   if (auto taken = take_snapshot(); !taken) fail(taken.error());
 }
 
-/// Saves the state machine at the applied index into the store (durable on return), then
-/// compacts the in-memory log and the WAL up to it. Runs on the loop: a large state stalls
-/// this member for the time it takes to write it (docs/runtime.md).
+/// Saves the state machine at the applied index into the store, then compacts the
+/// in-memory log and the WAL up to it. With the snapshot thread the state is saved into
+/// memory here and written by the thread (compaction follows in finish_snapshot_write());
+/// otherwise, or when it outgrows max_snapshot_image_bytes, it is written here, durable on
+/// return, and a large state stalls the loop for the write (docs/runtime.md).
 template <class Stack, class SM>
 result<void> basic_node<Stack, SM>::take_snapshot() noexcept {
   const raft::index_t index = core_->applied_index();
   const raft::term_t term = core_->log().term_at(index);
+  if (snapshot_worker_.running()) {
+    auto imaged = save_snapshot_image();
+    if (imaged) {
+      snapshot_job_ = {index, term, {}, false, {}};
+      snapshot_writing_ = true;
+      bytes_since_snapshot_ = 0;
+      snapshot_worker_.request(&write_snapshot_image, this);
+      return ok();
+    }
+    if (!imaged.error().is(core_errc::capacity_exceeded)) return imaged.error();
+  }
   WEFT_TRY(snapshots_->begin(index, term));
   const auto sink = [](void* context, byte_view bytes) noexcept {
     return static_cast<basic_node*>(context)->snapshots_->write(bytes);
@@ -515,6 +671,63 @@ result<void> basic_node<Stack, SM>::take_snapshot() noexcept {
   }
   WEFT_TRY_ASSIGN(const storage::snapshot_meta meta, snapshots_->install());
   bytes_since_snapshot_ = 0;
+  return compact_to_snapshot(index, meta);
+}
+
+/// The state machine saved into snapshot_image_; capacity_exceeded beyond
+/// max_snapshot_image_bytes (the caller then writes it on the loop).
+template <class Stack, class SM>
+result<void> basic_node<Stack, SM>::save_snapshot_image() noexcept {
+  snapshot_image_.clear();
+  const auto sink = [](void* context, byte_view bytes) noexcept -> result<void> {
+    auto& self = *static_cast<basic_node*>(context);
+    if (self.snapshot_image_.size() + bytes.size() > self.options_.max_snapshot_image_bytes)
+      return error(core_errc::capacity_exceeded, "node: max_snapshot_image_bytes");
+    self.snapshot_image_.insert(self.snapshot_image_.end(), bytes.begin(), bytes.end());
+    return ok();
+  };
+  snapshot_writer out(mutable_byte_view(snapshot_buffer_), sink, this);
+  WEFT_TRY(sm_.save_snapshot(out));
+  return out.flush();
+}
+
+/// On the snapshot thread: writes, syncs and installs snapshot_image_ (the loop does not
+/// touch snapshots_ meanwhile).
+template <class Stack, class SM>
+void basic_node<Stack, SM>::write_snapshot_image(void* context) noexcept {
+  auto& self = *static_cast<basic_node*>(context);
+  auto& job = self.snapshot_job_;
+  result<void> written = self.snapshots_->begin(job.index, job.term);
+  if (written) written = self.snapshots_->write(byte_view(self.snapshot_image_));
+  if (written) {
+    if (auto installed = self.snapshots_->install(); installed) job.meta = *installed;
+    else written = installed.error();
+  }
+  if (written) return;
+  self.snapshots_->discard();
+  job.failed = true;
+  job.failure = written.error();
+}
+
+/// Back on the loop once the thread finished: compact to the installed snapshot.
+template <class Stack, class SM>
+result<void> basic_node<Stack, SM>::finish_snapshot_write() noexcept {
+  if (!snapshot_writing_ || !snapshot_worker_.take_finished()) return ok();
+  snapshot_writing_ = false;
+  if (snapshot_job_.failed) return snapshot_job_.failure;
+  return compact_to_snapshot(snapshot_job_.index, snapshot_job_.meta);
+}
+
+template <class Stack, class SM>
+result<void> basic_node<Stack, SM>::wait_for_snapshot_write() noexcept {
+  if (!snapshot_writing_) return ok();
+  snapshot_worker_.wait_idle();
+  return finish_snapshot_write();
+}
+
+template <class Stack, class SM>
+result<void> basic_node<Stack, SM>::compact_to_snapshot(raft::index_t index,
+                                                       const storage::snapshot_meta& meta) noexcept {
   if (!core_->compact(index, meta.size_bytes)) {
     ++counters_.snapshots_skipped;  // e.g. before a configuration the core still needs
     return ok();
@@ -556,12 +769,30 @@ void basic_node<Stack, SM>::send_raft(const raft::message& m) noexcept {
     ++counters_.dropped_isolated;
     return;
   }
+  const byte_view frame = encode_raft(m);
+  if (!frame.empty()) send_frame(static_cast<transport::peer_id>(m.to), frame);
+}
+
+template <class Stack, class SM>
+void basic_node<Stack, SM>::send_frame(transport::peer_id to, byte_view frame) noexcept {
+  if (isolated_) {
+    ++counters_.dropped_isolated;
+    return;
+  }
+  if (tcp_.send_message(to, frame)) ++counters_.raft_messages_sent;
+  else ++counters_.raft_send_refused;  // Raft retries: heartbeats and probes resend
+}
+
+/// The message framed for the TCP link (tag byte + CBOR) in send_buffer_; empty when it
+/// cannot be (counted).
+template <class Stack, class SM>
+byte_view basic_node<Stack, SM>::encode_raft(const raft::message& m) noexcept {
   raft::message filled;
   const raft::message* out = &m;
   if (m.type == raft::message_type::install_snapshot && m.data.empty() && m.data_size > 0) {
     if (!fill_snapshot_chunk(m, filled)) {
       ++counters_.snapshot_chunks_dropped;  // the core resends from the follower's offset
-      return;
+      return {};
     }
     out = &filled;
     ++counters_.snapshot_chunks_sent;
@@ -570,20 +801,16 @@ void basic_node<Stack, SM>::send_raft(const raft::message& m) noexcept {
   auto encoded = codec_.encode(*out, mutable_byte_view(send_buffer_.data() + 1, send_buffer_.size() - 1));
   if (!encoded) {
     ++counters_.raft_send_refused;
-    return;
+    return {};
   }
-  if (tcp_.send_message(static_cast<transport::peer_id>(out->to),
-                        byte_view(send_buffer_.data(), encoded->size() + 1))) {
-    ++counters_.raft_messages_sent;
-  } else {
-    ++counters_.raft_send_refused;  // Raft retries: heartbeats and probes resend
-  }
+  return byte_view(send_buffer_.data(), encoded->size() + 1);
 }
 
 /// The core leaves an outgoing chunk's bytes to the driver: read them from the installed
 /// snapshot, which must still be the one the message names.
 template <class Stack, class SM>
 bool basic_node<Stack, SM>::fill_snapshot_chunk(const raft::message& m, raft::message& filled) noexcept {
+  if (snapshot_writing_) return false;  // the store is the writer thread's: the core resends
   const auto installed = snapshots_->latest();
   if (!installed || installed->index != m.snapshot_index || installed->term != m.snapshot_term ||
       m.data_size > chunk_buffer_.size())
@@ -706,6 +933,7 @@ void basic_node<Stack, SM>::fail(const error& e) noexcept {
   // Storage failed: continuing could break the persistence ordering, so this member stops
   // taking part (it sends nothing more); the owner sees status().failed and should exit.
   failed_ = true;
+  held_.clear();  // never acknowledged
   add_event("storage failure (code %llu): member %llu stopped", e.code(), options_.id);
 }
 
@@ -740,6 +968,28 @@ void basic_node<Stack, SM>::on_wake(void* context, std::uint32_t) noexcept {
   (void)::read(self.wake_fd_, &value, sizeof value);
   self.wake_pending_ = false;
   self.process();
+}
+
+template <class Stack, class SM>
+void basic_node<Stack, SM>::on_synced(void* context, std::uint32_t) noexcept {
+  auto& self = *static_cast<basic_node*>(context);
+  std::uint64_t value = 0;
+  (void)::read(self.sync_worker_.completion_fd(), &value, sizeof value);
+  self.process();
+}
+
+template <class Stack, class SM>
+void basic_node<Stack, SM>::on_snapshot_written(void* context, std::uint32_t) noexcept {
+  auto& self = *static_cast<basic_node*>(context);
+  std::uint64_t value = 0;
+  (void)::read(self.snapshot_worker_.completion_fd(), &value, sizeof value);
+  self.process();
+}
+
+/// The WAL is about to seal the segment an outstanding sync may name: let that sync end.
+template <class Stack, class SM>
+void basic_node<Stack, SM>::on_wal_seal(void* context) noexcept {
+  static_cast<basic_node*>(context)->sync_worker_.wait_idle();
 }
 
 template <class Stack, class SM>
