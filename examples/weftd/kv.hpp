@@ -142,34 +142,19 @@ class remembered_ids {
   remembered_ids(std::size_t capacity, std::uint64_t hash_seed)
       : seed_(hash_seed), slots_(capacity), index_(capacity * 2) {}
 
-  [[nodiscard]] bool contains(std::string_view id) const noexcept {
+  [[nodiscard]] bool contains(std::string_view id) const noexcept { return contains(id, hash_bytes(id, seed_)); }
+
+  /// Adds `id` as the newest, forgetting the oldest when the ring is full; false (and
+  /// nothing changes) when `id` is remembered already. One hash for both.
+  bool remember_once(std::string_view id, std::uint64_t index) {
     const std::uint64_t hash = hash_bytes(id, seed_);
-    return index_.find(hash, [&](std::uint32_t at) { return slots_[at].hash == hash && id_at(at) == id; }) !=
-           flat_index::none;
+    if (contains(id, hash)) return false;
+    remember(id, hash, index);
+    return true;
   }
 
   /// Adds `id` as the newest, forgetting the oldest when the ring is full.
-  void remember(std::string_view id, std::uint64_t index) {
-    std::size_t at = (oldest_ + count_) % slots_.size();
-    if (count_ == slots_.size()) {
-      at = oldest_;
-      index_.erase(slots_[at].hash, static_cast<std::uint32_t>(at));
-      oldest_ = (oldest_ + 1) % slots_.size();
-    } else {
-      ++count_;
-    }
-    slot& s = slots_[at];
-    s.index = index;
-    s.hash = hash_bytes(id, seed_);
-    s.size = static_cast<std::uint32_t>(id.size());
-    if (id.size() <= inline_id_bytes) {
-      std::memcpy(s.bytes, id.data(), id.size());
-    } else {
-      if (long_ids_.empty()) long_ids_.resize(slots_.size());
-      long_ids_[at].assign(id);
-    }
-    index_.insert(s.hash, static_cast<std::uint32_t>(at));
-  }
+  void remember(std::string_view id, std::uint64_t index) { remember(id, hash_bytes(id, seed_), index); }
 
   [[nodiscard]] std::size_t size() const noexcept { return count_; }
 
@@ -183,6 +168,33 @@ class remembered_ids {
   }
 
  private:
+  [[nodiscard]] bool contains(std::string_view id, std::uint64_t hash) const noexcept {
+    return index_.find(hash, [&](std::uint32_t at) { return slots_[at].hash == hash && id_at(at) == id; }) !=
+           flat_index::none;
+  }
+
+  void remember(std::string_view id, std::uint64_t hash, std::uint64_t index) {
+    std::size_t at = (oldest_ + count_) % slots_.size();
+    if (count_ == slots_.size()) {
+      at = oldest_;
+      index_.erase(slots_[at].hash, static_cast<std::uint32_t>(at));
+      oldest_ = (oldest_ + 1) % slots_.size();
+    } else {
+      ++count_;
+    }
+    slot& s = slots_[at];
+    s.index = index;
+    s.hash = hash;
+    s.size = static_cast<std::uint32_t>(id.size());
+    if (id.size() <= inline_id_bytes) {
+      std::memcpy(s.bytes, id.data(), id.size());
+    } else {
+      if (long_ids_.empty()) long_ids_.resize(slots_.size());
+      long_ids_[at].assign(id);
+    }
+    index_.insert(s.hash, static_cast<std::uint32_t>(at));
+  }
+
   struct alignas(64) slot {
     std::uint64_t index = 0;
     std::uint64_t hash = 0;
@@ -254,12 +266,11 @@ class kv_store {
     out.request_id = as_chars(e.request_id);
     out.key = as_chars(e.key);
     if (out.op != kv_op::read_barrier && !out.request_id.empty()) {
-      if (remembered_.contains(out.request_id)) {
+      if (!remembered_.remember_once(out.request_id, index)) {
         ++duplicates_;
         out.duplicate = true;
         return out;
       }
-      remembered_.remember(out.request_id, index);
     }
     if (out.op == kv_op::put && !data_.put(out.key, as_chars(e.value))) ++refused_;
     else if (out.op == kv_op::del) data_.erase(out.key);
