@@ -416,7 +416,7 @@ int main(int argc, char** argv) {
                 rate > 0 ? client_cpu * 1e6 / rate : 0.0, leader_rss, follower_rss);
     const double fsyncs = leader_after.fsyncs - leader_before.fsyncs;
     char path_line[160];
-    std::snprintf(path_line, sizeof path_line, "%8zu %12.0f %14.1f %12.0f%% %14.2f", r.clients, fsyncs / r.seconds,
+    std::snprintf(path_line, sizeof path_line, "%8zu %12.0f %14.1f %12.0f%% %14.3f", r.clients, fsyncs / r.seconds,
                   fsyncs > 0 ? static_cast<double>(r.ok) / fsyncs : 0.0,
                   100 * (leader_after.fsync_seconds - leader_before.fsync_seconds) / r.seconds,
                   r.ok > 0 ? (leader_after.messages_sent - leader_before.messages_sent) / static_cast<double>(r.ok) : 0.0);
