@@ -145,6 +145,33 @@ class noise_session {
     return used;
   }
 
+  /// A transport frame opened where it lay (see open_in_place).
+  struct opened_frame {
+    std::size_t frame_size_bytes = 0;  // header + body: the bytes to move past
+    mutable_byte_view plaintext{};     // inside the frame's bytes
+  };
+
+  /// The receive path without copies: when the session is established, no frame is
+  /// partly fed, and `bytes` starts with a whole transport frame, opens that frame in
+  /// place (the plaintext overwrites its ciphertext) with the same checks, counters and
+  /// errors as feed() + next_frame(). Returns nothing, and uses nothing, otherwise: feed
+  /// those bytes instead. A refused frame may be left partly overwritten.
+  [[nodiscard]] result<std::optional<opened_frame>> open_in_place(mutable_byte_view bytes) noexcept {
+    if (!established() || buffered_ != 0 || bytes.size() < noise_frame_header_bytes)
+      return std::optional<opened_frame>{};
+    const std::size_t body = (std::size_t{bytes[0]} << 8) | bytes[1];
+    if (body > options_.max_frame_body_bytes) {
+      ++counters_.refused_oversized;
+      return error(crypto_errc::noise_message_too_large, "noise_session frame length");
+    }
+    if (bytes.size() < noise_frame_header_bytes + body) return std::optional<opened_frame>{};
+    const mutable_byte_view frame_body = bytes.subspan(noise_frame_header_bytes, body);
+    WEFT_TRY_ASSIGN(const std::size_t n,
+                    open_transport(frame_body, frame_body.subspan(std::min(body, noise_nonce_bytes))));
+    return std::optional<opened_frame>{opened_frame{
+        noise_frame_header_bytes + body, frame_body.subspan(noise_nonce_bytes, n)}};
+  }
+
   [[nodiscard]] bool frame_buffered() const noexcept {
     return buffered_ >= noise_frame_header_bytes &&
            buffered_ == noise_frame_header_bytes + body_size();

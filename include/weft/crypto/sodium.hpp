@@ -232,6 +232,8 @@ struct sodium_aead {
     return input.size() + tag_size;
   }
 
+  /// `output` may start where `input` does: libsodium checks the tag before it decrypts,
+  /// in place.
   [[nodiscard]] static result<std::size_t> open(const key& k, byte_view nonce, byte_view aad,
                                                 byte_view input,
                                                 mutable_byte_view output) noexcept {

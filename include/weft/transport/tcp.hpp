@@ -291,7 +291,8 @@ class tcp_transport {
   void close_inbound(inbound& conn) noexcept;
   void read_inbound(inbound& conn) noexcept;
   [[nodiscard]] bool consume_frames(inbound& conn, byte_view bytes, std::size_t& frames) noexcept;
-  [[nodiscard]] bool consume_sealed(inbound& conn, byte_view bytes, std::size_t& frames) noexcept;
+  [[nodiscard]] bool consume_sealed(inbound& conn, mutable_byte_view bytes,
+                                    std::size_t& frames) noexcept;
   [[nodiscard]] bool answer_handshake(inbound& conn, byte_view payload) noexcept;
   [[nodiscard]] bool deliver(inbound& conn, byte_view payload) noexcept;
   [[nodiscard]] result<session_type> new_session(crypto::noise_role role) noexcept;
@@ -929,7 +930,7 @@ inline void tcp_transport::read_inbound(inbound& conn) noexcept {
       return;
     }
     if (n < 0) return;  // drained
-    const byte_view got(chunk, static_cast<std::size_t>(n));
+    const mutable_byte_view got(chunk, static_cast<std::size_t>(n));
     const bool alive = secure() ? consume_sealed(conn, got, frames) : consume_frames(conn, got, frames);
     if (!alive) {
       close_inbound(conn);
@@ -941,34 +942,40 @@ inline void tcp_transport::read_inbound(inbound& conn) noexcept {
   }
 }
 
-/// Feeds frame-stream bytes to the decoder and delivers each complete frame; false when
-/// the connection must close.
+/// Delivers each complete frame in frame-stream bytes; false when the connection must
+/// close. Frames are read where they lie; the decoder copies only a frame cut by the end.
 inline bool tcp_transport::consume_frames(inbound& conn, byte_view bytes,
                                           std::size_t& frames) noexcept {
-  while (!bytes.empty()) {
-    auto taken = conn.decoder->feed(bytes);
-    if (!taken) return false;
-    bytes = bytes.subspan(*taken);
-    for (;;) {
-      auto next = conn.decoder->next();
-      if (!next) {
-        ++counters_.malformed_frames;
-        return false;
-      }
-      if (!next->has_value()) break;
-      ++frames;
-      if (!deliver(conn, **next)) return false;
+  for (;;) {
+    auto next = conn.decoder->take(bytes);
+    if (!next) {
+      ++counters_.malformed_frames;
+      return false;
     }
+    if (!next->has_value()) return true;  // every byte delivered or buffered
+    ++frames;
+    if (!deliver(conn, **next)) return false;
   }
-  return true;
 }
 
 /// Noise: splits received bytes into sealed frames; handshake frames are answered,
-/// transport frames are opened and their plaintext goes through the frame decoder.
-inline bool tcp_transport::consume_sealed(inbound& conn, byte_view bytes,
+/// transport frames are opened and their plaintext goes through the frame decoder. A whole
+/// sealed frame in `bytes` is opened in place; only one cut by the end of a read is
+/// copied into the session's buffer.
+inline bool tcp_transport::consume_sealed(inbound& conn, mutable_byte_view bytes,
                                           std::size_t& frames) noexcept {
   while (!bytes.empty()) {
     const bool handshaking = !conn.session->established();
+    auto in_place = conn.session->open_in_place(bytes);
+    if (!in_place) {
+      count_session_refusal(in_place.error(), false);
+      return false;
+    }
+    if (*in_place) {
+      bytes = bytes.subspan((*in_place)->frame_size_bytes);
+      if (!consume_frames(conn, (*in_place)->plaintext, frames)) return false;
+      continue;
+    }
     auto taken = conn.session->feed(bytes);
     if (!taken) {
       count_session_refusal(taken.error(), handshaking);

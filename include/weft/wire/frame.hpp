@@ -172,8 +172,9 @@ struct frame_scan {
 }
 
 /// Incremental decoder over caller-provided storage (at least header + max payload bytes).
-/// feed() what the stream delivered, then call next() until it yields nothing. A payload
-/// view stays valid until the next feed() or reset(). Errors are sticky until reset().
+/// feed() what the stream delivered, then call next() until it yields nothing; or take()
+/// frames straight out of what the stream delivered. A payload view stays valid until the
+/// next feed(), take() or reset(). Errors are sticky until reset().
 class frame_decoder {
  public:
   frame_decoder(mutable_byte_view storage, const frame_options& options = {}) noexcept
@@ -210,7 +211,46 @@ class frame_decoder {
     return std::optional<byte_view>{scan->payload};
   }
 
-  /// The trace-context field of the payload next() last returned, or null without one.
+  /// Takes the next frame from the front of `bytes` and advances `bytes` past what it
+  /// used. With nothing buffered, a whole frame is returned as a view into `bytes` (no
+  /// copy); only a frame cut by the end of `bytes` is buffered, and then only the bytes it
+  /// lacks are copied, so the frames after it are again read in place. Nothing is returned
+  /// once `bytes` is used up. The view stays valid until the next take(), feed() or
+  /// reset() (and, when it points into `bytes`, as long as those bytes do).
+  result<std::optional<byte_view>> take(byte_view& bytes) noexcept {
+    if (failed_) return failure_;
+    if (buffered_bytes() == 0) {
+      filled_ = consumed_ = 0;
+      if (bytes.empty()) return std::optional<byte_view>{};
+      auto scan = scan_frame(bytes, options_);
+      if (!scan) return fail_scan(scan.error());
+      if (scan->complete) {
+        bytes = bytes.subspan(scan->frame_size_bytes);
+        return std::optional<byte_view>{accept(*scan)};
+      }
+      // Shorter than its frame, which the storage holds whole (scan_frame checked the size).
+      std::memcpy(storage_.data(), bytes.data(), bytes.size());
+      filled_ = bytes.size();
+      bytes = {};
+      return std::optional<byte_view>{};
+    }
+    compact();
+    for (;;) {
+      auto scan = scan_frame(buffered(), options_);
+      if (!scan) return fail_scan(scan.error());
+      if (scan->complete) {
+        consumed_ += scan->frame_size_bytes;
+        return std::optional<byte_view>{accept(*scan)};
+      }
+      if (bytes.empty()) return std::optional<byte_view>{};
+      const std::size_t taken = scan->bytes_needed < bytes.size() ? scan->bytes_needed : bytes.size();
+      std::memcpy(storage_.data() + filled_, bytes.data(), taken);
+      filled_ += taken;
+      bytes = bytes.subspan(taken);
+    }
+  }
+
+  /// The trace-context field of the payload next() or take() last returned, or null.
   [[nodiscard]] const frame_trace_field* trace() const noexcept {
     return has_trace_ ? &trace_ : nullptr;
   }
@@ -235,6 +275,15 @@ class frame_decoder {
  private:
   [[nodiscard]] byte_view buffered() const noexcept {
     return byte_view(storage_.data() + consumed_, filled_ - consumed_);
+  }
+  byte_view accept(const frame_scan& scan) noexcept {
+    has_trace_ = scan.has_trace;
+    if (scan.has_trace) trace_ = scan.trace;
+    return scan.payload;
+  }
+  weft::error fail_scan(const weft::error& e) noexcept {
+    fail(e);
+    return e;
   }
   void compact() noexcept {
     if (consumed_ == 0) return;

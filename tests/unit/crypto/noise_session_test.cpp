@@ -174,3 +174,77 @@ TEST_CASE("noise session: sizes, order of calls and options", "[crypto][noise]")
   const std::uint8_t garbage[] = {0x00, 0x04, 1, 2, 3, 4};
   CHECK_FALSE(deliver(fresh, garbage, payload));
 }
+
+TEST_CASE("noise session: open_in_place opens whole frames where they lie", "[crypto][noise]") {
+  ls::random_source random;
+  auto c = connected_pair(random, {.rekey_interval_frames = 2});
+  std::vector<std::uint8_t> stream;
+  for (const char* t : {"alpha", "", "gamma gamma"}) {
+    auto f = seal(c.initiator, t);
+    stream.insert(stream.end(), f.begin(), f.end());
+  }
+  // A cut frame is not taken: the caller feeds it instead.
+  auto cut = c.responder.open_in_place(weft::mutable_byte_view(stream).first(10));
+  REQUIRE(cut);
+  CHECK_FALSE(cut->has_value());
+  weft::mutable_byte_view unread(stream);
+  std::vector<std::string> seen;
+  while (!unread.empty()) {
+    auto opened = c.responder.open_in_place(unread);
+    REQUIRE(opened);
+    REQUIRE(opened->has_value());
+    const auto& frame = **opened;
+    CHECK(frame.plaintext.data() == unread.data() + wc::noise_frame_header_bytes + wc::noise_nonce_bytes);
+    seen.emplace_back(weft::as_chars(frame.plaintext));
+    unread = unread.subspan(frame.frame_size_bytes);
+  }
+  CHECK(seen == std::vector<std::string>{"alpha", "", "gamma gamma"});
+  CHECK(c.responder.counters().frames_opened == 3);
+  CHECK(c.responder.counters().rekeys == 1);
+  // While a frame is partly fed, open_in_place steps aside so the stream stays in order.
+  auto next = seal(c.initiator, "delta");
+  REQUIRE(c.responder.feed(weft::byte_view(next).first(4)));
+  auto after = seal(c.initiator, "epsilon");
+  auto aside = c.responder.open_in_place(after);
+  REQUIRE(aside);
+  CHECK_FALSE(aside->has_value());
+  REQUIRE(c.responder.feed(weft::byte_view(next).subspan(4)));
+  std::vector<std::uint8_t> payload(64);
+  auto n = c.responder.next_frame(payload);
+  REQUIRE(n);
+  CHECK(weft::as_chars(weft::byte_view(payload).first(*n)) == "delta");
+  auto epsilon = c.responder.open_in_place(after);
+  REQUIRE(epsilon);
+  REQUIRE(epsilon->has_value());
+  CHECK(weft::as_chars((*epsilon)->plaintext) == "epsilon");
+}
+
+TEST_CASE("noise session: open_in_place refuses like next_frame", "[crypto][noise]") {
+  ls::random_source random;
+  auto c = connected_pair(random, {.max_frame_body_bytes = 1000});
+  const auto first = seal(c.initiator, "first");
+  const auto second = seal(c.initiator, "second");
+  auto reordered = second;
+  CHECK(c.responder.open_in_place(reordered).error().is(E::noise_out_of_order));
+  auto tampered = first;
+  tampered.back() ^= 0x01;
+  CHECK(c.responder.open_in_place(tampered).error().is(E::authentication_failed));
+  std::vector<std::uint8_t> short_body = {0, 4, 0, 0, 0, 0};
+  CHECK(c.responder.open_in_place(short_body).error().is(E::noise_malformed));
+  std::vector<std::uint8_t> oversize = {0x03, 0xe9, 0};  // 1001 bytes
+  CHECK(c.responder.open_in_place(oversize).error().is(E::noise_message_too_large));
+  CHECK(c.responder.counters().refused_tampered == 1);
+  CHECK(c.responder.counters().refused_out_of_order == 1);
+  CHECK(c.responder.counters().refused_oversized == 1);
+  // Nothing refused moved the nonce: the genuine frame opens, then is a replay.
+  auto genuine = first;
+  REQUIRE(c.responder.open_in_place(genuine));
+  auto again = first;
+  CHECK(c.responder.open_in_place(again).error().is(E::replayed));
+  // Before the handshake completes there is nothing to open in place.
+  auto fresh = make(wc::noise_role::responder, random, {});
+  auto early = first;
+  auto none = fresh.open_in_place(early);
+  REQUIRE(none);
+  CHECK_FALSE(none->has_value());
+}

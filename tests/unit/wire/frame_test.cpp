@@ -96,6 +96,82 @@ TEST_CASE("the incremental decoder yields every payload whatever the chunking",
   }
 }
 
+TEST_CASE("take() reads whole frames in place and buffers only a frame cut by a read",
+          "[wire][frame]") {
+  const std::vector<std::string> payloads = {"one", "", std::string(300, 'x'), "four",
+                                             std::string(40, 'y')};
+  std::vector<std::uint8_t> stream;
+  for (const auto& p : payloads) {
+    const auto f = frame_of(p);
+    stream.insert(stream.end(), f.begin(), f.end());
+  }
+  wire::frame_trace_field trace{};
+  trace[1] = 7;
+  trace[17] = 9;
+  std::vector<std::uint8_t> traced(wire::frame_header_size_bytes + trace.size() + 5);
+  REQUIRE(wire::encode_frame(weft::as_bytes("trace"), weft::mutable_byte_view(traced), {}, &trace));
+  stream.insert(stream.end(), traced.begin(), traced.end());
+  for (const std::size_t chunk : {std::size_t{1}, std::size_t{3}, std::size_t{7},
+                                  std::size_t{64}, std::size_t{100}, stream.size()}) {
+    INFO("chunk " << chunk);
+    wire::frame_options options{.max_payload_size_bytes = 512};
+    std::vector<std::uint8_t> storage(wire::frame_header_size_bytes + 512);
+    wire::frame_decoder decoder(storage, options);
+    std::vector<std::string> seen;
+    std::size_t in_place = 0;
+    bool last_traced = false;
+    for (std::size_t offset = 0; offset < stream.size(); offset += chunk) {
+      weft::byte_view bytes = weft::byte_view(stream).subspan(offset, std::min(chunk, stream.size() - offset));
+      const weft::byte_view read = bytes;
+      for (;;) {
+        auto payload = decoder.take(bytes);
+        REQUIRE(payload);
+        if (!payload->has_value()) break;
+        seen.emplace_back(weft::as_chars(**payload));
+        const auto* at = (*payload)->data();
+        if (!(*payload)->empty() && at >= read.data() && at < read.data() + read.size()) ++in_place;
+        last_traced = decoder.trace() != nullptr && *decoder.trace() == trace;
+      }
+      CHECK(bytes.empty());  // every byte was delivered or buffered
+    }
+    std::vector<std::string> expected = payloads;
+    expected.emplace_back("trace");
+    CHECK(seen == expected);
+    CHECK(last_traced);
+    CHECK(decoder.finish());
+    // In one read every non-empty payload is a view into the read itself.
+    if (chunk == stream.size()) CHECK(in_place == expected.size() - 1);
+    if (chunk == 1) CHECK(in_place == 0);
+  }
+}
+
+TEST_CASE("take() refuses what next() refuses, and its errors stick", "[wire][frame]") {
+  wire::frame_options options{.max_payload_size_bytes = 16};
+  std::vector<std::uint8_t> storage(wire::frame_header_size_bytes + 16);
+  const auto frame = frame_of("payload", options);
+  auto bad = frame;
+  bad.back() ^= 0xff;
+  for (const std::size_t cut : {std::size_t{0}, std::size_t{3}, std::size_t{9}}) {
+    INFO("cut " << cut);
+    wire::frame_decoder decoder(storage, options);
+    weft::byte_view head = weft::byte_view(bad).first(cut);
+    REQUIRE(decoder.take(head));
+    weft::byte_view rest = weft::byte_view(bad).subspan(cut);
+    CHECK(decoder.take(rest).error().is(frame_errc::bad_checksum));
+    weft::byte_view good = frame;
+    CHECK(decoder.take(good).error().is(frame_errc::bad_checksum));  // sticky
+  }
+  wire::frame_decoder decoder(storage, options);
+  std::array<std::uint8_t, 8> oversize{0, 0, 0, 17, 0, 0, 0, 0};
+  weft::byte_view header = oversize;
+  CHECK(decoder.take(header).error().is(frame_errc::frame_too_large));
+  decoder.reset();
+  weft::byte_view part = weft::byte_view(frame).first(10);
+  REQUIRE(decoder.take(part));
+  CHECK(part.empty());
+  CHECK(decoder.finish().error().is(frame_errc::truncated));
+}
+
 TEST_CASE("frame errors are distinct and sticky", "[wire][frame]") {
   wire::frame_options options{.max_payload_size_bytes = 16};
   // Oversize: refused from the header alone, before any payload arrives.
