@@ -543,9 +543,18 @@ class basic_cbor_reader {
   cbor_errc check_key(frame& f) noexcept {
     const std::size_t size = position_ - f.key_start;
     if (f.has_previous_key) {
+      const std::uint8_t* previous = input_.data() + f.previous_key_start;
+      const std::uint8_t* current = input_.data() + f.key_start;
+      // Most keys are small integers, one byte each, and differ in that byte: decide
+      // those without a memcmp call.
+      if (*previous != *current) {
+        if (*previous > *current) return stop(cbor_errc::unsorted_map_keys, "cbor_reader");
+        f.previous_key_start = f.key_start;
+        f.previous_key_size = size;
+        return cbor_errc::ok;
+      }
       const std::size_t common = size < f.previous_key_size ? size : f.previous_key_size;
-      int order = std::memcmp(input_.data() + f.previous_key_start,
-                              input_.data() + f.key_start, common);
+      int order = std::memcmp(previous, current, common);
       if (order == 0) order = f.previous_key_size < size ? -1 : (f.previous_key_size > size);
       if (order == 0) return stop(cbor_errc::duplicate_map_key, "cbor_reader");
       if (order > 0) return stop(cbor_errc::unsorted_map_keys, "cbor_reader");

@@ -271,6 +271,10 @@ TEST_CASE("strict decoding: shortest forms, preferred floats, key order, UTF-8",
       // length-first (RFC 7049 canonical) order is not bytewise order
       {"a2616100420000" "00", cbor_errc::unsorted_map_keys},
       {"a2810000810000", cbor_errc::duplicate_map_key},  // [0] twice, as nested keys
+      // keys whose first bytes agree are ordered by the bytes after
+      {"a2181900181800", cbor_errc::unsorted_map_keys},  // 25 (0x1819) before 24 (0x1818)
+      {"a2181800181800", cbor_errc::duplicate_map_key},
+      {"a30001181900181800", cbor_errc::unsorted_map_keys},
       {"61ff", cbor_errc::invalid_utf8},
       {"61c3", cbor_errc::invalid_utf8},
       {"62c0af", cbor_errc::invalid_utf8},      // overlong '/'
@@ -285,7 +289,7 @@ TEST_CASE("strict decoding: shortest forms, preferred floats, key order, UTF-8",
   }
   // Sorted bytewise (not length-first), half subnormals and single-only values are fine.
   for (const std::string_view good :
-       {"a2420000006161" "00", "a21818002000", "f90001", "fa33000000", "fa47c35000",
+       {"a2420000006161" "00", "a21818002000", "a30001181800181900", "f90001", "fa33000000", "fa47c35000",
         "a2008101810000", "c0c0c000"}) {
     INFO(good);
     CHECK(wire::validate_cbor(hex(good)));
