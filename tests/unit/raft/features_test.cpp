@@ -504,6 +504,36 @@ TEST_CASE("raft snapshots: chunk loss and reordering resume from the acknowledge
   }
 }
 
+TEST_CASE("raft snapshots: a full chunk window leaves no ready spinning on the leader",
+          "[raft][snapshot]") {
+  cluster c(3, 91);
+  c.compact_every = 8;
+  const node_id l = c.elect();
+  REQUIRE(l != 0);
+  run(c, 2);
+  for (int i = 0; i < 30; ++i) {
+    REQUIRE(c.node(l).propose(bytes_of("w")).has_value());
+    c.settle();
+  }
+  REQUIRE(c.node(l).log().first_index() > 1);
+  // An empty learner rejects the first append, so the leader streams the snapshot to it
+  // (150 bytes, a window of two 64-byte chunks). Its acknowledgements are lost: once the
+  // window is out, the leader has nothing to send it until a heartbeat answer.
+  c.drop_if = [](const message& m) { return m.type == message_type::install_snapshot_response; };
+  c.add_node(4, nullptr);
+  REQUIRE(c.node(l).change_membership(change_kind::add_learner, 4).has_value());
+  c.process(l);
+  for (int i = 0; i < 20 && c.node(l).stats().snapshots_sent == 0; ++i) c.deliver_one();
+  REQUIRE(c.node(l).stats().snapshots_sent == 1);
+  CHECK(!c.node(l).has_ready());
+  CHECK(c.violations.empty());  // the harness: has_ready() never promised an empty ready()
+  c.drop_if = nullptr;  // the transfer completes once answers arrive
+  run(c, 20);
+  CHECK(c.node(4).commit_index() == c.node(l).commit_index());
+  CHECK(c.node(4).stats().snapshots_installed == 1);
+  CHECK(c.violations.empty());
+}
+
 TEST_CASE("raft proposal forwarding: a follower forwards to the leader when enabled",
           "[raft][forwarding]") {
   cluster c(3, 97);

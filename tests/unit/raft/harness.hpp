@@ -1,6 +1,7 @@
 // tests/unit/raft/harness.hpp - a deterministic in-test cluster for the pure Raft core:
 // seeded network with loss, reordering and duplication, crashes that restore from what
-// was persisted, and invariant checks after every step.
+// was persisted, and invariant checks after every step (including: has_ready() promises a
+// non-empty ready()).
 #pragma once
 
 #include <algorithm>
@@ -170,6 +171,8 @@ class cluster {
     if (!e.up) return;
     for (int guard = 0; guard < 64 && e.c->has_ready(); ++guard) {
       ready_batch rb = e.c->ready();
+      // A driver calls ready() while has_ready() holds: an empty batch here is a busy loop.
+      if (rb.empty()) violations.push_back(label("has_ready() but an empty ready(): node:term ", id, e.c->term()));
       for (const message& m : rb.send_now) post(m);
       persist(e, rb);
       for (const message& m : rb.send_after_persist) post(m);

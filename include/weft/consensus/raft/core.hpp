@@ -194,6 +194,7 @@ class basic_core {
   void handle_propose(const message& m) noexcept;
   void flush_replication() noexcept;
   void send_append(progress& pr, bool allow_empty) noexcept;
+  [[nodiscard]] bool append_due(const progress& pr) const noexcept;
   [[nodiscard]] bool commit_due(const progress& pr) const noexcept;
   void send_heartbeats(std::uint64_t round) noexcept;
   void maybe_commit() noexcept;
@@ -208,6 +209,7 @@ class basic_core {
   void handle_snapshot(const message& m) noexcept;
   void handle_snapshot_response(const message& m) noexcept;
   void send_snapshot_chunks(progress& pr) noexcept;
+  [[nodiscard]] bool snapshot_chunk_due(const progress& pr) const noexcept;
   // reads
   void release_reads() noexcept;
   [[nodiscard]] result<void> ask_leader_for_read(std::uint64_t context) noexcept;

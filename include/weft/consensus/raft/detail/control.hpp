@@ -12,18 +12,15 @@ bool basic_core<Random>::has_ready() const noexcept {
   for (const follower_read& r : follower_reads_)
     if (r.answered && r.index <= applied_) return true;
   if (!send_now_.empty() || !send_after_.empty() || !read_states_.empty() ||
-      !chunks_.empty() || snapshot_restored_ || !forward_refs_.empty())
+      !chunks_.empty() || snapshot_restored_)
     return true;
+  // Forwarded proposals leave only towards a known leader (ready()).
+  if (!forward_refs_.empty() && leader_ != no_node && role_ != role::leader) return true;
   if (offered_index_ < log_.last_index() || !(offered_state_ == state())) return true;
   if (applied_ < std::min(commit_, persisted_index_)) return true;
   if (role_ == role::leader) {
-    for (const progress& pr : progress_) {
-      if (pr.state == progress_state::probe && pr.probe_sent) continue;
-      if (pr.next <= log_.last_index() && !inflight_full(pr)) return true;
-      // A full window holds the commit-only append back too (send_append): no spinning.
-      const bool window_full = pr.state == progress_state::replicate && inflight_full(pr);
-      if (pr.state != progress_state::snapshot && !window_full && commit_due(pr)) return true;
-    }
+    for (const progress& pr : progress_)
+      if (append_due(pr)) return true;
   }
   return false;
 }
@@ -398,10 +395,7 @@ void basic_core<Random>::send_snapshot_chunks(progress& pr) noexcept {
     ++counters_.snapshots_sent;
   }
   const std::uint64_t chunk = opts_.max_snapshot_chunk_bytes;
-  const std::uint64_t window = chunk * opts_.max_snapshot_chunks_inflight;
-  bool first = pr.snapshot_sent == 0;
-  while ((first || pr.snapshot_sent < snapshot_.size_bytes) &&
-         pr.snapshot_sent - pr.snapshot_acked < window) {
+  while (snapshot_chunk_due(pr)) {
     message m = make(message_type::install_snapshot, pr.id);
     m.snapshot_index = snapshot_.index;
     m.snapshot_term = snapshot_.term;
@@ -413,9 +407,21 @@ void basic_core<Random>::send_snapshot_chunks(progress& pr) noexcept {
     m.commit = commit_;
     send(m);
     pr.snapshot_sent += m.data_size;
-    first = false;
     if (m.snapshot_done) break;
   }
+}
+
+// Whether the stream to `pr` has a chunk to send: a new stream starts with its first chunk
+// (an empty snapshot is one empty chunk); after that, unsent bytes within the window of
+// max_snapshot_chunks_inflight unacknowledged chunks. Shared by send_snapshot_chunks and
+// has_ready(), so a full window is no work for either.
+template <random_source Random>
+bool basic_core<Random>::snapshot_chunk_due(const progress& pr) const noexcept {
+  if (snapshot_.index == 0) return false;
+  if (pr.snapshot_index != snapshot_.index) return true;
+  const std::uint64_t window = opts_.max_snapshot_chunk_bytes * opts_.max_snapshot_chunks_inflight;
+  const bool unsent = pr.snapshot_sent == 0 || pr.snapshot_sent < snapshot_.size_bytes;
+  return unsent && pr.snapshot_sent - pr.snapshot_acked < window;
 }
 
 template <random_source Random>

@@ -337,6 +337,19 @@ void basic_core<Random>::send_append(progress& pr, bool allow_empty) noexcept {
   } while (pr.next <= log_.last_index());
 }
 
+// Whether send_append(pr, false) - what ready() does for every follower - would send
+// anything, without sending. has_ready() asks this: a promise that ready() then does not
+// keep makes the driver spin on empty readies (docs/raft.md). Keep it in step with
+// send_append.
+template <random_source Random>
+bool basic_core<Random>::append_due(const progress& pr) const noexcept {
+  if (pr.state == progress_state::snapshot) return snapshot_chunk_due(pr);
+  if (pr.state == progress_state::probe && pr.probe_sent) return false;
+  if (pr.next < log_.first_index()) return snapshot_.index != 0 && snapshot_.index >= pr.next - 1;
+  if (pr.state == progress_state::replicate && inflight_full(pr)) return false;
+  return pr.next <= log_.last_index() || commit_due(pr);
+}
+
 // An entry-less append that only carries a new commit index waits commit_only_delay_ticks
 // for an append with entries (or a heartbeat) to carry it instead. A removed leader tells
 // the commit at once: it steps down only once the new voters acknowledged it.
