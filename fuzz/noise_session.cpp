@@ -32,6 +32,7 @@ constexpr std::size_t presealed_frames = 3;
 constexpr std::uint8_t option_small_frames = 0x01;  // max_frame_body_bytes 128, rekey every 2
 constexpr std::uint8_t option_mutate = 0x02;        // input is a mutation program
 constexpr unsigned chunk_shift = 2;                 // bits 2..5: feed chunk size (0 = whole)
+constexpr std::uint8_t option_in_place = 0x40;      // try open_in_place before each feed
 
 void require(bool condition) {
   if (!condition) __builtin_trap();
@@ -97,6 +98,7 @@ struct receiver {
   std::size_t opened = 0;          // frames accepted (they carry nonces 0, 1, ...)
   std::size_t partial_bytes = 0;   // bytes of an unfinished frame held in the session
   bool closed = false;             // a feed() refusal: the transport would close
+  bool in_place = false;           // open whole frames with open_in_place, as tcp does
   std::vector<std::uint8_t> payload;
 
   explicit receiver(session& into) : s(into), payload(70000) {}
@@ -117,9 +119,38 @@ struct receiver {
     ++opened;
   }
 
+  /// open_in_place on a copy of `piece`: the bytes it used (0: feed them instead).
+  std::size_t open_whole(weft::byte_view piece) {
+    std::vector<std::uint8_t> copy(piece.begin(), piece.end());
+    const std::uint64_t before = refusals(s.counters());
+    auto opened_frame = s.open_in_place(copy);
+    if (!opened_frame) {
+      require(documented_refusal(opened_frame.error()));
+      require(refusals(s.counters()) == before + 1);
+      if (opened_frame.error().is(E::noise_message_too_large)) closed = true;
+      return closed ? 0 : wc::noise_frame_header_bytes + ((std::size_t{piece[0]} << 8) | piece[1]);
+    }
+    require(refusals(s.counters()) == before);
+    if (!*opened_frame) return 0;
+    const auto plain = (*opened_frame)->plaintext;
+    require(plain.size() <= s.max_payload_bytes());
+    require(weft::equal_bytes(plain, weft::as_bytes(payload_text(opened))));
+    ++opened;
+    return (*opened_frame)->frame_size_bytes;
+  }
+
   void take(weft::byte_view bytes, std::size_t chunk) {
     while (!bytes.empty() && !closed) {
       const auto piece = bytes.first(chunk == 0 ? bytes.size() : std::min(chunk, bytes.size()));
+      if (in_place && partial_bytes == 0) {
+        const std::size_t used = open_whole(piece);
+        if (closed) return;
+        if (used > 0) {
+          require(used <= piece.size());
+          bytes = bytes.subspan(used);
+          continue;
+        }
+      }
       const std::uint64_t before = refusals(s.counters());
       auto used = s.feed(piece);
       if (!used) {
@@ -170,10 +201,11 @@ std::vector<std::uint8_t> mutate(std::vector<std::uint8_t> frame, weft::byte_vie
   return frame;
 }
 
-void run_raw(connected& c, weft::byte_view stream, std::size_t chunk) {
+void run_raw(connected& c, weft::byte_view stream, std::size_t chunk, bool in_place) {
   std::vector<std::vector<std::uint8_t>> sealed;
   for (std::size_t i = 0; i < presealed_frames; ++i) sealed.push_back(seal(c.initiator, i));
   receiver r(c.responder);
+  r.in_place = in_place;
   r.take(stream, chunk);
   if (r.closed || r.partial_bytes != 0) return;  // stream out of step: only closing is right
   // On a frame boundary a refusal changed nothing: the next valid frame opens if every
@@ -189,9 +221,10 @@ void run_raw(connected& c, weft::byte_view stream, std::size_t chunk) {
   }
 }
 
-void run_mutated(connected& c, weft::byte_view program, std::size_t chunk) {
+void run_mutated(connected& c, weft::byte_view program, std::size_t chunk, bool in_place) {
   const auto valid = seal(c.initiator, 0);
   receiver r(c.responder);
+  r.in_place = in_place;
   r.take(mutate(valid, program), chunk);
   if (r.closed || r.partial_bytes != 0) {
     r.take(valid, chunk);  // absorbed into the unfinished frame: any outcome but a crash
@@ -244,9 +277,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto c = connect(options_for(config));
   require(c.has_value());  // fixed keys: the handshake cannot fail
   const std::size_t chunk = (config >> chunk_shift) & 0x0f;
+  const bool in_place = (config & option_in_place) != 0;
   if (config & option_mutate)
-    run_mutated(*c, rest, chunk);
+    run_mutated(*c, rest, chunk, in_place);
   else
-    run_raw(*c, rest, chunk);
+    run_raw(*c, rest, chunk, in_place);
   return 0;
 }
