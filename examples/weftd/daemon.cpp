@@ -225,12 +225,16 @@ class http_session : public std::enable_shared_from_this<http_session> {
   /// When the connection is to be closed as a slow client (the daemon sweeps).
   [[nodiscard]] std::chrono::steady_clock::time_point deadline() const noexcept { return deadline_; }
   void time_out() {
-    daemon_.metrics().http_timeouts.add(1);
+    if (!lingering_) daemon_.metrics().http_timeouts.add(1);  // a lingering close is done
     close();
   }
 
  private:
   static constexpr std::size_t initial_buffer_bytes = 4096;
+  // After an error answer, the request bytes still coming are read and dropped for at most
+  // this long and this many bytes; the connection stays counted until then.
+  static constexpr std::size_t linger_max_bytes = 64 * 1024;
+  static constexpr auto linger_max = std::chrono::seconds(1);
 
   /// The parser is renewed (and request_ cleared) only when the next bytes are parsed: the
   /// answer may be given while the daemon still holds views of request_.
@@ -351,8 +355,29 @@ class http_session : public std::enable_shared_from_this<http_session> {
         return close();
       }
     }
+    if (refused_request_) return linger_close();
     if (!keep_alive_) return close();
     next_request();
+  }
+
+  /// Closing a socket with unread bytes makes the kernel send RST, and the client may then
+  /// lose the error answer it has not read yet. So: end our side (FIN after the answer),
+  /// drop what the client still sends, and close at its FIN or at the byte or time bound.
+  void linger_close() {
+    lingering_ = true;
+    refused_request_ = false;
+    beast::error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_send, ignored);
+    deadline_ = std::chrono::steady_clock::now() + linger_max;  // the sweep enforces it
+    linger_read();
+  }
+  void linger_read() {
+    socket_.async_read_some(net::buffer(in_.data(), in_.size()),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                              self->lingered_bytes_ += n;
+                              if (ec || n == 0 || self->lingered_bytes_ >= linger_max_bytes) return self->close();
+                              self->linger_read();
+                            });
   }
 
   void on_error(beast::error_code ec) {
@@ -361,6 +386,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
       return close();
     awaiting_ = true;
     keep_alive_ = false;
+    refused_request_ = true;
     if (ec == http::error::body_limit) {
       daemon_.metrics().http_oversize.add(1);
       return respond(413, R"({"error":"body too large"})");
@@ -394,6 +420,9 @@ class http_session : public std::enable_shared_from_this<http_session> {
   bool renew_parser_ = true;
   bool keep_alive_ = false;
   bool awaiting_ = false;
+  bool refused_request_ = false;  // answered 400/413/431: linger before closing
+  bool lingering_ = false;
+  std::size_t lingered_bytes_ = 0;
   std::shared_ptr<std::int64_t> connections_;
 };
 

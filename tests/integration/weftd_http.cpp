@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cluster_harness.hpp"
@@ -23,8 +24,11 @@ struct answer {
 
 class raw_connection {
  public:
-  explicit raw_connection(std::uint16_t port) {
+  /// receive_buffer_bytes > 0 shrinks the receive window (set before connecting).
+  explicit raw_connection(std::uint16_t port, int receive_buffer_bytes = 0) {
     fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd_ >= 0 && receive_buffer_bytes > 0)
+      (void)::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer_bytes, sizeof receive_buffer_bytes);
     sockaddr_in to{};
     to.sin_family = AF_INET;
     to.sin_port = htons(port);
@@ -164,6 +168,35 @@ TEST_CASE("weftd HTTP: keep-alive, pipelining, HTTP/1.0, bad input, slow clients
       CHECK(answers[0].head.find("Connection: close") != std::string::npos);
       CHECK(conn.closed_within(2s));
     }
+  }
+  SECTION("an error answer still queued behind earlier answers reaches the client (lingering close)") {
+    // Big answers back up behind a small receive window, so the 413 is still in the member's
+    // send queue when it is done with the connection while the refused body lies unread in
+    // its receive queue: closing then sends RST and drops the queued answers.
+    const std::string big_value(60000, 'v');
+    {
+      raw_connection writer(port);
+      REQUIRE(writer.connected());
+      REQUIRE(writer.send_all(put("big", big_value)));
+      const auto answers = writer.read_answers(1);
+      REQUIRE(answers.size() == 1);
+      REQUIRE(answers[0].status == 200);
+    }
+    constexpr int big_reads = 4;
+    std::string pipelined;
+    for (int i = 0; i < big_reads; ++i) pipelined += get("big");
+    pipelined += "PUT /kv/huge HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n" + std::string(48 * 1024, 'b');
+    int answered = 0;
+    for (int attempt = 0; attempt < 20; ++attempt) {
+      raw_connection conn(port, 4096);
+      REQUIRE(conn.connected());
+      (void)conn.send_all(pipelined);
+      std::this_thread::sleep_for(50ms);  // let the answers back up
+      const auto answers = conn.read_answers(big_reads + 1);
+      if (answers.size() == big_reads + 1 && answers[0].body == big_value && answers[big_reads].status == 413)
+        ++answered;
+    }
+    CHECK(answered == 20);
   }
   SECTION("a request that does not arrive in time is closed as a slow client") {
     raw_connection conn(port);
