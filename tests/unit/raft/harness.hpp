@@ -1,7 +1,7 @@
 // tests/unit/raft/harness.hpp - a deterministic in-test cluster for the pure Raft core:
 // seeded network with loss, reordering and duplication, crashes that restore from what
-// was persisted, and invariant checks after every step (including: has_ready() promises a
-// non-empty ready()).
+// was persisted, and invariant checks after every step (including: has_ready() says exactly
+// whether ready() has work).
 #pragma once
 
 #include <algorithm>
