@@ -121,6 +121,11 @@ struct node_options {
   std::uint32_t max_batches_awaiting_sync = 1024;     // beyond: the loop waits for the thread
   std::uint32_t max_messages_awaiting_sync = 4096;    // held send_after_persist messages
   std::size_t message_bytes_awaiting_sync = 1u << 20;  // their encoded bytes
+  // A batch of fewer entries than this, with no earlier batch awaiting its sync, is synced
+  // on the loop: with nothing else waiting, the hand-off to the thread and back (two
+  // wake-ups) only adds latency (one client: p50 0.21 ms on the loop, 0.31 ms handed off).
+  // 0: every batch goes to the thread.
+  std::uint32_t sync_on_loop_below_entries = 4;
   // With the storage thread, a local snapshot is saved into memory on the loop (up to this
   // size; kept between snapshots) and written, synced and installed by a thread; a larger
   // one, or any without the storage thread, is written on the loop. 0: always on the loop.
@@ -196,6 +201,7 @@ struct node_counters {
   std::uint64_t snapshot_chunks_dropped = 0;  // chunk of a snapshot no longer held, or unreadable
   std::uint64_t snapshots_skipped = 0;      // the core refused to compact at the applied index
   std::uint64_t wal_syncs = 0;
+  std::uint64_t wal_syncs_on_loop = 0;      // of wal_syncs: made on the loop thread
   std::uint64_t hard_state_saves = 0;
   std::uint64_t entries_applied = 0;
   std::uint64_t reads_released = 0;

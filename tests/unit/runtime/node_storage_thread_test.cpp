@@ -97,6 +97,11 @@ struct gated_stack : runtime::default_stack {
 using gated_node = runtime::basic_node<gated_stack, weft_test::counting_sm>;
 
 struct gated_cluster : weft_test::loopback_cluster<gated_node, weft_test::counting_sm, 3> {
+  // Every batch goes to the thread: a small one synced on the loop would block it in a
+  // held sync.
+  gated_cluster() {
+    adjust_options = [](runtime::node_options& o) { o.sync_on_loop_below_entries = 0; };
+  }
   /// Elects a leader and commits one entry; returns the leader's slot.
   int settle() {
     for (int i = 0; i < 3; ++i) start(i);
@@ -214,7 +219,10 @@ TEST_CASE("node: shutdown with syncs in flight drains the storage thread and lea
 TEST_CASE("node: storage_thread = false persists every batch on the loop", "[runtime][node][storage]") {
   gated_cluster c;
   sync_gate().reset("");
-  c.adjust_options = [](runtime::node_options& o) { o.storage_thread = false; };
+  c.adjust_options = [](runtime::node_options& o) {
+    o.storage_thread = false;
+    o.sync_on_loop_below_entries = 0;
+  };
   const int l = c.settle();
   for (int k = 0; k < 10; ++k) REQUIRE(c.nodes[l]->propose(gated_cluster::payload()));
   REQUIRE(c.run_until([&] {
@@ -222,7 +230,10 @@ TEST_CASE("node: storage_thread = false persists every batch on the loop", "[run
       if (c.sms[i].applied < 11) return false;
     return true;
   }));
-  for (int i = 0; i < 3; ++i) CHECK(c.nodes[i]->counters().wal_syncs > 0);
+  for (int i = 0; i < 3; ++i) {
+    CHECK(c.nodes[i]->counters().wal_syncs > 0);
+    CHECK(c.nodes[i]->counters().wal_syncs_on_loop == c.nodes[i]->counters().wal_syncs);
+  }
 }
 
 TEST_CASE("node: held batches release their messages oldest first across the byte ring's wrap",
@@ -295,4 +306,31 @@ TEST_CASE("node: a local snapshot is written by a thread while the member keeps 
   c.start(f);
   CHECK(c.nodes[f]->status().last_index == last);
   CHECK(c.nodes[f]->core()->snapshot().index >= 20);
+}
+
+TEST_CASE("node: a small batch with nothing awaiting a sync is synced on the loop, a large one by the thread",
+          "[runtime][node][storage]") {
+  gated_cluster c;
+  sync_gate().reset("");
+  c.adjust_options = [](runtime::node_options& o) { o.sync_on_loop_below_entries = 4; };
+  const int l = c.settle();
+  const auto applied_everywhere = [&](std::uint64_t n) {
+    return c.run_until([&] {
+      for (int i = 0; i < 3; ++i)
+        if (c.sms[i].applied < n) return false;
+      return true;
+    });
+  };
+  // One entry: the leader syncs it on the loop.
+  const std::uint64_t loop_before = c.nodes[l]->counters().wal_syncs_on_loop;
+  REQUIRE(c.nodes[l]->propose(gated_cluster::payload()));
+  REQUIRE(applied_everywhere(2));
+  CHECK(c.nodes[l]->counters().wal_syncs_on_loop == loop_before + 1);
+  // Fifty entries proposed in one turn: one batch, synced by the thread.
+  const std::uint64_t loop_mid = c.nodes[l]->counters().wal_syncs_on_loop;
+  const std::uint64_t syncs_mid = c.nodes[l]->counters().wal_syncs;
+  for (int k = 0; k < 50; ++k) REQUIRE(c.nodes[l]->propose(gated_cluster::payload()));
+  REQUIRE(applied_everywhere(52));
+  CHECK(c.nodes[l]->counters().wal_syncs_on_loop == loop_mid);
+  CHECK(c.nodes[l]->counters().wal_syncs > syncs_mid);
 }

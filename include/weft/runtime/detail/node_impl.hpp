@@ -408,14 +408,18 @@ void basic_node<Stack, SM>::process() noexcept {
 
 /// Batches that change term or vote, carry snapshot chunks or restore a snapshot are rare
 /// and persist on the loop, after every earlier batch's sync (the messages they release,
-/// votes among them, depend on all of it). Without the storage thread every batch does.
+/// votes among them, depend on all of it); so do small batches with nothing else awaiting
+/// a sync (node_options::sync_on_loop_below_entries). Without the storage thread every
+/// batch does.
 template <class Stack, class SM>
 bool basic_node<Stack, SM>::needs_loop_persist(const raft::ready_batch& rb) const noexcept {
   const raft::ready_batch::persist_part& part = rb.must_persist;
   const bool vote_changed = part.hard_state_changed &&
                             (part.state.term != saved_state_.term || part.state.vote != saved_state_.vote);
+  const bool small_and_alone = held_.empty() && !part.entries.empty() &&
+                               part.entries.size() < options_.sync_on_loop_below_entries;
   return !sync_worker_.running() || vote_changed || !part.snapshot_chunks.empty() ||
-         rb.snapshot_to_restore != nullptr;
+         rb.snapshot_to_restore != nullptr || small_and_alone;
 }
 
 /// Synchronous persistence: durable on return, then send_after_persist leaves.
@@ -546,6 +550,7 @@ result<void> basic_node<Stack, SM>::persist_entries(const raft::entry_range& ent
   const time_point before = now();
   WEFT_TRY(wal_->sync());
   ++counters_.wal_syncs;
+  ++counters_.wal_syncs_on_loop;
   telemetry_.on_fsync(to_ns(now() - before), bytes);
   core_->persisted(last.index, last.term);
   return ok();
