@@ -1658,9 +1658,18 @@ class basic_cbor_reader {
   cbor_errc check_key(frame& f) noexcept {
     const std::size_t size = position_ - f.key_start;
     if (f.has_previous_key) {
+      const std::uint8_t* previous = input_.data() + f.previous_key_start;
+      const std::uint8_t* current = input_.data() + f.key_start;
+      // Most keys are small integers, one byte each, and differ in that byte: decide
+      // those without a memcmp call.
+      if (*previous != *current) {
+        if (*previous > *current) return stop(cbor_errc::unsorted_map_keys, "cbor_reader");
+        f.previous_key_start = f.key_start;
+        f.previous_key_size = size;
+        return cbor_errc::ok;
+      }
       const std::size_t common = size < f.previous_key_size ? size : f.previous_key_size;
-      int order = std::memcmp(input_.data() + f.previous_key_start,
-                              input_.data() + f.key_start, common);
+      int order = std::memcmp(previous, current, common);
       if (order == 0) order = f.previous_key_size < size ? -1 : (f.previous_key_size > size);
       if (order == 0) return stop(cbor_errc::duplicate_map_key, "cbor_reader");
       if (order > 0) return stop(cbor_errc::unsorted_map_keys, "cbor_reader");
@@ -1971,8 +1980,9 @@ struct frame_scan {
 }
 
 /// Incremental decoder over caller-provided storage (at least header + max payload bytes).
-/// feed() what the stream delivered, then call next() until it yields nothing. A payload
-/// view stays valid until the next feed() or reset(). Errors are sticky until reset().
+/// feed() what the stream delivered, then call next() until it yields nothing; or take()
+/// frames straight out of what the stream delivered. A payload view stays valid until the
+/// next feed(), take() or reset(). Errors are sticky until reset().
 class frame_decoder {
  public:
   frame_decoder(mutable_byte_view storage, const frame_options& options = {}) noexcept
@@ -2009,7 +2019,46 @@ class frame_decoder {
     return std::optional<byte_view>{scan->payload};
   }
 
-  /// The trace-context field of the payload next() last returned, or null without one.
+  /// Takes the next frame from the front of `bytes` and advances `bytes` past what it
+  /// used. With nothing buffered, a whole frame is returned as a view into `bytes` (no
+  /// copy); only a frame cut by the end of `bytes` is buffered, and then only the bytes it
+  /// lacks are copied, so the frames after it are again read in place. Nothing is returned
+  /// once `bytes` is used up. The view stays valid until the next take(), feed() or
+  /// reset() (and, when it points into `bytes`, as long as those bytes do).
+  result<std::optional<byte_view>> take(byte_view& bytes) noexcept {
+    if (failed_) return failure_;
+    if (buffered_bytes() == 0) {
+      filled_ = consumed_ = 0;
+      if (bytes.empty()) return std::optional<byte_view>{};
+      auto scan = scan_frame(bytes, options_);
+      if (!scan) return fail_scan(scan.error());
+      if (scan->complete) {
+        bytes = bytes.subspan(scan->frame_size_bytes);
+        return std::optional<byte_view>{accept(*scan)};
+      }
+      // Shorter than its frame, which the storage holds whole (scan_frame checked the size).
+      std::memcpy(storage_.data(), bytes.data(), bytes.size());
+      filled_ = bytes.size();
+      bytes = {};
+      return std::optional<byte_view>{};
+    }
+    compact();
+    for (;;) {
+      auto scan = scan_frame(buffered(), options_);
+      if (!scan) return fail_scan(scan.error());
+      if (scan->complete) {
+        consumed_ += scan->frame_size_bytes;
+        return std::optional<byte_view>{accept(*scan)};
+      }
+      if (bytes.empty()) return std::optional<byte_view>{};
+      const std::size_t taken = scan->bytes_needed < bytes.size() ? scan->bytes_needed : bytes.size();
+      std::memcpy(storage_.data() + filled_, bytes.data(), taken);
+      filled_ += taken;
+      bytes = bytes.subspan(taken);
+    }
+  }
+
+  /// The trace-context field of the payload next() or take() last returned, or null.
   [[nodiscard]] const frame_trace_field* trace() const noexcept {
     return has_trace_ ? &trace_ : nullptr;
   }
@@ -2034,6 +2083,15 @@ class frame_decoder {
  private:
   [[nodiscard]] byte_view buffered() const noexcept {
     return byte_view(storage_.data() + consumed_, filled_ - consumed_);
+  }
+  byte_view accept(const frame_scan& scan) noexcept {
+    has_trace_ = scan.has_trace;
+    if (scan.has_trace) trace_ = scan.trace;
+    return scan.payload;
+  }
+  weft::error fail_scan(const weft::error& e) noexcept {
+    fail(e);
+    return e;
   }
   void compact() noexcept {
     if (consumed_ == 0) return;
@@ -4066,6 +4124,33 @@ class noise_session {
     return used;
   }
 
+  /// A transport frame opened where it lay (see open_in_place).
+  struct opened_frame {
+    std::size_t frame_size_bytes = 0;  // header + body: the bytes to move past
+    mutable_byte_view plaintext{};     // inside the frame's bytes
+  };
+
+  /// The receive path without copies: when the session is established, no frame is
+  /// partly fed, and `bytes` starts with a whole transport frame, opens that frame in
+  /// place (the plaintext overwrites its ciphertext) with the same checks, counters and
+  /// errors as feed() + next_frame(). Returns nothing, and uses nothing, otherwise: feed
+  /// those bytes instead. A refused frame may be left partly overwritten.
+  [[nodiscard]] result<std::optional<opened_frame>> open_in_place(mutable_byte_view bytes) noexcept {
+    if (!established() || buffered_ != 0 || bytes.size() < noise_frame_header_bytes)
+      return std::optional<opened_frame>{};
+    const std::size_t body = (std::size_t{bytes[0]} << 8) | bytes[1];
+    if (body > options_.max_frame_body_bytes) {
+      ++counters_.refused_oversized;
+      return error(crypto_errc::noise_message_too_large, "noise_session frame length");
+    }
+    if (bytes.size() < noise_frame_header_bytes + body) return std::optional<opened_frame>{};
+    const mutable_byte_view frame_body = bytes.subspan(noise_frame_header_bytes, body);
+    WEFT_TRY_ASSIGN(const std::size_t n,
+                    open_transport(frame_body, frame_body.subspan(std::min(body, noise_nonce_bytes))));
+    return std::optional<opened_frame>{opened_frame{
+        noise_frame_header_bytes + body, frame_body.subspan(noise_nonce_bytes, n)}};
+  }
+
   [[nodiscard]] bool frame_buffered() const noexcept {
     return buffered_ >= noise_frame_header_bytes &&
            buffered_ == noise_frame_header_bytes + body_size();
@@ -5988,6 +6073,13 @@ struct wal_stats {
   std::uint64_t zero_ahead_bytes = 0;  // zeros written ahead of the records (fallocated segments)
 };
 
+/// What a sync on another thread will make durable (wal::write_for_sync).
+struct wal_sync_ticket {
+  file_handle file{};          // value 0: no sync needed
+  log_position position{};     // durable once `file` is synced
+  std::uint64_t bytes = 0;     // record bytes the sync covers
+};
+
 template <class FS>
 class wal {
   static_assert(file_system<FS>, "wal<FS>: FS must model weft::storage::file_system; "
@@ -6077,6 +6169,51 @@ class wal {
     last_batch_bytes_ = std::exchange(flushed_since_sync_, 0);
     WEFT_TRY(write_sync_marker());
     return durable_;
+  }
+
+  /// Sync off this thread (docs/storage.md, "syncing on another thread"), first half: hands
+  /// every buffered record to the OS and names the file whose sync makes them durable,
+  /// without syncing. Another thread may then call the file system's sync(ticket.file)
+  /// while this WAL keeps appending: the file stays open until roll() seals it, which calls
+  /// the seal hook (set_seal_hook) first so that thread can finish. A ticket with file value
+  /// 0 needs no sync (nothing new, or a policy other than on_sync, already applied).
+  [[nodiscard]] result<wal_sync_ticket> write_for_sync() noexcept {
+    WEFT_TRY(writable());
+    if (options_.sync != sync_policy::on_sync) {
+      WEFT_TRY_ASSIGN(const log_position done, sync());
+      return wal_sync_ticket{{}, done, 0};
+    }
+    WEFT_TRY(flush());
+    if (written_.sequence == durable_.sequence || written_.sequence == marker_sequence_ ||
+        written_.sequence == ticketed_sequence_)
+      return wal_sync_ticket{{}, durable_, 0};
+    ticketed_sequence_ = written_.sequence;
+    last_batch_bytes_ = std::exchange(flushed_since_sync_, 0);
+    return wal_sync_ticket{current().handle, written_, last_batch_bytes_};
+  }
+
+  /// Second half, back on this thread: `outcome` is what sync(ticket.file) returned. On
+  /// success everything the ticket names is durable (a sync covers every write before it,
+  /// so tickets may be completed out of turn or skipped for a later one); on failure the
+  /// WAL is poisoned (the OS may have dropped the dirty pages). Returns the durable position.
+  [[nodiscard]] result<log_position> complete_sync(const wal_sync_ticket& ticket,
+                                                   const result<void>& outcome) noexcept {
+    WEFT_TRY(writable());
+    if (!outcome) return poison(outcome.error());
+    if (ticket.file.value == 0 || ticket.position.sequence <= durable_.sequence) return durable_;
+    ++stats_.syncs;
+    durable_ = ticket.position;
+    // The marker proves the ticket's records durable; records written after the ticket
+    // precede it in the file, and it claims no more than durable_ (its synced_through).
+    WEFT_TRY(write_sync_marker());
+    return durable_;
+  }
+
+  /// Called at the start of every segment roll, before the current segment (which an
+  /// outstanding wal_sync_ticket may name) is synced and closed.
+  void set_seal_hook(void (*hook)(void* context) noexcept, void* context) noexcept {
+    seal_hook_ = hook;
+    seal_hook_context_ = context;
   }
 
   [[nodiscard]] result<std::uint64_t> term_at(std::uint64_t index) const noexcept {
@@ -6245,6 +6382,7 @@ class wal {
   [[nodiscard]] result<void> roll() noexcept {
     if (segments_.size() == options_.max_segments)
       return error(storage_errc::log_full, "wal: max_segments; compact first");
+    if (seal_hook_ != nullptr) seal_hook_(seal_hook_context_);
     WEFT_TRY(flush());
     if (options_.sync != sync_policy::never) {
       if (auto synced = fs_.sync(current().handle); !synced) return poison(synced.error());
@@ -6447,6 +6585,9 @@ class wal {
   std::uint64_t flushed_since_sync_ = 0;  // record bytes handed to the OS since the last sync
   std::uint64_t last_batch_bytes_ = 0;    // record bytes the last sync covered
   std::uint64_t marker_sequence_ = 0;  // sequence of the latest sync marker (0: none)
+  std::uint64_t ticketed_sequence_ = 0;  // written_.sequence at the last write_for_sync ticket
+  void (*seal_hook_)(void*) noexcept = nullptr;
+  void* seal_hook_context_ = nullptr;
   std::uint64_t window_offset_ = 0;  // file bytes held in read_buffer_ while scanning
   std::size_t window_size_ = 0;
   file_handle window_handle_{};
@@ -6493,6 +6634,7 @@ result<void> wal<FS>::open(recovery_report& report) noexcept {
   first_ = options_.first_index;
   written_ = durable_ = {};
   marker_sequence_ = 0;
+  ticketed_sequence_ = 0;
   zeroed_through_ = 0;
   flushed_since_sync_ = last_batch_bytes_ = 0;
   auto recovered = recover(report);
@@ -9742,13 +9884,22 @@ class basic_core {
     }
   }
 
-  /// Encodes header + piggybacked items (the buddy claim first) into one datagram.
-  result<void> send_packet(address to, const packet_header& h, node_id buddy) noexcept {
+  /// Room for one more queued send of at most `size_bytes`, written at `used` into an
+  /// arena of `arena_bytes`: every send checks both limits, and a full queue or arena is
+  /// the same counted refusal whatever the send.
+  result<void> check_send_room(std::size_t used, std::size_t size_bytes,
+                               std::size_t arena_bytes) noexcept {
     if (sends_.size() >= opts_.max_outgoing_datagrams + opts_.max_outgoing_streams ||
-        datagram_used_ + opts_.mtu_bytes > datagram_arena_.size()) {
+        used + size_bytes > arena_bytes) {
       ++counters_.sends_dropped;
       return refuse(swim_errc::queue_full);
     }
+    return ok();
+  }
+
+  /// Encodes header + piggybacked items (the buddy claim first) into one datagram.
+  result<void> send_packet(address to, const packet_header& h, node_id buddy) noexcept {
+    WEFT_TRY(check_send_room(datagram_used_, opts_.mtu_bytes, datagram_arena_.size()));
     byte_writer w(mutable_byte_view(datagram_arena_.data() + datagram_used_, opts_.mtu_bytes));
     WEFT_TRY(encode_header(w, h));
     const std::size_t head_room = array_head_size(opts_.max_items_per_packet);
@@ -9807,11 +9958,7 @@ class basic_core {
   }
 
   result<void> send_push_pull(address to, bool is_reply) noexcept {
-    if (sends_.size() >= opts_.max_outgoing_datagrams + opts_.max_outgoing_streams ||
-        stream_used_ + opts_.max_stream_message_bytes > stream_arena_.size()) {
-      ++counters_.sends_dropped;
-      return refuse(swim_errc::queue_full);
-    }
+    WEFT_TRY(check_send_room(stream_used_, opts_.max_stream_message_bytes, stream_arena_.size()));
     const std::uint64_t entries = plan_push_pull();
     byte_writer w(mutable_byte_view(stream_arena_.data() + stream_used_,
                                     opts_.max_stream_message_bytes));
@@ -10000,11 +10147,7 @@ class basic_core {
   /// A stream message without items (a fallback ping or its ack), written into the
   /// datagram arena: it is no larger than a packet head.
   result<void> send_stream_control(address to, const packet_header& h) noexcept {
-    if (sends_.size() >= opts_.max_outgoing_datagrams + opts_.max_outgoing_streams ||
-        datagram_used_ + opts_.mtu_bytes > datagram_arena_.size()) {
-      ++counters_.sends_dropped;
-      return refuse(swim_errc::queue_full);
-    }
+    WEFT_TRY(check_send_room(datagram_used_, opts_.mtu_bytes, datagram_arena_.size()));
     byte_writer w(mutable_byte_view(datagram_arena_.data() + datagram_used_, opts_.mtu_bytes));
     WEFT_TRY(encode_header(w, h));
     WEFT_TRY(encode_array_head(w, 0));
@@ -10704,6 +10847,7 @@ struct counters {
   std::uint64_t snapshots_sent = 0;
   std::uint64_t snapshots_installed = 0;
   std::uint64_t follower_reads_refused = 0;  // refused by the leader or expired unanswered
+  std::uint64_t append_responses_merged = 0;  // appends answered by an earlier answer of a ready
 };
 
 /// Every limit of a core. Ticks are the driver's tick() calls.
@@ -10712,6 +10856,12 @@ struct options {
   std::uint32_t election_timeout_ticks_min = 10;
   std::uint32_t election_timeout_ticks_max = 20;
   std::uint32_t heartbeat_interval_ticks = 1;
+  /// When the commit index advances and a follower has no new entries to receive, the
+  /// leader waits up to this many ticks before telling it in an entry-less append: under
+  /// load the next append (or heartbeat) carries the new commit anyway, and a commit-only
+  /// append and its answer cost as much as the append itself. 0 sends it at once. Only
+  /// followers' apply waits for it; the leader's commit and answers never do.
+  std::uint32_t commit_only_delay_ticks = 1;
   /// Leases are valid for election_timeout_ticks_min minus this bound, to cover tick-rate
   /// drift between members' clocks.
   std::uint32_t lease_clock_drift_bound_ticks = 2;
@@ -10747,6 +10897,8 @@ struct options {
       return bad("election_timeout_ticks_max < min");
     if (heartbeat_interval_ticks == 0 || heartbeat_interval_ticks >= election_timeout_ticks_min)
       return bad("heartbeat_interval_ticks must be in [1, election_timeout_ticks_min)");
+    if (commit_only_delay_ticks >= election_timeout_ticks_min)
+      return bad("commit_only_delay_ticks must be below election_timeout_ticks_min");
     if (lease_reads && lease_clock_drift_bound_ticks + 1 >= election_timeout_ticks_min)
       return bad("lease_clock_drift_bound_ticks leaves no lease");
     if (lease_reads && !check_quorum) return bad("lease_reads needs check_quorum");
@@ -11149,6 +11301,7 @@ class basic_core {
     index_t match = 0;
     index_t next = 1;
     index_t commit_sent = 0;
+    std::uint64_t commit_owed_tick = 0;  // tick when commit_ first passed commit_sent
     index_t follower_commit = 0;
     index_t match_at_heartbeat = 0;
     progress_state state = progress_state::probe;
@@ -11193,6 +11346,7 @@ class basic_core {
   [[nodiscard]] int tally(bool pre) const noexcept;  // 1 won, -1 lost, 0 pending
   // replication
   void handle_append(const message& m) noexcept;
+  [[nodiscard]] bool merge_append_ack(const message& m, index_t log_index) noexcept;
   void handle_append_response(const message& m) noexcept;
   [[nodiscard]] progress* note_follower_reply(const message& m) noexcept;
   void handle_heartbeat(const message& m) noexcept;
@@ -11200,6 +11354,8 @@ class basic_core {
   void handle_propose(const message& m) noexcept;
   void flush_replication() noexcept;
   void send_append(progress& pr, bool allow_empty) noexcept;
+  [[nodiscard]] bool append_due(const progress& pr) const noexcept;
+  [[nodiscard]] bool commit_due(const progress& pr) const noexcept;
   void send_heartbeats(std::uint64_t round) noexcept;
   void maybe_commit() noexcept;
   void set_commit(index_t commit) noexcept;
@@ -11213,6 +11369,7 @@ class basic_core {
   void handle_snapshot(const message& m) noexcept;
   void handle_snapshot_response(const message& m) noexcept;
   void send_snapshot_chunks(progress& pr) noexcept;
+  [[nodiscard]] bool snapshot_chunk_due(const progress& pr) const noexcept;
   // reads
   void release_reads() noexcept;
   [[nodiscard]] result<void> ask_leader_for_read(std::uint64_t context) noexcept;
@@ -11291,6 +11448,10 @@ class basic_core {
   outbox send_now_;
   outbox send_after_;
   message discarded_{};  // target of emit() when the outbox is full
+  /// The slot in send_after_ of this ready's accepting append response, if any: a second
+  /// append accepted in the same ready updates it instead of answering again.
+  std::size_t ack_slot_ = no_ack_slot;
+  static constexpr std::size_t no_ack_slot = ~std::size_t{0};
   std::vector<pending_read> pending_reads_;
   std::vector<follower_read> follower_reads_;
   std::vector<read_state> read_states_;
@@ -11798,6 +11959,8 @@ void basic_core<Random>::handle_append(const message& m) noexcept {
     return;
   }
   const auto reply = [&](index_t log_index, bool reject) {
+    if (!reject && merge_append_ack(m, log_index)) return;
+    if (!reject) ack_slot_ = send_after_.count;
     message& r = emit(message_type::append_response, m.from);
     r.round = m.round;
     r.stamp_tick = m.stamp_tick;
@@ -11831,6 +11994,24 @@ void basic_core<Random>::handle_append(const message& m) noexcept {
   }
   set_commit(std::max(commit_, std::min(m.commit, last_new)));
   reply(last_new, false);
+}
+
+// Several appends accepted from one leader in one ready get one answer: the highest match
+// says all the others do (log matching), and the leader takes the maximum of round, stamp
+// and commit from any answer. The answer leaves only once this ready's entries are durable,
+// which covers the higher match too.
+template <random_source Random>
+bool basic_core<Random>::merge_append_ack(const message& m, index_t log_index) noexcept {
+  if (ack_slot_ >= send_after_.count) return false;
+  message& r = send_after_.slots[ack_slot_];
+  if (r.type != message_type::append_response || r.to != m.from || r.term != term_ || r.reject)
+    return false;
+  r.log_index = std::max(r.log_index, log_index);
+  r.round = std::max(r.round, m.round);
+  r.stamp_tick = std::max(r.stamp_tick, m.stamp_tick);
+  r.commit = commit_;
+  ++counters_.append_responses_merged;
+  return true;
 }
 
 // What every append or heartbeat response tells the leader: the follower is alive, how far
@@ -11920,6 +12101,8 @@ void basic_core<Random>::send_heartbeats(std::uint64_t round) noexcept {
   for (progress& pr : progress_) {
     message& m = emit(message_type::heartbeat, pr.id);
     m.commit = std::min(pr.match, commit_);
+    // A heartbeat carrying the whole commit index stands for the commit-only append.
+    if (m.commit == commit_) pr.commit_sent = std::max(pr.commit_sent, commit_);
     m.round = round;
     m.stamp_tick = ticks_;
   }
@@ -11947,7 +12130,7 @@ void basic_core<Random>::send_append(progress& pr, bool allow_empty) noexcept {
       bytes += size;
       ++count;
     }
-    if (count == 0 && !(allow_empty || pr.commit_sent < commit_)) return;
+    if (count == 0 && !(allow_empty || commit_due(pr))) return;
     message& m = emit(message_type::append, pr.id);
     m.log_index = pr.next - 1;
     m.log_term = log_.term_at(m.log_index);
@@ -11962,6 +12145,28 @@ void basic_core<Random>::send_append(progress& pr, bool allow_empty) noexcept {
     inflight_add(pr, pr.next - 1, bytes);
     allow_empty = false;
   } while (pr.next <= log_.last_index());
+}
+
+// Whether send_append(pr, false) - what ready() does for every follower - would send
+// anything, without sending. has_ready() asks this: a promise that ready() then does not
+// keep makes the driver spin on empty readies (docs/raft.md). Keep it in step with
+// send_append.
+template <random_source Random>
+bool basic_core<Random>::append_due(const progress& pr) const noexcept {
+  if (pr.state == progress_state::snapshot) return snapshot_chunk_due(pr);
+  if (pr.state == progress_state::probe && pr.probe_sent) return false;
+  if (pr.next < log_.first_index()) return snapshot_.index != 0 && snapshot_.index >= pr.next - 1;
+  if (pr.state == progress_state::replicate && inflight_full(pr)) return false;
+  return pr.next <= log_.last_index() || commit_due(pr);
+}
+
+// An entry-less append that only carries a new commit index waits commit_only_delay_ticks
+// for an append with entries (or a heartbeat) to carry it instead. A removed leader tells
+// the commit at once: it steps down only once the new voters acknowledged it.
+template <random_source Random>
+bool basic_core<Random>::commit_due(const progress& pr) const noexcept {
+  if (pr.commit_sent >= commit_) return false;
+  return removed_leader_ || ticks_ - pr.commit_owed_tick >= opts_.commit_only_delay_ticks;
 }
 
 template <random_source Random>
@@ -12031,6 +12236,10 @@ void basic_core<Random>::set_commit(index_t commit) noexcept {
     auto decoded = decode_configuration(log_.at(i).payload);
     if (decoded) apply_configuration(*decoded, i);
     else ++counters_.ignored_config_entries;
+  }
+  if (role_ == role::leader) {
+    for (progress& pr : progress_)
+      if (pr.commit_sent >= commit_) pr.commit_owed_tick = ticks_;  // owed from now on
   }
   commit_ = commit;
   if (role_ == role::leader && config_.joint() && config_index_ <= commit_ &&
@@ -12129,16 +12338,15 @@ bool basic_core<Random>::has_ready() const noexcept {
   for (const follower_read& r : follower_reads_)
     if (r.answered && r.index <= applied_) return true;
   if (!send_now_.empty() || !send_after_.empty() || !read_states_.empty() ||
-      !chunks_.empty() || snapshot_restored_ || !forward_refs_.empty())
+      !chunks_.empty() || snapshot_restored_)
     return true;
+  // Forwarded proposals leave only towards a known leader (ready()).
+  if (!forward_refs_.empty() && leader_ != no_node && role_ != role::leader) return true;
   if (offered_index_ < log_.last_index() || !(offered_state_ == state())) return true;
   if (applied_ < std::min(commit_, persisted_index_)) return true;
   if (role_ == role::leader) {
-    for (const progress& pr : progress_) {
-      if (pr.state == progress_state::probe && pr.probe_sent) continue;
-      if (pr.next <= log_.last_index() && !inflight_full(pr)) return true;
-      if (pr.commit_sent < commit_ && pr.state != progress_state::snapshot) return true;
-    }
+    for (const progress& pr : progress_)
+      if (append_due(pr)) return true;
   }
   return false;
 }
@@ -12189,6 +12397,7 @@ void basic_core<Random>::advance() noexcept {
   applied_ = std::max(applied_, ready_committed_last_);
   send_now_.count = 0;
   send_after_.count = 0;
+  ack_slot_ = no_ack_slot;
   read_states_.clear();
   chunks_.clear();
   forward_refs_.clear();
@@ -12267,6 +12476,10 @@ void basic_core<Random>::answer_read_request(node_id to, std::uint64_t context, 
   r.round = context;
   r.log_index = index;
   r.reject = reject;
+  // The follower serves the read once it applied `index`: tell it the commit now rather
+  // than after commit_only_delay_ticks (the append leaves before this answer: send_now).
+  progress* pr = reject ? nullptr : find_progress(to);
+  if (pr != nullptr && pr->commit_sent < index && pr->match >= index) send_append(*pr, true);
 }
 
 template <random_source Random>
@@ -12508,10 +12721,7 @@ void basic_core<Random>::send_snapshot_chunks(progress& pr) noexcept {
     ++counters_.snapshots_sent;
   }
   const std::uint64_t chunk = opts_.max_snapshot_chunk_bytes;
-  const std::uint64_t window = chunk * opts_.max_snapshot_chunks_inflight;
-  bool first = pr.snapshot_sent == 0;
-  while ((first || pr.snapshot_sent < snapshot_.size_bytes) &&
-         pr.snapshot_sent - pr.snapshot_acked < window) {
+  while (snapshot_chunk_due(pr)) {
     message m = make(message_type::install_snapshot, pr.id);
     m.snapshot_index = snapshot_.index;
     m.snapshot_term = snapshot_.term;
@@ -12523,9 +12733,21 @@ void basic_core<Random>::send_snapshot_chunks(progress& pr) noexcept {
     m.commit = commit_;
     send(m);
     pr.snapshot_sent += m.data_size;
-    first = false;
     if (m.snapshot_done) break;
   }
+}
+
+// Whether the stream to `pr` has a chunk to send: a new stream starts with its first chunk
+// (an empty snapshot is one empty chunk); after that, unsent bytes within the window of
+// max_snapshot_chunks_inflight unacknowledged chunks. Shared by send_snapshot_chunks and
+// has_ready(), so a full window is no work for either.
+template <random_source Random>
+bool basic_core<Random>::snapshot_chunk_due(const progress& pr) const noexcept {
+  if (snapshot_.index == 0) return false;
+  if (pr.snapshot_index != snapshot_.index) return true;
+  const std::uint64_t window = opts_.max_snapshot_chunk_bytes * opts_.max_snapshot_chunks_inflight;
+  const bool unsent = pr.snapshot_sent == 0 || pr.snapshot_sent < snapshot_.size_bytes;
+  return unsent && pr.snapshot_sent - pr.snapshot_acked < window;
 }
 
 template <random_source Random>
