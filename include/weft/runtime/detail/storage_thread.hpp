@@ -25,6 +25,68 @@
 WEFT_BEGIN
 namespace runtime::detail {
 
+/// What sync_worker and job_worker share: one thread, the eventfd on which it announces a
+/// finished piece of work to the event loop, and the mutex, condition variables and stop
+/// flag its serve() loop waits on. start_thread(), stop_thread() and the accessors are for
+/// the loop thread; signal_completion() for the worker thread.
+class worker_thread {
+ public:
+  worker_thread(const worker_thread&) = delete;
+  worker_thread& operator=(const worker_thread&) = delete;
+
+  [[nodiscard]] bool running() const noexcept { return started_; }
+  [[nodiscard]] int completion_fd() const noexcept { return completion_fd_; }
+
+ protected:
+  worker_thread() noexcept = default;
+  ~worker_thread() = default;  // the derived class stops the thread before its members go
+
+  [[nodiscard]] result<void> start_thread(void* (*run)(void*), void* self, const char* eventfd_failed,
+                                          const char* thread_failed) noexcept {
+    if (started_) return ok();
+    completion_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (completion_fd_ < 0) return error(runtime_errc::system_error, eventfd_failed);
+    stopping_ = false;
+    if (::pthread_create(&thread_, nullptr, run, self) != 0) {
+      ::close(completion_fd_);
+      completion_fd_ = -1;
+      return error(runtime_errc::system_error, thread_failed);
+    }
+    started_ = true;
+    return ok();
+  }
+
+  /// Asks serve() to finish what it was given and return, then joins the thread.
+  void stop_thread() noexcept {
+    if (!started_) return;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_one();
+    ::pthread_join(thread_, nullptr);
+    started_ = false;
+    ::close(completion_fd_);
+    completion_fd_ = -1;
+  }
+
+  /// Wakes the event loop; called without mutex_ held. A full counter still wakes it.
+  void signal_completion() noexcept {
+    const std::uint64_t one = 1;
+    (void)!::write(completion_fd_, &one, sizeof one);
+  }
+
+  std::mutex mutex_;
+  std::condition_variable wake_;  // work waits, or stop
+  std::condition_variable idle_;  // a piece of work finished
+  bool stopping_ = false;         // under mutex_
+
+ private:
+  pthread_t thread_{};
+  bool started_ = false;  // loop thread only
+  int completion_fd_ = -1;
+};
+
 /// One thread that runs the file system's sync() for wal_sync_tickets, newest first: a
 /// ticket that arrives while a sync runs replaces any still waiting (one sync then covers
 /// them all: group commit across batches). Completion is announced on an eventfd the event
@@ -32,7 +94,7 @@ namespace runtime::detail {
 /// from the loop thread only; the worker thread touches nothing but the fields under
 /// mutex_ and `FS::sync` (which must be safe to call while the loop writes to the file).
 template <class FS>
-class sync_worker {
+class sync_worker : public worker_thread {
  public:
   /// What the worker finished since the last take_completion().
   struct completion {
@@ -45,27 +107,13 @@ class sync_worker {
   };
 
   sync_worker() noexcept = default;
-  sync_worker(const sync_worker&) = delete;
-  sync_worker& operator=(const sync_worker&) = delete;
   ~sync_worker() { stop(); }
 
   [[nodiscard]] result<void> start(FS& fs) noexcept {
-    if (started_) return ok();
+    if (running()) return ok();
     fs_ = &fs;
-    completion_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (completion_fd_ < 0) return error(runtime_errc::system_error, "node: storage thread eventfd");
-    stopping_ = false;
-    if (::pthread_create(&thread_, nullptr, &run, this) != 0) {
-      ::close(completion_fd_);
-      completion_fd_ = -1;
-      return error(runtime_errc::system_error, "node: storage thread");
-    }
-    started_ = true;
-    return ok();
+    return start_thread(&run, this, "node: storage thread eventfd", "node: storage thread");
   }
-
-  [[nodiscard]] bool running() const noexcept { return started_; }
-  [[nodiscard]] int completion_fd() const noexcept { return completion_fd_; }
 
   /// Queues a sync of ticket.file (a later ticket replaces one not yet started).
   void request(const storage::wal_sync_ticket& ticket) noexcept {
@@ -95,18 +143,7 @@ class sync_worker {
   }
 
   /// Finishes what was requested, then joins the thread.
-  void stop() noexcept {
-    if (!started_) return;
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stopping_ = true;
-    }
-    wake_.notify_one();
-    ::pthread_join(thread_, nullptr);
-    started_ = false;
-    ::close(completion_fd_);
-    completion_fd_ = -1;
-  }
+  void stop() noexcept { stop_thread(); }
 
  private:
   static void* run(void* self) noexcept {
@@ -132,8 +169,7 @@ class sync_worker {
       if (!skip) record(ticket, synced, std::chrono::duration_cast<std::chrono::nanoseconds>(took).count());
       idle_.notify_all();
       lock.unlock();
-      const std::uint64_t one = 1;
-      (void)!::write(completion_fd_, &one, sizeof one);  // a full counter still wakes the loop
+      signal_completion();
       lock.lock();
     }
   }
@@ -151,17 +187,10 @@ class sync_worker {
   }
 
   FS* fs_ = nullptr;
-  pthread_t thread_{};
-  bool started_ = false;  // loop thread only
-  int completion_fd_ = -1;
-  std::mutex mutex_;
-  std::condition_variable wake_;  // a ticket waits, or stop
-  std::condition_variable idle_;  // a sync finished
   // Under mutex_:
   storage::wal_sync_ticket waiting_{};
   bool has_waiting_ = false;
   bool busy_ = false;
-  bool stopping_ = false;
   completion finished_{};
 };
 
@@ -170,31 +199,16 @@ class sync_worker {
 /// wait_idle(), take_finished() and stop() are called from the loop thread only; what a
 /// job reads and writes belongs to it from request() until take_finished() returns true
 /// (the mutex orders the two threads' accesses).
-class job_worker {
+class job_worker : public worker_thread {
  public:
   using job_fn = void (*)(void* context) noexcept;
 
   job_worker() noexcept = default;
-  job_worker(const job_worker&) = delete;
-  job_worker& operator=(const job_worker&) = delete;
   ~job_worker() { stop(); }
 
   [[nodiscard]] result<void> start() noexcept {
-    if (started_) return ok();
-    completion_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (completion_fd_ < 0) return error(runtime_errc::system_error, "node: job thread eventfd");
-    stopping_ = false;
-    if (::pthread_create(&thread_, nullptr, &run, this) != 0) {
-      ::close(completion_fd_);
-      completion_fd_ = -1;
-      return error(runtime_errc::system_error, "node: job thread");
-    }
-    started_ = true;
-    return ok();
+    return start_thread(&run, this, "node: job thread eventfd", "node: job thread");
   }
-
-  [[nodiscard]] bool running() const noexcept { return started_; }
-  [[nodiscard]] int completion_fd() const noexcept { return completion_fd_; }
 
   /// Starts `job(context)` on the thread; the caller runs one job at a time.
   void request(job_fn job, void* context) noexcept {
@@ -219,18 +233,7 @@ class job_worker {
   }
 
   /// Finishes a job already started, then joins the thread.
-  void stop() noexcept {
-    if (!started_) return;
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stopping_ = true;
-    }
-    wake_.notify_one();
-    ::pthread_join(thread_, nullptr);
-    started_ = false;
-    ::close(completion_fd_);
-    completion_fd_ = -1;
-  }
+  void stop() noexcept { stop_thread(); }
 
  private:
   static void* run(void* self) noexcept {
@@ -252,23 +255,15 @@ class job_worker {
       finished_ = true;
       idle_.notify_all();
       lock.unlock();
-      const std::uint64_t one = 1;
-      (void)!::write(completion_fd_, &one, sizeof one);
+      signal_completion();
       lock.lock();
     }
   }
 
-  pthread_t thread_{};
-  bool started_ = false;  // loop thread only
-  int completion_fd_ = -1;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  std::condition_variable idle_;
   // Under mutex_:
   job_fn job_ = nullptr;  // the job running or about to
   void* context_ = nullptr;
   bool finished_ = false;
-  bool stopping_ = false;
 };
 
 /// Ready batches whose WAL records were written but not yet synced, oldest first, with the
